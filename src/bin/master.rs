@@ -1,0 +1,43 @@
+//! `master`: the coordinator. Parses flags, binds, and hands over to
+//! `minispark::master::run`.
+
+use getopts::Options;
+use minispark::{cli, master};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut opts = Options::new();
+    opts.optopt(
+        "p",
+        "port",
+        "port to listen on; 0 lets the OS pick (default 7000)",
+        "N",
+    );
+    opts.optopt("", "bind", "address to listen on (default 0.0.0.0)", "ADDR");
+    opts.optopt(
+        "",
+        "heartbeat-timeout-ms",
+        "declare a worker DEAD after this much silence (default 10000)",
+        "N",
+    );
+    cli::common_flags(&mut opts);
+    let m = cli::parse(
+        &opts,
+        &args,
+        "Usage: master [options]\n\nThe Mini-Spark master. Prints its bound address as the first line on stdout.",
+    );
+    let config = master::MasterConfig {
+        heartbeat_timeout: cli::millis(&m, "heartbeat-timeout-ms", 10_000),
+    };
+    let listener = cli::bind(
+        &m.opt_str("bind").unwrap_or_else(|| "0.0.0.0".into()),
+        cli::value(&m, "port", 7000u16),
+    );
+    match listener.local_addr() {
+        Ok(addr) => cli::announce(addr),
+        Err(e) => cli::fatal(&format!("reading the bound address: {e}")),
+    }
+    if let Err(e) = master::run(listener, config) {
+        cli::fatal(&e.to_string());
+    }
+}

@@ -1,0 +1,89 @@
+//! `worker`: executes tasks for the master. Parses flags, binds its data
+//! port, and hands over to `minispark::worker::run`.
+
+use getopts::Options;
+use minispark::{cli, client, worker};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut opts = Options::new();
+    opts.optopt(
+        "m",
+        "master",
+        "master address (default $MINISPARK_MASTER, else 127.0.0.1:7000)",
+        "HOST:PORT",
+    );
+    opts.optopt(
+        "p",
+        "port",
+        "data port for peers; 0 lets the OS pick (default 0)",
+        "N",
+    );
+    opts.optopt(
+        "",
+        "bind",
+        "address the data port listens on (default 0.0.0.0)",
+        "ADDR",
+    );
+    opts.optopt(
+        "",
+        "advertise",
+        "host peers use to reach the data port (default: the bind address, or if that is \
+         0.0.0.0 the local address of the connection to the master)",
+        "HOST",
+    );
+    let cores = cli::cores();
+    opts.optopt(
+        "",
+        "slots",
+        &format!("task slots (default: the number of cores, here {cores})"),
+        "N",
+    );
+    opts.optopt(
+        "",
+        "memory",
+        "memory budget for record data (default 512M)",
+        "SIZE",
+    );
+    opts.optopt(
+        "",
+        "heartbeat-ms",
+        "interval between heartbeats (default 3000)",
+        "N",
+    );
+    opts.optopt(
+        "",
+        "reconnect-max-ms",
+        "longest wait between attempts to reach the master (default 5000)",
+        "N",
+    );
+    cli::common_flags(&mut opts);
+    let m = cli::parse(
+        &opts,
+        &args,
+        "Usage: worker [options]\n\nA Mini-Spark worker. Prints its data port's bound address as the first line on stdout.",
+    );
+    let slots: u32 = cli::value(&m, "slots", cores);
+    if slots == 0 {
+        cli::usage_error("--slots must be at least 1");
+    }
+    let config = worker::WorkerConfig {
+        master: client::master_addr(m.opt_str("master")),
+        slots,
+        memory_bytes: cli::size(&m, "memory", 512 << 20),
+        heartbeat: cli::millis(&m, "heartbeat-ms", 3000),
+        reconnect_max: cli::millis(&m, "reconnect-max-ms", 5000),
+        advertise_host: m.opt_str("advertise"),
+    };
+    let listener = cli::bind(
+        &m.opt_str("bind").unwrap_or_else(|| "0.0.0.0".into()),
+        cli::value(&m, "port", 0u16),
+    );
+    match listener.local_addr() {
+        Ok(addr) => cli::announce(addr),
+        Err(e) => cli::fatal(&format!("reading the bound address: {e}")),
+    }
+    if let Err(e) = worker::run(listener, config) {
+        cli::fatal(&e.to_string());
+    }
+}

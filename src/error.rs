@@ -1,0 +1,72 @@
+//! The crate-wide error type.
+//!
+//! One enum for everything that can go wrong, with a hand-written `Display`
+//! that names what was wrong and where. Modules get a small enum of their own
+//! only where callers branch on it (see `frame::FrameError`, whose
+//! `Incomplete` means "read more", not "fail").
+
+use std::fmt;
+use std::io;
+
+use crate::frame::Invalid;
+
+/// Everything that can fail in Mini-Spark.
+#[derive(Debug)]
+pub enum Error {
+    /// An operating-system call failed; `context` says what we were doing.
+    Io { context: String, source: io::Error },
+    /// A peer sent bytes that are not a valid frame.
+    Frame(Invalid),
+    /// A valid frame arrived where the session did not expect it.
+    Protocol(String),
+    /// The peer answered with an `Error` frame.
+    Remote { code: u16, message: String },
+    /// The peer closed the connection in the middle of a frame.
+    TruncatedStream { buffered: usize },
+    /// A flag or argument given by a user is wrong.
+    Usage(String),
+}
+
+/// Shorthand used throughout the crate.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// Wraps an `io::Error` with a note on what was being done.
+    pub fn io(context: impl Into<String>, source: io::Error) -> Error {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io { context, source } => write!(f, "{context}: {source}"),
+            Error::Frame(invalid) => write!(f, "invalid frame: {invalid}"),
+            Error::Protocol(msg) => write!(f, "protocol error: {msg}"),
+            Error::Remote { code, message } => write!(f, "peer replied error {code}: {message}"),
+            Error::TruncatedStream { buffered } => write!(
+                f,
+                "connection closed in the middle of a frame ({buffered} bytes buffered)"
+            ),
+            Error::Usage(msg) => write!(f, "{msg}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl From<Invalid> for Error {
+    fn from(invalid: Invalid) -> Error {
+        Error::Frame(invalid)
+    }
+}

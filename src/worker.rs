@@ -1,0 +1,212 @@
+//! The worker process: registers with the master, sends heartbeats, and
+//! reconnects when the master goes away.
+//!
+//! OS idea: three kinds of thread around two sockets. The main thread owns
+//! the control connection to the master and blocks reading it; a heartbeat
+//! thread wakes on a timer (`recv_timeout` on a channel, which doubles as its
+//! stop signal) and queues a `Heartbeat` in the outbox; the data port has
+//! its own accept thread. When the master's connection ends (`read` returns
+//! 0 after a kill, or fails after a reset), the worker retries with
+//! exponential backoff and registers again, asking for its old id back.
+
+use std::net::TcpListener;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread;
+use std::time::Duration;
+
+use crate::connection::{connect, FrameReader, FrameWriter, Outbox};
+use crate::data_port;
+use crate::error::{Error, Result};
+use crate::event;
+use crate::message::Message;
+
+/// The first wait before reconnecting; it doubles up to `reconnect_max`.
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Settings from the command line.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// `host:port` of the master.
+    pub master: String,
+    /// Task slots offered to the master.
+    pub slots: u32,
+    /// Memory budget for record data, in bytes.
+    pub memory_bytes: u64,
+    /// Interval between heartbeats.
+    pub heartbeat: Duration,
+    /// Longest wait between reconnection attempts.
+    pub reconnect_max: Duration,
+    /// Host name or IP peers should use to reach the data port; `None` means
+    /// the local address of the connection to the master.
+    pub advertise_host: Option<String>,
+}
+
+/// Runs the worker until the process ends. `data_listener` is the already
+/// bound data port.
+pub fn run(data_listener: TcpListener, config: WorkerConfig) -> Result<()> {
+    let data_addr = data_listener
+        .local_addr()
+        .map_err(|e| Error::io("reading the data port's address", e))?;
+    data_port::spawn(data_listener)?;
+    event!(
+        Info,
+        "worker",
+        "started",
+        data_port = data_addr,
+        master = config.master,
+        slots = config.slots,
+        memory = crate::size::format_size(config.memory_bytes)
+    );
+
+    let mut worker_id = 0;
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        match session(&config, data_addr.port(), data_addr.ip(), worker_id) {
+            Ok(SessionEnd { id, registered }) => {
+                worker_id = id;
+                if registered {
+                    backoff = FIRST_BACKOFF;
+                }
+            }
+            Err(e) => {
+                event!(
+                    Warn,
+                    "worker",
+                    "master_unreachable",
+                    master = config.master,
+                    error = e,
+                    retry_in_ms = backoff.as_millis()
+                );
+            }
+        }
+        thread::sleep(backoff);
+        backoff = (backoff * 2).min(config.reconnect_max);
+    }
+}
+
+struct SessionEnd {
+    /// The id the master gave us (kept for the next registration).
+    id: u32,
+    /// Whether the master accepted us this time.
+    registered: bool,
+}
+
+/// One connection to the master: register, then heartbeat until it ends.
+fn session(
+    config: &WorkerConfig,
+    data_port: u16,
+    data_ip: std::net::IpAddr,
+    prev_id: u32,
+) -> Result<SessionEnd> {
+    let stream = connect(
+        &config.master,
+        config.reconnect_max.max(Duration::from_secs(1)),
+    )?;
+    let _ = stream.set_nodelay(true);
+    let host = match &config.advertise_host {
+        Some(h) => h.clone(),
+        // Bound to a specific address: that one. Bound to 0.0.0.0: the
+        // address this machine uses to reach the master, which the master
+        // (and so the other workers) can reach back.
+        None if !data_ip.is_unspecified() => data_ip.to_string(),
+        None => stream
+            .local_addr()
+            .map_err(|e| Error::io("reading our address", e))?
+            .ip()
+            .to_string(),
+    };
+    let data_addr = format_host_port(&host, data_port);
+
+    let mut writer = FrameWriter::new(&stream);
+    writer.send(&Message::Register {
+        data_addr: data_addr.clone(),
+        slots: config.slots,
+        memory_bytes: config.memory_bytes,
+        prev_id,
+    })?;
+    // Registration must be answered promptly; afterwards the master may stay
+    // quiet for as long as it likes.
+    let _ = stream.set_read_timeout(Some(config.heartbeat.max(Duration::from_secs(5))));
+    let mut reader = FrameReader::new(&stream);
+    let id = match reader.read_message()? {
+        Some(Message::RegisterAck { worker_id }) => worker_id,
+        Some(Message::Error { code, message }) => return Err(Error::Remote { code, message }),
+        Some(other) => {
+            return Err(Error::Protocol(format!(
+                "expected RegisterAck, got {}",
+                other.msg_type().name()
+            )))
+        }
+        None => return Err(Error::Protocol("master closed before RegisterAck".into())),
+    };
+    let _ = stream.set_read_timeout(None);
+    event!(
+        Info,
+        "worker",
+        if prev_id == id {
+            "reregistered"
+        } else {
+            "registered"
+        },
+        id = id,
+        master = config.master,
+        data_addr = data_addr
+    );
+
+    let (outbox, writer_thread) = Outbox::spawn(&stream, "to-master".into())
+        .map_err(|e| Error::io("starting the writer thread", e))?;
+    let (stop_tx, stop_rx) = mpsc::channel::<()>();
+    let beats = outbox.clone();
+    let interval = config.heartbeat;
+    let heartbeat_thread = thread::Builder::new()
+        .name("heartbeat".into())
+        .spawn(move || loop {
+            match stop_rx.recv_timeout(interval) {
+                Err(RecvTimeoutError::Timeout) => {
+                    if !beats.send(Message::Heartbeat { worker_id: id }) {
+                        return;
+                    }
+                }
+                // A message or a disconnect both mean: stop.
+                _ => return,
+            }
+        })
+        .map_err(|e| Error::io("starting the heartbeat thread", e))?;
+
+    let reason = loop {
+        match reader.read_message() {
+            Ok(Some(Message::Error { code, message })) => {
+                event!(
+                    Warn,
+                    "worker",
+                    "master_error",
+                    code = code,
+                    message = message
+                );
+            }
+            Ok(Some(other)) => {
+                event!(Debug, "worker", "ignored_message", msg = other);
+            }
+            Ok(None) => break "master closed the connection".to_string(),
+            Err(e) => break e.to_string(),
+        }
+    };
+    event!(Warn, "worker", "master_lost", id = id, reason = reason);
+    drop(stop_tx);
+    let _ = heartbeat_thread.join();
+    drop(outbox);
+    let _ = writer_thread.join();
+    Ok(SessionEnd {
+        id,
+        registered: true,
+    })
+}
+
+/// `host:port`, with brackets around an IPv6 literal.
+fn format_host_port(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
