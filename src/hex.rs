@@ -17,7 +17,7 @@ pub fn from_hex(text: &str) -> Result<Vec<u8>, String> {
         .map(|l| l.split('#').next().unwrap_or(""))
         .flat_map(|l| l.bytes().filter(|c| !c.is_ascii_whitespace()))
         .collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(format!("odd number of hex digits ({})", digits.len()));
     }
     digits

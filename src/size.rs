@@ -36,7 +36,7 @@ pub fn format_size(bytes: u64) -> String {
     for (shift, suffix) in UNITS {
         let unit = 1u64 << shift;
         if bytes >= unit {
-            return if bytes % unit == 0 {
+            return if bytes.is_multiple_of(unit) {
                 format!("{}{suffix}", bytes / unit)
             } else {
                 format!("{:.1}{suffix}", bytes as f64 / unit as f64)

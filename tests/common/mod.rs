@@ -1,0 +1,242 @@
+//! Helpers for integration tests: start the real binaries on ports the OS
+//! picks, read their bound address from their first stdout line, talk to
+//! them, and kill them when the test ends, pass or fail.
+
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long a process may take to print its address.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A child process that is killed (SIGKILL) and reaped when dropped.
+pub struct Proc {
+    child: Child,
+    /// The address from the first stdout line.
+    pub addr: String,
+    pub name: String,
+    pub log: PathBuf,
+}
+
+impl Proc {
+    /// Starts `bin` (one of this package's binaries) with `args` and waits for
+    /// its first stdout line.
+    pub fn start(bin: &str, args: &[&str]) -> Proc {
+        let exe = match bin {
+            "master" => env!("CARGO_BIN_EXE_master"),
+            "worker" => env!("CARGO_BIN_EXE_worker"),
+            "client" => env!("CARGO_BIN_EXE_client"),
+            other => panic!("unknown binary {other}"),
+        };
+        let log = log_path(bin);
+        let stderr = File::create(&log).expect("creating a log file");
+        let mut child = Command::new(exe)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {exe}: {e}"));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        // Reads the first line, then keeps draining so the child never blocks
+        // on a full pipe.
+        thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(first)) = lines.next() {
+                let _ = tx.send(first);
+            }
+            for _ in lines {}
+        });
+        let mut proc = Proc {
+            child,
+            addr: String::new(),
+            name: bin.to_string(),
+            log,
+        };
+        match rx.recv_timeout(START_TIMEOUT) {
+            Ok(line) => proc.addr = line.trim().to_string(),
+            Err(_) => panic!(
+                "{bin} printed no address within {START_TIMEOUT:?}; its log:\n{}",
+                proc.log_text()
+            ),
+        }
+        proc
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The port of the address it printed.
+    pub fn port(&self) -> u16 {
+        self.addr.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    /// Sends a signal by name (`KILL`, `STOP`, `CONT`) with the `kill` command.
+    pub fn signal(&self, sig: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("running kill");
+        assert!(status.success(), "kill -{sig} {} failed", self.pid());
+    }
+
+    /// kill -9 and reap.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// What the process wrote to stderr so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        // SIGCONT first in case a test left it stopped; then kill and reap.
+        let _ = Command::new("kill")
+            .args(["-CONT", &self.pid().to_string()])
+            .stderr(Stdio::null())
+            .status();
+        self.kill();
+        if thread::panicking() {
+            eprintln!(
+                "--- {} log ({}) ---\n{}",
+                self.name,
+                self.log.display(),
+                self.log_text()
+            );
+        }
+    }
+}
+
+fn log_path(bin: &str) -> PathBuf {
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("logs");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(format!("{bin}-{}-{n}.log", std::process::id()))
+}
+
+/// Starts a master on a free loopback port with extra flags.
+pub fn master(extra: &[&str]) -> Proc {
+    let mut args = vec!["--port", "0", "--bind", "127.0.0.1"];
+    args.extend_from_slice(extra);
+    Proc::start("master", &args)
+}
+
+/// Starts a worker of `master_addr` with extra flags.
+pub fn worker(master_addr: &str, extra: &[&str]) -> Proc {
+    let mut args = vec!["--master", master_addr, "--bind", "127.0.0.1"];
+    args.extend_from_slice(extra);
+    Proc::start("worker", &args)
+}
+
+/// Polls `check` every 20 ms until it returns `Some`, or panics after `limit`.
+pub fn wait_for<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A text-mode session with the master.
+pub struct Text {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Text {
+    pub fn connect(addr: &str) -> Text {
+        let stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        Text {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            writer: stream,
+        }
+    }
+
+    /// Sends one command and returns every reply line up to and including
+    /// the closing `OK`/`ERR` line.
+    pub fn command(&mut self, cmd: &str) -> Vec<String> {
+        self.writer
+            .write_all(format!("{cmd}\n").as_bytes())
+            .unwrap();
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            let n = self.reader.read_line(&mut line).expect("reading a reply");
+            assert!(n > 0, "connection closed mid-reply to {cmd}; got {lines:?}");
+            let line = line.trim_end().to_string();
+            let done = line.starts_with("OK") || line.starts_with("ERR");
+            lines.push(line);
+            if done {
+                return lines;
+            }
+        }
+    }
+}
+
+/// One text-mode command on a fresh connection.
+pub fn text(addr: &str, cmd: &str) -> Vec<String> {
+    Text::connect(addr).command(cmd)
+}
+
+/// The `WORKERS` lines (without the closing line).
+pub fn workers(addr: &str) -> Vec<String> {
+    let mut lines = text(addr, "WORKERS");
+    lines.pop();
+    lines
+}
+
+/// The value of `key=` in a `key=value` line.
+pub fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+}
+
+/// Waits until the master lists exactly `n` workers in state `state`.
+pub fn wait_workers(addr: &str, n: usize, state: &str, limit: Duration) -> Vec<String> {
+    wait_for(limit, &format!("{n} {state} worker(s)"), || {
+        let lines = workers(addr);
+        let count = lines
+            .iter()
+            .filter(|l| field(l, "state") == Some(state))
+            .count();
+        (count == n).then_some(lines)
+    })
+}
+
+/// Sends raw bytes, half-closes, and returns everything the peer sent back
+/// until it closed (or 10 s passed).
+pub fn exchange(addr: &str, bytes: &[u8]) -> Vec<u8> {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(bytes).unwrap();
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let mut out = Vec::new();
+    let _ = stream.read_to_end(&mut out);
+    out
+}
