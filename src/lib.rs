@@ -15,6 +15,7 @@ pub mod log;
 pub mod master;
 pub mod membership;
 pub mod message;
+pub mod record;
 pub mod rng;
 pub mod size;
 pub mod text_mode;
