@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::connection::{connect, FrameReader, FrameWriter};
 use crate::error::{Error, Result};
-use crate::message::{Message, WorkerInfo};
+use crate::message::{JobReport, JobSummary, Message, WorkerInfo};
 
 /// Where the client looks for the master unless told otherwise.
 pub const DEFAULT_MASTER: &str = "127.0.0.1:7000";
@@ -66,6 +66,92 @@ impl Client {
         match self.request(&Message::Ping { nonce })? {
             Message::Pong { nonce: n } if n == nonce => Ok(started.elapsed()),
             other => Err(unexpected("Pong with our nonce", &other)),
+        }
+    }
+}
+
+impl Client {
+    /// Submits a prepared `SubmitJob`; returns the job id.
+    pub fn submit(&mut self, msg: &Message) -> Result<u64> {
+        match self.request(msg)? {
+            Message::JobAccepted { job_id } => Ok(job_id),
+            other => Err(unexpected("JobAccepted", &other)),
+        }
+    }
+
+    pub fn job(&mut self, job_id: u64) -> Result<JobReport> {
+        match self.request(&Message::GetJob { job_id })? {
+            Message::JobStatus { job } => Ok(job),
+            other => Err(unexpected("JobStatus", &other)),
+        }
+    }
+
+    /// Waits (at most `timeout`) until the job has other than `tasks_done`
+    /// tasks done or has ended; returns its status then.
+    pub fn wait_job(
+        &mut self,
+        job_id: u64,
+        tasks_done: u32,
+        timeout: Duration,
+    ) -> Result<JobReport> {
+        let timeout_ms = timeout.as_millis().min(u32::MAX as u128) as u32;
+        match self.request(&Message::WaitJob {
+            job_id,
+            tasks_done,
+            timeout_ms,
+        })? {
+            Message::JobStatus { job } => Ok(job),
+            other => Err(unexpected("JobStatus", &other)),
+        }
+    }
+
+    pub fn jobs(&mut self) -> Result<Vec<JobSummary>> {
+        match self.request(&Message::ListJobs {})? {
+            Message::JobList { jobs } => Ok(jobs),
+            other => Err(unexpected("JobList", &other)),
+        }
+    }
+
+    pub fn cancel(&mut self, job_id: u64) -> Result<JobReport> {
+        match self.request(&Message::CancelJob { job_id })? {
+            Message::JobStatus { job } => Ok(job),
+            other => Err(unexpected("JobStatus", &other)),
+        }
+    }
+}
+
+/// Streams one committed output part straight from the worker that holds it
+/// (never through the master), handing each chunk to `sink`. `sink` returns
+/// false to stop early.
+pub fn fetch_part(
+    worker_addr: &str,
+    job_id: u64,
+    save: u32,
+    part: u32,
+    timeout: Duration,
+    mut sink: impl FnMut(&[u8]) -> bool,
+) -> Result<()> {
+    let stream = connect(worker_addr, timeout)?;
+    let read_half = stream
+        .try_clone()
+        .map_err(|e| Error::io("cloning the socket", e))?;
+    let mut writer = FrameWriter::new(stream);
+    let mut reader = FrameReader::new(read_half);
+    writer.send(&Message::FetchOutput { job_id, save, part })?;
+    loop {
+        match reader.read_message()? {
+            Some(Message::OutputChunk { data, last }) => {
+                if !sink(&data.0) || last != 0 {
+                    return Ok(());
+                }
+            }
+            Some(Message::Error { code, message }) => return Err(Error::Remote { code, message }),
+            Some(other) => return Err(unexpected("OutputChunk", &other)),
+            None => {
+                return Err(Error::Protocol(format!(
+                    "{worker_addr} closed the connection in the middle of part {part}"
+                )))
+            }
         }
     }
 }

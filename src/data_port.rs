@@ -3,8 +3,9 @@
 //! OS idea: a second listening socket in the same process, with its own
 //! accept thread, so data traffic between workers never queues behind the
 //! control connection to the master. Each connection gets a thread and is a
-//! plain request/reply loop of frames. Today it answers `Ping`; the shuffle
-//! adds the fetch of map outputs here.
+//! plain request/reply loop of frames: `Ping`, and `FetchOutput`, which
+//! streams a committed output part to a client (`client results`) in
+//! `OutputChunk` frames. The shuffle adds the fetch of map outputs here.
 
 use std::net::{TcpListener, TcpStream};
 use std::thread;
@@ -14,23 +15,78 @@ use crate::connection::{linger_close, FrameReader, FrameWriter};
 use crate::error::{Error, Result};
 use crate::event;
 use crate::message::{error_code, Message};
+use crate::task::Outputs;
+use crate::wire::Bytes;
+
+/// Bytes of output sent per `OutputChunk` frame.
+const CHUNK_BYTES: usize = 1024 * 1024;
+
+enum SendError {
+    /// Our side: the part is unknown or unreadable; the session goes on.
+    Local(String),
+    /// The peer's side: the connection broke.
+    Peer,
+}
+
+/// Streams a committed output part as `OutputChunk` frames. Only a path this
+/// worker recorded when it committed the part is opened: a peer names a
+/// (job, save, part), never a path.
+fn send_output(
+    writer: &mut FrameWriter<&TcpStream>,
+    outputs: &Outputs,
+    job_id: u64,
+    save: u32,
+    part: u32,
+) -> std::result::Result<(), SendError> {
+    use std::io::Read;
+    let path = outputs.get(job_id, save, part).ok_or_else(|| {
+        SendError::Local(format!(
+            "this worker holds no part {part} of save {save} of job {job_id}"
+        ))
+    })?;
+    let mut file = std::fs::File::open(&path)
+        .map_err(|e| SendError::Local(format!("cannot open {}: {e}", path.display())))?;
+    let mut buf = vec![0u8; CHUNK_BYTES];
+    loop {
+        // Fill a whole chunk (short reads are normal) so `last` is exact.
+        let mut filled = 0;
+        while filled < buf.len() {
+            match file.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(SendError::Local(format!("reading {}: {e}", path.display()))),
+            }
+        }
+        let last = filled < buf.len();
+        let chunk = Message::OutputChunk {
+            data: Bytes(buf[..filled].to_vec()),
+            last: u8::from(last),
+        };
+        writer.send(&chunk).map_err(|_| SendError::Peer)?;
+        if last {
+            return Ok(());
+        }
+    }
+}
 
 /// Starts the accept loop on its own thread.
-pub fn spawn(listener: TcpListener) -> Result<()> {
+pub fn spawn(listener: TcpListener, outputs: Outputs) -> Result<()> {
     thread::Builder::new()
         .name("data-port".into())
-        .spawn(move || accept_loop(listener))
+        .spawn(move || accept_loop(listener, outputs))
         .map(|_| ())
         .map_err(|e| Error::io("starting the data port thread", e))
 }
 
-fn accept_loop(listener: TcpListener) {
+fn accept_loop(listener: TcpListener, outputs: Outputs) {
     for conn in listener.incoming() {
         match conn {
             Ok(stream) => {
+                let outputs = outputs.clone();
                 let spawned = thread::Builder::new()
                     .name("data-conn".into())
-                    .spawn(move || serve(&stream));
+                    .spawn(move || serve(&stream, &outputs));
                 if let Err(e) = spawned {
                     event!(Error, "worker", "thread_spawn_failed", error = e);
                 }
@@ -43,7 +99,7 @@ fn accept_loop(listener: TcpListener) {
     }
 }
 
-fn serve(stream: &TcpStream) {
+fn serve(stream: &TcpStream, outputs: &Outputs) {
     let peer = stream
         .peer_addr()
         .map(|a| a.to_string())
@@ -55,6 +111,16 @@ fn serve(stream: &TcpStream) {
         let reply = match reader.read_message() {
             Ok(None) => return,
             Ok(Some(Message::Ping { nonce })) => Message::Pong { nonce },
+            Ok(Some(Message::FetchOutput { job_id, save, part })) => {
+                match send_output(&mut writer, outputs, job_id, save, part) {
+                    Ok(()) => continue,
+                    Err(SendError::Local(message)) => Message::Error {
+                        code: error_code::NOT_FOUND,
+                        message,
+                    },
+                    Err(SendError::Peer) => return,
+                }
+            }
             Ok(Some(other)) => Message::Error {
                 code: error_code::UNEXPECTED,
                 message: format!(

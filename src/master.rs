@@ -14,7 +14,7 @@
 //! is a person with netcat, served by `text_mode`.
 
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -23,7 +23,9 @@ use crate::error::{Error, Result};
 use crate::event;
 use crate::frame::MAGIC;
 use crate::membership::{Membership, Registration};
-use crate::message::{error_code, Message};
+use crate::message::{error_code, JobReport, Message};
+use crate::scheduler::Scheduler;
+use crate::submission;
 use crate::text_mode;
 
 /// Settings from the command line.
@@ -31,6 +33,14 @@ use crate::text_mode;
 pub struct MasterConfig {
     /// Silence after which an alive worker is declared dead.
     pub heartbeat_timeout: Duration,
+    /// Failed attempts after which a task fails its job.
+    pub max_attempts: u32,
+}
+
+/// Everything behind the master's one lock.
+pub struct State {
+    pub members: Membership,
+    pub scheduler: Scheduler,
 }
 
 /// State shared by every connection thread.
@@ -39,14 +49,16 @@ pub struct Master {
     /// The address the listener is bound to.
     pub addr: SocketAddr,
     pub started: Instant,
-    membership: Mutex<Membership>,
+    state: Mutex<State>,
+    /// Signalled after every change of job or task state, for `WaitJob`.
+    changed: Condvar,
 }
 
 impl Master {
-    /// Locks the worker table. A thread that panicked while holding the lock
-    /// leaves plain data behind, so a poisoned lock is still usable.
-    pub fn membership(&self) -> MutexGuard<'_, Membership> {
-        self.membership.lock().unwrap_or_else(|p| p.into_inner())
+    /// Locks the master's state. A thread that panicked while holding the
+    /// lock leaves plain data behind, so a poisoned lock is still usable.
+    pub fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -59,10 +71,14 @@ pub fn run(listener: TcpListener, config: MasterConfig) -> Result<()> {
         .local_addr()
         .map_err(|e| Error::io("reading the listener's address", e))?;
     let master = Arc::new(Master {
-        config,
         addr,
         started: Instant::now(),
-        membership: Mutex::new(Membership::new()),
+        state: Mutex::new(State {
+            members: Membership::new(),
+            scheduler: Scheduler::new(config.max_attempts),
+        }),
+        changed: Condvar::new(),
+        config,
     });
     event!(
         Info,
@@ -106,7 +122,20 @@ fn watch_heartbeats(master: &Master) {
     let tick = (timeout / 4).clamp(Duration::from_millis(5), Duration::from_secs(1));
     loop {
         thread::sleep(tick);
-        let expired = master.membership().expire(Instant::now(), timeout);
+        let now = Instant::now();
+        let expired = {
+            let mut guard = master.state();
+            let state = &mut *guard;
+            let expired = state.members.expire(now, timeout);
+            for dead in &expired {
+                state.scheduler.worker_lost(&mut state.members, dead.id);
+            }
+            if !expired.is_empty() {
+                state.scheduler.schedule(&mut state.members, now);
+                master.changed.notify_all();
+            }
+            expired
+        };
         for dead in expired {
             event!(
                 Warn,
@@ -176,11 +205,18 @@ fn serve_binary(master: &Master, stream: &TcpStream, peer: &str) -> Result<()> {
             Err(e) => break Err(e),
         };
         event!(Debug, "master", "received", peer = peer, msg = msg);
+        let from_worker = matches!(role, Role::Worker { .. });
         handle(master, msg, &mut role, stream, &outbox, peer);
+        if from_worker {
+            // Task events change job state: wake the clients waiting on it.
+            master.changed.notify_all();
+        }
     };
 
     if let Role::Worker { id, session } = role {
-        if master.membership().disconnected(id, session) {
+        let mut guard = master.state();
+        let state = &mut *guard;
+        if state.members.disconnected(id, session) {
             event!(
                 Warn,
                 "master",
@@ -189,6 +225,9 @@ fn serve_binary(master: &Master, stream: &TcpStream, peer: &str) -> Result<()> {
                 addr = peer,
                 reason = "connection_closed"
             );
+            state.scheduler.worker_lost(&mut state.members, id);
+            state.scheduler.schedule(&mut state.members, Instant::now());
+            master.changed.notify_all();
         }
     }
     // Every other clone of the outbox lived in the worker table and is gone
@@ -209,43 +248,35 @@ fn handle(
     outbox: &Outbox,
     peer: &str,
 ) {
-    let unexpected = |what: &str| {
-        event!(
-            Warn,
-            "master",
-            "unexpected_message",
-            peer = peer,
-            msg = what
-        );
-        outbox.send(Message::Error {
-            code: error_code::UNEXPECTED,
-            message: format!("the master does not accept {what} here"),
-        });
+    let now = Instant::now();
+    let reply_error = |code: u16, message: String| {
+        outbox.send(Message::Error { code, message });
     };
-    match (msg, &*role) {
-        (
-            Message::Register {
-                data_addr,
-                slots,
-                memory_bytes,
-                prev_id,
-            },
-            Role::Anonymous,
-        ) => {
+    let worker = match role {
+        Role::Worker { id, .. } => Some(*id),
+        Role::Anonymous => None,
+    };
+    match msg {
+        Message::Register {
+            data_addr,
+            slots,
+            memory_bytes,
+            prev_id,
+        } if worker.is_none() => {
             let reg = Registration {
                 data_addr: data_addr.clone(),
                 slots,
                 memory_bytes,
                 prev_id,
             };
-            let admitted = master.membership().register(
-                reg,
-                outbox.clone(),
-                stream.try_clone().ok(),
-                Instant::now(),
-            );
-            if let Some(old) = admitted.replaced {
-                let _ = old.shutdown(Shutdown::Both);
+            // dup(2) the socket before taking the lock.
+            let conn = stream.try_clone().ok();
+            let mut guard = master.state();
+            let state = &mut *guard;
+            let admitted = state.members.register(reg, outbox.clone(), conn, now);
+            if admitted.replaced.is_some() {
+                // The old connection's attempts are lost with it.
+                state.scheduler.worker_lost(&mut state.members, admitted.id);
             }
             *role = Role::Worker {
                 id: admitted.id,
@@ -254,6 +285,11 @@ fn handle(
             outbox.send(Message::RegisterAck {
                 worker_id: admitted.id,
             });
+            state.scheduler.schedule(&mut state.members, now);
+            drop(guard);
+            if let Some(old) = admitted.replaced {
+                let _ = old.shutdown(Shutdown::Both);
+            }
             event!(
                 Info,
                 "master",
@@ -269,9 +305,11 @@ fn handle(
                 memory = crate::size::format_size(memory_bytes)
             );
         }
-        (Message::Heartbeat { worker_id }, Role::Worker { id, session }) => {
-            let ok =
-                worker_id == *id && master.membership().heartbeat(*id, *session, Instant::now());
+        Message::Heartbeat { worker_id } if worker.is_some() => {
+            let Role::Worker { id, session } = *role else {
+                return;
+            };
+            let ok = worker_id == id && master.state().members.heartbeat(id, session, now);
             if ok {
                 event!(Debug, "master", "heartbeat", id = worker_id);
             } else {
@@ -282,20 +320,111 @@ fn handle(
                     id = worker_id,
                     peer = peer
                 );
-                outbox.send(Message::Error {
-                    code: error_code::UNKNOWN_WORKER,
-                    message: format!("worker {worker_id} is not registered on this connection"),
-                });
+                reply_error(
+                    error_code::UNKNOWN_WORKER,
+                    format!("worker {worker_id} is not registered on this connection"),
+                );
             }
         }
-        (Message::Ping { nonce }, _) => {
+        Message::TaskDone { attempt, metrics } if worker.is_some() => {
+            let mut guard = master.state();
+            let state = &mut *guard;
+            let w = worker.unwrap_or_default();
+            state
+                .scheduler
+                .task_done(&mut state.members, w, attempt, metrics);
+            state.scheduler.schedule(&mut state.members, now);
+        }
+        Message::TaskFailed { attempt, error } if worker.is_some() => {
+            let mut guard = master.state();
+            let state = &mut *guard;
+            let w = worker.unwrap_or_default();
+            state
+                .scheduler
+                .task_failed(&mut state.members, w, attempt, error, now);
+            state.scheduler.schedule(&mut state.members, now);
+        }
+        Message::TaskCommitted { attempt } if worker.is_some() => {
+            let mut guard = master.state();
+            let state = &mut *guard;
+            let w = worker.unwrap_or_default();
+            state
+                .scheduler
+                .task_committed(&mut state.members, w, attempt, now);
+        }
+        Message::JobCommitted { job_id, error } if worker.is_some() => {
+            let w = worker.unwrap_or_default();
+            master
+                .state()
+                .scheduler
+                .job_committed(w, job_id, error, now);
+        }
+        Message::Ping { nonce } => {
             outbox.send(Message::Pong { nonce });
         }
-        (Message::ListWorkers {}, _) => {
-            let workers = master.membership().snapshot(Instant::now());
+        Message::ListWorkers {} => {
+            let workers = master.state().members.snapshot(now);
             outbox.send(Message::WorkerList { workers });
         }
-        (Message::Error { code, message }, _) => {
+        Message::SubmitJob {
+            file,
+            source,
+            params,
+            base_dir,
+            inputs,
+        } => {
+            // Parsing and planning happen before taking the lock.
+            match submission::accept(file, source, params, base_dir, inputs) {
+                Ok(job) => {
+                    let mut guard = master.state();
+                    let state = &mut *guard;
+                    let job_id = state.scheduler.submit(job, now);
+                    state.scheduler.schedule(&mut state.members, now);
+                    drop(guard);
+                    outbox.send(Message::JobAccepted { job_id });
+                }
+                Err(e) => {
+                    event!(Warn, "master", "job_refused", peer = peer, error = e);
+                    reply_error(error_code::BAD_JOB, e);
+                }
+            }
+        }
+        Message::GetJob { job_id } => {
+            let guard = master.state();
+            let report = guard.scheduler.report(job_id, &guard.members, now);
+            drop(guard);
+            match report {
+                Some(job) => outbox.send(Message::JobStatus { job }),
+                None => outbox.send(no_such_job(job_id)),
+            };
+        }
+        Message::WaitJob {
+            job_id,
+            tasks_done,
+            timeout_ms,
+        } => {
+            let reply = wait_job(master, job_id, tasks_done, timeout_ms);
+            outbox
+                .send(reply.map_or_else(|| no_such_job(job_id), |job| Message::JobStatus { job }));
+        }
+        Message::ListJobs {} => {
+            let jobs = master.state().scheduler.summaries(now);
+            outbox.send(Message::JobList { jobs });
+        }
+        Message::CancelJob { job_id } => {
+            let mut guard = master.state();
+            let state = &mut *guard;
+            let reply = match state.scheduler.cancel(&mut state.members, job_id, now) {
+                Ok(()) => state
+                    .scheduler
+                    .report(job_id, &state.members, now)
+                    .map(|job| Message::JobStatus { job }),
+                Err(_) => None,
+            };
+            drop(guard);
+            outbox.send(reply.unwrap_or_else(|| no_such_job(job_id)));
+        }
+        Message::Error { code, message } => {
             event!(
                 Warn,
                 "master",
@@ -305,6 +434,50 @@ fn handle(
                 message = message
             );
         }
-        (other, _) => unexpected(other.msg_type().name()),
+        other => {
+            let what = other.msg_type().name();
+            event!(
+                Warn,
+                "master",
+                "unexpected_message",
+                peer = peer,
+                msg = what
+            );
+            reply_error(
+                error_code::UNEXPECTED,
+                format!("the master does not accept {what} here"),
+            );
+        }
+    }
+}
+
+/// Longest a `WaitJob` may hold its connection.
+const MAX_WAIT: Duration = Duration::from_secs(30);
+
+/// Blocks this connection's thread on the `changed` condition variable
+/// until the job moves past `tasks_done`, ends, or the timeout passes. The
+/// wait releases the state lock, so it holds up nobody else.
+fn wait_job(master: &Master, job_id: u64, tasks_done: u32, timeout_ms: u32) -> Option<JobReport> {
+    let deadline = Instant::now() + Duration::from_millis(u64::from(timeout_ms)).min(MAX_WAIT);
+    let mut guard = master.state();
+    loop {
+        let now = Instant::now();
+        let report = guard.scheduler.report(job_id, &guard.members, now)?;
+        let done = report.stages.iter().map(|s| s.tasks_done).sum::<u32>();
+        if report.state.is_final() || done != tasks_done || now >= deadline {
+            return Some(report);
+        }
+        guard = master
+            .changed
+            .wait_timeout(guard, deadline - now)
+            .unwrap_or_else(|p| p.into_inner())
+            .0;
+    }
+}
+
+fn no_such_job(job_id: u64) -> Message {
+    Message::Error {
+        code: error_code::NO_SUCH_JOB,
+        message: format!("no job {job_id}"),
     }
 }

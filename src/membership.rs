@@ -35,6 +35,8 @@ pub struct Member {
     pub memory_bytes: u64,
     pub state: WorkerState,
     pub last_heartbeat: Instant,
+    /// Task attempts running on it, as counted by the scheduler.
+    pub running: u32,
     /// Which connection currently speaks for this worker. A reconnect starts
     /// a new session; events from an older session are then ignored.
     session: u64,
@@ -56,6 +58,7 @@ impl Member {
             since_heartbeat_ms: now
                 .saturating_duration_since(self.last_heartbeat)
                 .as_millis() as u64,
+            running: self.running,
         }
     }
 
@@ -127,6 +130,7 @@ impl Membership {
                 memory_bytes: reg.memory_bytes,
                 state: WorkerState::Alive,
                 last_heartbeat: now,
+                running: 0,
                 session,
                 outbox: Some(outbox),
                 conn,
@@ -187,6 +191,10 @@ impl Membership {
 
     pub fn get(&self, id: u32) -> Option<&Member> {
         self.workers.get(&id)
+    }
+
+    pub fn get_mut(&mut self, id: u32) -> Option<&mut Member> {
+        self.workers.get_mut(&id)
     }
 
     /// Every worker, in id order.

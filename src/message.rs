@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::frame::{self, Frame, FrameError, Invalid};
-use crate::wire::{Field, PayloadReader};
+use crate::wire::{Bytes, Field, PayloadReader};
 
 macro_rules! messages {
     ($(
@@ -106,6 +106,7 @@ macro_rules! messages {
 }
 
 messages! {
+    // --- 0x0_ membership and liveness ---
     /// Worker -> master, first frame of a worker session. `data_addr` is where
     /// the worker serves data to its peers; `prev_id` is the id it held
     /// before a reconnect, or 0 on a fresh start.
@@ -118,10 +119,62 @@ messages! {
     Ping = 0x04 { nonce: u64 },
     /// Reply to `Ping`, echoing its nonce.
     Pong = 0x05 { nonce: u64 },
+
+    // --- 0x1_ cluster queries ---
     /// Client -> master: list the workers.
     ListWorkers = 0x10 {},
     /// Master -> client: every worker the master knows, alive or dead.
     WorkerList = 0x11 { workers: Vec<WorkerInfo> },
+
+    // --- 0x2_ jobs, client <-> master ---
+    /// Client -> master: run this job. `inputs` are the splits the client
+    /// computed for each source dataset (the master never opens files).
+    SubmitJob = 0x20 { file: String, source: String, params: Vec<KeyValue>, base_dir: String, inputs: Vec<SourceSplits> },
+    /// Master -> client: the job is planned and running.
+    JobAccepted = 0x21 { job_id: u64 },
+    /// Client -> master: how is this job doing?
+    GetJob = 0x22 { job_id: u64 },
+    /// Master -> client: one job in detail.
+    JobStatus = 0x23 { job: JobReport },
+    /// Client -> master: list every job.
+    ListJobs = 0x24 {},
+    /// Master -> client: one line per job.
+    JobList = 0x25 { jobs: Vec<JobSummary> },
+    /// Client -> master: stop this job. Reply: `JobStatus`.
+    CancelJob = 0x26 { job_id: u64 },
+    /// Client -> master: reply with `JobStatus` as soon as the job has more
+    /// than `tasks_done` tasks done or has ended, or after `timeout_ms`.
+    WaitJob = 0x27 { job_id: u64, tasks_done: u32, timeout_ms: u32 },
+
+    // --- 0x3_ tasks, master <-> worker ---
+    /// Master -> worker: run this task attempt.
+    LaunchTask = 0x30 { task: TaskSpec },
+    /// Worker -> master: the attempt finished; its output waits uncommitted.
+    TaskDone = 0x31 { attempt: u64, metrics: TaskMetrics },
+    /// Worker -> master: the attempt failed.
+    TaskFailed = 0x32 { attempt: u64, error: String },
+    /// Master -> worker: your attempt won; move its output into place.
+    CommitTask = 0x33 { attempt: u64 },
+    /// Master -> worker: discard this attempt's output (or stop it).
+    AbortTask = 0x34 { attempt: u64 },
+    /// Worker -> master: the attempt's output is in place.
+    TaskCommitted = 0x35 { attempt: u64 },
+    /// Master -> worker: every part of the job is in place; write `_SUCCESS`
+    /// in each output directory and remove the temporary files.
+    CommitJob = 0x36 { job_id: u64, outputs: Vec<String> },
+    /// Worker -> master: the job commit finished; `error` is empty on success.
+    JobCommitted = 0x37 { job_id: u64, error: String },
+    /// Master -> worker: stop every attempt of this job and remove its
+    /// temporary files.
+    CancelJobTasks = 0x38 { job_id: u64 },
+
+    // --- 0x4_ data port ---
+    /// Client -> worker's data port: send me a committed output part.
+    FetchOutput = 0x40 { job_id: u64, save: u32, part: u32 },
+    /// Worker -> client: the next piece of the part; `last` is 1 on the final one.
+    OutputChunk = 0x41 { data: Bytes, last: u8 },
+
+    // --- 0x7F errors ---
     /// Either direction: something was wrong; the sender closes the
     /// connection after an `Error` caused by an invalid frame.
     Error = 0x7F { code: u16, message: String },
@@ -135,86 +188,162 @@ pub mod error_code {
     pub const UNEXPECTED: u16 = 2;
     /// A heartbeat named a worker id this master does not know as alive.
     pub const UNKNOWN_WORKER: u16 = 3;
+    /// The job named does not exist.
+    pub const NO_SUCH_JOB: u16 = 4;
+    /// The job was refused (it does not parse, or cannot be planned).
+    pub const BAD_JOB: u16 = 5;
+    /// The data asked for is not here.
+    pub const NOT_FOUND: u16 = 6;
 }
 
-/// A worker's liveness, as the master sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WorkerState {
-    Alive,
-    Dead,
-}
-
-impl WorkerState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WorkerState::Alive => "ALIVE",
-            WorkerState::Dead => "DEAD",
-        }
+crate::wire_enum! {
+    /// A worker's liveness, as the master sees it.
+    pub enum WorkerState {
+        Alive = 0 => "ALIVE",
+        Dead = 1 => "DEAD",
     }
 }
 
-impl fmt::Display for WorkerState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+crate::wire_enum! {
+    /// Where a job is in its life.
+    pub enum JobState {
+        Running = 0 => "RUNNING",
+        Succeeded = 1 => "SUCCEEDED",
+        Failed = 2 => "FAILED",
+        Cancelled = 3 => "CANCELLED",
     }
 }
 
-/// One row of `WorkerList`.
-///
-/// # Format
-/// `id u32 | addr String | state u8 (0 ALIVE, 1 DEAD) | slots u32 |
-/// memory_bytes u64 | since_heartbeat_ms u64`
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WorkerInfo {
-    pub id: u32,
-    pub addr: String,
-    pub state: WorkerState,
-    pub slots: u32,
-    pub memory_bytes: u64,
-    pub since_heartbeat_ms: u64,
+impl JobState {
+    pub fn is_final(self) -> bool {
+        self != JobState::Running
+    }
 }
 
-impl Field for WorkerInfo {
-    fn put(&self, out: &mut Vec<u8>) {
-        self.id.put(out);
-        self.addr.put(out);
-        let state: u8 = match self.state {
-            WorkerState::Alive => 0,
-            WorkerState::Dead => 1,
-        };
-        state.put(out);
-        self.slots.put(out);
-        self.memory_bytes.put(out);
-        self.since_heartbeat_ms.put(out);
+crate::wire_struct! {
+    /// One row of `WorkerList`.
+    pub struct WorkerInfo {
+        pub id: u32,
+        pub addr: String,
+        pub state: WorkerState,
+        pub slots: u32,
+        pub memory_bytes: u64,
+        pub since_heartbeat_ms: u64,
+        /// Task attempts running on it now.
+        pub running: u32,
     }
+}
 
-    fn get(r: &mut PayloadReader<'_>, name: &str) -> Result<Self, Invalid> {
-        let id = u32::get(r, name)?;
-        let addr = String::get(r, name)?;
-        let state = match u8::get(r, name)? {
-            0 => WorkerState::Alive,
-            1 => WorkerState::Dead,
-            other => return Err(r.malformed(name, format!("worker state {other} is not 0 or 1"))),
-        };
-        Ok(WorkerInfo {
-            id,
-            addr,
-            state,
-            slots: u32::get(r, name)?,
-            memory_bytes: u64::get(r, name)?,
-            since_heartbeat_ms: u64::get(r, name)?,
-        })
+crate::wire_struct! {
+    /// A `--param` binding.
+    pub struct KeyValue {
+        pub key: String,
+        pub value: String,
     }
+}
 
-    fn show(&self) -> String {
-        format!(
-            "{{id={} addr={} state={} slots={} memory_bytes={} since_heartbeat_ms={}}}",
-            self.id, self.addr, self.state, self.slots, self.memory_bytes, self.since_heartbeat_ms
-        )
+crate::wire_struct! {
+    /// A byte range of one input file.
+    pub struct SplitInfo {
+        pub path: String,
+        pub start: u64,
+        pub len: u64,
     }
+}
 
-    fn parse_text(_text: &str) -> Option<Self> {
-        None
+crate::wire_struct! {
+    /// The splits of one source dataset (`read_text`, `read_csv`).
+    pub struct SourceSplits {
+        pub dataset: u32,
+        pub splits: Vec<SplitInfo>,
+    }
+}
+
+crate::wire_struct! {
+    /// Everything a worker needs to run one task attempt. The job travels as
+    /// its source text and params; the worker parses it (as Spark ships a
+    /// serialized closure) and runs the datasets of `pipeline` in order.
+    pub struct TaskSpec {
+        pub job_id: u64,
+        /// Unique across the master's life; names the attempt in every message.
+        pub attempt: u64,
+        pub stage: u32,
+        /// The task's index in its stage: its output is `part-<partition>`.
+        pub partition: u32,
+        pub file: String,
+        pub source: String,
+        pub params: Vec<KeyValue>,
+        pub base_dir: String,
+        /// Dataset ids: a source first, then the narrow operators applied in turn.
+        pub pipeline: Vec<u32>,
+        /// Index of the job's `save` this task writes.
+        pub save: u32,
+        pub split: SplitInfo,
+    }
+}
+
+crate::wire_struct! {
+    /// What one task attempt did.
+    pub struct TaskMetrics {
+        pub records_in: u64,
+        pub records_out: u64,
+        pub bytes_in: u64,
+        pub bytes_out: u64,
+        pub duration_ms: u64,
+    }
+}
+
+crate::wire_struct! {
+    /// One stage of a job, as `client status` shows it.
+    pub struct StageReport {
+        pub stage: u32,
+        /// The operator chain, e.g. `read_text > filter > save`.
+        pub ops: String,
+        pub tasks_total: u32,
+        pub tasks_done: u32,
+        pub tasks_running: u32,
+        pub attempts_failed: u32,
+        pub records_in: u64,
+        pub records_out: u64,
+        pub bytes_out: u64,
+        pub duration_ms: u64,
+    }
+}
+
+crate::wire_struct! {
+    /// Which worker serves a committed output part.
+    pub struct PartLocation {
+        pub save: u32,
+        pub part: u32,
+        pub worker_addr: String,
+    }
+}
+
+crate::wire_struct! {
+    /// A job in detail.
+    pub struct JobReport {
+        pub id: u64,
+        pub file: String,
+        pub state: JobState,
+        /// Why it failed (the task's last error), or empty.
+        pub error: String,
+        pub elapsed_ms: u64,
+        pub stages: Vec<StageReport>,
+        /// The output directory of each `save`, in order.
+        pub outputs: Vec<String>,
+        pub parts: Vec<PartLocation>,
+    }
+}
+
+crate::wire_struct! {
+    /// A job in one line.
+    pub struct JobSummary {
+        pub id: u64,
+        pub file: String,
+        pub state: JobState,
+        pub tasks_done: u32,
+        pub tasks_total: u32,
+        pub elapsed_ms: u64,
     }
 }
 
@@ -322,6 +451,49 @@ pub(crate) mod tests {
     use super::*;
     use crate::rng::Rng;
 
+    fn kv(k: &str, v: &str) -> KeyValue {
+        KeyValue {
+            key: k.into(),
+            value: v.into(),
+        }
+    }
+
+    fn split() -> SplitInfo {
+        SplitInfo {
+            path: "/home/me/data/words.txt".into(),
+            start: 0,
+            len: 65_000,
+        }
+    }
+
+    fn report() -> JobReport {
+        JobReport {
+            id: 7,
+            file: "jobs/grep.job".into(),
+            state: JobState::Running,
+            error: String::new(),
+            elapsed_ms: 1200,
+            stages: vec![StageReport {
+                stage: 0,
+                ops: "read_text > filter > save".into(),
+                tasks_total: 4,
+                tasks_done: 1,
+                tasks_running: 2,
+                attempts_failed: 0,
+                records_in: 1000,
+                records_out: 10,
+                bytes_out: 650,
+                duration_ms: 1100,
+            }],
+            outputs: vec!["/home/me/out/grep".into()],
+            parts: vec![PartLocation {
+                save: 0,
+                part: 0,
+                worker_addr: "127.0.0.1:7001".into(),
+            }],
+        }
+    }
+
     /// One example of every message type.
     pub(crate) fn samples() -> Vec<Message> {
         let all = vec![
@@ -345,6 +517,7 @@ pub(crate) mod tests {
                         slots: 2,
                         memory_bytes: 512 << 20,
                         since_heartbeat_ms: 120,
+                        running: 1,
                     },
                     WorkerInfo {
                         id: 2,
@@ -353,8 +526,89 @@ pub(crate) mod tests {
                         slots: 4,
                         memory_bytes: 1 << 30,
                         since_heartbeat_ms: 15_000,
+                        running: 0,
                     },
                 ],
+            },
+            Message::SubmitJob {
+                file: "jobs/grep.job".into(),
+                source: "lines = read_text(input)\nlines.save(output)\n".into(),
+                params: vec![kv("input", "data/words.txt"), kv("output", "out/grep")],
+                base_dir: "/home/me".into(),
+                inputs: vec![SourceSplits {
+                    dataset: 0,
+                    splits: vec![split()],
+                }],
+            },
+            Message::JobAccepted { job_id: 7 },
+            Message::GetJob { job_id: 7 },
+            Message::JobStatus { job: report() },
+            Message::ListJobs {},
+            Message::JobList {
+                jobs: vec![JobSummary {
+                    id: 7,
+                    file: "jobs/grep.job".into(),
+                    state: JobState::Succeeded,
+                    tasks_done: 4,
+                    tasks_total: 4,
+                    elapsed_ms: 420,
+                }],
+            },
+            Message::CancelJob { job_id: 7 },
+            Message::WaitJob {
+                job_id: 7,
+                tasks_done: 1,
+                timeout_ms: 1000,
+            },
+            Message::LaunchTask {
+                task: TaskSpec {
+                    job_id: 7,
+                    attempt: 12,
+                    stage: 0,
+                    partition: 3,
+                    file: "jobs/grep.job".into(),
+                    source: "lines = read_text(input)\nlines.save(output)\n".into(),
+                    params: vec![kv("input", "data/words.txt")],
+                    base_dir: "/home/me".into(),
+                    pipeline: vec![0],
+                    save: 0,
+                    split: split(),
+                },
+            },
+            Message::TaskDone {
+                attempt: 12,
+                metrics: TaskMetrics {
+                    records_in: 1000,
+                    records_out: 10,
+                    bytes_in: 65_000,
+                    bytes_out: 650,
+                    duration_ms: 31,
+                },
+            },
+            Message::TaskFailed {
+                attempt: 12,
+                error: "boom".into(),
+            },
+            Message::CommitTask { attempt: 12 },
+            Message::AbortTask { attempt: 12 },
+            Message::TaskCommitted { attempt: 12 },
+            Message::CommitJob {
+                job_id: 7,
+                outputs: vec!["/home/me/out/grep".into()],
+            },
+            Message::JobCommitted {
+                job_id: 7,
+                error: String::new(),
+            },
+            Message::CancelJobTasks { job_id: 7 },
+            Message::FetchOutput {
+                job_id: 7,
+                save: 0,
+                part: 3,
+            },
+            Message::OutputChunk {
+                data: Bytes(b"an error line\n\xff".to_vec()),
+                last: 1,
             },
             Message::Error {
                 code: error_code::BAD_FRAME,
@@ -397,8 +651,17 @@ pub(crate) mod tests {
     #[test]
     fn text_form_round_trips_where_it_exists() {
         for msg in samples() {
-            if msg.msg_type() == MsgType::WorkerList {
-                continue; // nested records have no text form
+            let nested = [
+                MsgType::WorkerList,
+                MsgType::SubmitJob,
+                MsgType::JobStatus,
+                MsgType::JobList,
+                MsgType::LaunchTask,
+                MsgType::TaskDone,
+                MsgType::CommitJob,
+            ];
+            if nested.contains(&msg.msg_type()) {
+                continue; // nested records and lists have no text form
             }
             let text = msg.to_string();
             assert_eq!(Message::from_text(&text).unwrap(), msg, "{text}");

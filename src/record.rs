@@ -56,7 +56,10 @@ mod tests {
     #[test]
     fn lines_and_pairs_print() {
         assert_eq!(&*Record::line(b"a b".to_vec()).to_line(), b"a b");
-        assert_eq!(&*Record::pair(b"k".to_vec(), b"v".to_vec()).to_line(), b"k\tv");
+        assert_eq!(
+            &*Record::pair(b"k".to_vec(), b"v".to_vec()).to_line(),
+            b"k\tv"
+        );
         assert_eq!(Record::pair(b"k".to_vec(), b"v".to_vec()).size(), 3);
     }
 }

@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use crate::event;
 use crate::master::Master;
-use crate::message::{WorkerInfo, WorkerState};
+use crate::message::{JobState, WorkerInfo, WorkerState};
+use crate::report;
 use crate::size::format_size;
 
 /// Longest command line accepted, in bytes.
@@ -31,6 +32,7 @@ commands (case does not matter; each reply ends with a line starting OK or ERR):
   HELP     this list
   WORKERS  one line per worker: id, data address, state (ALIVE or DEAD), task slots,
            memory budget, seconds since its last heartbeat
+  JOBS     one line per job: id, job file, state, tasks done/total, elapsed time
   STATUS   a one-screen summary of the cluster
   QUIT     close this session";
 
@@ -79,9 +81,15 @@ fn respond(master: &Master, command: &str) -> (String, bool) {
     match word.to_ascii_uppercase().as_str() {
         "HELP" => (format!("{HELP}\nOK\n"), true),
         "WORKERS" => {
-            let workers = master.membership().snapshot(Instant::now());
+            let workers = master.state().members.snapshot(Instant::now());
             let mut reply: String = workers.iter().map(|w| worker_line(w) + "\n").collect();
             reply.push_str(&format!("OK {} worker(s)\n", workers.len()));
+            (reply, true)
+        }
+        "JOBS" => {
+            let jobs = master.state().scheduler.summaries(Instant::now());
+            let mut reply: String = jobs.iter().map(|j| report::job_line(j) + "\n").collect();
+            reply.push_str(&format!("OK {} job(s)\n", jobs.len()));
             (reply, true)
         }
         "STATUS" => (status(master), true),
@@ -96,18 +104,26 @@ fn respond(master: &Master, command: &str) -> (String, bool) {
 /// One worker as a `key=value` line; `client workers` prints the same.
 pub fn worker_line(w: &WorkerInfo) -> String {
     format!(
-        "id={} addr={} state={} slots={} memory={} since_heartbeat={:.1}s",
+        "id={} addr={} state={} slots={} running={} memory={} since_heartbeat={:.1}s",
         w.id,
         w.addr,
         w.state,
         w.slots,
+        w.running,
         format_size(w.memory_bytes),
         w.since_heartbeat_ms as f64 / 1000.0
     )
 }
 
 fn status(master: &Master) -> String {
-    let workers = master.membership().snapshot(Instant::now());
+    let (workers, jobs) = {
+        let state = master.state();
+        (
+            state.members.snapshot(Instant::now()),
+            state.scheduler.summaries(Instant::now()),
+        )
+    };
+    let running = jobs.iter().filter(|j| j.state == JobState::Running).count();
     let alive: Vec<&WorkerInfo> = workers
         .iter()
         .filter(|w| w.state == WorkerState::Alive)
@@ -119,6 +135,7 @@ fn status(master: &Master) -> String {
          workers {} alive, {} dead\n\
          slots {} (alive workers)\n\
          memory {} (alive workers)\n\
+         jobs {} running, {} total\n\
          heartbeat_timeout {}ms\n\
          OK\n",
         master.addr,
@@ -127,6 +144,8 @@ fn status(master: &Master) -> String {
         workers.len() - alive.len(),
         slots,
         format_size(memory),
+        running,
+        jobs.len(),
         master.config.heartbeat_timeout.as_millis()
     )
 }
@@ -162,10 +181,11 @@ mod tests {
             slots: 2,
             memory_bytes: 512 << 20,
             since_heartbeat_ms: 12_345,
+            running: 1,
         };
         assert_eq!(
             worker_line(&w),
-            "id=3 addr=127.0.0.1:9 state=DEAD slots=2 memory=512M since_heartbeat=12.3s"
+            "id=3 addr=127.0.0.1:9 state=DEAD slots=2 running=1 memory=512M since_heartbeat=12.3s"
         );
     }
 

@@ -178,6 +178,158 @@ impl<T: Field> Field for Vec<T> {
     }
 }
 
+/// Raw bytes (record data), laid out like a string but not required to be
+/// UTF-8. Shown quoted, printable ASCII as itself and every other byte as
+/// `\xNN`, so the text form round-trips any bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Bytes(pub Vec<u8>);
+
+impl Field for Bytes {
+    fn put(&self, out: &mut Vec<u8>) {
+        (self.0.len() as u32).put(out);
+        out.extend_from_slice(&self.0);
+    }
+    fn get(r: &mut PayloadReader<'_>, name: &str) -> Result<Self, Invalid> {
+        Ok(Bytes(r.take_prefixed(name)?.to_vec()))
+    }
+    fn show(&self) -> String {
+        let mut out = String::with_capacity(self.0.len() + 2);
+        out.push('"');
+        for &b in &self.0 {
+            match b {
+                b'"' => out.push_str("\\\""),
+                b'\\' => out.push_str("\\\\"),
+                b'\n' => out.push_str("\\n"),
+                b'\t' => out.push_str("\\t"),
+                0x20..=0x7e => out.push(b as char),
+                _ => out.push_str(&format!("\\x{b:02x}")),
+            }
+        }
+        out.push('"');
+        out
+    }
+    fn parse_text(text: &str) -> Option<Self> {
+        let Some(inner) = text.strip_prefix('"') else {
+            return Some(Bytes(text.as_bytes().to_vec()));
+        };
+        let inner = inner.strip_suffix('"')?.as_bytes();
+        let mut out = Vec::with_capacity(inner.len());
+        let mut i = 0;
+        while i < inner.len() {
+            let b = inner[i];
+            i += 1;
+            if b != b'\\' {
+                out.push(b);
+                continue;
+            }
+            match *inner.get(i)? {
+                b'"' => out.push(b'"'),
+                b'\\' => out.push(b'\\'),
+                b'n' => out.push(b'\n'),
+                b't' => out.push(b'\t'),
+                b'x' => {
+                    let hex = std::str::from_utf8(inner.get(i + 1..i + 3)?).ok()?;
+                    out.push(u8::from_str_radix(hex, 16).ok()?);
+                    i += 2;
+                }
+                _ => return None,
+            }
+            i += 1;
+        }
+        Some(Bytes(out))
+    }
+}
+
+/// Declares a struct whose fields are laid out one after another on the
+/// wire, in declaration order, and implements `Field` for it.
+#[macro_export]
+macro_rules! wire_struct {
+    ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* pub $field:ident : $ty:ty),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Default)]
+        pub struct $name { $($(#[$fmeta])* pub $field: $ty),* }
+
+        impl $crate::wire::Field for $name {
+            fn put(&self, out: &mut Vec<u8>) {
+                $($crate::wire::Field::put(&self.$field, out);)*
+            }
+            fn get(
+                r: &mut $crate::wire::PayloadReader<'_>,
+                _name: &str,
+            ) -> Result<Self, $crate::frame::Invalid> {
+                Ok($name { $($field: <$ty as $crate::wire::Field>::get(r, stringify!($field))?),* })
+            }
+            fn show(&self) -> String {
+                let fields: Vec<String> = vec![$(format!(
+                    "{}={}",
+                    stringify!($field),
+                    $crate::wire::Field::show(&self.$field)
+                )),*];
+                format!("{{{}}}", fields.join(" "))
+            }
+            fn parse_text(_text: &str) -> Option<Self> {
+                None
+            }
+        }
+    };
+}
+
+/// Declares an enum carried as one `u8` code, with its text name, and
+/// implements `Field` for it (an unknown code is malformed).
+#[macro_export]
+macro_rules! wire_enum {
+    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $code:literal => $text:literal),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($(#[$vmeta])* $variant),* }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),* }
+            }
+            pub fn code(self) -> u8 {
+                match self { $($name::$variant => $code),* }
+            }
+            pub fn from_code(code: u8) -> Option<$name> {
+                match code { $($code => Some($name::$variant),)* _ => None }
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> $name {
+                [$($name::$variant),*][0]
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl $crate::wire::Field for $name {
+            fn put(&self, out: &mut Vec<u8>) {
+                out.push(self.code());
+            }
+            fn get(
+                r: &mut $crate::wire::PayloadReader<'_>,
+                name: &str,
+            ) -> Result<Self, $crate::frame::Invalid> {
+                let code = <u8 as $crate::wire::Field>::get(r, name)?;
+                $name::from_code(code).ok_or_else(|| {
+                    r.malformed(name, format!("{} code {code} is unknown", stringify!($name)))
+                })
+            }
+            fn show(&self) -> String {
+                self.as_str().to_string()
+            }
+            fn parse_text(text: &str) -> Option<Self> {
+                match text { $($text => Some($name::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
 /// Quotes a string for a `key=value` line when it needs it: empty, or
 /// containing spaces, quotes, `=` or control characters.
 pub fn quote(s: &str) -> String {

@@ -8,6 +8,9 @@
 //! its own accept thread. When the master's connection ends (`read` returns
 //! 0 after a kill, or fails after a reset), the worker retries with
 //! exponential backoff and registers again, asking for its old id back.
+//!
+//! Tasks run on a thread pool (`task.rs`, `pool.rs`); the main thread only
+//! reads the master's orders and hands them over.
 
 use std::net::TcpListener;
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -18,7 +21,10 @@ use crate::connection::{connect, FrameReader, FrameWriter, Outbox};
 use crate::data_port;
 use crate::error::{Error, Result};
 use crate::event;
+use crate::executor::Limits;
 use crate::message::Message;
+use crate::task::{MasterLink, Tasks};
+use std::sync::Arc;
 
 /// The first wait before reconnecting; it doubles up to `reconnect_max`.
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
@@ -39,6 +45,8 @@ pub struct WorkerConfig {
     /// Host name or IP peers should use to reach the data port; `None` means
     /// the local address of the connection to the master.
     pub advertise_host: Option<String>,
+    /// Whether `pipe` may run commands here.
+    pub allow_pipe: bool,
 }
 
 /// Runs the worker until the process ends. `data_listener` is the already
@@ -47,7 +55,16 @@ pub fn run(data_listener: TcpListener, config: WorkerConfig) -> Result<()> {
     let data_addr = data_listener
         .local_addr()
         .map_err(|e| Error::io("reading the data port's address", e))?;
-    data_port::spawn(data_listener)?;
+    let link = MasterLink::default();
+    let tasks = Tasks::new(
+        config.slots,
+        link.clone(),
+        Limits {
+            allow_pipe: config.allow_pipe,
+        },
+    )
+    .map_err(|e| Error::io("starting the task thread pool", e))?;
+    data_port::spawn(data_listener, tasks.outputs.clone())?;
     event!(
         Info,
         "worker",
@@ -61,7 +78,14 @@ pub fn run(data_listener: TcpListener, config: WorkerConfig) -> Result<()> {
     let mut worker_id = 0;
     let mut backoff = FIRST_BACKOFF;
     loop {
-        match session(&config, data_addr.port(), data_addr.ip(), worker_id) {
+        match session(
+            &config,
+            &tasks,
+            &link,
+            data_addr.port(),
+            data_addr.ip(),
+            worker_id,
+        ) {
             Ok(SessionEnd { id, registered }) => {
                 worker_id = id;
                 if registered {
@@ -94,6 +118,8 @@ struct SessionEnd {
 /// One connection to the master: register, then heartbeat until it ends.
 fn session(
     config: &WorkerConfig,
+    tasks: &Arc<Tasks>,
+    link: &MasterLink,
     data_port: u16,
     data_ip: std::net::IpAddr,
     prev_id: u32,
@@ -155,6 +181,7 @@ fn session(
 
     let (outbox, writer_thread) = Outbox::spawn(&stream, "to-master".into())
         .map_err(|e| Error::io("starting the writer thread", e))?;
+    link.set(Some(outbox.clone()));
     let (stop_tx, stop_rx) = mpsc::channel::<()>();
     let beats = outbox.clone();
     let interval = config.heartbeat;
@@ -175,6 +202,11 @@ fn session(
 
     let reason = loop {
         match reader.read_message() {
+            Ok(Some(Message::LaunchTask { task })) => tasks.launch(task),
+            Ok(Some(Message::CommitTask { attempt })) => tasks.commit(attempt),
+            Ok(Some(Message::AbortTask { attempt })) => tasks.abort(attempt),
+            Ok(Some(Message::CommitJob { job_id, outputs })) => tasks.commit_job(job_id, &outputs),
+            Ok(Some(Message::CancelJobTasks { job_id })) => tasks.cancel_job(job_id),
             Ok(Some(Message::Error { code, message })) => {
                 event!(
                     Warn,
@@ -192,6 +224,7 @@ fn session(
         }
     };
     event!(Warn, "worker", "master_lost", id = id, reason = reason);
+    link.set(None);
     drop(stop_tx);
     let _ = heartbeat_thread.join();
     drop(outbox);

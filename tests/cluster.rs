@@ -316,7 +316,11 @@ fn help_lists_every_flag_with_its_default() {
         }
         // Each flag that takes a value states its default in its description
         // (which getopts may wrap onto following lines).
-        let lines: Vec<&str> = help.lines().collect();
+        let lines: Vec<&str> = help
+            .lines()
+            .skip_while(|l| l.trim() != "Options:")
+            .collect();
+        assert!(!lines.is_empty(), "{bin} --help has no Options: section");
         for (i, line) in lines.iter().enumerate() {
             let words: Vec<&str> = line.split_whitespace().collect();
             let Some(at) = words.iter().position(|w| w.starts_with("--")) else {

@@ -1,55 +1,30 @@
 #!/usr/bin/env bash
-# Starts a master and two workers on loopback ports the OS picks, shows the
-# workers registered (binary client and netcat-style text mode), then stops
-# everything. Run from the repo root after `make` (`make demo` does both).
+# `make demo`: a master and two workers on loopback run jobs/grep.job over
+# data/words.txt (made by `make data`), show the job and a few result lines,
+# then stop everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. tools/cluster.sh
 
-dir=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-
-# The first stdout line of each process is its bound address.
-first_line() {
-    local file=$1 deadline=$((SECONDS + 10))
-    until [ -s "$file" ] && head -n1 "$file" | grep -q .; do
-        [ $SECONDS -lt $deadline ] || { echo "no address in $file" >&2; exit 1; }
-        sleep 0.05
-    done
-    head -n1 "$file"
-}
-
-./master --port 0 --bind 127.0.0.1 --heartbeat-timeout-ms 2000 >"$dir/master.out" 2>"$dir/master.log" &
-pids+=($!)
-master=$(first_line "$dir/master.out")
+start_master --heartbeat-timeout-ms 2000
 echo "== master listening on $master"
-
-for i in 1 2; do
-    ./worker --master "$master" --bind 127.0.0.1 --slots 2 --heartbeat-ms 500 \
-        >"$dir/worker$i.out" 2>"$dir/worker$i.log" &
-    pids+=($!)
-    echo "== worker $i serving data on $(first_line "$dir/worker$i.out")"
-done
-
-deadline=$((SECONDS + 10))
-until [ "$(./client --master "$master" workers | grep -c state=ALIVE)" = 2 ]; do
-    [ $SECONDS -lt $deadline ] || { echo "workers did not register" >&2; cat "$dir"/*.log >&2; exit 1; }
-    sleep 0.05
-done
-
+start_worker --heartbeat-ms 500
+start_worker --heartbeat-ms 500
+wait_workers 2
 echo "== ./client workers"
 ./client --master "$master" workers
-echo "== text mode (what 'nc ${master/:/ }' shows after typing STATUS)"
-port=${master##*:}
-exec 3<>"/dev/tcp/127.0.0.1/$port"
-printf 'STATUS\nQUIT\n' >&3
+
+echo "== ./client submit jobs/grep.job --param pattern=error --wait"
+id=$(./client --master "$master" submit jobs/grep.job --param input=data/words.txt \
+    --param output=out/grep --param pattern=error --overwrite --wait | head -n1)
+echo "== ./client status $id"
+./client --master "$master" status "$id"
+echo "== ./client results $id --head 5"
+./client --master "$master" results "$id" --head 5
+echo "== out/grep: $(ls out/grep | tr '\n' ' ')"
+echo "== text mode (what 'nc ${master/:/ }' shows after typing JOBS)"
+exec 3<>"/dev/tcp/127.0.0.1/${master##*:}"
+printf 'JOBS\nQUIT\n' >&3
 cat <&3
 exec 3<&-
-echo "== master log"
-cat "$dir/master.log"
 echo "== stopping"

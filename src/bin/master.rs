@@ -20,6 +20,12 @@ fn main() {
         "declare a worker DEAD after this much silence (default 10000)",
         "N",
     );
+    opts.optopt(
+        "",
+        "max-attempts",
+        "failed attempts after which a task fails its job (default 3)",
+        "N",
+    );
     cli::common_flags(&mut opts);
     let m = cli::parse(
         &opts,
@@ -28,6 +34,7 @@ fn main() {
     );
     let config = master::MasterConfig {
         heartbeat_timeout: cli::millis(&m, "heartbeat-timeout-ms", 10_000),
+        max_attempts: cli::value(&m, "max-attempts", 3u32).max(1),
     };
     let listener = cli::bind(
         &m.opt_str("bind").unwrap_or_else(|| "0.0.0.0".into()),

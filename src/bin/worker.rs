@@ -57,6 +57,11 @@ fn main() {
         "longest wait between attempts to reach the master (default 5000)",
         "N",
     );
+    opts.optflag(
+        "",
+        "allow-pipe",
+        "let jobs run shell commands here with pipe(command) (default: refused)",
+    );
     cli::common_flags(&mut opts);
     let m = cli::parse(
         &opts,
@@ -74,6 +79,7 @@ fn main() {
         heartbeat: cli::millis(&m, "heartbeat-ms", 3000),
         reconnect_max: cli::millis(&m, "reconnect-max-ms", 5000),
         advertise_host: m.opt_str("advertise"),
+        allow_pipe: m.opt_present("allow-pipe"),
     };
     let listener = cli::bind(
         &m.opt_str("bind").unwrap_or_else(|| "0.0.0.0".into()),

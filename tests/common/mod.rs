@@ -240,3 +240,134 @@ pub fn exchange(addr: &str, bytes: &[u8]) -> Vec<u8> {
     let _ = stream.read_to_end(&mut out);
     out
 }
+
+/// A fresh, empty directory for one test, under cargo's target tmp dir.
+pub fn temp_dir(name: &str) -> PathBuf {
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("{name}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs `client` with `args` (under a hard time limit) and returns its output.
+pub fn client(args: &[&str]) -> std::process::Output {
+    client_in(None, args)
+}
+
+/// Runs `client` in directory `cwd`.
+pub fn client_in(cwd: Option<&std::path::Path>, args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_client"));
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
+    let mut child = cmd.spawn().expect("starting client");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if child.try_wait().expect("waiting for client").is_some() {
+            return child.wait_with_output().expect("client output");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "client {args:?} ran over 60 s; stderr:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A master and `n` workers (with `worker_flags`), all registered.
+pub fn cluster(n: usize, master_flags: &[&str], worker_flags: &[&str]) -> (Proc, Vec<Proc>) {
+    let m = master(master_flags);
+    let workers: Vec<Proc> = (0..n).map(|_| worker(&m.addr, worker_flags)).collect();
+    wait_workers(&m.addr, n, "ALIVE", Duration::from_secs(15));
+    (m, workers)
+}
+
+/// The committed output of a job: the lines of `part-*` in order. Checks
+/// the commit protocol's invariants: `_SUCCESS` present, `_temporary` gone.
+pub fn output_lines(dir: &std::path::Path) -> Vec<String> {
+    assert!(
+        dir.join("_SUCCESS").exists(),
+        "no _SUCCESS in {}",
+        dir.display()
+    );
+    assert!(
+        !dir.join("_temporary").exists(),
+        "_temporary left in {}",
+        dir.display()
+    );
+    let mut parts: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("part-")
+        })
+        .collect();
+    parts.sort();
+    let mut lines = Vec::new();
+    for p in parts {
+        let text = String::from_utf8(std::fs::read(&p).unwrap()).unwrap();
+        lines.extend(text.lines().map(str::to_string));
+    }
+    lines
+}
+
+/// The number of `part-*` files in `dir`.
+pub fn part_count(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("part-")
+        })
+        .count()
+}
+
+/// Writes `n` lines of words (some containing "error") and returns them.
+pub fn words_file(path: &std::path::Path, n: usize, seed: u64) -> Vec<String> {
+    const VOCAB: [&str; 12] = [
+        "alpha", "beta", "gamma", "error", "delta", "warning", "info", "omega", "kappa", "zeta",
+        "errors", "Error",
+    ];
+    let mut rng = minispark::rng::Rng::new(seed);
+    let lines: Vec<String> = (0..n)
+        .map(|_| {
+            let words = 1 + rng.below(8) as usize;
+            (0..words)
+                .map(|_| VOCAB[rng.below(VOCAB.len() as u64) as usize])
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    std::fs::write(path, lines.join("\n") + "\n").unwrap();
+    lines
+}
+
+/// The repository's `jobs/NAME`.
+pub fn job_file(name: &str) -> String {
+    format!("{}/jobs/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}

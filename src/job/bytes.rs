@@ -1,0 +1,222 @@
+//! Byte-string helpers for the per-record hot path: substring search and
+//! field splitting.
+//!
+//! Everything returns positions or ranges instead of new strings, so the
+//! caller can slice the record it already has. Nothing here allocates except
+//! `split_on`, which returns a list, and nothing panics on any input.
+
+use std::ops::Range;
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Position of the first `byte` in `hay`. Tests eight bytes per step: a word
+/// has a zero byte after `xor` with the repeated pattern exactly where the
+/// pattern matched, and `(x - 0x01..) & !x & 0x80..` is non-zero iff `x` has
+/// a zero byte.
+pub(crate) fn find_byte(byte: u8, hay: &[u8]) -> Option<usize> {
+    let pattern = ONES.wrapping_mul(u64::from(byte));
+    let mut chunks = hay.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in chunks.by_ref() {
+        let word = u64::from_le_bytes([
+            chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
+        ]);
+        let x = word ^ pattern;
+        if x.wrapping_sub(ONES) & !x & HIGHS != 0 {
+            return chunk.iter().position(|&b| b == byte).map(|p| offset + p);
+        }
+        offset += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == byte)
+        .map(|p| offset + p)
+}
+
+/// Position of the first occurrence of `needle` in `hay` (0 for an empty
+/// needle): scan for the needle's first byte, then compare the rest.
+pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let Some((&first, rest)) = needle.split_first() else {
+        return Some(0);
+    };
+    let last_start = hay.len().checked_sub(needle.len())?;
+    let mut from = 0;
+    while from <= last_start {
+        let at = from + find_byte(first, &hay[from..=last_start])?;
+        if hay[at + 1..at + needle.len()] == *rest {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// The range of `s` without leading and trailing ASCII whitespace.
+pub(crate) fn trim(s: &[u8]) -> Range<usize> {
+    let start = s
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(s.len());
+    let end = s
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |p| p + 1);
+    start..end
+}
+
+/// The range of field `n` (1-based) of `line`: fields are separated by
+/// `sep`, or, when `sep` is `None`, by runs of ASCII whitespace with leading
+/// and trailing whitespace ignored (as in awk). A field past the end, and
+/// field 0, are the empty range at the end of the line.
+pub(crate) fn field(line: &[u8], n: usize, sep: Option<u8>) -> Range<usize> {
+    let none = line.len()..line.len();
+    if n == 0 {
+        return none;
+    }
+    match sep {
+        Some(sep) => {
+            let mut start = 0;
+            for _ in 1..n {
+                match find_byte(sep, &line[start..]) {
+                    Some(p) => start += p + 1,
+                    None => return none,
+                }
+            }
+            let end = find_byte(sep, &line[start..]).map_or(line.len(), |p| start + p);
+            start..end
+        }
+        None => whitespace_fields(line).nth(n - 1).unwrap_or(none),
+    }
+}
+
+/// Ranges of the whitespace-separated fields of `s`.
+pub(crate) fn whitespace_fields(s: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
+    let mut pos = 0;
+    std::iter::from_fn(move || {
+        while pos < s.len() && s[pos].is_ascii_whitespace() {
+            pos += 1;
+        }
+        if pos >= s.len() {
+            return None;
+        }
+        let start = pos;
+        while pos < s.len() && !s[pos].is_ascii_whitespace() {
+            pos += 1;
+        }
+        Some(start..pos)
+    })
+}
+
+/// Ranges of the parts of `s` between occurrences of `sep` (which is not
+/// empty): `"a,,b"` split on `","` is `a`, ``, `b`.
+pub(crate) fn split_on(s: &[u8], sep: &[u8]) -> Vec<Range<usize>> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    if sep.is_empty() {
+        parts.push(0..s.len());
+        return parts;
+    }
+    while let Some(p) = find(&s[start..], sep) {
+        parts.push(start..start + p);
+        start += p + sep.len();
+    }
+    parts.push(start..s.len());
+    parts
+}
+
+/// `s` with every non-overlapping `from` replaced by `to`, left to right.
+/// An empty `from` changes nothing.
+pub(crate) fn replace(s: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    if from.is_empty() {
+        return s.to_vec();
+    }
+    let mut out = Vec::with_capacity(s.len());
+    let mut start = 0;
+    while let Some(p) = find(&s[start..], from) {
+        out.extend_from_slice(&s[start..start + p]);
+        out.extend_from_slice(to);
+        start += p + from.len();
+    }
+    out.extend_from_slice(&s[start..]);
+    out
+}
+
+/// The last part of a `/`-separated path, ignoring trailing `/`s:
+/// `a/b.txt` → `b.txt`, `a/b/` → `b`, `/` → `/`.
+pub(crate) fn basename(path: &[u8]) -> Range<usize> {
+    let end = path.iter().rposition(|&b| b != b'/').map_or(0, |p| p + 1);
+    if end == 0 {
+        // Empty, or only slashes.
+        return 0..path.len().min(1);
+    }
+    let start = path[..end]
+        .iter()
+        .rposition(|&b| b == b'/')
+        .map_or(0, |p| p + 1);
+    start..end
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+
+    #[test]
+    fn find_matches_a_naive_search() {
+        let mut rng = Rng::new(7);
+        for _ in 0..20_000 {
+            let hay: Vec<u8> = (0..rng.below(40))
+                .map(|_| b"abc\xff"[rng.below(4) as usize])
+                .collect();
+            let needle: Vec<u8> = (0..rng.below(4))
+                .map(|_| b"abc\xff"[rng.below(4) as usize])
+                .collect();
+            let naive = if needle.is_empty() {
+                Some(0)
+            } else {
+                hay.windows(needle.len())
+                    .position(|w| w == needle.as_slice())
+            };
+            assert_eq!(find(&hay, &needle), naive, "{hay:?} {needle:?}");
+            if let Some(&b) = needle.first() {
+                assert_eq!(find_byte(b, &hay), hay.iter().position(|&x| x == b));
+            }
+        }
+    }
+
+    #[test]
+    fn fields() {
+        let line = b"  a\tbb  c ";
+        let get = |n| &line[field(line, n, None)];
+        assert_eq!(get(1), b"a");
+        assert_eq!(get(2), b"bb");
+        assert_eq!(get(3), b"c");
+        assert_eq!(get(4), b"");
+        assert_eq!(get(0), b"");
+        let csv = b"a,,b";
+        let get = |n| &csv[field(csv, n, Some(b','))];
+        assert_eq!(
+            (get(1), get(2), get(3), get(4)),
+            (&b"a"[..], &b""[..], &b"b"[..], &b""[..])
+        );
+        assert_eq!(field(b"", 1, Some(b',')), 0..0);
+    }
+
+    #[test]
+    fn trim_split_replace_basename() {
+        assert_eq!(trim(b" \tab c\n"), 2..6);
+        assert_eq!(trim(b"   "), 3..3);
+        assert_eq!(split_on(b"a::b::", b"::"), vec![0..1, 3..4, 6..6]);
+        assert_eq!(split_on(b"", b","), vec![0..0]);
+        assert_eq!(replace(b"aaa", b"aa", b"b"), b"ba");
+        assert_eq!(replace(b"abc", b"", b"x"), b"abc");
+        let base = |p: &[u8]| p[basename(p)].to_vec();
+        assert_eq!(base(b"a/b.txt"), b"b.txt");
+        assert_eq!(base(b"a/b//"), b"b");
+        assert_eq!(base(b"b"), b"b");
+        assert_eq!(base(b"///"), b"/");
+        assert_eq!(base(b""), b"");
+    }
+}

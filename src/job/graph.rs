@@ -1,0 +1,661 @@
+//! The dataset graph: statements to checked, numbered datasets and saves.
+//!
+//! Names are resolved after parsing, so datasets may be defined in any
+//! order. Resolution is a depth-first walk from each `save` (in file order):
+//! a dataset gets its id only after all its inputs have theirs, so ids are a
+//! topological order, and the same source always gives the same ids.
+//! Datasets no save needs are still checked, then dropped: nothing computes
+//! them. A name met again while it is still being resolved is a cycle.
+//!
+//! Each operator's arguments are bound to its parameter list (positional,
+//! or `name=value`) and checked by kind: record expressions are compiled
+//! against the input dataset; constant arguments (paths, commands,
+//! separators, counts) are computed here, once.
+
+use std::collections::BTreeMap;
+
+use super::error::{did_you_mean, JobError};
+use super::expr::{self, compile, Context, Scope, Ty};
+use super::lexer::Span;
+use super::parser::{first_span, Arg, Stmt, Syn, SynKind};
+use super::value::{parse_number, Num, Value};
+use super::{Aggregator, Dataset, DatasetId, Op, Save};
+use crate::record::Record;
+
+/// Deepest chain of datasets one dataset may depend on.
+pub(crate) const MAX_CHAIN: usize = 128;
+
+/// An operator's or source's parameter list.
+struct Sig {
+    name: &'static str,
+    params: &'static [&'static str],
+    required: usize,
+    /// May arguments be given as `name=value`?
+    keywords: bool,
+    usage: &'static str,
+}
+
+const fn sig(
+    name: &'static str,
+    params: &'static [&'static str],
+    required: usize,
+    keywords: bool,
+    usage: &'static str,
+) -> Sig {
+    Sig {
+        name,
+        params,
+        required,
+        keywords,
+        usage,
+    }
+}
+
+#[rustfmt::skip]
+const SOURCES: &[Sig] = &[
+    sig("read_text", &["path", "splits"], 1, true, "read_text(path) or read_text(path, splits=N)"),
+    sig("read_csv", &["path", "sep", "header", "splits"], 1, true, "read_csv(path, sep, header, splits=N)"),
+];
+
+#[rustfmt::skip]
+const OPERATORS: &[Sig] = &[
+    sig("filter", &["condition"], 1, false, "filter(condition)"),
+    sig("map", &["key", "value"], 1, false, "map(value) or map(key, value)"),
+    sig("flat_map", &["list"], 1, false, "flat_map(list)"),
+    sig("pipe", &["command"], 1, true, "pipe(command)"),
+    sig("reduce_by_key", &["aggregator", "partitions"], 1, true, "reduce_by_key(aggregator) or reduce_by_key(aggregator, partitions)"),
+    sig("group_by_key", &["partitions"], 0, true, "group_by_key() or group_by_key(partitions)"),
+    sig("join", &["other", "partitions"], 1, true, "join(other) or join(other, partitions)"),
+    sig("left_join", &["other", "partitions"], 1, true, "left_join(other) or left_join(other, partitions)"),
+    sig("distinct", &["partitions"], 0, true, "distinct() or distinct(partitions)"),
+    sig("sort_by_key", &["partitions"], 0, true, "sort_by_key() or sort_by_key(partitions)"),
+    sig("union", &["other"], 1, false, "union(other)"),
+];
+
+const SAVE: Sig = sig("save", &["path"], 1, true, "save(path)");
+
+const AGGREGATORS: &[&str] = &["sum", "count", "min", "max", "mean", "first", "concat"];
+
+/// Builds the checked dataset graph of a parsed job whose params are bound.
+///
+/// # Errors
+/// Redefinitions, undefined names, cycles, unknown sources and operators,
+/// bad arguments, a job without `save`, two saves to one path.
+pub(crate) fn build(
+    source: &str,
+    statements: &[Stmt],
+    params: &BTreeMap<String, String>,
+    param_lines: &BTreeMap<String, Span>,
+) -> Result<(Vec<Dataset>, Vec<Save>), JobError> {
+    let mut defs: BTreeMap<&str, (Span, &Syn)> = BTreeMap::new();
+    for stmt in statements {
+        let Stmt::Define { name, span, value } = stmt else {
+            continue;
+        };
+        if let Some((first, _)) = defs.get(name.as_str()) {
+            return Err(JobError::at(
+                *span,
+                format!("dataset `{name}` is already defined at line {}", first.line),
+            ));
+        }
+        if let Some(first) = param_lines.get(name) {
+            return Err(JobError::at(
+                *span,
+                format!("`{name}` is already a param (line {})", first.line),
+            ));
+        }
+        defs.insert(name, (*span, value));
+    }
+    let names: Vec<&str> = defs.keys().copied().collect();
+    let mut graph = Graph {
+        source,
+        params,
+        defs,
+        names: &names,
+        state: BTreeMap::new(),
+        stack: Vec::new(),
+        depth: 0,
+        datasets: Vec::new(),
+    };
+
+    let mut saves: Vec<Save> = Vec::new();
+    for stmt in statements {
+        let Stmt::Save { target, args, span } = stmt else {
+            continue;
+        };
+        let dataset = graph.dataset(target)?;
+        let slots = bind_args(&SAVE, args, *span)?;
+        let path = graph.const_str(slots[0], "the path of `save`")?;
+        if let Some(other) = saves.iter().find(|s| s.path == path) {
+            return Err(JobError::at(
+                *span,
+                format!("`{path}` is already saved to at line {}", other.span.line),
+            ));
+        }
+        saves.push(Save {
+            dataset,
+            path,
+            span: *span,
+        });
+    }
+    if saves.is_empty() {
+        return Err(JobError::at(
+            Span { line: 1, col: 1 },
+            "this job saves nothing: add a statement like `NAME.save(path)`",
+        ));
+    }
+
+    // Check the datasets no save needs, then drop them.
+    let needed = graph.datasets.len();
+    for stmt in statements {
+        if let Stmt::Define { name, span, .. } = stmt {
+            graph.resolve(name, *span)?;
+        }
+    }
+    graph.datasets.truncate(needed);
+    Ok((graph.datasets, saves))
+}
+
+enum State {
+    /// Being resolved: meeting it again is a cycle.
+    Busy,
+    Done(DatasetId),
+}
+
+struct Graph<'s> {
+    source: &'s str,
+    params: &'s BTreeMap<String, String>,
+    defs: BTreeMap<&'s str, (Span, &'s Syn)>,
+    names: &'s [&'s str],
+    state: BTreeMap<&'s str, State>,
+    /// Names being resolved, outermost first (to show a cycle).
+    stack: Vec<&'s str>,
+    /// Nested `dataset` calls, bounded by `MAX_CHAIN`.
+    depth: usize,
+    datasets: Vec<Dataset>,
+}
+
+impl<'s> Graph<'s> {
+    /// The id of the dataset named `name`; `at` is where it is referred to.
+    fn resolve(&mut self, name: &'s str, at: Span) -> Result<DatasetId, JobError> {
+        match self.state.get(name) {
+            Some(State::Done(id)) => return Ok(*id),
+            Some(State::Busy) => {
+                let from = self.stack.iter().position(|n| *n == name).unwrap_or(0);
+                let mut path: Vec<&str> = self.stack[from..].to_vec();
+                path.push(name);
+                return Err(JobError::at(
+                    at,
+                    format!("dataset `{name}` depends on itself: {}", path.join(" -> ")),
+                ));
+            }
+            None => {}
+        }
+        let Some(&(_, syn)) = self.defs.get(name) else {
+            let message = if self.params.contains_key(name) {
+                format!("`{name}` is a param, not a dataset")
+            } else {
+                format!(
+                    "undefined dataset `{name}`{}",
+                    did_you_mean(name, self.names)
+                )
+            };
+            return Err(JobError::at(at, message));
+        };
+        self.state.insert(name, State::Busy);
+        self.stack.push(name);
+        let before = self.datasets.len();
+        let id = self.dataset(syn)?;
+        self.stack.pop();
+        if id >= before && self.datasets[id].name.is_none() {
+            self.datasets[id].name = Some(name.to_string());
+        }
+        self.state.insert(name, State::Done(id));
+        Ok(id)
+    }
+
+    /// The id of the dataset `syn` denotes, creating datasets as needed.
+    fn dataset(&mut self, syn: &'s Syn) -> Result<DatasetId, JobError> {
+        if self.depth >= MAX_CHAIN {
+            return Err(JobError::at(
+                syn.span,
+                format!("datasets nested too deeply (a chain of more than {MAX_CHAIN})"),
+            ));
+        }
+        self.depth += 1;
+        let result = match &syn.kind {
+            SynKind::Name(name) => self.resolve(name, syn.span),
+            SynKind::Call { name, args } => self.source_call(syn, name, args),
+            SynKind::Method { recv, name, args } => self.operator(syn, recv, name, args),
+            _ => Err(JobError::at(
+                first_span(syn),
+                "expected a dataset: a source such as `read_text(path)`, a dataset name, or `dataset.operator(...)`",
+            )),
+        };
+        self.depth -= 1;
+        result
+    }
+
+    fn push(&mut self, op: Op, keyed: bool, span: Span) -> DatasetId {
+        self.datasets.push(Dataset {
+            name: None,
+            op,
+            keyed,
+            span,
+        });
+        self.datasets.len() - 1
+    }
+
+    fn source_call(
+        &mut self,
+        syn: &'s Syn,
+        name: &str,
+        args: &'s [Arg],
+    ) -> Result<DatasetId, JobError> {
+        let Some(sig) = SOURCES.iter().find(|s| s.name == name) else {
+            let message = if OPERATORS.iter().any(|o| o.name == name) {
+                format!("`{name}` is an operator: apply it to a dataset, e.g. `lines.{name}(...)`")
+            } else if expr::function_names().contains(&name) {
+                format!("`{name}` is a function, not a dataset; use it inside an operator, e.g. `lines.filter({name}(...))`")
+            } else {
+                let sources: Vec<&str> = SOURCES.iter().map(|s| s.name).collect();
+                format!("unknown source `{name}`{}", did_you_mean(name, &sources))
+            };
+            return Err(JobError::at(syn.span, message));
+        };
+        let slots = bind_args(sig, args, syn.span)?;
+        let what = |arg: &str| format!("the {arg} of `{name}`");
+        let path = self.const_str(slots[0], &what("path"))?;
+        let op = if name == "read_text" {
+            let splits = self.opt_count(slots[1], &what("split count"))?;
+            Op::ReadText { path, splits }
+        } else {
+            let sep = match slots[1] {
+                Some(s) => self.const_byte(s, &what("separator"))?,
+                None => b',',
+            };
+            let header = match slots[2] {
+                Some(s) => self.const_bool(s, &what("`header` flag"))?,
+                None => false,
+            };
+            let splits = self.opt_count(slots[3], &what("split count"))?;
+            Op::ReadCsv {
+                path,
+                sep,
+                header,
+                splits,
+            }
+        };
+        Ok(self.push(op, false, syn.span))
+    }
+
+    fn operator(
+        &mut self,
+        syn: &'s Syn,
+        recv: &'s Syn,
+        name: &str,
+        args: &'s [Arg],
+    ) -> Result<DatasetId, JobError> {
+        let Some(sig) = OPERATORS.iter().find(|o| o.name == name) else {
+            let message = if name == "save" {
+                "`save` makes no dataset; write `dataset.save(path)` as a statement of its own"
+                    .to_string()
+            } else if expr::function_names().contains(&name) {
+                format!("`{name}` is a function, not an operator; use it inside one, e.g. `.filter({name}(...))`")
+            } else if SOURCES.iter().any(|s| s.name == name) {
+                format!("`{name}` is a source; use it on its own, e.g. `lines = {name}(path)`")
+            } else {
+                let ops: Vec<&str> = OPERATORS.iter().map(|o| o.name).collect();
+                format!("unknown operator `{name}`{}", did_you_mean(name, &ops))
+            };
+            return Err(JobError::at(syn.span, message));
+        };
+        let input = self.dataset(recv)?;
+        let slots = bind_args(sig, args, syn.span)?;
+        let keyed = self.datasets[input].keyed;
+        let partitions =
+            |g: &Self, i: usize| g.opt_count(slots[i], &format!("the partition count of `{name}`"));
+        let (op, keyed) = match name {
+            "filter" => {
+                let pred_syn = slots[0].unwrap_or(syn);
+                let (pred, ty) = self.record_expr(pred_syn, keyed)?;
+                if !matches!(ty, Ty::Bool | Ty::Any) {
+                    return Err(JobError::at(
+                        first_span(pred_syn),
+                        format!(
+                            "the condition of `filter` must be true or false, but this is {}",
+                            ty.article()
+                        ),
+                    ));
+                }
+                (Op::Filter { input, pred }, keyed)
+            }
+            "map" => {
+                let (key, value) = match (slots[0], slots[1]) {
+                    (Some(k), Some(v)) => (Some(self.record_expr(k, keyed)?.0), v),
+                    (Some(v), None) | (None, Some(v)) => (None, v),
+                    (None, None) => (None, syn),
+                };
+                let value = self.record_expr(value, keyed)?.0;
+                let made_pairs = key.is_some();
+                (Op::Map { input, key, value }, made_pairs)
+            }
+            "flat_map" => {
+                let expr = self.record_expr(slots[0].unwrap_or(syn), keyed)?.0;
+                (Op::FlatMap { input, expr }, false)
+            }
+            "pipe" => {
+                let command = self.const_str(slots[0], "the command of `pipe`")?;
+                (Op::Pipe { input, command }, false)
+            }
+            "reduce_by_key" => {
+                self.need_keyed(input, name, syn.span)?;
+                let agg = self.aggregator(slots[0].unwrap_or(syn))?;
+                let partitions = partitions(self, 1)?;
+                (
+                    Op::ReduceByKey {
+                        input,
+                        agg,
+                        partitions,
+                    },
+                    true,
+                )
+            }
+            "group_by_key" => {
+                self.need_keyed(input, name, syn.span)?;
+                (
+                    Op::GroupByKey {
+                        input,
+                        partitions: partitions(self, 0)?,
+                    },
+                    true,
+                )
+            }
+            "join" | "left_join" => {
+                self.need_keyed(input, name, syn.span)?;
+                let other_syn = slots[0].unwrap_or(syn);
+                let right = self.dataset(other_syn)?;
+                self.need_keyed(right, name, first_span(other_syn))?;
+                let partitions = partitions(self, 1)?;
+                let left = input;
+                let op = if name == "join" {
+                    Op::Join {
+                        left,
+                        right,
+                        partitions,
+                    }
+                } else {
+                    Op::LeftJoin {
+                        left,
+                        right,
+                        partitions,
+                    }
+                };
+                (op, true)
+            }
+            "distinct" => (
+                Op::Distinct {
+                    input,
+                    partitions: partitions(self, 0)?,
+                },
+                keyed,
+            ),
+            "sort_by_key" => {
+                self.need_keyed(input, name, syn.span)?;
+                (
+                    Op::SortByKey {
+                        input,
+                        partitions: partitions(self, 0)?,
+                    },
+                    true,
+                )
+            }
+            _ => {
+                let right = self.dataset(slots[0].unwrap_or(syn))?;
+                let both = keyed && self.datasets[right].keyed;
+                (Op::Union { left: input, right }, both)
+            }
+        };
+        Ok(self.push(op, keyed, syn.span))
+    }
+
+    fn need_keyed(&self, id: DatasetId, op: &str, at: Span) -> Result<(), JobError> {
+        if self.datasets[id].keyed {
+            return Ok(());
+        }
+        let which = match &self.datasets[id].name {
+            Some(n) => format!("`{n}`"),
+            None => "its input".to_string(),
+        };
+        Err(JobError::at(
+            at,
+            format!("`{op}` needs key-value pairs, but {which} has plain lines (make pairs with `map(key, value)`)"),
+        ))
+    }
+
+    fn aggregator(&self, syn: &Syn) -> Result<Aggregator, JobError> {
+        let unknown = |name: &str| {
+            JobError::at(
+                syn.span,
+                format!(
+                    "unknown aggregator `{name}`{} (one of sum, count, min, max, mean, first, concat(SEP))",
+                    did_you_mean(name, AGGREGATORS)
+                ),
+            )
+        };
+        match &syn.kind {
+            SynKind::Name(name) => match name.as_str() {
+                "sum" => Ok(Aggregator::Sum),
+                "count" => Ok(Aggregator::Count),
+                "min" => Ok(Aggregator::Min),
+                "max" => Ok(Aggregator::Max),
+                "mean" => Ok(Aggregator::Mean),
+                "first" => Ok(Aggregator::First),
+                "concat" => Err(JobError::at(
+                    syn.span,
+                    "`concat` needs a separator, e.g. `concat(\",\")`",
+                )),
+                other => Err(unknown(other)),
+            },
+            SynKind::Call { name, args } if name == "concat" => {
+                let sig = sig("concat", &["sep"], 1, false, "concat(SEP)");
+                let slots = bind_args(&sig, args, syn.span)?;
+                let sep = self.const_str(slots[0], "the separator of `concat`")?;
+                Ok(Aggregator::Concat(sep.into_bytes()))
+            }
+            SynKind::Call { name, .. } => Err(unknown(name)),
+            _ => Err(JobError::at(
+                first_span(syn),
+                "expected an aggregator: sum, count, min, max, mean, first or concat(SEP)",
+            )),
+        }
+    }
+
+    fn record_expr(&self, syn: &Syn, keyed: bool) -> Result<(super::Expr, Ty), JobError> {
+        let cx = Context {
+            source: self.source,
+            params: self.params,
+            datasets: self.names,
+            scope: Scope::Record { keyed },
+        };
+        compile(syn, &cx)
+    }
+
+    /// Computes a constant argument; `what` names it in errors.
+    fn constant(&self, syn: &Syn, what: &str) -> Result<Value, JobError> {
+        let cx = Context {
+            source: self.source,
+            params: self.params,
+            datasets: self.names,
+            scope: Scope::Const { what },
+        };
+        let (expr, _) = compile(syn, &cx)?;
+        if let Some(v) = expr.constant() {
+            return Ok(v.clone());
+        }
+        let record = Record::line(Vec::new());
+        let ctx = super::RecordCtx {
+            record: &record,
+            file: "",
+            sep: None,
+        };
+        expr.eval(&ctx).map_err(|m| JobError::at(syn.span, m))
+    }
+
+    /// A required constant string (`slot` is `None` only if `bind_args`
+    /// let a required argument through, which it does not).
+    fn const_str(&self, slot: Option<&Syn>, what: &str) -> Result<String, JobError> {
+        let Some(syn) = slot else {
+            return Err(JobError::at(
+                Span { line: 1, col: 1 },
+                format!("{what} is missing"),
+            ));
+        };
+        match self.constant(syn, what)? {
+            Value::Str(bytes) => String::from_utf8(bytes)
+                .map_err(|_| JobError::at(first_span(syn), format!("{what} is not valid UTF-8"))),
+            other => Err(JobError::at(
+                first_span(syn),
+                format!("{what} must be a string, got {}", other.describe()),
+            )),
+        }
+    }
+
+    fn const_byte(&self, syn: &Syn, what: &str) -> Result<u8, JobError> {
+        let text = self.const_str(Some(syn), what)?;
+        match text.as_bytes() {
+            [b] => Ok(*b),
+            _ => Err(JobError::at(
+                first_span(syn),
+                format!("{what} must be exactly one byte, got {text:?}"),
+            )),
+        }
+    }
+
+    /// `true`/`false`, or a string saying so (params are strings).
+    fn const_bool(&self, syn: &Syn, what: &str) -> Result<bool, JobError> {
+        match self.constant(syn, what)? {
+            Value::Bool(b) => Ok(b),
+            Value::Str(s) if s == b"true" => Ok(true),
+            Value::Str(s) if s == b"false" => Ok(false),
+            other => Err(JobError::at(
+                first_span(syn),
+                format!("{what} must be true or false, got {}", other.describe()),
+            )),
+        }
+    }
+
+    /// An optional count (partitions, splits): a whole number from 1 up.
+    fn opt_count(&self, slot: Option<&Syn>, what: &str) -> Result<Option<u32>, JobError> {
+        let Some(syn) = slot else {
+            return Ok(None);
+        };
+        let value = self.constant(syn, what)?;
+        let n = match &value {
+            Value::Int(n) => Some(*n),
+            Value::Str(s) => match parse_number(s) {
+                Some(Num::Int(n)) => Some(n),
+                _ => None,
+            },
+            _ => None,
+        };
+        match n.and_then(|n| u32::try_from(n).ok()).filter(|n| *n >= 1) {
+            Some(n) => Ok(Some(n)),
+            None => Err(JobError::at(
+                first_span(syn),
+                format!(
+                    "{what} must be a whole number from 1 to {}, got {}",
+                    u32::MAX,
+                    value.describe()
+                ),
+            )),
+        }
+    }
+}
+
+/// Matches `args` to `sig`'s parameters: positional ones in order, then
+/// `name=value` ones by name. Every required parameter must be given.
+fn bind_args<'a>(sig: &Sig, args: &'a [Arg], at: Span) -> Result<Vec<Option<&'a Syn>>, JobError> {
+    let name = sig.name;
+    let count_error = || {
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        let (min, max) = (sig.required, sig.params.len());
+        let expected = if min == max {
+            format!("{min} argument{}", plural(min))
+        } else if max == min + 1 {
+            format!("{min} or {max} arguments")
+        } else {
+            format!("{min} to {max} arguments")
+        };
+        JobError::at(
+            at,
+            format!(
+                "`{name}` takes {expected}, got {} (usage: {})",
+                args.len(),
+                sig.usage
+            ),
+        )
+    };
+    let mut slots: Vec<Option<&Syn>> = vec![None; sig.params.len()];
+    let mut next = 0;
+    let mut seen_named = false;
+    for arg in args {
+        match &arg.name {
+            None => {
+                if seen_named {
+                    return Err(JobError::at(
+                        first_span(&arg.value),
+                        format!(
+                            "a positional argument cannot follow a named one (usage: {})",
+                            sig.usage
+                        ),
+                    ));
+                }
+                if next >= slots.len() {
+                    return Err(count_error());
+                }
+                slots[next] = Some(&arg.value);
+                next += 1;
+            }
+            Some((key, span)) => {
+                if !sig.keywords {
+                    return Err(JobError::at(
+                        *span,
+                        format!("`{name}` takes no named arguments (usage: {})", sig.usage),
+                    ));
+                }
+                let Some(i) = sig.params.iter().position(|p| p == key) else {
+                    return Err(JobError::at(
+                        *span,
+                        format!(
+                            "`{name}` has no argument named `{key}`{} (usage: {})",
+                            did_you_mean(key, sig.params),
+                            sig.usage
+                        ),
+                    ));
+                };
+                if slots[i].is_some() {
+                    return Err(JobError::at(
+                        *span,
+                        format!("argument `{key}` of `{name}` is given twice"),
+                    ));
+                }
+                slots[i] = Some(&arg.value);
+                seen_named = true;
+            }
+        }
+    }
+    if let Some(missing) = (0..sig.required).find(|i| slots[*i].is_none()) {
+        if args.iter().all(|a| a.name.is_none()) {
+            return Err(count_error());
+        }
+        return Err(JobError::at(
+            at,
+            format!(
+                "`{name}` is missing its `{}` argument (usage: {})",
+                sig.params[missing], sig.usage
+            ),
+        ));
+    }
+    Ok(slots)
+}

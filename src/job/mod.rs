@@ -1,0 +1,362 @@
+//! Jobs: the job language, from a `.job` file to a checked dataset graph.
+//!
+//! ```text
+//! param input   = "data/words.txt"
+//! lines   = read_text(input)
+//! matches = lines.filter(contains($0, "error"))
+//! matches.save("out/grep")
+//! ```
+//!
+//! `Job::parse` runs the whole front end: `lexer` (text to tokens),
+//! `parser` (tokens to statements), param binding (here), `graph` (names to
+//! numbered, checked datasets) and `expr` (record expressions). Every
+//! mistake is found before anything runs and reported as a `JobError` with
+//! file, line, column and a caret. Parsing is deterministic: the master and
+//! every worker parse the same text with the same params and get the same
+//! dataset ids. The language itself is described for users in docs/jobs.md.
+
+mod bytes;
+mod error;
+mod expr;
+mod graph;
+mod lexer;
+mod parser;
+mod value;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub use error::JobError;
+pub use expr::{BinOp, Expr, RecordCtx, UnOp};
+pub use lexer::Span;
+pub use value::Value;
+
+/// Index of a dataset in `Job::datasets`.
+pub type DatasetId = usize;
+
+/// A parsed, checked job with its params bound.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The file name as given to `parse`.
+    pub file: String,
+    /// Every declared param with its final value (default or override).
+    pub params: BTreeMap<String, String>,
+    /// In topological order: a dataset's inputs have smaller ids. Only
+    /// datasets some `save` needs are here.
+    pub datasets: Vec<Dataset>,
+    /// In file order.
+    pub saves: Vec<Save>,
+}
+
+/// One dataset: an operator applied to its inputs.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// The name it was given (`name = ...`); `None` for the inner steps of
+    /// a chain like `read_text(p).filter(...)`.
+    pub name: Option<String>,
+    pub op: Op,
+    /// Are its records key-value pairs? `$key`, `$value` and the by-key
+    /// operators need this.
+    pub keyed: bool,
+    /// Where the source or operator is named in the file.
+    pub span: Span,
+}
+
+/// A `dataset.save(path)` statement.
+#[derive(Debug, Clone)]
+pub struct Save {
+    pub dataset: DatasetId,
+    pub path: String,
+    pub span: Span,
+}
+
+/// What computes a dataset. Constant arguments are already computed.
+#[derive(Debug, Clone)]
+pub enum Op {
+    ReadText {
+        path: String,
+        splits: Option<u32>,
+    },
+    ReadCsv {
+        path: String,
+        sep: u8,
+        header: bool,
+        splits: Option<u32>,
+    },
+    Filter {
+        input: DatasetId,
+        pred: Expr,
+    },
+    /// `key: Some` makes key-value pairs; `None` makes plain lines.
+    Map {
+        input: DatasetId,
+        key: Option<Expr>,
+        value: Expr,
+    },
+    /// Each element of the list becomes a record; a non-list value is one.
+    FlatMap {
+        input: DatasetId,
+        expr: Expr,
+    },
+    /// The command reads a split's lines on stdin; its stdout lines are
+    /// the output.
+    Pipe {
+        input: DatasetId,
+        command: String,
+    },
+    ReduceByKey {
+        input: DatasetId,
+        agg: Aggregator,
+        partitions: Option<u32>,
+    },
+    GroupByKey {
+        input: DatasetId,
+        partitions: Option<u32>,
+    },
+    Join {
+        left: DatasetId,
+        right: DatasetId,
+        partitions: Option<u32>,
+    },
+    LeftJoin {
+        left: DatasetId,
+        right: DatasetId,
+        partitions: Option<u32>,
+    },
+    Distinct {
+        input: DatasetId,
+        partitions: Option<u32>,
+    },
+    SortByKey {
+        input: DatasetId,
+        partitions: Option<u32>,
+    },
+    Union {
+        left: DatasetId,
+        right: DatasetId,
+    },
+}
+
+/// How `reduce_by_key` combines the values of one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Aggregator {
+    Sum,
+    Count,
+    Min,
+    Max,
+    Mean,
+    First,
+    /// Values joined by this separator.
+    Concat(Vec<u8>),
+}
+
+impl Op {
+    /// The datasets this one reads, left before right.
+    pub fn inputs(&self) -> Vec<DatasetId> {
+        match self {
+            Op::ReadText { .. } | Op::ReadCsv { .. } => Vec::new(),
+            Op::Filter { input, .. }
+            | Op::Map { input, .. }
+            | Op::FlatMap { input, .. }
+            | Op::Pipe { input, .. }
+            | Op::ReduceByKey { input, .. }
+            | Op::GroupByKey { input, .. }
+            | Op::Distinct { input, .. }
+            | Op::SortByKey { input, .. } => vec![*input],
+            Op::Join { left, right, .. }
+            | Op::LeftJoin { left, right, .. }
+            | Op::Union { left, right } => vec![*left, *right],
+        }
+    }
+
+    /// The name used in job files: "read_text", "filter", ...
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::ReadText { .. } => "read_text",
+            Op::ReadCsv { .. } => "read_csv",
+            Op::Filter { .. } => "filter",
+            Op::Map { .. } => "map",
+            Op::FlatMap { .. } => "flat_map",
+            Op::Pipe { .. } => "pipe",
+            Op::ReduceByKey { .. } => "reduce_by_key",
+            Op::GroupByKey { .. } => "group_by_key",
+            Op::Join { .. } => "join",
+            Op::LeftJoin { .. } => "left_join",
+            Op::Distinct { .. } => "distinct",
+            Op::SortByKey { .. } => "sort_by_key",
+            Op::Union { .. } => "union",
+        }
+    }
+
+    /// Does computing it need a shuffle (records of one key brought
+    /// together)? `union` does not.
+    pub fn is_wide(&self) -> bool {
+        matches!(
+            self,
+            Op::ReduceByKey { .. }
+                | Op::GroupByKey { .. }
+                | Op::Join { .. }
+                | Op::LeftJoin { .. }
+                | Op::Distinct { .. }
+                | Op::SortByKey { .. }
+        )
+    }
+}
+
+impl Aggregator {
+    /// The name used in job files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Aggregator::Sum => "sum",
+            Aggregator::Count => "count",
+            Aggregator::Min => "min",
+            Aggregator::Max => "max",
+            Aggregator::Mean => "mean",
+            Aggregator::First => "first",
+            Aggregator::Concat(_) => "concat",
+        }
+    }
+}
+
+impl Job {
+    /// Parses and checks `source` (the text of file `file`) and binds params:
+    /// `overrides` are the `--param NAME=VALUE` given at submit time.
+    ///
+    /// # Errors
+    /// The first mistake, with file, line and column: syntax, names, types,
+    /// argument counts, cycles, a job without `save`, an override of an
+    /// undeclared param, a required param not given.
+    pub fn parse(
+        file: &str,
+        source: &str,
+        overrides: &BTreeMap<String, String>,
+    ) -> Result<Job, JobError> {
+        let locate = |e: JobError| e.locate(file, source);
+        let tokens = lexer::tokenize(source).map_err(locate)?;
+        let statements = parser::parse(source, &tokens).map_err(locate)?;
+        let bound = bind(&statements, overrides).map_err(locate)?;
+        let (datasets, saves) =
+            graph::build(source, &statements, &bound.values, &bound.declared_at).map_err(locate)?;
+        Ok(Job {
+            file: file.to_string(),
+            params: bound.values,
+            datasets,
+            saves,
+        })
+    }
+
+    /// Makes every relative read and save path relative to `base` (the
+    /// client's working directory). Absolute paths are unchanged. A `base`
+    /// that is not UTF-8 is converted lossily.
+    pub fn resolve_paths(&mut self, base: &Path) {
+        let fix = |path: &mut String| {
+            if Path::new(path.as_str()).is_relative() {
+                *path = base.join(path.as_str()).to_string_lossy().into_owned();
+            }
+        };
+        for dataset in &mut self.datasets {
+            match &mut dataset.op {
+                Op::ReadText { path, .. } | Op::ReadCsv { path, .. } => fix(path),
+                _ => {}
+            }
+        }
+        for save in &mut self.saves {
+            fix(&mut save.path);
+        }
+    }
+
+    /// The field separator of a dataset's records; see `sep_of`.
+    pub fn sep(&self, id: DatasetId) -> Option<u8> {
+        sep_of(self, id)
+    }
+}
+
+/// The field separator for `$1`, `$2`, ... in expressions over dataset `id`:
+/// the `sep` of a `read_csv`, kept through any number of `filter`s; `None`
+/// (runs of whitespace) for every other dataset, and for an unknown id.
+pub fn sep_of(job: &Job, id: DatasetId) -> Option<u8> {
+    let mut id = id;
+    loop {
+        match &job.datasets.get(id)?.op {
+            Op::ReadCsv { sep, .. } => return Some(*sep),
+            // Inputs have smaller ids, so this ends.
+            Op::Filter { input, .. } if *input < id => id = *input,
+            _ => return None,
+        }
+    }
+}
+
+/// The params of a job after binding.
+struct BoundParams {
+    /// Name to final value.
+    values: BTreeMap<String, String>,
+    /// Name to where it is declared.
+    declared_at: BTreeMap<String, Span>,
+}
+
+/// Gives every declared param its value: the override, else the default.
+///
+/// # Errors
+/// A param declared twice, an override of an undeclared param (at 1:1), a
+/// param without default and without override (at its declaration).
+fn bind(
+    statements: &[parser::Stmt],
+    overrides: &BTreeMap<String, String>,
+) -> Result<BoundParams, JobError> {
+    let mut declared: Vec<(&str, Span, Option<&String>)> = Vec::new();
+    let mut lines: BTreeMap<String, Span> = BTreeMap::new();
+    for stmt in statements {
+        if let parser::Stmt::Param {
+            name,
+            span,
+            default,
+        } = stmt
+        {
+            if let Some(first) = lines.get(name) {
+                return Err(JobError::at(
+                    *span,
+                    format!("param `{name}` is already declared at line {}", first.line),
+                ));
+            }
+            lines.insert(name.clone(), *span);
+            declared.push((name, *span, default.as_ref()));
+        }
+    }
+    for name in overrides.keys() {
+        if !lines.contains_key(name) {
+            let names: Vec<&str> = declared.iter().map(|d| d.0).collect();
+            let known = if names.is_empty() {
+                "this job declares no params".to_string()
+            } else {
+                format!("this job declares: {}", names.join(", "))
+            };
+            return Err(JobError::at(
+                Span { line: 1, col: 1 },
+                format!(
+                    "unknown param `{name}` given with --param{} ({known})",
+                    error::did_you_mean(name, &names)
+                ),
+            ));
+        }
+    }
+    let mut params = BTreeMap::new();
+    for (name, span, default) in declared {
+        let value = match (overrides.get(name), default) {
+            (Some(v), _) | (None, Some(v)) => v.clone(),
+            (None, None) => {
+                return Err(JobError::at(
+                    span,
+                    format!("param `{name}` has no default and was not given; pass it with --param {name}=VALUE"),
+                ))
+            }
+        };
+        params.insert(name.to_string(), value);
+    }
+    Ok(BoundParams {
+        values: params,
+        declared_at: lines,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,631 @@
+//! Tests of the whole front end: job text in, datasets or exact errors out.
+
+use super::*;
+use crate::record::Record;
+use crate::rng::Rng;
+
+fn overrides(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn parse_ok(src: &str) -> Job {
+    Job::parse("t.job", src, &BTreeMap::new()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn error_of(src: &str, given: &[(&str, &str)]) -> String {
+    match Job::parse("jobs/bad.job", src, &overrides(given)) {
+        Ok(job) => panic!("parsed: {job:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// One line per dataset: `id name=op(inputs) details`.
+fn summary(job: &Job) -> Vec<String> {
+    job.datasets
+        .iter()
+        .enumerate()
+        .map(|(id, d)| {
+            let name = d.name.as_deref().unwrap_or("_");
+            let inputs: Vec<String> = d.op.inputs().iter().map(|i| i.to_string()).collect();
+            let detail = match &d.op {
+                Op::ReadText { path, splits } => format!(" {path} {splits:?}"),
+                Op::ReadCsv {
+                    path,
+                    sep,
+                    header,
+                    splits,
+                } => {
+                    format!(" {path} {:?} {header} {splits:?}", *sep as char)
+                }
+                Op::Filter { pred, .. } => format!(" `{}`", pred.text()),
+                Op::Map { key, value, .. } => match key {
+                    Some(k) => format!(" `{}` `{}`", k.text(), value.text()),
+                    None => format!(" `{}`", value.text()),
+                },
+                Op::FlatMap { expr, .. } => format!(" `{}`", expr.text()),
+                Op::Pipe { command, .. } => format!(" {command:?}"),
+                Op::ReduceByKey {
+                    agg, partitions, ..
+                } => format!(" {agg:?} {partitions:?}"),
+                Op::GroupByKey { partitions, .. }
+                | Op::Join { partitions, .. }
+                | Op::LeftJoin { partitions, .. }
+                | Op::Distinct { partitions, .. }
+                | Op::SortByKey { partitions, .. } => format!(" {partitions:?}"),
+                Op::Union { .. } => String::new(),
+            };
+            let keyed = if d.keyed { " keyed" } else { "" };
+            format!(
+                "{id} {name}={}({}){detail}{keyed}",
+                d.op.name(),
+                inputs.join(",")
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn example_jobs_parse() {
+    let grep = Job::parse(
+        "jobs/grep.job",
+        include_str!("../../jobs/grep.job"),
+        &BTreeMap::new(),
+    )
+    .unwrap();
+    assert_eq!(
+        summary(&grep),
+        [
+            "0 lines=read_text() data/words.txt None",
+            "1 matches=filter(0) `contains($0, pattern)`"
+        ]
+    );
+    assert_eq!(grep.saves.len(), 1);
+    assert_eq!(
+        (grep.saves[0].dataset, grep.saves[0].path.as_str()),
+        (1, "out/grep")
+    );
+    assert_eq!(grep.params["pattern"], "error");
+
+    let given = overrides(&[("command", "wc -l"), ("input", "/abs/in.txt")]);
+    let mut pipe =
+        Job::parse("jobs/pipe.job", include_str!("../../jobs/pipe.job"), &given).unwrap();
+    assert_eq!(
+        summary(&pipe),
+        ["0 _=read_text() /abs/in.txt None", "1 _=pipe(0) \"wc -l\""]
+    );
+    pipe.resolve_paths(std::path::Path::new("/home/u"));
+    assert_eq!(pipe.saves[0].path, "/home/u/out/pipe");
+    assert!(matches!(&pipe.datasets[0].op, Op::ReadText { path, .. } if path == "/abs/in.txt"));
+}
+
+#[test]
+fn every_construct_parses() {
+    let src = r##"
+# every operator, in no particular order
+param dir = "in"
+param parts = 4
+param sep = ";"
+
+totals.save(concat("out/", "totals"))
+joined.save("out/joined")
+both = words.union(read_text(concat(dir, "/more.txt"), splits=parts).flat_map(split($0)))
+  .distinct(parts)
+both.save("out/both")
+
+totals = pairs.reduce_by_key(sum, partitions=parts)
+pairs = words.map(lower($0), 1)
+words = read_text(dir, splits = 2)
+  .flat_map(split($0))
+  .filter(len($0) > 0 and not starts_with($0, "#"))
+csv = read_csv("t.csv", sep, true).filter($2 != "")
+joined = pairs.join(csv.map($1, $2), 8).left_join(pairs.group_by_key())
+  .sort_by_key()
+csv.map($1).save("out/first")
+pairs.reduce_by_key(concat(","), 2).reduce_by_key(count).map($key, $value).save("out/c")
+words.pipe("sort").reduce_by_key(first).save("out/never") # keyed? no: an error below
+"##;
+    let e = Job::parse("t.job", src, &BTreeMap::new()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "t.job:23:20: error: `reduce_by_key` needs key-value pairs, but its input has plain lines (make pairs with `map(key, value)`)\n    words.pipe(\"sort\").reduce_by_key(first).save(\"out/never\") # keyed? no: an error below\n                       ^"
+    );
+    let src = src.replace(
+        "words.pipe(\"sort\").reduce_by_key(first)",
+        "words.pipe(\"sort\").map($1, $2).reduce_by_key(first)",
+    );
+    let job = parse_ok(&src);
+    assert_eq!(
+        summary(&job),
+        [
+            "0 _=read_text() in Some(2)",
+            "1 _=flat_map(0) `split($0)`",
+            "2 words=filter(1) `len($0) > 0 and not starts_with($0, \"#\")`",
+            "3 pairs=map(2) `lower($0)` `1` keyed",
+            "4 totals=reduce_by_key(3) Sum Some(4) keyed",
+            "5 _=read_csv() t.csv ';' true None",
+            "6 csv=filter(5) `$2 != \"\"`",
+            "7 _=map(6) `$1` `$2` keyed",
+            "8 _=join(3,7) Some(8) keyed",
+            "9 _=group_by_key(3) None keyed",
+            "10 _=left_join(8,9) None keyed",
+            "11 joined=sort_by_key(10) None keyed",
+            "12 _=read_text() in/more.txt Some(4)",
+            "13 _=flat_map(12) `split($0)`",
+            "14 _=union(2,13)",
+            "15 both=distinct(14) Some(4)",
+            "16 _=map(6) `$1`",
+            "17 _=reduce_by_key(3) Concat([44]) Some(2) keyed",
+            "18 _=reduce_by_key(17) Count None keyed",
+            "19 _=map(18) `$key` `$value` keyed",
+            "20 _=pipe(2) \"sort\"",
+            "21 _=map(20) `$1` `$2` keyed",
+            "22 _=reduce_by_key(21) First None keyed",
+        ]
+    );
+    let saves: Vec<(usize, &str)> = job
+        .saves
+        .iter()
+        .map(|s| (s.dataset, s.path.as_str()))
+        .collect();
+    assert_eq!(
+        saves,
+        [
+            (4, "out/totals"),
+            (11, "out/joined"),
+            (15, "out/both"),
+            (16, "out/first"),
+            (19, "out/c"),
+            (22, "out/never")
+        ]
+    );
+    // Spans point at the operator.
+    assert_eq!(job.datasets[4].span, Span { line: 13, col: 16 });
+    // Separators: read_csv's, kept through filter only.
+    assert_eq!(sep_of(&job, 5), Some(b';'));
+    assert_eq!(sep_of(&job, 6), Some(b';'));
+    assert_eq!(sep_of(&job, 7), None);
+    assert_eq!(job.sep(2), None);
+    assert_eq!(sep_of(&job, 99), None);
+    // Inputs always come first.
+    for (id, d) in job.datasets.iter().enumerate() {
+        assert!(d.op.inputs().iter().all(|i| *i < id));
+    }
+    assert!(job.datasets[15].op.is_wide() && !job.datasets[14].op.is_wide());
+}
+
+#[test]
+fn parsing_is_deterministic_and_unused_datasets_are_dropped() {
+    let src = "b = a.filter($1 == \"x\")\nunused = a.map(upper($0))\na = read_text(\"in\")\nb.save(\"o\")\n";
+    let one = parse_ok(src);
+    let two = parse_ok(src);
+    assert_eq!(summary(&one), summary(&two));
+    assert_eq!(
+        summary(&one),
+        ["0 a=read_text() in None", "1 b=filter(0) `$1 == \"x\"`"]
+    );
+    // An unused dataset is still checked.
+    let bad = src.replace("upper($0)", "upper($0, 1)");
+    assert!(error_of(&bad, &[]).contains("`upper` takes 1 argument, got 2"));
+}
+
+#[test]
+fn params_defaults_and_overrides() {
+    let src = "param input\nparam n = 3\nparam x = -2.5\nread_text(input, splits=n).save(\"o\")\n";
+    let job = Job::parse("t.job", src, &overrides(&[("input", "a.txt")])).unwrap();
+    assert_eq!(
+        job.params,
+        overrides(&[("input", "a.txt"), ("n", "3"), ("x", "-2.5")])
+    );
+    assert!(
+        matches!(&job.datasets[0].op, Op::ReadText { path, splits: Some(3) } if path == "a.txt")
+    );
+    let job = Job::parse("t.job", src, &overrides(&[("input", "b"), ("n", "7")])).unwrap();
+    assert!(matches!(
+        &job.datasets[0].op,
+        Op::ReadText {
+            splits: Some(7),
+            ..
+        }
+    ));
+    assert_eq!(
+        error_of(src, &[("input", "b"), ("n", "seven")]),
+        "jobs/bad.job:4:25: error: the split count of `read_text` must be a whole number from 1 to 4294967295, got \"seven\"\n    read_text(input, splits=n).save(\"o\")\n                            ^"
+    );
+}
+
+#[test]
+fn resolve_paths_keeps_absolute_paths() {
+    let mut job = parse_ok("read_csv(\"/data/x.csv\").union(read_text(\"y\")).save(\"out\")");
+    job.resolve_paths(std::path::Path::new("/w"));
+    assert!(
+        matches!(&job.datasets[0].op, Op::ReadCsv { path, sep: b',', header: false, .. } if path == "/data/x.csv")
+    );
+    assert!(matches!(&job.datasets[1].op, Op::ReadText { path, .. } if path == "/w/y"));
+    assert_eq!(job.saves[0].path, "/w/out");
+}
+
+/// The exact text users see for each kind of mistake.
+#[test]
+fn error_messages() {
+    let grep = "param input   = \"data/words.txt\"\nparam output  = \"out/grep\"\nparam pattern = \"error\"\n\nlines   = read_text(input)\n\nmatches = lines.filter(contain($0, pattern))\nmatches.save(output)\n";
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
+        (
+            grep,
+            &[],
+            "jobs/bad.job:7:24: error: unknown function `contain` (did you mean `contains`?)\n    matches = lines.filter(contain($0, pattern))\n                           ^",
+        ),
+        (
+            "lines = read_text(\"a\")\nlinez.save(\"o\")",
+            &[],
+            "jobs/bad.job:2:1: error: undefined dataset `linez` (did you mean `lines`?)\n    linez.save(\"o\")\n    ^",
+        ),
+        (
+            "a = b.filter(true)\nb = a.map($0)\na.save(\"o\")",
+            &[],
+            "jobs/bad.job:2:5: error: dataset `a` depends on itself: a -> b -> a\n    b = a.map($0)\n        ^",
+        ),
+        (
+            "lines = read_text(\"a\", 4, 5)\nlines.save(\"o\")",
+            &[],
+            "jobs/bad.job:1:9: error: `read_text` takes 1 or 2 arguments, got 3 (usage: read_text(path) or read_text(path, splits=N))\n    lines = read_text(\"a\", 4, 5)\n            ^",
+        ),
+        (
+            "lines = read_text(\"a\").filter()\nlines.save(\"o\")",
+            &[],
+            "jobs/bad.job:1:24: error: `filter` takes 1 argument, got 0 (usage: filter(condition))\n    lines = read_text(\"a\").filter()\n                           ^",
+        ),
+        (
+            "lines = read_text(5)\nlines.save(\"o\")",
+            &[],
+            "jobs/bad.job:1:19: error: the path of `read_text` must be a string, got 5\n    lines = read_text(5)\n                      ^",
+        ),
+        (
+            "lines = read_text(\"a\")\nlines.save($0)",
+            &[],
+            "jobs/bad.job:2:12: error: `$0` cannot be used in the path of `save`: it must be a constant (literals, params and functions of them)\n    lines.save($0)\n               ^",
+        ),
+        (
+            "lines = read_text(\"a\")\n\tlines.pipe(concat(\"x\", $1)).save(\"o\")",
+            &[],
+            "jobs/bad.job:2:25: error: `$1` cannot be used in the command of `pipe`: it must be a constant (literals, params and functions of them)\n    \tlines.pipe(concat(\"x\", $1)).save(\"o\")\n    \t                       ^",
+        ),
+        (
+            "lines = read_text(\"a\").fliter(true)\nlines.save(\"o\")",
+            &[],
+            "jobs/bad.job:1:24: error: unknown operator `fliter` (did you mean `filter`?)\n    lines = read_text(\"a\").fliter(true)\n                           ^",
+        ),
+        (
+            "# needs a pattern\nparam pattern\nread_text(\"a\").filter(contains($0, pattern)).save(\"o\")",
+            &[],
+            "jobs/bad.job:2:7: error: param `pattern` has no default and was not given; pass it with --param pattern=VALUE\n    param pattern\n          ^",
+        ),
+        (
+            "param pattern = \"x\"\nread_text(\"a\").filter(contains($0, pattern)).save(\"o\")",
+            &[("patern", "y")],
+            "jobs/bad.job:1:1: error: unknown param `patern` given with --param (did you mean `pattern`?) (this job declares: pattern)\n    param pattern = \"x\"\n    ^",
+        ),
+        (
+            "lines = read_text(\"a)\nlines.save(\"o\")",
+            &[],
+            "jobs/bad.job:1:19: error: unterminated string (a string must end with `\"` on the same line)\n    lines = read_text(\"a)\n                      ^",
+        ),
+        (
+            "lines = read_text(\"a\") @ 2\nlines.save(\"o\")",
+            &[],
+            "jobs/bad.job:1:24: error: unexpected character `@`\n    lines = read_text(\"a\") @ 2\n                           ^",
+        ),
+        (
+            "lines = read_text(\"a\").map($key)\nlines.save(\"o\")",
+            &[],
+            "jobs/bad.job:1:28: error: `$key` needs a dataset of key-value pairs (made by `map(key, value)` or a by-key operator); this dataset has plain lines\n    lines = read_text(\"a\").map($key)\n                               ^",
+        ),
+        (
+            "lines = read_text(\"a\")\n",
+            &[],
+            "jobs/bad.job:1:1: error: this job saves nothing: add a statement like `NAME.save(path)`\n    lines = read_text(\"a\")\n    ^",
+        ),
+        (
+            "lines = read_text(\"a\")\nlines = read_text(\"b\")\nlines.save(\"o\")",
+            &[],
+            "jobs/bad.job:2:1: error: dataset `lines` is already defined at line 1\n    lines = read_text(\"b\")\n    ^",
+        ),
+        (
+            "read_text(\"a\").filter($1).save(\"o\")",
+            &[],
+            "jobs/bad.job:1:23: error: the condition of `filter` must be true or false, but this is a string\n    read_text(\"a\").filter($1).save(\"o\")\n                          ^",
+        ),
+        (
+            "read_text(\"a\").map($1, 1).reduce_by_key(avg, 4).save(\"o\")",
+            &[],
+            "jobs/bad.job:1:41: error: unknown aggregator `avg` (one of sum, count, min, max, mean, first, concat(SEP))\n    read_text(\"a\").map($1, 1).reduce_by_key(avg, 4).save(\"o\")\n                                            ^",
+        ),
+        (
+            "read_text(\"a\").map($1, 1).join(read_text(\"b\")).save(\"o\")",
+            &[],
+            "jobs/bad.job:1:32: error: `join` needs key-value pairs, but its input has plain lines (make pairs with `map(key, value)`)\n    read_text(\"a\").map($1, 1).join(read_text(\"b\")).save(\"o\")\n                                   ^",
+        ),
+        (
+            "read_text(\"a\").save(\"o\")\nread_text(\"b\").save(\"o\")",
+            &[],
+            "jobs/bad.job:2:16: error: `o` is already saved to at line 1\n    read_text(\"b\").save(\"o\")\n                   ^",
+        ),
+        (
+            "read_csv(\"a\", sep=\";\", header=\"yes\").save(\"o\")",
+            &[],
+            "jobs/bad.job:1:31: error: the `header` flag of `read_csv` must be true or false, got \"yes\"\n    read_csv(\"a\", sep=\";\", header=\"yes\").save(\"o\")\n                                  ^",
+        ),
+        (
+            "read_text(\"a\", split=2).save(\"o\")",
+            &[],
+            "jobs/bad.job:1:16: error: `read_text` has no argument named `split` (did you mean `splits`?) (usage: read_text(path) or read_text(path, splits=N))\n    read_text(\"a\", split=2).save(\"o\")\n                   ^",
+        ),
+        (
+            "read_txt(\"a\").save(\"o\")",
+            &[],
+            "jobs/bad.job:1:1: error: unknown source `read_txt` (did you mean `read_text`?)\n    read_txt(\"a\").save(\"o\")\n    ^",
+        ),
+        (
+            "x = read_text(\"a\").save(\"o\")\nx.save(\"p\")",
+            &[],
+            "jobs/bad.job:1:20: error: `save` makes no dataset; write `dataset.save(path)` as a statement of its own\n    x = read_text(\"a\").save(\"o\")\n                       ^",
+        ),
+        (
+            "param p = 1\np = read_text(\"a\")\np.save(\"o\")",
+            &[],
+            "jobs/bad.job:2:1: error: `p` is already a param (line 1)\n    p = read_text(\"a\")\n    ^",
+        ),
+        (
+            "read_text(\"a\").map(\n  $1,\n  $2 +\n)\n.save(\"o\")",
+            &[],
+            "jobs/bad.job:4:1: error: expected an expression, found `)`\n    )\n    ^",
+        ),
+    ];
+    for (src, given, want) in cases {
+        assert_eq!(error_of(src, given), *want, "\n--- source:\n{src}");
+    }
+}
+
+#[test]
+fn errors_expose_their_parts() {
+    let e = Job::parse("f.job", "x = $", &BTreeMap::new()).unwrap_err();
+    assert_eq!((e.line, e.col), (1, 5));
+    assert_eq!(
+        e.message,
+        "`$` must be followed by a field number, `key`, `value` or `(`"
+    );
+    let as_std: &dyn std::error::Error = &e;
+    assert!(as_std.to_string().starts_with("f.job:1:5: error: "));
+}
+
+#[test]
+fn deep_chains_of_definitions_are_an_error_not_a_crash() {
+    let mut src = String::from("d0 = read_text(\"a\")\n");
+    for i in 1..2000 {
+        src.push_str(&format!("d{i} = d{}.filter(true)\n", i - 1));
+    }
+    src.push_str("d1999.save(\"o\")\n");
+    let e = std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(move || Job::parse("t.job", &src, &BTreeMap::new()).map(|_| ()))
+        .unwrap()
+        .join()
+        .unwrap()
+        .unwrap_err();
+    assert!(e.message.contains("nested too deeply"), "{e}");
+}
+
+/// Mutated and random job texts: every outcome is a `Job` or a `JobError`;
+/// nothing panics. Every job that parses is evaluated on random records.
+#[test]
+fn fuzz_parser_and_evaluator() {
+    const SEEDS: &[&str] = &[
+        include_str!("../../jobs/grep.job"),
+        include_str!("../../jobs/pipe.job"),
+        "param p = \"in.csv\"\nparam n = 2\nw = read_csv(p, \",\", true, splits=n).filter($2 > 3 or contains($0, \"x\"))\nw.map($1, substr($3, 1, 2)).reduce_by_key(concat(\";\"), n).sort_by_key().save(\"o\")\n",
+        "a = read_text(\"x\").flat_map(split(lower($0), \",\"))\nb = a.map(trim($0), len($0) * 2 - 1)\nb.join(b.distinct(), 3).left_join(b.group_by_key()).union(b).save(\"o\")\n",
+        "read_text(\"i\")\n  .map($(1) , -int($2) % 7 / 2.5)\n  .filter(not ($key != \"a\") && $value >= 0)\n  .map(concat(basename(input_file()), \"\\t\", split($0)[0]))\n  .save(\"out\")\n",
+    ];
+    const PIECES: &[&str] = &[
+        "param",
+        "=",
+        "==",
+        "(",
+        ")",
+        "[",
+        "]",
+        ",",
+        ".",
+        "$0",
+        "$1",
+        "$key",
+        "$value",
+        "$(",
+        "\"s\"",
+        "\"",
+        "1",
+        "2.5",
+        "-",
+        "+",
+        "*",
+        "/",
+        "%",
+        "<",
+        ">=",
+        "!",
+        "and",
+        "or",
+        "not",
+        "true",
+        "\n",
+        " ",
+        "#",
+        "read_text",
+        "read_csv",
+        "filter",
+        "map",
+        "flat_map",
+        "pipe",
+        "save",
+        "reduce_by_key",
+        "join",
+        "union",
+        "distinct",
+        "sum",
+        "concat",
+        "split",
+        "contains",
+        "substr",
+        "a",
+        "b",
+        "p",
+        "\t",
+        "é",
+        "\\",
+        "@",
+        "0",
+        "99999999999999999999",
+    ];
+    let given = BTreeMap::new();
+    for seed in SEEDS {
+        if let Err(e) = Job::parse("seed.job", seed, &given) {
+            panic!("{e}");
+        }
+    }
+    let mut rng = Rng::new(2024);
+    let mut parsed = 0;
+    for round in 0..6000 {
+        let src = if round % 3 == 0 {
+            (0..rng.below(40))
+                .map(|_| PIECES[rng.below(PIECES.len() as u64) as usize])
+                .collect::<String>()
+        } else {
+            let mut chars: Vec<char> = SEEDS[rng.below(SEEDS.len() as u64) as usize]
+                .chars()
+                .collect();
+            for _ in 0..1 + rng.below(4) {
+                let at = rng.below(chars.len() as u64 + 1) as usize;
+                match rng.below(3) {
+                    0 if at < chars.len() => {
+                        chars.remove(at);
+                    }
+                    1 => {
+                        let piece = PIECES[rng.below(PIECES.len() as u64) as usize];
+                        for (i, c) in piece.chars().enumerate() {
+                            chars.insert(at + i, c);
+                        }
+                    }
+                    _ if at < chars.len() => {
+                        chars[at] = PIECES[rng.below(PIECES.len() as u64) as usize]
+                            .chars()
+                            .next()
+                            .unwrap_or(' ')
+                    }
+                    _ => {}
+                }
+            }
+            chars.into_iter().collect()
+        };
+        let Ok(job) = Job::parse("fuzz.job", &src, &given) else {
+            let e = Job::parse("fuzz.job", &src, &given).unwrap_err();
+            let text = e.to_string();
+            assert!(
+                text.starts_with(&format!("fuzz.job:{}:{}: error: ", e.line, e.col)),
+                "{text}"
+            );
+            continue;
+        };
+        parsed += 1;
+        for (id, d) in job.datasets.iter().enumerate() {
+            let sep = sep_of(&job, id);
+            let exprs: Vec<&Expr> = match &d.op {
+                Op::Filter { pred, .. } => vec![pred],
+                Op::Map { key, value, .. } => key.iter().chain(std::iter::once(value)).collect(),
+                Op::FlatMap { expr, .. } => vec![expr],
+                _ => vec![],
+            };
+            for expr in exprs {
+                for _ in 0..5 {
+                    let alphabet = b"a1 ,\t-x\xff.5";
+                    let bytes: Vec<u8> = (0..rng.below(20))
+                        .map(|_| alphabet[rng.below(alphabet.len() as u64) as usize])
+                        .collect();
+                    let record = if d.keyed || rng.below(2) == 0 {
+                        Record::pair(bytes.clone(), bytes)
+                    } else {
+                        Record::line(bytes)
+                    };
+                    let ctx = RecordCtx {
+                        record: &record,
+                        file: "f",
+                        sep,
+                    };
+                    let _ = expr.eval(&ctx).map(|v| v.into_list());
+                }
+            }
+        }
+    }
+    assert!(parsed > 300, "only {parsed} texts parsed");
+}
+
+const DOCS: &str = include_str!("../../docs/jobs.md");
+
+/// Every complete job shown in docs/jobs.md parses.
+#[test]
+fn docs_examples_parse() {
+    let mut checked = 0;
+    for block in DOCS.split("```text\n").skip(1) {
+        let code = block.split("```").next().unwrap_or("");
+        if code.contains(".save(") && !code.contains("error:") {
+            if let Err(e) = Job::parse("docs.job", code, &BTreeMap::new()) {
+                panic!("{e}\n--- in:\n{code}");
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 5);
+}
+
+/// Every example in the function table of docs/jobs.md gives what it says.
+#[test]
+fn docs_function_examples_hold() {
+    let record = Record::line(b"  Hello, World ".to_vec());
+    let mut checked = 0;
+    for row in DOCS
+        .lines()
+        .filter(|l| l.contains(" → ") && l.starts_with("| `"))
+    {
+        let example = row
+            .rsplit(" | ")
+            .next()
+            .unwrap_or("")
+            .trim_end_matches(" |");
+        let Some((expr, want)) = example.split_once(" → ") else {
+            continue;
+        };
+        if expr.contains("input_file") {
+            continue;
+        }
+        let (expr, want) = (expr.trim_matches('`'), want.trim_matches('`'));
+        let src = format!("read_text(\"x\").map({expr}).save(\"o\")");
+        let job = Job::parse("docs.job", &src, &BTreeMap::new()).unwrap_or_else(|e| panic!("{e}"));
+        let Op::Map { value, .. } = &job.datasets[1].op else {
+            panic!("{src}")
+        };
+        let ctx = RecordCtx {
+            record: &record,
+            file: "",
+            sep: None,
+        };
+        assert_eq!(
+            value.eval(&ctx).map(|v| v.describe()),
+            Ok(want.to_string()),
+            "{row}"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 16);
+}

@@ -1,0 +1,221 @@
+//! Job submission: what the client prepares and what the master accepts.
+//!
+//! As in Hadoop's JobSubmitter, the client does the work that needs the
+//! client's view of the file system: it parses the job (so errors show before
+//! anything runs), resolves relative paths against its working directory,
+//! checks the outputs, lists the inputs and cuts them into splits. The master
+//! never opens a file: it re-parses the job text it is sent, plans stages,
+//! and pairs each stage with the splits the client computed.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::job::{Job, Op};
+use crate::message::{KeyValue, Message, SourceSplits, SplitInfo};
+use crate::plan::{plan, StagePlan};
+use crate::scheduler::NewJob;
+use crate::split::{list_input, plan_splits};
+
+/// Largest job file accepted, in bytes.
+pub const MAX_JOB_FILE_BYTES: u64 = 1024 * 1024;
+
+/// What the client asks for.
+pub struct Request<'a> {
+    pub path: &'a Path,
+    pub overrides: &'a BTreeMap<String, String>,
+    pub overwrite: bool,
+    /// Splits per input when the job does not say (`read_text(p, splits=N)`).
+    pub default_splits: usize,
+}
+
+/// Why a submission could not be prepared. Both are the user's to fix
+/// (exit status 2), but a job-file error is already fully rendered with
+/// file, line, column and caret.
+#[derive(Debug)]
+pub enum Refused {
+    JobFile(String),
+    Setup(String),
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refused::JobFile(s) | Refused::Setup(s) => f.write_str(s),
+        }
+    }
+}
+
+/// Builds the `SubmitJob` message for a job file, on the client.
+pub fn prepare(req: &Request<'_>) -> Result<Message, Refused> {
+    let name = req.path.display().to_string();
+    let meta = fs::metadata(req.path)
+        .map_err(|e| Refused::Setup(format!("cannot read job file {name}: {e}")))?;
+    if meta.len() > MAX_JOB_FILE_BYTES {
+        return Err(Refused::Setup(format!(
+            "job file {name} is {} bytes; the limit is {MAX_JOB_FILE_BYTES}",
+            meta.len()
+        )));
+    }
+    let source = fs::read_to_string(req.path)
+        .map_err(|e| Refused::Setup(format!("cannot read job file {name}: {e}")))?;
+    let mut job =
+        Job::parse(&name, &source, req.overrides).map_err(|e| Refused::JobFile(e.to_string()))?;
+    let base = std::env::current_dir()
+        .map_err(|e| Refused::Setup(format!("cannot read the working directory: {e}")))?;
+    job.resolve_paths(&base);
+    let stages = plan(&job).map_err(|e| Refused::JobFile(format!("{name}: error: {e}")))?;
+
+    let mut outputs: Vec<&str> = Vec::new();
+    for save in &job.saves {
+        if outputs.contains(&save.path.as_str()) {
+            return Err(Refused::Setup(format!(
+                "{name}:{}: two saves write to {}",
+                save.span.line, save.path
+            )));
+        }
+        outputs.push(&save.path);
+        prepare_output(Path::new(&save.path), req.overwrite).map_err(Refused::Setup)?;
+    }
+
+    let mut inputs = Vec::new();
+    let mut done = Vec::new();
+    for stage in &stages {
+        if done.contains(&stage.source) {
+            continue;
+        }
+        done.push(stage.source);
+        let (path, splits) = match &job.datasets[stage.source].op {
+            Op::ReadText { path, splits } | Op::ReadCsv { path, splits, .. } => (path, *splits),
+            other => return Err(Refused::Setup(format!("stage source is {}", other.name()))),
+        };
+        let files = list_input(Path::new(path)).map_err(Refused::Setup)?;
+        let target = splits.map_or(req.default_splits, |n| n as usize).max(1);
+        let splits = plan_splits(&files, target)
+            .into_iter()
+            .map(|s| SplitInfo {
+                path: s.path,
+                start: s.start,
+                len: s.len,
+            })
+            .collect();
+        inputs.push(SourceSplits {
+            dataset: stage.source as u32,
+            splits,
+        });
+    }
+
+    Ok(Message::SubmitJob {
+        file: name,
+        source,
+        params: job
+            .params
+            .iter()
+            .map(|(k, v)| KeyValue {
+                key: k.clone(),
+                value: v.clone(),
+            })
+            .collect(),
+        base_dir: base.display().to_string(),
+        inputs,
+    })
+}
+
+/// Files the engine itself writes into an output directory.
+fn engine_made(name: &str) -> bool {
+    name.starts_with("part-") || name == "_SUCCESS" || name == "_temporary"
+}
+
+/// Makes sure `dir` can receive a job's output: it must not hold output
+/// already (unless `overwrite`, which removes what the engine wrote there),
+/// and it is created if missing.
+fn prepare_output(dir: &Path, overwrite: bool) -> Result<(), String> {
+    let shown = dir.display();
+    match fs::metadata(dir) {
+        Ok(m) if !m.is_dir() => {
+            return Err(format!("output {shown} exists and is not a directory"));
+        }
+        Ok(_) => {
+            let entries: Vec<PathBuf> = fs::read_dir(dir)
+                .map_err(|e| format!("cannot list output directory {shown}: {e}"))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .collect();
+            if !entries.is_empty() && !overwrite {
+                return Err(format!(
+                    "output directory {shown} already exists and is not empty (give --overwrite to replace its output)"
+                ));
+            }
+            for entry in entries {
+                let name = entry
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned();
+                if !engine_made(&name) {
+                    return Err(format!(
+                        "output directory {shown} holds {name}, which this engine did not write; \
+                         --overwrite only replaces part-*, _SUCCESS and _temporary"
+                    ));
+                }
+            }
+            // Remove _SUCCESS first: a reader never sees it beside a partial set of parts.
+            let _ = fs::remove_file(dir.join("_SUCCESS"));
+            for entry in fs::read_dir(dir).map_err(|e| format!("cannot list {shown}: {e}"))? {
+                let path = entry
+                    .map_err(|e| format!("cannot list {shown}: {e}"))?
+                    .path();
+                let removed = if path.is_dir() {
+                    fs::remove_dir_all(&path)
+                } else {
+                    fs::remove_file(&path)
+                };
+                removed.map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
+            }
+        }
+        Err(_) => {}
+    }
+    fs::create_dir_all(dir).map_err(|e| format!("cannot create output directory {shown}: {e}"))
+}
+
+/// Re-parses and plans a submitted job, on the master.
+///
+/// # Errors
+/// The job-file error, rendered, or a message naming the missing input.
+pub fn accept(
+    file: String,
+    source: String,
+    params: Vec<KeyValue>,
+    base_dir: String,
+    inputs: Vec<SourceSplits>,
+) -> Result<NewJob, String> {
+    let overrides: BTreeMap<String, String> = params
+        .iter()
+        .map(|kv| (kv.key.clone(), kv.value.clone()))
+        .collect();
+    let mut job = Job::parse(&file, &source, &overrides).map_err(|e| e.to_string())?;
+    job.resolve_paths(Path::new(&base_dir));
+    let stages: Vec<StagePlan> = plan(&job)?;
+    let mut planned = Vec::new();
+    for stage in stages {
+        let splits = inputs
+            .iter()
+            .find(|i| i.dataset as usize == stage.source)
+            .map(|i| i.splits.clone())
+            .ok_or_else(|| format!("no input splits were sent for dataset {}", stage.source))?;
+        if splits.is_empty() {
+            return Err(format!(
+                "the input of dataset {} has no splits",
+                stage.source
+            ));
+        }
+        planned.push((stage, splits));
+    }
+    Ok(NewJob {
+        file,
+        source,
+        params,
+        base_dir,
+        outputs: job.saves.iter().map(|s| s.path.clone()).collect(),
+        stages: planned,
+    })
+}

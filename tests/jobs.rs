@@ -1,0 +1,410 @@
+//! Jobs end to end through real processes: submit with the client, run on
+//! a master and workers, compare the committed output with what the test
+//! computes itself. Guards the job language, input splitting, the narrow
+//! operators, `pipe`, the output commit protocol and the client's exit codes.
+
+mod common;
+
+use std::fs;
+use std::time::Duration;
+
+use common::*;
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn p(key: &str, value: &std::path::Path) -> String {
+    format!("{key}={}", value.display())
+}
+
+#[test]
+fn grep_matches_a_reference_and_reports_through_every_command() {
+    let (m, _workers) = cluster(2, &[], &["--slots", "1"]);
+    let dir = temp_dir("grep");
+    let input = dir.join("words.txt");
+    let lines = words_file(&input, 3000, 1);
+    let out = dir.join("out");
+    let run = client(&[
+        "--master",
+        &m.addr,
+        "submit",
+        &job_file("grep.job"),
+        "--param",
+        &p("input", &input),
+        "--param",
+        &p("output", &out),
+        "--param",
+        "pattern=error",
+        "--wait",
+    ]);
+    assert_eq!(run.status.code(), Some(0), "stderr: {}", stderr(&run));
+    let id = stdout(&run).lines().next().unwrap().to_string();
+    assert!(
+        id.chars().all(|c| c.is_ascii_digit()),
+        "first line is the job id: {id:?}"
+    );
+
+    let expected: Vec<String> = lines
+        .iter()
+        .filter(|l| l.contains("error"))
+        .cloned()
+        .collect();
+    assert!(!expected.is_empty());
+    assert_eq!(output_lines(&out), expected);
+    // About two splits per slot: 2 workers x 1 slot.
+    assert_eq!(part_count(&out), 4);
+
+    let status = client(&["--master", &m.addr, "status", &id]);
+    let text = stdout(&status);
+    assert!(text.contains("SUCCEEDED"), "{text}");
+    assert!(text.contains("read_text > filter > save"), "{text}");
+    assert!(text.contains("4/4"), "{text}");
+    assert!(
+        text.contains(&format!("{}", lines.len())),
+        "records_in shown: {text}"
+    );
+
+    let results = client(&["--master", &m.addr, "results", &id]);
+    assert_eq!(results.status.code(), Some(0), "{}", stderr(&results));
+    assert_eq!(stdout(&results).lines().collect::<Vec<_>>(), expected);
+    let head = client(&["--master", &m.addr, "results", &id, "--head", "3"]);
+    assert_eq!(stdout(&head).lines().collect::<Vec<_>>(), expected[..3]);
+
+    let jobs = client(&["--master", &m.addr, "jobs"]);
+    assert!(
+        stdout(&jobs).contains(&format!("id={id} ")),
+        "{}",
+        stdout(&jobs)
+    );
+    assert!(
+        stdout(&jobs).contains("state=SUCCEEDED tasks=4/4"),
+        "{}",
+        stdout(&jobs)
+    );
+    let text_jobs = common::text(&m.addr, "JOBS");
+    assert!(text_jobs[0].contains("state=SUCCEEDED"), "{text_jobs:?}");
+}
+
+#[test]
+fn every_line_is_read_exactly_once_whatever_its_ending() {
+    let (m, _workers) = cluster(3, &[], &["--slots", "2"]);
+    let dir = temp_dir("edges");
+    let input = dir.join("in");
+    fs::create_dir(&input).unwrap();
+    let long = "x".repeat(5000);
+    // CRLF, empty lines, a line longer than any split, no final newline.
+    fs::write(
+        input.join("a.txt"),
+        format!("one\r\ntwo\n\n{long}\r\nthree\n\nfour"),
+    )
+    .unwrap();
+    fs::write(input.join("b.txt"), "five\nsix\n").unwrap();
+    fs::write(input.join("empty.txt"), "").unwrap();
+    fs::write(input.join(".hidden"), "never\n").unwrap();
+    let out = dir.join("out");
+    let run = client(&[
+        "--master",
+        &m.addr,
+        "submit",
+        &job_file("grep.job"),
+        "--wait",
+        "--param",
+        &p("input", &input),
+        "--param",
+        &p("output", &out),
+        "--param",
+        "pattern=",
+    ]);
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let expected = [
+        "one",
+        "two",
+        "",
+        long.as_str(),
+        "three",
+        "",
+        "four",
+        "five",
+        "six",
+    ];
+    assert_eq!(output_lines(&out), expected);
+}
+
+#[test]
+fn map_flat_map_csv_and_several_saves() {
+    let (m, _workers) = cluster(2, &[], &["--slots", "1"]);
+    let dir = temp_dir("narrow");
+    fs::write(
+        dir.join("people.csv"),
+        "name,age,city\nann,34,oslo\nbob,29,rome\ncid,41,lima\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.join("narrow.job"),
+        r#"# two outputs from one input
+param input = "people.csv"
+people = read_csv(input, ",", true)
+older  = people.filter($2 > 30).map(concat(upper($1), "@", $3))
+words  = people.flat_map(split($0, ","))
+older.save("older")
+words.map(len($0)).save("lengths")
+"#,
+    )
+    .unwrap();
+    let run = client_in(
+        Some(&dir),
+        &["--master", &m.addr, "submit", "narrow.job", "--wait"],
+    );
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    assert_eq!(output_lines(&dir.join("older")), ["ANN@oslo", "CID@lima"]);
+    let lengths: Vec<String> = [
+        "ann", "34", "oslo", "bob", "29", "rome", "cid", "41", "lima",
+    ]
+    .iter()
+    .map(|w| w.len().to_string())
+    .collect();
+    assert_eq!(output_lines(&dir.join("lengths")), lengths);
+}
+
+#[test]
+fn pipe_runs_a_command_per_split_on_workers_that_allow_it() {
+    let (m, _workers) = cluster(2, &[], &["--slots", "1", "--allow-pipe"]);
+    let dir = temp_dir("pipe");
+    let input = dir.join("words.txt");
+    let lines = words_file(&input, 2000, 2);
+    let out = dir.join("out");
+    let run = client(&[
+        "--master",
+        &m.addr,
+        "submit",
+        &job_file("pipe.job"),
+        "--wait",
+        "--param",
+        &p("input", &input),
+        "--param",
+        &p("output", &out),
+        "--param",
+        "command=tr a-z A-Z",
+    ]);
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let expected: Vec<String> = lines.iter().map(|l| l.to_uppercase()).collect();
+    assert_eq!(output_lines(&out), expected);
+}
+
+#[test]
+fn pipe_failures_fail_the_job_with_a_clear_reason() {
+    let dir = temp_dir("pipe-fail");
+    let input = dir.join("words.txt");
+    words_file(&input, 100, 3);
+
+    // Workers without --allow-pipe refuse.
+    let (m, _w) = cluster(1, &["--max-attempts", "2"], &[]);
+    let run = client(&[
+        "--master",
+        &m.addr,
+        "submit",
+        &job_file("pipe.job"),
+        "--wait",
+        "--param",
+        &p("input", &input),
+        "--param",
+        &p("output", &dir.join("o1")),
+    ]);
+    assert_eq!(run.status.code(), Some(1));
+    assert!(stderr(&run).contains("--allow-pipe"), "{}", stderr(&run));
+
+    // A command that exits non-zero: its stderr tail is in the job's error.
+    let (m, _w) = cluster(1, &["--max-attempts", "2"], &["--allow-pipe"]);
+    let run = client(&[
+        "--master",
+        &m.addr,
+        "submit",
+        &job_file("pipe.job"),
+        "--wait",
+        "--param",
+        &p("input", &input),
+        "--param",
+        &p("output", &dir.join("o2")),
+        "--param",
+        "command=echo something broke >&2; exit 3",
+    ]);
+    assert_eq!(run.status.code(), Some(1));
+    let err = stderr(&run);
+    assert!(err.contains("FAILED"), "{err}");
+    assert!(
+        err.contains("status 3") && err.contains("something broke"),
+        "{err}"
+    );
+    assert!(err.contains("failed 2 times"), "{err}");
+    assert!(!dir.join("o2").join("_SUCCESS").exists());
+}
+
+#[test]
+fn user_errors_exit_2_before_anything_runs() {
+    let (m, _w) = cluster(1, &[], &[]);
+    let dir = temp_dir("usage");
+    fs::write(
+        dir.join("bad.job"),
+        "lines = read_text(\"x\")\nout = lines.filtr(true)\nout.save(\"o\")\n",
+    )
+    .unwrap();
+    let run = client_in(Some(&dir), &["--master", &m.addr, "submit", "bad.job"]);
+    assert_eq!(run.status.code(), Some(2));
+    let err = stderr(&run);
+    assert!(err.contains("bad.job:2:"), "{err}");
+    assert!(err.lines().any(|l| l.trim() == "^"), "a caret line: {err}");
+
+    // A missing input names the path.
+    let run = client_in(
+        Some(&dir),
+        &[
+            "--master",
+            &m.addr,
+            "submit",
+            &job_file("grep.job"),
+            "--param",
+            "input=nope.txt",
+            "--param",
+            "output=o",
+        ],
+    );
+    assert_eq!(run.status.code(), Some(2));
+    assert!(stderr(&run).contains("nope.txt"), "{}", stderr(&run));
+
+    // An existing output needs --overwrite.
+    let input = dir.join("in.txt");
+    words_file(&input, 50, 4);
+    let out = dir.join("out");
+    let args = |extra: &[&str]| {
+        let mut v = vec![
+            "--master".to_string(),
+            m.addr.clone(),
+            "submit".into(),
+            job_file("grep.job"),
+            "--wait".into(),
+            "--param".into(),
+            p("input", &input),
+            "--param".into(),
+            p("output", &out),
+        ];
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let first: Vec<String> = args(&[]);
+    let first: Vec<&str> = first.iter().map(String::as_str).collect();
+    assert_eq!(client(&first).status.code(), Some(0));
+    let again = client(&first);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(stderr(&again).contains("--overwrite"), "{}", stderr(&again));
+    let over: Vec<String> = args(&["--overwrite", "--param", "pattern=beta"]);
+    let over: Vec<&str> = over.iter().map(String::as_str).collect();
+    assert_eq!(client(&over).status.code(), Some(0));
+    assert!(output_lines(&out).iter().all(|l| l.contains("beta")));
+
+    // An unknown job id.
+    let status = client(&["--master", &m.addr, "status", "999"]);
+    assert_eq!(status.status.code(), Some(1));
+    assert!(
+        stderr(&status).contains("no job 999"),
+        "{}",
+        stderr(&status)
+    );
+}
+
+#[test]
+fn run_local_needs_no_cluster() {
+    let dir = temp_dir("local");
+    let input = dir.join("words.txt");
+    let lines = words_file(&input, 1000, 5);
+    let out = dir.join("out");
+    let run = client(&[
+        "run",
+        &job_file("grep.job"),
+        "--local",
+        "2",
+        "--param",
+        &p("input", &input),
+        "--param",
+        &p("output", &out),
+        "--param",
+        "pattern=gamma",
+    ]);
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let expected: Vec<String> = lines
+        .iter()
+        .filter(|l| l.contains("gamma"))
+        .cloned()
+        .collect();
+    assert_eq!(output_lines(&out), expected);
+}
+
+/// A worker frozen (SIGSTOP) in the middle of a task is declared dead; its
+/// task runs elsewhere and the job commits. When the frozen worker thaws and
+/// reports its attempt finished, the master refuses it: its output never
+/// reaches the output directory.
+#[test]
+fn a_refused_attempt_leaves_no_file_in_the_output() {
+    let m = master(&["--heartbeat-timeout-ms", "600"]);
+    let slow = worker(
+        &m.addr,
+        &[
+            "--slots",
+            "1",
+            "--allow-pipe",
+            "--heartbeat-ms",
+            "100",
+            "--reconnect-max-ms",
+            "100",
+        ],
+    );
+    wait_workers(&m.addr, 1, "ALIVE", LIMIT);
+    let dir = temp_dir("refused");
+    let input = dir.join("words.txt");
+    let lines = words_file(&input, 200, 6);
+    let out = dir.join("out");
+    let run = client(&[
+        "--master",
+        &m.addr,
+        "submit",
+        &job_file("pipe.job"),
+        "--param",
+        &p("input", &input),
+        "--param",
+        &p("output", &out),
+        "--param",
+        "command=sleep 1.5; cat",
+    ]);
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let id = stdout(&run).trim().to_string();
+    wait_for(LIMIT, "the slow worker to start a task", || {
+        slow.log_text().contains("task_started").then_some(())
+    });
+    slow.signal("STOP");
+    let _fast = worker(
+        &m.addr,
+        &["--slots", "2", "--allow-pipe", "--heartbeat-ms", "100"],
+    );
+    wait_for(LIMIT, "the job to succeed", || {
+        let s = stdout(&client(&["--master", &m.addr, "status", &id]));
+        s.contains("SUCCEEDED").then_some(())
+    });
+    let committed = output_lines(&out);
+    assert_eq!(committed, lines);
+    let parts_before: Vec<_> = fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+
+    slow.signal("CONT");
+    wait_for(LIMIT, "the stale attempt to be refused", || {
+        m.log_text().contains("stale_attempt_aborted").then_some(())
+    });
+    wait_for(LIMIT, "the slow worker to discard it", || {
+        slow.log_text().contains("task_aborted").then_some(())
+    });
+    let parts_after: Vec<_> = fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(parts_before.len(), parts_after.len());
+    assert_eq!(output_lines(&out), committed);
+}
