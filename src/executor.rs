@@ -56,9 +56,33 @@ pub fn run(
 ) -> Result<TaskMetrics, String> {
     let started = Instant::now();
     let counters = Arc::new(InputCounters::default());
-    let mut records = source(spec, job, Arc::clone(&counters), cancel)?;
+    let result = write_records(spec, job, limits, &cancel, &counters, out);
+    if cancel.load(Ordering::Relaxed) {
+        // Whatever broke (a killed pipe child, say), the cause is the cancel.
+        return Err("cancelled".into());
+    }
+    let (records_out, bytes_out) = result?;
+    Ok(TaskMetrics {
+        records_in: counters.records.load(Ordering::Relaxed),
+        records_out,
+        bytes_in: counters.bytes.load(Ordering::Relaxed),
+        bytes_out,
+        duration_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// Builds the pipeline and drains it into `out`; returns records and bytes written.
+fn write_records(
+    spec: &TaskSpec,
+    job: &Arc<Job>,
+    limits: &Limits,
+    cancel: &Arc<AtomicBool>,
+    counters: &Arc<InputCounters>,
+    out: &Path,
+) -> Result<(u64, u64), String> {
+    let mut records = source(spec, job, Arc::clone(counters), Arc::clone(cancel))?;
     for &id in spec.pipeline.iter().skip(1) {
-        records = apply(job, id as usize, &spec.split.path, records, limits)?;
+        records = apply(job, id as usize, &spec.split.path, records, limits, cancel)?;
     }
 
     if let Some(dir) = out.parent() {
@@ -78,15 +102,9 @@ pub fn run(
         bytes_out += line.len() as u64 + 1;
     }
     let file = writer.into_inner().map_err(|e| write_err(e.into_error()))?;
-    // The output must be on disk before it is committed by a rename.
+    // The output must be on disk before it is committed by a link.
     file.sync_all().map_err(write_err)?;
-    Ok(TaskMetrics {
-        records_in: counters.records.load(Ordering::Relaxed),
-        records_out,
-        bytes_in: counters.bytes.load(Ordering::Relaxed),
-        bytes_out,
-        duration_ms: started.elapsed().as_millis() as u64,
-    })
+    Ok((records_out, bytes_out))
 }
 
 /// The records of the task's split, read by the pipeline's first dataset.
@@ -137,7 +155,7 @@ impl Iterator for SourceIter {
         }
         loop {
             let n = self.counters.records.load(Ordering::Relaxed);
-            if n % CANCEL_CHECK_EVERY == 0 && self.cancel.load(Ordering::Relaxed) {
+            if n.is_multiple_of(CANCEL_CHECK_EVERY) && self.cancel.load(Ordering::Relaxed) {
                 self.done = true;
                 return Some(Err("cancelled".into()));
             }
@@ -172,6 +190,7 @@ fn apply(
     file: &str,
     input: Records,
     limits: &Limits,
+    cancel: &Arc<AtomicBool>,
 ) -> Result<Records, String> {
     let dataset = job
         .datasets
@@ -244,7 +263,7 @@ fn apply(
                 ));
             }
             let lines = input.map(|r| r.map(|record| record.to_line().into_owned()));
-            let pipe = Pipe::spawn(command, lines)?;
+            let pipe = Pipe::spawn(command, lines, Arc::clone(cancel))?;
             Box::new(pipe.map(|r| r.map(Record::line)))
         }
         other => {

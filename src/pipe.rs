@@ -29,12 +29,18 @@
 //!   group, so every process of `sh -c 'a | b'` dies, and reap the child with
 //!   `wait` so it leaves no zombie. With all readers of the stdin pipe gone,
 //!   the feeder's next write fails with `EPIPE` and its thread ends.
+//! - The task is cancelled while the child runs (`sleep 600`): a watchdog
+//!   thread notices the cancel flag and kills the process group, so the
+//!   blocked `read` of stdout sees EOF and the iteration ends.
 
 use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
+use std::time::Duration;
 
 /// Bytes of the child's stderr kept for the error message (the last ones).
 const STDERR_TAIL_BYTES: usize = 2048;
@@ -55,6 +61,9 @@ pub struct Pipe {
     stderr: Option<JoinHandle<Vec<u8>>>,
     /// Set once the child has been waited for: nothing left to clean up.
     reaped: bool,
+    /// Shared with the watchdog; held while reaping, so the watchdog never
+    /// signals a process group whose id the kernel may have reused.
+    reaped_guard: Arc<Mutex<bool>>,
 }
 
 /// How the feeder thread ended.
@@ -78,7 +87,7 @@ impl Pipe {
     /// # Errors
     ///
     /// The command could not be started (names the command and the reason).
-    pub fn spawn<I>(command: &str, input: I) -> Result<Pipe, String>
+    pub fn spawn<I>(command: &str, input: I, cancel: Arc<AtomicBool>) -> Result<Pipe, String>
     where
         I: Iterator<Item = Result<Vec<u8>, String>> + Send + 'static,
     {
@@ -105,6 +114,7 @@ impl Pipe {
             feeder: None,
             stderr: None,
             reaped: false,
+            reaped_guard: Arc::new(Mutex::new(false)),
         };
         // From here on, an early return drops `pipe`, which kills the child.
         pipe.stderr = Some(
@@ -119,6 +129,11 @@ impl Pipe {
                 .spawn(move || feed(input, stdin))
                 .map_err(|e| format!("pipe command `{command}`: cannot start thread: {e}"))?,
         );
+        let (pgid, guard) = (pipe.child.id(), Arc::clone(&pipe.reaped_guard));
+        thread::Builder::new()
+            .name("pipe-watchdog".into())
+            .spawn(move || watch(pgid, &guard, &cancel))
+            .map_err(|e| format!("pipe command `{command}`: cannot start thread: {e}"))?;
         Ok(pipe)
     }
 
@@ -134,7 +149,12 @@ impl Pipe {
             t.join()
                 .unwrap_or_else(|_| Feed::InputFailed("the feeder thread panicked".into()))
         });
-        let status = self.child.wait();
+        let status = {
+            let mut guard = lock(&self.reaped_guard);
+            let status = self.child.wait();
+            *guard = true;
+            status
+        };
         self.reaped = true;
         let tail = self
             .stderr
@@ -213,12 +233,39 @@ impl Pipe {
     fn kill_and_reap(&mut self) {
         // The child is not reaped yet, so its pid (= the group id) cannot
         // have been reused by another process.
+        let mut guard = lock(&self.reaped_guard);
         if kill_group(self.child.id()).is_err() {
             let _ = self.child.kill();
         }
         let _ = self.child.wait();
+        *guard = true;
         self.reaped = true;
     }
+}
+
+/// How often the watchdog looks at the cancel flag.
+const WATCH_INTERVAL: Duration = Duration::from_millis(50);
+
+/// The watchdog thread: kills the child's process group when the task is
+/// cancelled; ends when the child has been reaped.
+fn watch(pgid: u32, reaped: &Mutex<bool>, cancel: &AtomicBool) {
+    loop {
+        {
+            let reaped = lock(reaped);
+            if *reaped {
+                return;
+            }
+            if cancel.load(Ordering::Relaxed) {
+                let _ = kill_group(pgid);
+                return;
+            }
+        }
+        thread::sleep(WATCH_INTERVAL);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The feeder thread: each input item plus '\n' into the child's stdin.
@@ -299,6 +346,29 @@ fn discard_child(child: &mut Child) {
 
 #[cfg(test)]
 mod tests {
+    fn no_cancel() -> Arc<AtomicBool> {
+        Arc::new(AtomicBool::new(false))
+    }
+
+    #[test]
+    fn cancel_kills_a_child_that_would_run_for_long() {
+        let cancel = no_cancel();
+        let mut pipe = Pipe::spawn("sleep 30", lines(&[]), Arc::clone(&cancel)).unwrap();
+        let started = std::time::Instant::now();
+        cancel.store(true, Ordering::Relaxed);
+        let rest: Vec<_> = pipe.by_ref().collect();
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "took {:?}",
+            started.elapsed()
+        );
+        assert!(
+            rest.iter()
+                .any(|r| r.as_ref().is_err_and(|e| e.contains("signal 9"))),
+            "{rest:?}"
+        );
+    }
+
     use super::*;
     use std::path::Path;
     use std::sync::mpsc;
@@ -324,7 +394,7 @@ mod tests {
     fn tr_round_trip_on_many_lines() {
         const N: usize = 100_000;
         let input = (0..N).map(|i| Ok(format!("line {i} abc").into_bytes()));
-        let pipe = Pipe::spawn("tr a-z A-Z", input).unwrap();
+        let pipe = Pipe::spawn("tr a-z A-Z", input, no_cancel()).unwrap();
         let mut count = 0;
         for (i, item) in pipe.enumerate() {
             assert_eq!(item.unwrap(), format!("LINE {i} ABC").into_bytes());
@@ -335,7 +405,7 @@ mod tests {
 
     #[test]
     fn cat_preserves_order_and_empty_lines() {
-        let pipe = Pipe::spawn("cat", lines(&["b", "", "a", "c"])).unwrap();
+        let pipe = Pipe::spawn("cat", lines(&["b", "", "a", "c"]), no_cancel()).unwrap();
         assert_eq!(
             collect(pipe),
             (vec!["b".into(), "".into(), "a".into(), "c".into()], vec![])
@@ -344,14 +414,14 @@ mod tests {
 
     #[test]
     fn crlf_output_is_stripped() {
-        let pipe = Pipe::spawn("printf 'x\\r\\ny\\nz'", lines(&[])).unwrap();
+        let pipe = Pipe::spawn("printf 'x\\r\\ny\\nz'", lines(&[]), no_cancel()).unwrap();
         assert_eq!(collect(pipe).0, vec!["x", "y", "z"]);
     }
 
     #[test]
     fn nonzero_exit_fails_with_stderr_tail() {
         let cmd = "cat >/dev/null; i=0; while [ $i -lt 500 ]; do echo noise $i >&2; i=$((i+1)); done; echo last words >&2; exit 3";
-        let pipe = Pipe::spawn(cmd, lines(&["x"])).unwrap();
+        let pipe = Pipe::spawn(cmd, lines(&["x"]), no_cancel()).unwrap();
         let (out, errs) = collect(pipe);
         assert!(out.is_empty());
         assert_eq!(errs.len(), 1);
@@ -369,7 +439,7 @@ mod tests {
 
     #[test]
     fn killed_by_signal_is_reported() {
-        let pipe = Pipe::spawn("kill -TERM $$", lines(&[])).unwrap();
+        let pipe = Pipe::spawn("kill -TERM $$", lines(&[]), no_cancel()).unwrap();
         let (_, errs) = collect(pipe);
         assert_eq!(errs.len(), 1);
         assert!(errs[0].contains("killed by signal 15"), "{}", errs[0]);
@@ -378,7 +448,7 @@ mod tests {
     #[test]
     fn missing_command_fails() {
         let cmd = "no-such-command-minispark";
-        let (out, errs) = collect(Pipe::spawn(cmd, lines(&["x"])).unwrap());
+        let (out, errs) = collect(Pipe::spawn(cmd, lines(&["x"]), no_cancel()).unwrap());
         assert!(out.is_empty());
         assert_eq!(errs.len(), 1);
         assert!(
@@ -392,14 +462,14 @@ mod tests {
     fn early_exit_with_status_zero_succeeds() {
         // Far more input than fits in the pipe: the feeder must hit EPIPE.
         let input = (0..1_000_000).map(|i| Ok(format!("record {i}").into_bytes()));
-        let pipe = Pipe::spawn("head -1", input).unwrap();
+        let pipe = Pipe::spawn("head -1", input, no_cancel()).unwrap();
         assert_eq!(collect(pipe), (vec!["record 0".into()], vec![]));
     }
 
     #[test]
     fn input_error_propagates() {
         let input = vec![Ok(b"a".to_vec()), Err("bad input split".to_string())].into_iter();
-        let (out, errs) = collect(Pipe::spawn("cat", input).unwrap());
+        let (out, errs) = collect(Pipe::spawn("cat", input, no_cancel()).unwrap());
         assert_eq!(out, vec!["a"]);
         assert_eq!(errs, vec!["bad input split"]);
     }
@@ -429,7 +499,7 @@ mod tests {
     #[test]
     fn drop_mid_stream_kills_the_child() {
         let (tx, feeder_ended) = mpsc::channel();
-        let mut pipe = Pipe::spawn("cat", Endless(Some(tx))).unwrap();
+        let mut pipe = Pipe::spawn("cat", Endless(Some(tx)), no_cancel()).unwrap();
         for _ in 0..10 {
             assert_eq!(pipe.next().unwrap().unwrap(), b"y");
         }
@@ -448,7 +518,7 @@ mod tests {
         // `sh` alone would leave it holding the stdin pipe, and the feeder
         // writing forever.
         let (tx, feeder_ended) = mpsc::channel();
-        let pipe = Pipe::spawn("cat >/dev/null; true", Endless(Some(tx))).unwrap();
+        let pipe = Pipe::spawn("cat >/dev/null; true", Endless(Some(tx)), no_cancel()).unwrap();
         thread::sleep(Duration::from_millis(50));
         let started = Instant::now();
         drop(pipe);

@@ -93,7 +93,10 @@ struct Attempt {
 /// Committed parts this worker serves on its data port, by (job, save, part).
 /// Only paths recorded here are ever opened for a peer.
 #[derive(Clone, Default)]
-pub struct Outputs(Arc<Mutex<HashMap<(u64, u32, u32), PathBuf>>>);
+pub struct Outputs(Arc<Mutex<HashMap<PartKey, PathBuf>>>);
+
+/// (job id, save index, part number).
+type PartKey = (u64, u32, u32);
 
 impl Outputs {
     pub fn get(&self, job_id: u64, save: u32, part: u32) -> Option<PathBuf> {

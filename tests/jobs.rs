@@ -408,3 +408,49 @@ fn a_refused_attempt_leaves_no_file_in_the_output() {
     assert_eq!(parts_before.len(), parts_after.len());
     assert_eq!(output_lines(&out), committed);
 }
+
+#[test]
+fn cancel_stops_running_tasks_and_removes_their_files() {
+    let (m, w) = cluster(1, &[], &["--slots", "2", "--allow-pipe"]);
+    let dir = temp_dir("cancel");
+    let input = dir.join("words.txt");
+    words_file(&input, 100, 7);
+    let out = dir.join("out");
+    let run = client(&[
+        "--master",
+        &m.addr,
+        "submit",
+        &job_file("pipe.job"),
+        "--param",
+        &p("input", &input),
+        "--param",
+        &p("output", &out),
+        "--param",
+        "command=sleep 60; cat",
+    ]);
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let id = stdout(&run).trim().to_string();
+    wait_for(LIMIT, "a task to start", || {
+        w[0].log_text().contains("task_started").then_some(())
+    });
+    let started = std::time::Instant::now();
+    let cancel = client(&["--master", &m.addr, "cancel", &id]);
+    assert_eq!(stdout(&cancel).trim(), format!("job {id} CANCELLED"));
+    // The pipe children are killed: the attempts end long before `sleep 60`.
+    wait_for(LIMIT, "the attempts to end", || {
+        w[0].log_text().contains("error=cancelled").then_some(())
+    });
+    assert!(started.elapsed() < Duration::from_secs(20));
+    wait_for(LIMIT, "the temporary files to go", || {
+        let temp = out.join("_temporary");
+        let empty = !temp.exists() || fs::read_dir(&temp).unwrap().next().is_none();
+        empty.then_some(())
+    });
+    assert!(!out.join("_SUCCESS").exists());
+    assert_eq!(part_count(&out), 0);
+    let status = stdout(&client(&["--master", &m.addr, "status", &id]));
+    assert!(
+        status.contains("CANCELLED") && status.contains("cancelled by a client"),
+        "{status}"
+    );
+}

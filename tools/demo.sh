@@ -15,8 +15,10 @@ echo "== ./client workers"
 ./client --master "$master" workers
 
 echo "== ./client submit jobs/grep.job --param pattern=error --wait"
-id=$(./client --master "$master" submit jobs/grep.job --param input=data/words.txt \
-    --param output=out/grep --param pattern=error --overwrite --wait | head -n1)
+submitted=$(./client --master "$master" submit jobs/grep.job --param input=data/words.txt \
+    --param output=out/grep --param pattern=error --overwrite --wait)
+echo "$submitted"
+id=$(echo "$submitted" | head -n1)
 echo "== ./client status $id"
 ./client --master "$master" status "$id"
 echo "== ./client results $id --head 5"

@@ -13,6 +13,14 @@ use minispark::message::{JobReport, JobState};
 use minispark::submission::{self, Refused};
 use minispark::{cli, local, log, report, text_mode};
 
+/// `println!` that ignores a closed stdout (`client ... | head`): a reader
+/// that stopped reading is not an error, and must not be a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 const BRIEF: &str = "\
 Usage: client [options] COMMAND [ARGS]
 
@@ -42,7 +50,12 @@ fn main() {
         "HOST:PORT",
     );
     opts.optopt("", "timeout-ms", "connect timeout (default 5000)", "N");
-    opts.optmulti("", "param", "set a job parameter, repeatable (default: the job file's param defaults)", "K=V");
+    opts.optmulti(
+        "",
+        "param",
+        "set a job parameter, repeatable (default: the job file's param defaults)",
+        "K=V",
+    );
     opts.optflag("", "overwrite", "replace the output of an earlier run");
     opts.optflag(
         "",
@@ -100,7 +113,7 @@ fn main() {
             let job = connect(&m, timeout)
                 .job(id)
                 .unwrap_or_else(|e| cli::fatal(&e.to_string()));
-            print!("{}", report::status_table(&job));
+            let _ = write!(std::io::stdout(), "{}", report::status_table(&job));
             0
         }
         "jobs" => {
@@ -109,7 +122,7 @@ fn main() {
                 .jobs()
                 .unwrap_or_else(|e| cli::fatal(&e.to_string()))
             {
-                println!("{}", report::job_line(&j));
+                say!("{}", report::job_line(&j));
             }
             0
         }
@@ -119,7 +132,7 @@ fn main() {
             let job = connect(&m, timeout)
                 .cancel(id)
                 .unwrap_or_else(|e| cli::fatal(&e.to_string()));
-            println!("job {} {}", job.id, job.state);
+            say!("job {} {}", job.id, job.state);
             0
         }
         "workers" => {
@@ -128,7 +141,7 @@ fn main() {
                 .workers()
                 .unwrap_or_else(|e| cli::fatal(&e.to_string()))
             {
-                println!("{}", text_mode::worker_line(&w));
+                say!("{}", text_mode::worker_line(&w));
             }
             0
         }
@@ -138,7 +151,7 @@ fn main() {
             let rtt = connect(&m, timeout)
                 .ping()
                 .unwrap_or_else(|e| cli::fatal(&e.to_string()));
-            println!("pong from {addr} in {:.3} ms", rtt.as_secs_f64() * 1000.0);
+            say!("pong from {addr} in {:.3} ms", rtt.as_secs_f64() * 1000.0);
             0
         }
         other => cli::usage_error(&format!(
@@ -237,7 +250,7 @@ fn submit(m: &Matches, addr: &str, timeout: Duration, file: &str, wait: bool) ->
         }
         Err(e) => cli::fatal(&e.to_string()),
     };
-    println!("{id}");
+    say!("{id}");
     let _ = std::io::stdout().flush();
     if !wait {
         return 0;
@@ -246,7 +259,7 @@ fn submit(m: &Matches, addr: &str, timeout: Duration, file: &str, wait: bool) ->
     let job = watch(&mut conn, id, refresh);
     match job.state {
         JobState::Succeeded => {
-            println!("job {id} SUCCEEDED in {}", report::secs(job.elapsed_ms));
+            say!("job {id} SUCCEEDED in {}", report::secs(job.elapsed_ms));
             0
         }
         state => {
