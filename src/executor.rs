@@ -81,8 +81,14 @@ fn write_records(
     out: &Path,
 ) -> Result<(u64, u64), String> {
     let mut records = source(spec, job, Arc::clone(counters), Arc::clone(cancel))?;
+    // `input_file()` names the split's file until a pipe's child process
+    // produces the records, which come from no file.
+    let mut file = spec.split.path.as_str();
     for &id in spec.pipeline.iter().skip(1) {
-        records = apply(job, id as usize, &spec.split.path, records, limits, cancel)?;
+        records = apply(job, id as usize, file, records, limits, cancel)?;
+        if matches!(job.datasets[id as usize].op, Op::Pipe { .. }) {
+            file = "";
+        }
     }
 
     if let Some(dir) = out.parent() {
