@@ -140,13 +140,13 @@ pub fn fetch_part(
     writer.send(&Message::FetchOutput { job_id, save, part })?;
     loop {
         match reader.read_message()? {
-            Some(Message::OutputChunk { data, last }) => {
+            Some(Message::DataChunk { data, last }) => {
                 if !sink(&data.0) || last != 0 {
                     return Ok(());
                 }
             }
             Some(Message::Error { code, message }) => return Err(Error::Remote { code, message }),
-            Some(other) => return Err(unexpected("OutputChunk", &other)),
+            Some(other) => return Err(unexpected("DataChunk", &other)),
             None => {
                 return Err(Error::Protocol(format!(
                     "{worker_addr} closed the connection in the middle of part {part}"

@@ -3,9 +3,10 @@
 //! OS idea: a second listening socket in the same process, with its own
 //! accept thread, so data traffic between workers never queues behind the
 //! control connection to the master. Each connection gets a thread and is a
-//! plain request/reply loop of frames: `Ping`, and `FetchOutput`, which
-//! streams a committed output part to a client (`client results`) in
-//! `OutputChunk` frames. The shuffle adds the fetch of map outputs here.
+//! plain request/reply loop of frames: `Ping`; `FetchOutput`, which streams
+//! a committed output part to a client (`client results`); and
+//! `FetchShuffle`, which streams one reduce partition of a map output to
+//! another worker's reduce task. Both answer in `DataChunk` frames.
 
 use std::net::{TcpListener, TcpStream};
 use std::thread;
@@ -15,10 +16,13 @@ use crate::connection::{linger_close, FrameReader, FrameWriter};
 use crate::error::{Error, Result};
 use crate::event;
 use crate::message::{error_code, Message};
+use crate::shuffle;
 use crate::task::Outputs;
 use crate::wire::Bytes;
+use std::io::Read;
+use std::path::Path;
 
-/// Bytes of output sent per `OutputChunk` frame.
+/// Bytes sent per `DataChunk` frame.
 const CHUNK_BYTES: usize = 1024 * 1024;
 
 enum SendError {
@@ -28,30 +32,20 @@ enum SendError {
     Peer,
 }
 
-/// Streams a committed output part as `OutputChunk` frames. Only a path this
-/// worker recorded when it committed the part is opened: a peer names a
-/// (job, save, part), never a path.
-fn send_output(
+/// Streams `len` bytes of `path` from `start` as `DataChunk` frames.
+fn send_range(
     writer: &mut FrameWriter<&TcpStream>,
-    outputs: &Outputs,
-    job_id: u64,
-    save: u32,
-    part: u32,
+    path: &Path,
+    start: u64,
+    len: u64,
 ) -> std::result::Result<(), SendError> {
-    use std::io::Read;
-    let path = outputs.get(job_id, save, part).ok_or_else(|| {
-        SendError::Local(format!(
-            "this worker holds no part {part} of save {save} of job {job_id}"
-        ))
-    })?;
-    let mut file = std::fs::File::open(&path)
-        .map_err(|e| SendError::Local(format!("cannot open {}: {e}", path.display())))?;
+    let mut reader = shuffle::open_range(path, start, len).map_err(SendError::Local)?;
     let mut buf = vec![0u8; CHUNK_BYTES];
     loop {
         // Fill a whole chunk (short reads are normal) so `last` is exact.
         let mut filled = 0;
         while filled < buf.len() {
-            match file.read(&mut buf[filled..]) {
+            match reader.read(&mut buf[filled..]) {
                 Ok(0) => break,
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -59,7 +53,7 @@ fn send_output(
             }
         }
         let last = filled < buf.len();
-        let chunk = Message::OutputChunk {
+        let chunk = Message::DataChunk {
             data: Bytes(buf[..filled].to_vec()),
             last: u8::from(last),
         };
@@ -68,6 +62,43 @@ fn send_output(
             return Ok(());
         }
     }
+}
+
+/// A committed output part, whole.
+fn send_part(
+    writer: &mut FrameWriter<&TcpStream>,
+    outputs: &Outputs,
+    job_id: u64,
+    save: u32,
+    part: u32,
+) -> std::result::Result<(), SendError> {
+    let path = outputs.part(job_id, save, part).ok_or_else(|| {
+        SendError::Local(format!(
+            "this worker holds no part {part} of save {save} of job {job_id}"
+        ))
+    })?;
+    let len = std::fs::metadata(&path)
+        .map_err(|e| SendError::Local(format!("cannot read {}: {e}", path.display())))?
+        .len();
+    send_range(writer, &path, 0, len)
+}
+
+/// One reduce partition of a committed map output, found through its index.
+fn send_shuffle(
+    writer: &mut FrameWriter<&TcpStream>,
+    outputs: &Outputs,
+    job_id: u64,
+    shuffle: u32,
+    map: u32,
+    partition: u32,
+) -> std::result::Result<(), SendError> {
+    let (data, index) = outputs.map(job_id, shuffle, map).ok_or_else(|| {
+        SendError::Local(format!(
+            "this worker holds no output of map {map} for shuffle {shuffle} of job {job_id}"
+        ))
+    })?;
+    let (start, len) = shuffle::partition_range(&index, partition).map_err(SendError::Local)?;
+    send_range(writer, &data, start, len)
 }
 
 /// Starts the accept loop on its own thread.
@@ -112,7 +143,7 @@ fn serve(stream: &TcpStream, outputs: &Outputs) {
             Ok(None) => return,
             Ok(Some(Message::Ping { nonce })) => Message::Pong { nonce },
             Ok(Some(Message::FetchOutput { job_id, save, part })) => {
-                match send_output(&mut writer, outputs, job_id, save, part) {
+                match send_part(&mut writer, outputs, job_id, save, part) {
                     Ok(()) => continue,
                     Err(SendError::Local(message)) => Message::Error {
                         code: error_code::NOT_FOUND,
@@ -121,6 +152,28 @@ fn serve(stream: &TcpStream, outputs: &Outputs) {
                     Err(SendError::Peer) => return,
                 }
             }
+            Ok(Some(Message::FetchShuffle {
+                job_id,
+                shuffle,
+                map,
+                partition,
+            })) => match send_shuffle(&mut writer, outputs, job_id, shuffle, map, partition) {
+                Ok(()) => continue,
+                Err(SendError::Local(message)) => {
+                    event!(
+                        Warn,
+                        "worker",
+                        "fetch_refused",
+                        peer = peer,
+                        error = message
+                    );
+                    Message::Error {
+                        code: error_code::NOT_FOUND,
+                        message,
+                    }
+                }
+                Err(SendError::Peer) => return,
+            },
             Ok(Some(other)) => Message::Error {
                 code: error_code::UNEXPECTED,
                 message: format!(

@@ -3,7 +3,13 @@
 //! Start with `frame` (bytes on the wire), `message` (what the bytes mean),
 //! `connection` (reading whole frames off a socket), then `master` and
 //! `worker` (the two processes) and `membership` (who is alive).
+//!
+//! The shuffle's storage is built by hand, each piece in a file of its own:
+//! `hash` (which partition a key goes to), `runfile` (records in CRC-checked
+//! blocks), `spill` (a task's spill directory), `sort` (the external merge
+//! sort) and `aggregate` (the bounded-memory hash aggregator).
 
+pub mod aggregate;
 pub mod cli;
 pub mod client;
 pub mod connection;
@@ -11,6 +17,7 @@ pub mod data_port;
 pub mod error;
 pub mod executor;
 pub mod frame;
+pub mod hash;
 pub mod hex;
 pub mod job;
 pub mod local;
@@ -22,10 +29,15 @@ pub mod pipe;
 pub mod plan;
 pub mod pool;
 pub mod record;
+pub mod reducer;
 pub mod report;
 pub mod rng;
+pub mod runfile;
 pub mod scheduler;
+pub mod shuffle;
 pub mod size;
+pub mod sort;
+pub mod spill;
 pub mod split;
 pub mod submission;
 pub mod task;

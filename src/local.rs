@@ -33,7 +33,7 @@ pub fn start(workers: u32, slots_per_worker: u32, memory_bytes: u64) -> Result<S
             }
         })
         .map_err(|e| Error::io("starting the local master", e))?;
-    for _ in 0..workers {
+    for i in 0..workers {
         let data =
             TcpListener::bind("127.0.0.1:0").map_err(|e| Error::io("binding a local worker", e))?;
         let config = WorkerConfig {
@@ -45,6 +45,9 @@ pub fn start(workers: u32, slots_per_worker: u32, memory_bytes: u64) -> Result<S
             advertise_host: None,
             // The person running `client run` runs their own commands.
             allow_pipe: true,
+            work_dir: std::env::temp_dir()
+                .join(format!("minispark-local-{}-{i}", std::process::id())),
+            fetches: 4,
         };
         thread::Builder::new()
             .name("local-worker".into())

@@ -326,13 +326,17 @@ fn handle(
                 );
             }
         }
-        Message::TaskDone { attempt, metrics } if worker.is_some() => {
+        Message::TaskDone {
+            attempt,
+            metrics,
+            samples,
+        } if worker.is_some() => {
             let mut guard = master.state();
             let state = &mut *guard;
             let w = worker.unwrap_or_default();
             state
                 .scheduler
-                .task_done(&mut state.members, w, attempt, metrics);
+                .task_done(&mut state.members, w, attempt, metrics, samples);
             state.scheduler.schedule(&mut state.members, now);
         }
         Message::TaskFailed { attempt, error } if worker.is_some() => {
@@ -351,13 +355,16 @@ fn handle(
             state
                 .scheduler
                 .task_committed(&mut state.members, w, attempt, now);
+            // A completed stage may make the next one runnable.
+            state.scheduler.schedule(&mut state.members, now);
         }
         Message::JobCommitted { job_id, error } if worker.is_some() => {
+            let mut guard = master.state();
+            let state = &mut *guard;
             let w = worker.unwrap_or_default();
-            master
-                .state()
+            state
                 .scheduler
-                .job_committed(w, job_id, error, now);
+                .job_committed(&mut state.members, w, job_id, error, now);
         }
         Message::Ping { nonce } => {
             outbox.send(Message::Pong { nonce });
@@ -371,10 +378,11 @@ fn handle(
             source,
             params,
             base_dir,
+            parallelism,
             inputs,
         } => {
             // Parsing and planning happen before taking the lock.
-            match submission::accept(file, source, params, base_dir, inputs) {
+            match submission::accept(file, source, params, base_dir, parallelism, inputs) {
                 Ok(job) => {
                     let mut guard = master.state();
                     let state = &mut *guard;

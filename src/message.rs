@@ -129,7 +129,7 @@ messages! {
     // --- 0x2_ jobs, client <-> master ---
     /// Client -> master: run this job. `inputs` are the splits the client
     /// computed for each source dataset (the master never opens files).
-    SubmitJob = 0x20 { file: String, source: String, params: Vec<KeyValue>, base_dir: String, inputs: Vec<SourceSplits> },
+    SubmitJob = 0x20 { file: String, source: String, params: Vec<KeyValue>, base_dir: String, parallelism: u32, inputs: Vec<SourceSplits> },
     /// Master -> client: the job is planned and running.
     JobAccepted = 0x21 { job_id: u64 },
     /// Client -> master: how is this job doing?
@@ -150,7 +150,8 @@ messages! {
     /// Master -> worker: run this task attempt.
     LaunchTask = 0x30 { task: TaskSpec },
     /// Worker -> master: the attempt finished; its output waits uncommitted.
-    TaskDone = 0x31 { attempt: u64, metrics: TaskMetrics },
+    /// A sampling task also sends the records it sampled.
+    TaskDone = 0x31 { attempt: u64, metrics: TaskMetrics, samples: Vec<Pair> },
     /// Worker -> master: the attempt failed.
     TaskFailed = 0x32 { attempt: u64, error: String },
     /// Master -> worker: your attempt won; move its output into place.
@@ -164,15 +165,19 @@ messages! {
     CommitJob = 0x36 { job_id: u64, outputs: Vec<String> },
     /// Worker -> master: the job commit finished; `error` is empty on success.
     JobCommitted = 0x37 { job_id: u64, error: String },
-    /// Master -> worker: stop every attempt of this job and remove its
-    /// temporary files.
-    CancelJobTasks = 0x38 { job_id: u64 },
+    /// Master -> every worker: the job has ended; stop its attempts and
+    /// remove its temporary, shuffle and spill files.
+    ReleaseJob = 0x38 { job_id: u64 },
 
     // --- 0x4_ data port ---
     /// Client -> worker's data port: send me a committed output part.
     FetchOutput = 0x40 { job_id: u64, save: u32, part: u32 },
-    /// Worker -> client: the next piece of the part; `last` is 1 on the final one.
-    OutputChunk = 0x41 { data: Bytes, last: u8 },
+    /// Worker -> client or worker: the next piece of what a fetch asked
+    /// for; `last` is 1 on the final one.
+    DataChunk = 0x41 { data: Bytes, last: u8 },
+    /// Worker -> worker's data port: send me reduce partition `partition`
+    /// of map task `map`'s output for shuffle `shuffle` of job `job_id`.
+    FetchShuffle = 0x42 { job_id: u64, shuffle: u32, map: u32, partition: u32 },
 
     // --- 0x7F errors ---
     /// Either direction: something was wrong; the sender closes the
@@ -261,24 +266,59 @@ crate::wire_struct! {
 
 crate::wire_struct! {
     /// Everything a worker needs to run one task attempt. The job travels as
-    /// its source text and params; the worker parses it (as Spark ships a
-    /// serialized closure) and runs the datasets of `pipeline` in order.
+    /// its source text and params; the worker parses and plans it (as Spark
+    /// ships a serialized closure) and runs segment `segment` of stage
+    /// `stage`, which says what to read, which operators to apply and where
+    /// the records go.
     pub struct TaskSpec {
         pub job_id: u64,
         /// Unique across the master's life; names the attempt in every message.
         pub attempt: u64,
         pub stage: u32,
-        /// The task's index in its stage: its output is `part-<partition>`.
-        pub partition: u32,
+        pub segment: u32,
+        /// The split (source segment) or reduce partition (shuffle segment).
+        pub index: u32,
+        /// The task's number in its stage: its part file or map output number.
+        pub task: u32,
         pub file: String,
         pub source: String,
         pub params: Vec<KeyValue>,
         pub base_dir: String,
-        /// Dataset ids: a source first, then the narrow operators applied in turn.
-        pub pipeline: Vec<u32>,
-        /// Index of the job's `save` this task writes.
-        pub save: u32,
+        /// The default number of reduce partitions the job was planned with.
+        pub parallelism: u32,
+        /// The split to read (source segments only).
         pub split: SplitInfo,
+        /// Where every map output of each shuffle read lives (shuffle
+        /// segments only; one entry per side of the wide operator).
+        pub shuffle_reads: Vec<ShuffleRead>,
+        /// Range boundaries for a sort shuffle this task writes, in order.
+        pub boundaries: Vec<Pair>,
+        /// Records to sample (sampling stages only).
+        pub sample_size: u32,
+    }
+}
+
+crate::wire_struct! {
+    /// The map outputs of one shuffle.
+    pub struct ShuffleRead {
+        pub shuffle: u32,
+        pub maps: Vec<MapLocation>,
+    }
+}
+
+crate::wire_struct! {
+    /// Which worker serves map task `map`'s output.
+    pub struct MapLocation {
+        pub map: u32,
+        pub addr: String,
+    }
+}
+
+crate::wire_struct! {
+    /// A key and a value: a sampled record, or a range boundary.
+    pub struct Pair {
+        pub key: Bytes,
+        pub value: Bytes,
     }
 }
 
@@ -290,6 +330,10 @@ crate::wire_struct! {
         pub bytes_in: u64,
         pub bytes_out: u64,
         pub duration_ms: u64,
+        pub shuffle_write_bytes: u64,
+        pub shuffle_read_bytes: u64,
+        pub spill_bytes: u64,
+        pub spill_records: u64,
     }
 }
 
@@ -307,6 +351,10 @@ crate::wire_struct! {
         pub records_out: u64,
         pub bytes_out: u64,
         pub duration_ms: u64,
+        pub shuffle_write_bytes: u64,
+        pub shuffle_read_bytes: u64,
+        pub spill_bytes: u64,
+        pub spill_records: u64,
     }
 }
 
@@ -458,6 +506,13 @@ pub(crate) mod tests {
         }
     }
 
+    fn pair(k: &str, v: &str) -> Pair {
+        Pair {
+            key: Bytes(k.as_bytes().to_vec()),
+            value: Bytes(v.as_bytes().to_vec()),
+        }
+    }
+
     fn split() -> SplitInfo {
         SplitInfo {
             path: "/home/me/data/words.txt".into(),
@@ -484,6 +539,10 @@ pub(crate) mod tests {
                 records_out: 10,
                 bytes_out: 650,
                 duration_ms: 1100,
+                shuffle_write_bytes: 0,
+                shuffle_read_bytes: 0,
+                spill_bytes: 0,
+                spill_records: 0,
             }],
             outputs: vec!["/home/me/out/grep".into()],
             parts: vec![PartLocation {
@@ -535,6 +594,7 @@ pub(crate) mod tests {
                 source: "lines = read_text(input)\nlines.save(output)\n".into(),
                 params: vec![kv("input", "data/words.txt"), kv("output", "out/grep")],
                 base_dir: "/home/me".into(),
+                parallelism: 4,
                 inputs: vec![SourceSplits {
                     dataset: 0,
                     splits: vec![split()],
@@ -564,15 +624,26 @@ pub(crate) mod tests {
                 task: TaskSpec {
                     job_id: 7,
                     attempt: 12,
-                    stage: 0,
-                    partition: 3,
-                    file: "jobs/grep.job".into(),
-                    source: "lines = read_text(input)\nlines.save(output)\n".into(),
+                    stage: 1,
+                    segment: 0,
+                    index: 3,
+                    task: 3,
+                    file: "jobs/wc.job".into(),
+                    source: "w = read_text(input).map($1, 1)\nw.reduce_by_key(sum).save(output)\n"
+                        .into(),
                     params: vec![kv("input", "data/words.txt")],
                     base_dir: "/home/me".into(),
-                    pipeline: vec![0],
-                    save: 0,
-                    split: split(),
+                    parallelism: 4,
+                    split: SplitInfo::default(),
+                    shuffle_reads: vec![ShuffleRead {
+                        shuffle: 0,
+                        maps: vec![MapLocation {
+                            map: 0,
+                            addr: "127.0.0.1:7001".into(),
+                        }],
+                    }],
+                    boundaries: vec![pair("m", "")],
+                    sample_size: 0,
                 },
             },
             Message::TaskDone {
@@ -583,7 +654,12 @@ pub(crate) mod tests {
                     bytes_in: 65_000,
                     bytes_out: 650,
                     duration_ms: 31,
+                    shuffle_write_bytes: 700,
+                    shuffle_read_bytes: 0,
+                    spill_bytes: 0,
+                    spill_records: 0,
                 },
+                samples: vec![pair("k", "v")],
             },
             Message::TaskFailed {
                 attempt: 12,
@@ -600,15 +676,21 @@ pub(crate) mod tests {
                 job_id: 7,
                 error: String::new(),
             },
-            Message::CancelJobTasks { job_id: 7 },
+            Message::ReleaseJob { job_id: 7 },
             Message::FetchOutput {
                 job_id: 7,
                 save: 0,
                 part: 3,
             },
-            Message::OutputChunk {
+            Message::DataChunk {
                 data: Bytes(b"an error line\n\xff".to_vec()),
                 last: 1,
+            },
+            Message::FetchShuffle {
+                job_id: 7,
+                shuffle: 0,
+                map: 2,
+                partition: 3,
             },
             Message::Error {
                 code: error_code::BAD_FRAME,

@@ -1,71 +1,356 @@
-//! The planner: turns a job's dataset graph into stages of tasks.
+//! The planner: turns a job's dataset graph into a DAG of stages joined by
+//! shuffles.
 //!
-//! A chain of narrow operators (filter, map, flat_map, pipe) needs no data
-//! from other partitions, so it runs pipelined inside one task, record by
-//! record, with no intermediate files: one stage per `save`, one task per
-//! input split. Operators that need data from every partition (the wide
-//! ones: reduce_by_key, join, ...) cut a stage boundary at a shuffle.
+//! A chain of narrow operators (filter, map, flat_map, pipe, union) needs no
+//! data from other partitions, so it runs pipelined inside one task, record
+//! by record. A wide operator (reduce_by_key, group_by_key, join, left_join,
+//! distinct, sort_by_key) needs every record of a key in one place: the
+//! planner cuts the graph there. The stage before the cut ends in a shuffle
+//! write (each task hash-partitions its records into one file per task, one
+//! block range per reduce partition); the stage after it starts by reading
+//! its partition from every map task. `sort_by_key` adds a sampling stage
+//! first, so its shuffle can partition by key ranges.
+//!
+//! ```text
+//!   read_text > flat_map > map  ==shuffle 0==>  reduce_by_key > save
+//!   \_______ stage 0 (map) ___/                \__ stage 1 (reduce) __/
+//! ```
+//!
+//! The plan is a pure function of the job and the default parallelism, so
+//! the master and every worker compute the same one: a task names only its
+//! stage, segment and index; the worker finds what to run in the plan.
 
-use crate::job::{DatasetId, Job, Op};
+use std::collections::HashMap;
 
-/// One stage: a pipeline of datasets run by each of its tasks.
+use crate::job::{Aggregator, DatasetId, Job, Op};
+
+pub type StageId = u32;
+pub type ShuffleId = u32;
+
+/// Where a segment's records come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StagePlan {
-    pub id: u32,
-    /// The dataset whose splits the tasks read.
-    pub source: DatasetId,
-    /// The source, then each narrow operator applied in turn.
+pub enum Input {
+    /// The splits of a `read_text` or `read_csv` dataset.
+    Source(DatasetId),
+    /// One reduce partition of a wide operator, computed from its shuffles.
+    Shuffle(DatasetId),
+}
+
+/// A run of tasks in a stage that share an input and a pipeline. Most
+/// stages have one segment; `union` makes several.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    pub input: Input,
+    /// Narrow operators applied after the input, in order.
     pub pipeline: Vec<DatasetId>,
-    /// Index into `job.saves` of the output this stage writes.
-    pub save: usize,
+}
+
+/// Where a stage's records go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// Index into `job.saves`: part files in an output directory.
+    Save(usize),
+    /// Partitioned map output files for a shuffle.
+    Shuffle(ShuffleId),
+    /// A sample of keys, sent to the master to choose a range shuffle's
+    /// boundaries.
+    Sample(ShuffleId),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Partitioner {
+    /// `partition_hash(key) % partitions`.
+    Hash,
+    /// By (key, value) ranges between sampled boundaries, for a total order.
+    Range,
+}
+
+/// One shuffle: the map side of one input of a wide operator.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShufflePlan {
+    pub id: ShuffleId,
+    /// The wide operator that reads it.
+    pub wide: DatasetId,
+    /// 0 for the (left) input, 1 for a join's right input.
+    pub side: usize,
+    pub partitions: u32,
+    pub partitioner: Partitioner,
+    /// `reduce_by_key` combines values on the map side with this.
+    pub combine: Option<Aggregator>,
+    /// `distinct` partitions by the whole record; the others by key.
+    pub by_whole_record: bool,
+    /// The stage that writes it.
+    pub map_stage: StageId,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StagePlan {
+    pub id: StageId,
+    pub segments: Vec<Segment>,
+    pub output: Output,
+    /// Stages that must be complete before this one starts.
+    pub parents: Vec<StageId>,
     /// The operator chain for people: `read_text > filter > save`.
     pub ops: String,
 }
 
-/// Cuts `job` into stages, one per save, in save order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub stages: Vec<StagePlan>,
+    pub shuffles: Vec<ShufflePlan>,
+}
+
+impl Plan {
+    /// The shuffles a wide operator reads, by side.
+    pub fn shuffles_of(&self, wide: DatasetId) -> Vec<&ShufflePlan> {
+        let mut found: Vec<&ShufflePlan> =
+            self.shuffles.iter().filter(|s| s.wide == wide).collect();
+        found.sort_by_key(|s| s.side);
+        found
+    }
+
+    /// Reduce partitions of a wide operator.
+    pub fn partitions_of(&self, wide: DatasetId) -> u32 {
+        self.shuffles_of(wide).first().map_or(1, |s| s.partitions)
+    }
+}
+
+/// Cuts `job` into stages. `parallelism` is the default number of reduce
+/// partitions (a wide operator may set its own).
 ///
 /// # Errors
-/// A message naming the operator when the graph needs something this planner
-/// cannot run.
-pub fn plan(job: &Job) -> Result<Vec<StagePlan>, String> {
-    let mut stages = Vec::new();
-    for (save_index, save) in job.saves.iter().enumerate() {
-        let mut pipeline = Vec::new();
-        let mut id = save.dataset;
-        loop {
-            let dataset = job
-                .datasets
-                .get(id)
-                .ok_or_else(|| format!("dataset {id} does not exist"))?;
-            pipeline.push(id);
-            match &dataset.op {
-                Op::ReadText { .. } | Op::ReadCsv { .. } => break,
-                Op::Filter { input, .. }
-                | Op::Map { input, .. }
-                | Op::FlatMap { input, .. }
-                | Op::Pipe { input, .. } => id = *input,
-                other => {
-                    return Err(format!(
-                        "line {}: `{}` needs a shuffle, which this engine does not run yet",
-                        dataset.span.line,
-                        other.name()
-                    ))
-                }
-            }
-        }
-        pipeline.reverse();
-        let mut ops: Vec<&str> = pipeline
-            .iter()
-            .map(|&d| job.datasets[d].op.name())
-            .collect();
-        ops.push("save");
-        stages.push(StagePlan {
-            id: stages.len() as u32,
-            source: pipeline[0],
-            pipeline,
-            save: save_index,
-            ops: ops.join(" > "),
-        });
+/// A message naming the dataset when the graph cannot be planned.
+pub fn plan(job: &Job, parallelism: u32) -> Result<Plan, String> {
+    let mut planner = Planner {
+        job,
+        parallelism: parallelism.max(1),
+        plan: Plan {
+            stages: Vec::new(),
+            shuffles: Vec::new(),
+        },
+        shuffle_of: HashMap::new(),
+    };
+    for (index, save) in job.saves.iter().enumerate() {
+        planner.stage(save.dataset, Output::Save(index))?;
     }
-    Ok(stages)
+    Ok(planner.plan)
+}
+
+struct Planner<'a> {
+    job: &'a Job,
+    parallelism: u32,
+    plan: Plan,
+    /// (wide dataset, side) -> shuffle already planned, so a dataset used
+    /// twice is shuffled once.
+    shuffle_of: HashMap<(DatasetId, usize), ShuffleId>,
+}
+
+impl Planner<'_> {
+    /// Adds the stage computing `dataset` into `output`; returns its id.
+    fn stage(&mut self, dataset: DatasetId, output: Output) -> Result<StageId, String> {
+        let mut parents = Vec::new();
+        let segments = self.segments(dataset, &mut parents)?;
+        parents.sort_unstable();
+        parents.dedup();
+        let id = self.plan.stages.len() as StageId;
+        let ops = self.describe(&segments, output);
+        self.plan.stages.push(StagePlan {
+            id,
+            segments,
+            output,
+            parents,
+            ops,
+        });
+        Ok(id)
+    }
+
+    /// The segments that compute `dataset` without a shuffle in between;
+    /// collects the map stages they read from into `parents`.
+    fn segments(
+        &mut self,
+        dataset: DatasetId,
+        parents: &mut Vec<StageId>,
+    ) -> Result<Vec<Segment>, String> {
+        let job = self.job;
+        let op = &job
+            .datasets
+            .get(dataset)
+            .ok_or_else(|| format!("dataset {dataset} does not exist"))?
+            .op;
+        Ok(match op {
+            Op::ReadText { .. } | Op::ReadCsv { .. } => vec![Segment {
+                input: Input::Source(dataset),
+                pipeline: Vec::new(),
+            }],
+            Op::Filter { input, .. }
+            | Op::Map { input, .. }
+            | Op::FlatMap { input, .. }
+            | Op::Pipe { input, .. } => {
+                let mut segments = self.segments(*input, parents)?;
+                for s in &mut segments {
+                    s.pipeline.push(dataset);
+                }
+                segments
+            }
+            Op::Union { left, right } => {
+                let mut segments = self.segments(*left, parents)?;
+                segments.extend(self.segments(*right, parents)?);
+                segments
+            }
+            wide => {
+                let inputs = wide.inputs();
+                for (side, &input) in inputs.iter().enumerate() {
+                    let map_stage = self.shuffle(dataset, side, input)?;
+                    parents.push(map_stage);
+                }
+                vec![Segment {
+                    input: Input::Shuffle(dataset),
+                    pipeline: Vec::new(),
+                }]
+            }
+        })
+    }
+
+    /// Plans (once) the shuffle feeding side `side` of wide operator `wide`
+    /// from dataset `input`; returns its map stage.
+    fn shuffle(
+        &mut self,
+        wide: DatasetId,
+        side: usize,
+        input: DatasetId,
+    ) -> Result<StageId, String> {
+        if let Some(&id) = self.shuffle_of.get(&(wide, side)) {
+            return Ok(self.plan.shuffles[id as usize].map_stage);
+        }
+        let (partitions, combine, partitioner, by_whole_record) = match &self.job.datasets[wide].op
+        {
+            Op::ReduceByKey {
+                agg, partitions, ..
+            } => (*partitions, Some(agg.clone()), Partitioner::Hash, false),
+            Op::GroupByKey { partitions, .. }
+            | Op::Join { partitions, .. }
+            | Op::LeftJoin { partitions, .. } => (*partitions, None, Partitioner::Hash, false),
+            Op::Distinct { partitions, .. } => (*partitions, None, Partitioner::Hash, true),
+            Op::SortByKey { partitions, .. } => (*partitions, None, Partitioner::Range, false),
+            other => return Err(format!("`{}` is not a wide operator", other.name())),
+        };
+        let id = self.plan.shuffles.len() as ShuffleId;
+        self.shuffle_of.insert((wide, side), id);
+        self.plan.shuffles.push(ShufflePlan {
+            id,
+            wide,
+            side,
+            partitions: partitions.unwrap_or(self.parallelism).max(1),
+            partitioner,
+            combine,
+            by_whole_record,
+            map_stage: 0,
+        });
+        let map_stage = if partitioner == Partitioner::Range {
+            // Sample first; the map stage then waits for the boundaries.
+            let sample = self.stage(input, Output::Sample(id))?;
+            let map = self.stage(input, Output::Shuffle(id))?;
+            self.plan.stages[map as usize].parents.push(sample);
+            map
+        } else {
+            self.stage(input, Output::Shuffle(id))?
+        };
+        self.plan.shuffles[id as usize].map_stage = map_stage;
+        Ok(map_stage)
+    }
+
+    fn describe(&self, segments: &[Segment], output: Output) -> String {
+        let chains: Vec<String> = segments
+            .iter()
+            .map(|s| {
+                let first = match s.input {
+                    Input::Source(d) | Input::Shuffle(d) => self.job.datasets[d].op.name(),
+                };
+                let mut ops = vec![first];
+                ops.extend(s.pipeline.iter().map(|&d| self.job.datasets[d].op.name()));
+                ops.join(" > ")
+            })
+            .collect();
+        let tail = match output {
+            Output::Save(_) => "save".to_string(),
+            Output::Shuffle(id) => format!("shuffle {id}"),
+            Output::Sample(id) => format!("sample for shuffle {id}"),
+        };
+        let body = if chains.len() == 1 {
+            chains[0].clone()
+        } else {
+            format!("({})", chains.join(" | "))
+        };
+        format!("{body} > {tail}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn job(text: &str) -> Job {
+        Job::parse("t.job", text, &BTreeMap::new()).unwrap()
+    }
+
+    #[test]
+    fn narrow_chains_are_one_stage() {
+        let j = job("x = read_text(\"a\").filter(true).map($0)\nx.save(\"o\")\n");
+        let p = plan(&j, 4).unwrap();
+        assert_eq!(p.stages.len(), 1);
+        assert!(p.shuffles.is_empty());
+        assert_eq!(p.stages[0].ops, "read_text > filter > map > save");
+        assert_eq!(p.stages[0].output, Output::Save(0));
+    }
+
+    #[test]
+    fn reduce_by_key_cuts_a_stage_with_a_combiner() {
+        let j = job("w = read_text(\"a\").flat_map(split($0)).map($0, 1)\nw.reduce_by_key(sum, 3).save(\"o\")\n");
+        let p = plan(&j, 4).unwrap();
+        assert_eq!(p.stages.len(), 2);
+        assert_eq!(p.stages[0].ops, "read_text > flat_map > map > shuffle 0");
+        assert_eq!(p.stages[1].ops, "reduce_by_key > save");
+        assert_eq!(p.stages[1].parents, vec![0]);
+        assert_eq!(p.shuffles[0].partitions, 3);
+        assert_eq!(p.shuffles[0].combine, Some(Aggregator::Sum));
+    }
+
+    #[test]
+    fn join_reads_two_shuffles_and_sort_samples_first() {
+        let j = job(
+            "a = read_text(\"a\").map($1, $2)\nb = read_text(\"b\").map($1, $2)\na.join(b).sort_by_key().save(\"o\")\n",
+        );
+        let p = plan(&j, 2).unwrap();
+        let ops: Vec<&str> = p.stages.iter().map(|s| s.ops.as_str()).collect();
+        assert_eq!(
+            ops,
+            [
+                "read_text > map > shuffle 1",
+                "read_text > map > shuffle 2",
+                "join > sample for shuffle 0",
+                "join > shuffle 0",
+                "sort_by_key > save"
+            ]
+        );
+        assert_eq!(p.stages[3].parents, vec![0, 1, 2]);
+        assert_eq!(p.stages[4].parents, vec![3]);
+        assert_eq!(p.shuffles[0].partitioner, Partitioner::Range);
+        assert_eq!(p.shuffles_of(p.shuffles[1].wide).len(), 2);
+    }
+
+    #[test]
+    fn union_makes_segments_and_a_shared_dataset_is_shuffled_once() {
+        let j = job(
+            "a = read_text(\"a\")\nb = read_text(\"b\")\nu = a.union(b).map($0, 1)\nc = u.reduce_by_key(count)\nc.save(\"o1\")\nc.map($1).save(\"o2\")\n",
+        );
+        let p = plan(&j, 2).unwrap();
+        assert_eq!(p.shuffles.len(), 1);
+        assert_eq!(p.stages[0].segments.len(), 2);
+        assert_eq!(
+            p.stages[0].ops,
+            "(read_text > map | read_text > map) > shuffle 0"
+        );
+        assert_eq!(p.stages.len(), 3);
+    }
 }

@@ -45,7 +45,7 @@ pub fn status_table(job: &JobReport) -> String {
         .max(3);
     let _ = writeln!(
         out,
-        "{:<5}  {:<ops_width$}  {:>9}  {:>7}  {:>6}  {:>11}  {:>11}  {:>9}  {:>8}",
+        "{:<5}  {:<ops_width$}  {:>9}  {:>7}  {:>6}  {:>11}  {:>11}  {:>9}  {:>9}  {:>9}  {:>9}  {:>8}",
         "stage",
         "ops",
         "tasks",
@@ -54,12 +54,15 @@ pub fn status_table(job: &JobReport) -> String {
         "records_in",
         "records_out",
         "bytes_out",
+        "shuffle_w",
+        "shuffle_r",
+        "spilled",
         "duration"
     );
     for s in &job.stages {
         let _ = writeln!(
             out,
-            "{:<5}  {:<ops_width$}  {:>9}  {:>7}  {:>6}  {:>11}  {:>11}  {:>9}  {:>8}",
+            "{:<5}  {:<ops_width$}  {:>9}  {:>7}  {:>6}  {:>11}  {:>11}  {:>9}  {:>9}  {:>9}  {:>9}  {:>8}",
             s.stage,
             s.ops,
             format!("{}/{}", s.tasks_done, s.tasks_total),
@@ -68,7 +71,19 @@ pub fn status_table(job: &JobReport) -> String {
             s.records_in,
             s.records_out,
             format_size(s.bytes_out),
+            format_size(s.shuffle_write_bytes),
+            format_size(s.shuffle_read_bytes),
+            format_size(s.spill_bytes),
             secs(s.duration_ms)
+        );
+    }
+    let spilled: u64 = job.stages.iter().map(|s| s.spill_records).sum();
+    if spilled > 0 {
+        let bytes: u64 = job.stages.iter().map(|s| s.spill_bytes).sum();
+        let _ = writeln!(
+            out,
+            "spilled {spilled} records, {} to disk",
+            format_size(bytes)
         );
     }
     for o in &job.outputs {

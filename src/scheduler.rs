@@ -3,25 +3,33 @@
 //! OS idea: this is a process scheduler one level up. Tasks wait in a run
 //! queue (`Pending`), are dispatched to a free slot (round-robin over live
 //! workers, never above a worker's slot count), and their completions come
-//! back as events. Like the membership table it is plain data behind the
-//! master's lock: it talks to workers only by queueing messages on their
-//! outboxes, which never blocks.
+//! back as events. A stage's tasks become runnable only when every stage it
+//! reads from is complete, as a process waits on its inputs. Like the
+//! membership table this is plain data behind the master's lock: it talks to
+//! workers only by queueing messages on their outboxes, which never blocks.
 //!
 //! Output commit is Hadoop's: a finished attempt's output waits under a
 //! temporary name; the first attempt the scheduler accepts is told to commit
-//! it (`CommitTask`), every later one to discard it (`AbortTask`). When every
-//! part is committed, one worker writes `_SUCCESS` (`CommitJob`).
+//! it (`CommitTask`), every later one to discard it (`AbortTask`). For a map
+//! stage, committing means the worker starts serving that output; where it
+//! lives is then the task's state (`Done { worker }`), which is all a reducer
+//! needs to fetch it. When every part is committed, one worker writes
+//! `_SUCCESS` (`CommitJob`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use crate::event;
+use crate::job::DatasetId;
 use crate::membership::Membership;
 use crate::message::{
-    JobReport, JobState, JobSummary, KeyValue, Message, PartLocation, SplitInfo, StageReport,
-    TaskMetrics, TaskSpec,
+    JobReport, JobState, JobSummary, KeyValue, MapLocation, Message, Pair, PartLocation,
+    ShuffleRead, SplitInfo, StageReport, TaskMetrics, TaskSpec, WorkerState,
 };
-use crate::plan::StagePlan;
+use crate::plan::{Input, Output, Plan, StagePlan};
+
+/// Records sampled in all, per reduce partition of a range shuffle.
+const SAMPLES_PER_PARTITION: u32 = 60;
 
 /// A job as the master accepted it.
 pub struct NewJob {
@@ -29,10 +37,12 @@ pub struct NewJob {
     pub source: String,
     pub params: Vec<KeyValue>,
     pub base_dir: String,
+    pub parallelism: u32,
     /// The output directory of each save.
     pub outputs: Vec<String>,
-    /// Each stage with the splits of its source.
-    pub stages: Vec<(StagePlan, Vec<SplitInfo>)>,
+    pub plan: Plan,
+    /// The splits of each source dataset.
+    pub splits: HashMap<DatasetId, Vec<SplitInfo>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,21 +51,23 @@ enum TaskState {
     Running {
         attempt: u64,
     },
-    /// Finished; waiting for the worker to move its output into place.
+    /// Finished; waiting for the worker to commit its output.
     Committing {
         attempt: u64,
     },
+    /// Committed; for a map stage, `worker` serves the output.
     Done {
         worker: u32,
     },
 }
 
 struct TaskRun {
+    segment: u32,
+    index: u32,
     split: SplitInfo,
     state: TaskState,
     /// Attempts that failed (a lost worker does not count).
     failures: u32,
-    last_error: String,
 }
 
 struct StageRun {
@@ -67,20 +79,64 @@ struct StageRun {
     finished: Option<Instant>,
 }
 
+impl StageRun {
+    fn complete(&self) -> bool {
+        self.tasks
+            .iter()
+            .all(|t| matches!(t.state, TaskState::Done { .. }))
+    }
+}
+
+/// Per shuffle: the samples and boundaries of a range shuffle.
+#[derive(Default)]
+struct ShuffleRun {
+    /// Samples of each sampling task, by task.
+    samples: BTreeMap<usize, Vec<Pair>>,
+    /// Set when the sampling stage completes.
+    boundaries: Option<Vec<Pair>>,
+}
+
 struct JobRun {
     id: u64,
     file: String,
     source: String,
     params: Vec<KeyValue>,
     base_dir: String,
+    parallelism: u32,
     outputs: Vec<String>,
+    plan: Plan,
     state: JobState,
     error: String,
     stages: Vec<StageRun>,
+    shuffles: Vec<ShuffleRun>,
     submitted: Instant,
     finished: Option<Instant>,
     /// The worker asked to write `_SUCCESS`, once every part is in place.
     committer: Option<u32>,
+}
+
+impl JobRun {
+    fn runnable(&self, stage: &StageRun) -> bool {
+        let parents_done = stage
+            .plan
+            .parents
+            .iter()
+            .all(|&p| self.stages[p as usize].complete());
+        let boundaries_known = match stage.plan.output {
+            Output::Shuffle(id)
+                if self.plan.shuffles[id as usize].partitioner
+                    == crate::plan::Partitioner::Range =>
+            {
+                self.shuffles[id as usize].boundaries.is_some()
+            }
+            _ => true,
+        };
+        parents_done && boundaries_known
+    }
+
+    fn all_done(&self) -> bool {
+        self.stages.iter().all(StageRun::complete)
+    }
 }
 
 /// An attempt that occupies a worker's slot or awaits its commit.
@@ -116,30 +172,40 @@ impl Scheduler {
         }
     }
 
-    /// Accepts a planned job; its tasks start at the next `schedule`.
+    /// Accepts a planned job; its first tasks start at the next `schedule`.
     pub fn submit(&mut self, job: NewJob, now: Instant) -> u64 {
         let id = self.next_job;
         self.next_job += 1;
-        let stages = job
+        let stages: Vec<StageRun> = job
+            .plan
             .stages
-            .into_iter()
-            .map(|(plan, splits)| StageRun {
-                plan,
-                tasks: splits
-                    .into_iter()
-                    .map(|split| TaskRun {
-                        split,
-                        state: TaskState::Pending,
-                        failures: 0,
-                        last_error: String::new(),
-                    })
-                    .collect(),
-                metrics: TaskMetrics::default(),
-                attempts_failed: 0,
-                started: None,
-                finished: None,
+            .iter()
+            .map(|plan| {
+                let mut tasks = Vec::new();
+                for (s, segment) in plan.segments.iter().enumerate() {
+                    match segment.input {
+                        Input::Source(d) => {
+                            for (i, split) in job.splits.get(&d).into_iter().flatten().enumerate() {
+                                tasks.push(task_run(s, i, split.clone()));
+                            }
+                        }
+                        Input::Shuffle(w) => {
+                            for p in 0..job.plan.partitions_of(w) {
+                                tasks.push(task_run(s, p as usize, SplitInfo::default()));
+                            }
+                        }
+                    }
+                }
+                StageRun {
+                    plan: plan.clone(),
+                    tasks,
+                    metrics: TaskMetrics::default(),
+                    attempts_failed: 0,
+                    started: None,
+                    finished: None,
+                }
             })
-            .collect::<Vec<_>>();
+            .collect();
         let tasks: usize = stages.iter().map(|s| s.tasks.len()).sum();
         event!(
             Info,
@@ -150,6 +216,12 @@ impl Scheduler {
             stages = stages.len(),
             tasks = tasks
         );
+        let shuffles = job
+            .plan
+            .shuffles
+            .iter()
+            .map(|_| ShuffleRun::default())
+            .collect();
         self.jobs.insert(
             id,
             JobRun {
@@ -158,10 +230,13 @@ impl Scheduler {
                 source: job.source,
                 params: job.params,
                 base_dir: job.base_dir,
+                parallelism: job.parallelism,
                 outputs: job.outputs,
+                plan: job.plan,
                 state: JobState::Running,
                 error: String::new(),
                 stages,
+                shuffles,
                 submitted: now,
                 finished: None,
                 committer: None,
@@ -170,12 +245,13 @@ impl Scheduler {
         id
     }
 
-    /// Hands pending tasks to live workers with a free slot, round-robin.
+    /// Hands runnable pending tasks to live workers with a free slot,
+    /// round-robin, oldest job and earliest stage first.
     pub fn schedule(&mut self, members: &mut Membership, now: Instant) {
         // A job whose every part is in place but that had no live worker to
         // write `_SUCCESS` gets one now.
         for job in self.jobs.values_mut() {
-            if job.state == JobState::Running && job.committer.is_none() && all_done(job) {
+            if job.state == JobState::Running && job.committer.is_none() && job.all_done() {
                 request_job_commit(job, members, None);
             }
         }
@@ -190,9 +266,12 @@ impl Scheduler {
             if job.state != JobState::Running {
                 continue;
             }
-            for (s, stage) in job.stages.iter_mut().enumerate() {
-                for (t, task) in stage.tasks.iter_mut().enumerate() {
-                    if task.state != TaskState::Pending {
+            for s in 0..job.stages.len() {
+                if !job.runnable(&job.stages[s]) {
+                    continue;
+                }
+                for t in 0..job.stages[s].tasks.len() {
+                    if job.stages[s].tasks[t].state != TaskState::Pending {
                         continue;
                     }
                     let Some(worker) = next_free(&mut workers, self.last_worker) else {
@@ -200,19 +279,7 @@ impl Scheduler {
                     };
                     let attempt = self.next_attempt;
                     self.next_attempt += 1;
-                    let spec = TaskSpec {
-                        job_id: job.id,
-                        attempt,
-                        stage: stage.plan.id,
-                        partition: t as u32,
-                        file: job.file.clone(),
-                        source: job.source.clone(),
-                        params: job.params.clone(),
-                        base_dir: job.base_dir.clone(),
-                        pipeline: stage.plan.pipeline.iter().map(|&d| d as u32).collect(),
-                        save: stage.plan.save as u32,
-                        split: task.split.clone(),
-                    };
+                    let spec = task_spec(job, s, t, attempt, members);
                     let Some(member) = members.get_mut(worker) else {
                         continue;
                     };
@@ -221,7 +288,8 @@ impl Scheduler {
                     }
                     member.running += 1;
                     self.last_worker = worker;
-                    task.state = TaskState::Running { attempt };
+                    let stage = &mut job.stages[s];
+                    stage.tasks[t].state = TaskState::Running { attempt };
                     stage.started.get_or_insert(now);
                     self.live.insert(
                         attempt,
@@ -255,8 +323,9 @@ impl Scheduler {
         worker: u32,
         attempt: u64,
         metrics: TaskMetrics,
+        samples: Vec<Pair>,
     ) {
-        let Some(live) = self.take_slot(members, worker, attempt) else {
+        let Some(live) = self.settle(members, worker, attempt) else {
             event!(
                 Info,
                 "scheduler",
@@ -273,8 +342,9 @@ impl Scheduler {
             .get_mut(&live.job)
             .expect("live attempts belong to known jobs");
         let stage = &mut job.stages[live.stage];
-        let task = &mut stage.tasks[live.task];
-        if job.state != JobState::Running || task.state != (TaskState::Running { attempt }) {
+        if job.state != JobState::Running
+            || stage.tasks[live.task].state != (TaskState::Running { attempt })
+        {
             self.live.remove(&attempt);
             event!(
                 Info,
@@ -288,8 +358,11 @@ impl Scheduler {
             send(members, worker, Message::AbortTask { attempt });
             return;
         }
-        task.state = TaskState::Committing { attempt };
+        stage.tasks[live.task].state = TaskState::Committing { attempt };
         add(&mut stage.metrics, &metrics);
+        if let Output::Sample(id) = stage.plan.output {
+            job.shuffles[id as usize].samples.insert(live.task, samples);
+        }
         event!(
             Info,
             "scheduler",
@@ -305,7 +378,7 @@ impl Scheduler {
         send(members, worker, Message::CommitTask { attempt });
     }
 
-    /// An attempt's output is in place.
+    /// An attempt's output is in place (or, for a map task, being served).
     pub fn task_committed(
         &mut self,
         members: &mut Membership,
@@ -338,11 +411,7 @@ impl Scheduler {
             return;
         }
         stage.tasks[live.task].state = TaskState::Done { worker };
-        if stage
-            .tasks
-            .iter()
-            .all(|t| matches!(t.state, TaskState::Done { .. }))
-        {
+        if stage.complete() {
             stage.finished = Some(now);
             event!(
                 Info,
@@ -351,8 +420,23 @@ impl Scheduler {
                 job = live.job,
                 stage = live.stage
             );
+            if let Output::Sample(id) = stage.plan.output {
+                let partitions = job.plan.shuffles[id as usize].partitions;
+                let shuffle = &mut job.shuffles[id as usize];
+                let samples: Vec<Pair> = shuffle.samples.values().flatten().cloned().collect();
+                let boundaries = range_boundaries(samples, partitions);
+                event!(
+                    Info,
+                    "scheduler",
+                    "range_boundaries",
+                    job = live.job,
+                    shuffle = id,
+                    count = boundaries.len()
+                );
+                shuffle.boundaries = Some(boundaries);
+            }
         }
-        if job.state == JobState::Running && all_done(job) {
+        if job.state == JobState::Running && job.all_done() {
             request_job_commit(job, members, Some(worker));
         }
     }
@@ -366,7 +450,7 @@ impl Scheduler {
         error: String,
         now: Instant,
     ) {
-        let Some(live) = self.take_slot(members, worker, attempt) else {
+        let Some(live) = self.settle(members, worker, attempt) else {
             event!(
                 Info,
                 "scheduler",
@@ -385,11 +469,12 @@ impl Scheduler {
             .expect("live attempts belong to known jobs");
         let stage = &mut job.stages[live.stage];
         let task = &mut stage.tasks[live.task];
-        if job.state != JobState::Running || task.state != (TaskState::Running { attempt }) {
+        let ours = matches!(task.state,
+            TaskState::Running { attempt: a } | TaskState::Committing { attempt: a } if a == attempt);
+        if job.state != JobState::Running || !ours {
             return;
         }
         task.failures += 1;
-        task.last_error = error.clone();
         stage.attempts_failed += 1;
         event!(
             Warn,
@@ -415,37 +500,32 @@ impl Scheduler {
     }
 
     /// The worker wrote `_SUCCESS` (or could not).
-    pub fn job_committed(&mut self, worker: u32, job_id: u64, error: String, now: Instant) {
+    pub fn job_committed(
+        &mut self,
+        members: &mut Membership,
+        worker: u32,
+        job_id: u64,
+        error: String,
+        now: Instant,
+    ) {
         let Some(job) = self.jobs.get_mut(&job_id) else {
             return;
         };
         if job.state != JobState::Running || job.committer != Some(worker) {
             return;
         }
-        job.finished = Some(now);
         if error.is_empty() {
-            job.state = JobState::Succeeded;
-            event!(
-                Info,
-                "scheduler",
-                "job_succeeded",
-                job = job_id,
-                ms = now.duration_since(job.submitted).as_millis()
-            );
+            let ms = now.duration_since(job.submitted).as_millis();
+            event!(Info, "scheduler", "job_succeeded", job = job_id, ms = ms);
+            self.finish_job(members, job_id, JobState::Succeeded, String::new(), now);
         } else {
-            job.state = JobState::Failed;
-            job.error = format!("committing the job output failed: {error}");
-            event!(
-                Warn,
-                "scheduler",
-                "job_failed",
-                job = job_id,
-                error = job.error
-            );
+            let reason = format!("committing the job output failed: {error}");
+            self.finish_job(members, job_id, JobState::Failed, reason, now);
         }
     }
 
-    /// A worker died: its attempts go back to the queue.
+    /// A worker died: its attempts go back to the queue, and so do the map
+    /// tasks whose output it held, where a stage still needs them.
     pub fn worker_lost(&mut self, members: &mut Membership, worker: u32) {
         let lost: Vec<(u64, Live)> = self
             .live
@@ -476,9 +556,36 @@ impl Scheduler {
                 );
             }
         }
-        // A job commit in flight on the lost worker goes to another one.
         for job in self.jobs.values_mut() {
-            if job.state == JobState::Running && job.committer == Some(worker) {
+            if job.state != JobState::Running {
+                continue;
+            }
+            for s in 0..job.stages.len() {
+                let Output::Shuffle(id) = job.stages[s].plan.output else {
+                    continue;
+                };
+                if !shuffle_still_needed(job, id) {
+                    continue;
+                }
+                let stage = &mut job.stages[s];
+                for (t, task) in stage.tasks.iter_mut().enumerate() {
+                    if task.state == (TaskState::Done { worker }) {
+                        task.state = TaskState::Pending;
+                        stage.finished = None;
+                        event!(
+                            Warn,
+                            "scheduler",
+                            "map_output_lost",
+                            job = job.id,
+                            stage = s,
+                            task = t,
+                            worker = worker
+                        );
+                    }
+                }
+            }
+            // A job commit in flight on the lost worker goes to another one.
+            if job.committer == Some(worker) {
                 request_job_commit(job, members, None);
             }
         }
@@ -508,6 +615,8 @@ impl Scheduler {
         Ok(())
     }
 
+    /// Ends a job in `state`, and tells every worker to release it: stop its
+    /// attempts and remove its temporary, shuffle and spill files.
     fn finish_job(
         &mut self,
         members: &mut Membership,
@@ -522,14 +631,16 @@ impl Scheduler {
         job.state = state;
         job.error = error;
         job.finished = Some(now);
-        event!(
-            Warn,
-            "scheduler",
-            "job_ended",
-            job = job_id,
-            state = state,
-            error = job.error
-        );
+        if state != JobState::Succeeded {
+            event!(
+                Warn,
+                "scheduler",
+                "job_ended",
+                job = job_id,
+                state = state,
+                error = job.error
+            );
+        }
         // Attempts still running keep their slots until their worker reports
         // them (as failed: cancelled); committing ones are aborted.
         let committing: Vec<(u64, u32)> = self
@@ -543,19 +654,18 @@ impl Scheduler {
             send(members, worker, Message::AbortTask { attempt });
         }
         for member in members.alive() {
-            member.send(Message::CancelJobTasks { job_id });
+            member.send(Message::ReleaseJob { job_id });
         }
     }
 
-    /// Frees the slot of a live attempt reported by `worker`.
-    fn take_slot(&mut self, members: &mut Membership, worker: u32, attempt: u64) -> Option<Live> {
-        let live = self
-            .live
-            .get_mut(&attempt)
-            .filter(|l| l.worker == worker && !l.finished)?;
-        live.finished = true;
-        if let Some(m) = members.get_mut(worker) {
-            m.running = m.running.saturating_sub(1);
+    /// Marks a live attempt reported by `worker` as finished, freeing its slot.
+    fn settle(&mut self, members: &mut Membership, worker: u32, attempt: u64) -> Option<Live> {
+        let live = self.live.get_mut(&attempt).filter(|l| l.worker == worker)?;
+        if !live.finished {
+            live.finished = true;
+            if let Some(m) = members.get_mut(worker) {
+                m.running = m.running.saturating_sub(1);
+            }
         }
         Some(*live)
     }
@@ -567,33 +677,40 @@ impl Scheduler {
             .stages
             .iter()
             .map(|stage| {
+                let m = &stage.metrics;
                 let mut report = StageReport {
                     stage: stage.plan.id,
                     ops: stage.plan.ops.clone(),
                     tasks_total: stage.tasks.len() as u32,
                     attempts_failed: stage.attempts_failed,
-                    records_in: stage.metrics.records_in,
-                    records_out: stage.metrics.records_out,
-                    bytes_out: stage.metrics.bytes_out,
+                    records_in: m.records_in,
+                    records_out: m.records_out,
+                    bytes_out: m.bytes_out,
                     duration_ms: match (stage.started, stage.finished) {
                         (Some(s), Some(f)) => ms(f.duration_since(s)),
                         (Some(s), None) => ms(now.duration_since(s)),
                         _ => 0,
                     },
+                    shuffle_write_bytes: m.shuffle_write_bytes,
+                    shuffle_read_bytes: m.shuffle_read_bytes,
+                    spill_bytes: m.spill_bytes,
+                    spill_records: m.spill_records,
                     ..StageReport::default()
                 };
                 for (t, task) in stage.tasks.iter().enumerate() {
                     match task.state {
                         TaskState::Done { worker } => {
                             report.tasks_done += 1;
-                            parts.push(PartLocation {
-                                save: stage.plan.save as u32,
-                                part: t as u32,
-                                worker_addr: members
-                                    .get(worker)
-                                    .map(|m| m.data_addr.clone())
-                                    .unwrap_or_default(),
-                            });
+                            if let Output::Save(save) = stage.plan.output {
+                                parts.push(PartLocation {
+                                    save: save as u32,
+                                    part: t as u32,
+                                    worker_addr: members
+                                        .get(worker)
+                                        .map(|m| m.data_addr.clone())
+                                        .unwrap_or_default(),
+                                });
+                            }
                         }
                         TaskState::Running { .. } | TaskState::Committing { .. } => {
                             report.tasks_running += 1
@@ -636,6 +753,115 @@ impl Scheduler {
     }
 }
 
+fn task_run(segment: usize, index: usize, split: SplitInfo) -> TaskRun {
+    TaskRun {
+        segment: segment as u32,
+        index: index as u32,
+        split,
+        state: TaskState::Pending,
+        failures: 0,
+    }
+}
+
+/// The spec of task `t` of stage `s`: what to read, and where its inputs live.
+fn task_spec(job: &JobRun, s: usize, t: usize, attempt: u64, members: &Membership) -> TaskSpec {
+    let stage = &job.stages[s];
+    let task = &stage.tasks[t];
+    let segment = &stage.plan.segments[task.segment as usize];
+    let shuffle_reads = match segment.input {
+        Input::Shuffle(wide) => job
+            .plan
+            .shuffles_of(wide)
+            .iter()
+            .map(|sh| ShuffleRead {
+                shuffle: sh.id,
+                maps: job.stages[sh.map_stage as usize]
+                    .tasks
+                    .iter()
+                    .enumerate()
+                    .map(|(m, map)| MapLocation {
+                        map: m as u32,
+                        addr: match map.state {
+                            TaskState::Done { worker } => members
+                                .get(worker)
+                                .map(|w| w.data_addr.clone())
+                                .unwrap_or_default(),
+                            _ => String::new(),
+                        },
+                    })
+                    .collect(),
+            })
+            .collect(),
+        Input::Source(_) => Vec::new(),
+    };
+    let (boundaries, sample_size) = match stage.plan.output {
+        Output::Shuffle(id) => (
+            job.shuffles[id as usize]
+                .boundaries
+                .clone()
+                .unwrap_or_default(),
+            0,
+        ),
+        Output::Sample(id) => {
+            let total = job.plan.shuffles[id as usize].partitions * SAMPLES_PER_PARTITION;
+            (
+                Vec::new(),
+                total.div_ceil(stage.tasks.len().max(1) as u32).max(20),
+            )
+        }
+        Output::Save(_) => (Vec::new(), 0),
+    };
+    TaskSpec {
+        job_id: job.id,
+        attempt,
+        stage: s as u32,
+        segment: task.segment,
+        index: task.index,
+        task: t as u32,
+        file: job.file.clone(),
+        source: job.source.clone(),
+        params: job.params.clone(),
+        base_dir: job.base_dir.clone(),
+        parallelism: job.parallelism,
+        split: task.split.clone(),
+        shuffle_reads,
+        boundaries,
+        sample_size,
+    }
+}
+
+/// Whether some stage reading shuffle `id` has not completed yet.
+fn shuffle_still_needed(job: &JobRun, id: u32) -> bool {
+    let wide = job.plan.shuffles[id as usize].wide;
+    job.stages.iter().any(|s| {
+        !s.complete()
+            && s.plan
+                .segments
+                .iter()
+                .any(|seg| seg.input == Input::Shuffle(wide))
+    })
+}
+
+/// `partitions - 1` boundaries cutting the sorted samples into equal
+/// shares. A record goes to the partition numbered by how many boundaries
+/// are less than or equal to it. Samples are (key, value) pairs, so even a
+/// key that holds most records is spread over several partitions.
+pub fn range_boundaries(mut samples: Vec<Pair>, partitions: u32) -> Vec<Pair> {
+    samples.sort_by(|a, b| (&a.key.0, &a.value.0).cmp(&(&b.key.0, &b.value.0)));
+    let n = samples.len();
+    let mut boundaries: Vec<Pair> = Vec::new();
+    if n == 0 {
+        return boundaries;
+    }
+    for i in 1..partitions as usize {
+        let b = &samples[(i * n / partitions as usize).min(n - 1)];
+        if boundaries.last() != Some(b) {
+            boundaries.push(b.clone());
+        }
+    }
+    boundaries
+}
+
 /// The next worker after `after` (by id, wrapping) with a free slot; takes the slot.
 fn next_free(workers: &mut [(u32, u32)], after: u32) -> Option<u32> {
     let start = workers.iter().position(|&(id, _)| id > after).unwrap_or(0);
@@ -649,20 +875,13 @@ fn next_free(workers: &mut [(u32, u32)], after: u32) -> Option<u32> {
     })
 }
 
-fn all_done(job: &JobRun) -> bool {
-    job.stages
-        .iter()
-        .flat_map(|s| &s.tasks)
-        .all(|t| matches!(t.state, TaskState::Done { .. }))
-}
-
 /// Asks `preferred` (or any live worker) to write `_SUCCESS`.
 fn request_job_commit(job: &mut JobRun, members: &Membership, preferred: Option<u32>) {
     let chosen = preferred
         .filter(|&w| {
             members
                 .get(w)
-                .is_some_and(|m| m.state == crate::message::WorkerState::Alive)
+                .is_some_and(|m| m.state == WorkerState::Alive)
         })
         .or_else(|| members.alive().map(|m| m.id).next());
     job.committer = chosen;
@@ -697,8 +916,38 @@ fn add(total: &mut TaskMetrics, m: &TaskMetrics) {
     total.bytes_in += m.bytes_in;
     total.bytes_out += m.bytes_out;
     total.duration_ms += m.duration_ms;
+    total.shuffle_write_bytes += m.shuffle_write_bytes;
+    total.shuffle_read_bytes += m.shuffle_read_bytes;
+    total.spill_bytes += m.spill_bytes;
+    total.spill_records += m.spill_records;
 }
 
 fn ms(d: Duration) -> u64 {
     d.as_millis() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Bytes;
+
+    fn pair(k: &str, v: &str) -> Pair {
+        Pair {
+            key: Bytes(k.into()),
+            value: Bytes(v.into()),
+        }
+    }
+
+    #[test]
+    fn boundaries_split_samples_evenly_even_under_skew() {
+        let samples: Vec<Pair> = (0..100).map(|i| pair("hot", &format!("{i:03}"))).collect();
+        let b = range_boundaries(samples, 4);
+        assert_eq!(
+            b,
+            vec![pair("hot", "025"), pair("hot", "050"), pair("hot", "075")]
+        );
+        assert!(range_boundaries(Vec::new(), 4).is_empty());
+        let same: Vec<Pair> = (0..10).map(|_| pair("k", "v")).collect();
+        assert_eq!(range_boundaries(same, 3).len(), 1);
+    }
 }

@@ -7,13 +7,13 @@
 //! never opens a file: it re-parses the job text it is sent, plans stages,
 //! and pairs each stage with the splits the client computed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::job::{Job, Op};
+use crate::job::{DatasetId, Job, Op};
 use crate::message::{KeyValue, Message, SourceSplits, SplitInfo};
-use crate::plan::{plan, StagePlan};
+use crate::plan::{plan, Input, Plan};
 use crate::scheduler::NewJob;
 use crate::split::{list_input, plan_splits};
 
@@ -25,8 +25,9 @@ pub struct Request<'a> {
     pub path: &'a Path,
     pub overrides: &'a BTreeMap<String, String>,
     pub overwrite: bool,
-    /// Splits per input when the job does not say (`read_text(p, splits=N)`).
-    pub default_splits: usize,
+    /// Splits per input when the job does not say (`read_text(p, splits=N)`),
+    /// and reduce partitions when a wide operator does not say.
+    pub parallelism: u32,
 }
 
 /// Why a submission could not be prepared. Both are the user's to fix
@@ -64,7 +65,8 @@ pub fn prepare(req: &Request<'_>) -> Result<Message, Refused> {
     let base = std::env::current_dir()
         .map_err(|e| Refused::Setup(format!("cannot read the working directory: {e}")))?;
     job.resolve_paths(&base);
-    let stages = plan(&job).map_err(|e| Refused::JobFile(format!("{name}: error: {e}")))?;
+    let plan =
+        plan(&job, req.parallelism).map_err(|e| Refused::JobFile(format!("{name}: error: {e}")))?;
 
     let mut outputs: Vec<&str> = Vec::new();
     for save in &job.saves {
@@ -79,18 +81,13 @@ pub fn prepare(req: &Request<'_>) -> Result<Message, Refused> {
     }
 
     let mut inputs = Vec::new();
-    let mut done = Vec::new();
-    for stage in &stages {
-        if done.contains(&stage.source) {
-            continue;
-        }
-        done.push(stage.source);
-        let (path, splits) = match &job.datasets[stage.source].op {
+    for source in sources(&plan) {
+        let (path, splits) = match &job.datasets[source].op {
             Op::ReadText { path, splits } | Op::ReadCsv { path, splits, .. } => (path, *splits),
             other => return Err(Refused::Setup(format!("stage source is {}", other.name()))),
         };
         let files = list_input(Path::new(path)).map_err(Refused::Setup)?;
-        let target = splits.map_or(req.default_splits, |n| n as usize).max(1);
+        let target = splits.unwrap_or(req.parallelism).max(1) as usize;
         let splits = plan_splits(&files, target)
             .into_iter()
             .map(|s| SplitInfo {
@@ -100,7 +97,7 @@ pub fn prepare(req: &Request<'_>) -> Result<Message, Refused> {
             })
             .collect();
         inputs.push(SourceSplits {
-            dataset: stage.source as u32,
+            dataset: source as u32,
             splits,
         });
     }
@@ -117,6 +114,7 @@ pub fn prepare(req: &Request<'_>) -> Result<Message, Refused> {
             })
             .collect(),
         base_dir: base.display().to_string(),
+        parallelism: req.parallelism,
         inputs,
     })
 }
@@ -186,6 +184,7 @@ pub fn accept(
     source: String,
     params: Vec<KeyValue>,
     base_dir: String,
+    parallelism: u32,
     inputs: Vec<SourceSplits>,
 ) -> Result<NewJob, String> {
     let overrides: BTreeMap<String, String> = params
@@ -194,28 +193,42 @@ pub fn accept(
         .collect();
     let mut job = Job::parse(&file, &source, &overrides).map_err(|e| e.to_string())?;
     job.resolve_paths(Path::new(&base_dir));
-    let stages: Vec<StagePlan> = plan(&job)?;
-    let mut planned = Vec::new();
-    for stage in stages {
-        let splits = inputs
+    let plan = plan(&job, parallelism)?;
+    let mut splits = HashMap::new();
+    for source in sources(&plan) {
+        let given = inputs
             .iter()
-            .find(|i| i.dataset as usize == stage.source)
+            .find(|i| i.dataset as usize == source)
             .map(|i| i.splits.clone())
-            .ok_or_else(|| format!("no input splits were sent for dataset {}", stage.source))?;
-        if splits.is_empty() {
-            return Err(format!(
-                "the input of dataset {} has no splits",
-                stage.source
-            ));
+            .ok_or_else(|| format!("no input splits were sent for dataset {source}"))?;
+        if given.is_empty() {
+            return Err(format!("the input of dataset {source} has no splits"));
         }
-        planned.push((stage, splits));
+        splits.insert(source, given);
     }
     Ok(NewJob {
         file,
         source,
         params,
         base_dir,
+        parallelism,
         outputs: job.saves.iter().map(|s| s.path.clone()).collect(),
-        stages: planned,
+        plan,
+        splits,
     })
+}
+
+/// Every source dataset the plan reads, once, in stage order.
+fn sources(plan: &Plan) -> Vec<DatasetId> {
+    let mut found = Vec::new();
+    for stage in &plan.stages {
+        for segment in &stage.segments {
+            if let Input::Source(d) = segment.input {
+                if !found.contains(&d) {
+                    found.push(d);
+                }
+            }
+        }
+    }
+    found
 }

@@ -8,6 +8,10 @@
 //! so the first attempt to commit wins and a late or duplicate attempt can
 //! never replace a committed part (a plain `rename(2)` would silently
 //! overwrite it). The job's `_SUCCESS` is written last, also by rename.
+//!
+//! A map task's output (`shuffle.rs`) is written in the worker's work
+//! directory under a name that includes its attempt; committing it means
+//! recording it as the output this worker serves for that map task.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
@@ -18,9 +22,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::connection::Outbox;
 use crate::event;
-use crate::executor::{self, Limits};
+use crate::executor::{self, Destination, TaskEnv};
 use crate::job::Job;
 use crate::message::{Message, TaskSpec};
+use crate::plan::{plan, Output, Plan};
 use crate::pool::ThreadPool;
 
 /// The directory, inside an output directory, where attempts write.
@@ -80,31 +85,84 @@ struct Attempt {
     job_id: u64,
     phase: Phase,
     cancel: Arc<AtomicBool>,
-    /// `OUTPUT/_temporary/attempt-N`
-    temp_dir: PathBuf,
-    /// `OUTPUT/_temporary/attempt-N/part-XXXXX`
-    temp_file: PathBuf,
-    /// `OUTPUT/part-XXXXX`
-    final_file: PathBuf,
-    save: u32,
-    part: u32,
+    kind: AttemptKind,
 }
 
-/// Committed parts this worker serves on its data port, by (job, save, part).
-/// Only paths recorded here are ever opened for a peer.
-#[derive(Clone, Default)]
-pub struct Outputs(Arc<Mutex<HashMap<PartKey, PathBuf>>>);
+/// Where an attempt's output goes, by its stage's output.
+#[derive(Clone)]
+enum AttemptKind {
+    Part {
+        /// `OUTPUT/_temporary/attempt-N`
+        temp_dir: PathBuf,
+        /// `OUTPUT/_temporary/attempt-N/part-XXXXX`
+        temp_file: PathBuf,
+        /// `OUTPUT/part-XXXXX`
+        final_file: PathBuf,
+        save: u32,
+        part: u32,
+    },
+    Map {
+        data: PathBuf,
+        index: PathBuf,
+        shuffle: u32,
+        map: u32,
+    },
+    Sample,
+}
 
-/// (job id, save index, part number).
-type PartKey = (u64, u32, u32);
-
-impl Outputs {
-    pub fn get(&self, job_id: u64, save: u32, part: u32) -> Option<PathBuf> {
-        lock(&self.0).get(&(job_id, save, part)).cloned()
+impl AttemptKind {
+    fn destination(&self) -> Destination {
+        match self {
+            AttemptKind::Part { temp_file, .. } => Destination::Part(temp_file.clone()),
+            AttemptKind::Map { data, index, .. } => Destination::Map {
+                data: data.clone(),
+                index: index.clone(),
+            },
+            AttemptKind::Sample => Destination::Sample,
+        }
     }
 
-    fn insert(&self, job_id: u64, save: u32, part: u32, path: PathBuf) {
-        lock(&self.0).insert((job_id, save, part), path);
+    /// Removes whatever the attempt wrote.
+    fn discard(&self) {
+        match self {
+            AttemptKind::Part { temp_dir, .. } => remove_dir(temp_dir),
+            AttemptKind::Map { data, index, .. } => {
+                let _ = fs::remove_file(data);
+                let _ = fs::remove_file(index);
+            }
+            AttemptKind::Sample => {}
+        }
+    }
+}
+
+/// What this worker serves on its data port: committed output parts by
+/// (job, save, part) and committed map outputs by (job, shuffle, map). Only
+/// paths recorded here are ever opened for a peer, which names what it
+/// wants by numbers, never by path.
+#[derive(Clone, Default)]
+pub struct Outputs(Arc<Mutex<Served>>);
+
+#[derive(Default)]
+struct Served {
+    parts: HashMap<(u64, u32, u32), PathBuf>,
+    /// (data file, index file)
+    maps: HashMap<(u64, u32, u32), (PathBuf, PathBuf)>,
+}
+
+impl Outputs {
+    pub fn part(&self, job_id: u64, save: u32, part: u32) -> Option<PathBuf> {
+        lock(&self.0).parts.get(&(job_id, save, part)).cloned()
+    }
+
+    /// The data and index files of a committed map output.
+    pub fn map(&self, job_id: u64, shuffle: u32, map: u32) -> Option<(PathBuf, PathBuf)> {
+        lock(&self.0).maps.get(&(job_id, shuffle, map)).cloned()
+    }
+
+    /// Forgets a job's map outputs (its committed parts stay served, for
+    /// `client results`).
+    fn forget_maps(&self, job_id: u64) {
+        lock(&self.0).maps.retain(|k, _| k.0 != job_id);
     }
 }
 
@@ -114,18 +172,30 @@ pub struct Tasks {
     attempts: Mutex<HashMap<u64, Attempt>>,
     pub outputs: Outputs,
     link: MasterLink,
-    limits: Arc<Limits>,
+    env: TaskEnv,
+    /// Shuffle and spill files live under `WORK_DIR/job-N/`.
+    work_dir: PathBuf,
 }
 
 impl Tasks {
-    pub fn new(slots: u32, link: MasterLink, limits: Limits) -> std::io::Result<Arc<Tasks>> {
+    pub fn new(
+        slots: u32,
+        link: MasterLink,
+        env: TaskEnv,
+        work_dir: PathBuf,
+    ) -> std::io::Result<Arc<Tasks>> {
         Ok(Arc::new(Tasks {
             pool: ThreadPool::new(slots as usize, "task")?,
             attempts: Mutex::new(HashMap::new()),
             outputs: Outputs::default(),
             link,
-            limits: Arc::new(limits),
+            env,
+            work_dir,
         }))
+    }
+
+    fn job_dir(&self, job_id: u64) -> PathBuf {
+        self.work_dir.join(format!("job-{job_id}"))
     }
 
     /// Attempts running now.
@@ -136,17 +206,14 @@ impl Tasks {
     /// Starts an attempt on the pool; blocks while every slot is busy.
     pub fn launch(self: &Arc<Self>, spec: TaskSpec) {
         let attempt = spec.attempt;
-        let job = match parse(&spec) {
-            Ok(job) => Arc::new(job),
-            Err(e) => return self.link.send(Message::TaskFailed { attempt, error: e }),
+        let (job, plan) = match parse(&spec) {
+            Ok(parsed) => parsed,
+            Err(error) => return self.link.send(Message::TaskFailed { attempt, error }),
         };
-        let Some(save) = job.saves.get(spec.save as usize) else {
-            let error = format!("the job has no save number {}", spec.save);
-            return self.link.send(Message::TaskFailed { attempt, error });
+        let kind = match self.kind(&spec, &job, &plan) {
+            Ok(kind) => kind,
+            Err(error) => return self.link.send(Message::TaskFailed { attempt, error }),
         };
-        let out = Path::new(&save.path);
-        let part = format!("part-{:05}", spec.partition);
-        let temp_dir = out.join(TEMP_DIR).join(format!("attempt-{attempt}"));
         let cancel = Arc::new(AtomicBool::new(false));
         lock(&self.attempts).insert(
             attempt,
@@ -154,11 +221,7 @@ impl Tasks {
                 job_id: spec.job_id,
                 phase: Phase::Running,
                 cancel: Arc::clone(&cancel),
-                temp_file: temp_dir.join(&part),
-                temp_dir,
-                final_file: out.join(&part),
-                save: spec.save,
-                part: spec.partition,
+                kind: kind.clone(),
             },
         );
         event!(
@@ -167,28 +230,73 @@ impl Tasks {
             "task_started",
             job = spec.job_id,
             stage = spec.stage,
-            task = spec.partition,
+            task = spec.task,
             attempt = attempt
         );
         let tasks = Arc::clone(self);
+        let (job, plan) = (Arc::new(job), Arc::new(plan));
         self.pool
-            .execute(move || tasks.execute(&spec, &job, cancel));
+            .execute(move || tasks.execute(&spec, &job, &plan, &kind, cancel));
+    }
+
+    /// Where attempt `spec` writes, from its stage's output.
+    fn kind(&self, spec: &TaskSpec, job: &Job, plan: &Plan) -> Result<AttemptKind, String> {
+        let stage = plan
+            .stages
+            .get(spec.stage as usize)
+            .ok_or_else(|| format!("the job has no stage {}", spec.stage))?;
+        let attempt = spec.attempt;
+        Ok(match stage.output {
+            Output::Save(save) => {
+                let out = Path::new(&job.saves.get(save).ok_or("no such save")?.path);
+                let part = format!("part-{:05}", spec.task);
+                let temp_dir = out.join(TEMP_DIR).join(format!("attempt-{attempt}"));
+                AttemptKind::Part {
+                    temp_file: temp_dir.join(&part),
+                    temp_dir,
+                    final_file: out.join(&part),
+                    save: save as u32,
+                    part: spec.task,
+                }
+            }
+            Output::Shuffle(shuffle) => {
+                let base = self.job_dir(spec.job_id).join(format!(
+                    "shuffle-{shuffle}-map-{}-attempt-{attempt}",
+                    spec.task
+                ));
+                AttemptKind::Map {
+                    data: base.with_extension("data"),
+                    index: base.with_extension("index"),
+                    shuffle,
+                    map: spec.task,
+                }
+            }
+            Output::Sample(_) => AttemptKind::Sample,
+        })
     }
 
     /// Body of an attempt, on a pool thread.
-    fn execute(&self, spec: &TaskSpec, job: &Arc<Job>, cancel: Arc<AtomicBool>) {
+    fn execute(
+        &self,
+        spec: &TaskSpec,
+        job: &Arc<Job>,
+        plan: &Plan,
+        kind: &AttemptKind,
+        cancel: Arc<AtomicBool>,
+    ) {
         let attempt = spec.attempt;
-        let Some(temp_file) = lock(&self.attempts)
-            .get(&attempt)
-            .map(|a| a.temp_file.clone())
-        else {
-            return; // aborted before it started
-        };
-        let temp_dir = temp_file
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        let result = executor::run(spec, job, &self.limits, cancel, &temp_file);
+        let spill_dir = self
+            .job_dir(spec.job_id)
+            .join(format!("spill-attempt-{attempt}"));
+        let result = executor::run(
+            spec,
+            job,
+            plan,
+            &self.env,
+            cancel,
+            &kind.destination(),
+            spill_dir,
+        );
         let mut attempts = lock(&self.attempts);
         // Aborted while running: nobody will commit this output.
         let result = match attempts.get_mut(&attempt) {
@@ -204,20 +312,24 @@ impl Tasks {
         };
         drop(attempts);
         match result {
-            Ok(metrics) => {
+            Ok(done) => {
                 event!(
                     Info,
                     "worker",
                     "task_finished",
                     job = spec.job_id,
                     attempt = attempt,
-                    records_out = metrics.records_out,
-                    ms = metrics.duration_ms
+                    records_out = done.metrics.records_out,
+                    ms = done.metrics.duration_ms
                 );
-                self.link.send(Message::TaskDone { attempt, metrics });
+                self.link.send(Message::TaskDone {
+                    attempt,
+                    metrics: done.metrics,
+                    samples: done.samples,
+                });
             }
             Err(error) => {
-                remove_dir(&temp_dir);
+                kind.discard();
                 event!(
                     Warn,
                     "worker",
@@ -231,7 +343,8 @@ impl Tasks {
         }
     }
 
-    /// Moves a finished attempt's output into place.
+    /// Moves a finished attempt's output into place: links a part file to
+    /// its final name, or starts serving a map output.
     pub fn commit(&self, attempt: u64) {
         let Some(a) = lock(&self.attempts).remove(&attempt) else {
             let error = format!("attempt {attempt} is not waiting for a commit here");
@@ -242,34 +355,59 @@ impl Tasks {
             let error = format!("attempt {attempt} had not finished");
             return self.link.send(Message::TaskFailed { attempt, error });
         }
-        match fs::hard_link(&a.temp_file, &a.final_file) {
-            Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                // Another attempt committed this part first; it stays.
-                event!(
-                    Warn,
-                    "worker",
-                    "commit_lost_race",
-                    attempt = attempt,
-                    part = a.final_file.display()
-                );
+        match &a.kind {
+            AttemptKind::Part {
+                temp_dir,
+                temp_file,
+                final_file,
+                save,
+                part,
+            } => {
+                match fs::hard_link(temp_file, final_file) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                        // Another attempt committed this part first; it stays.
+                        event!(
+                            Warn,
+                            "worker",
+                            "commit_lost_race",
+                            attempt = attempt,
+                            part = final_file.display()
+                        );
+                    }
+                    Err(e) => {
+                        remove_dir(temp_dir);
+                        let error = format!("committing {}: {e}", final_file.display());
+                        return self.link.send(Message::TaskFailed { attempt, error });
+                    }
+                }
+                remove_dir(temp_dir);
+                lock(&self.outputs.0)
+                    .parts
+                    .insert((a.job_id, *save, *part), final_file.clone());
             }
-            Err(e) => {
-                remove_dir(&a.temp_dir);
-                let error = format!("committing {}: {e}", a.final_file.display());
-                return self.link.send(Message::TaskFailed { attempt, error });
+            AttemptKind::Map {
+                data,
+                index,
+                shuffle,
+                map,
+            } => {
+                let old = lock(&self.outputs.0)
+                    .maps
+                    .insert((a.job_id, *shuffle, *map), (data.clone(), index.clone()));
+                if let Some((old_data, old_index)) = old.filter(|(d, _)| d != data) {
+                    let _ = fs::remove_file(old_data);
+                    let _ = fs::remove_file(old_index);
+                }
             }
+            AttemptKind::Sample => {}
         }
-        remove_dir(&a.temp_dir);
-        self.outputs
-            .insert(a.job_id, a.save, a.part, a.final_file.clone());
         event!(
             Info,
             "worker",
             "task_committed",
             job = a.job_id,
-            attempt = attempt,
-            part = a.final_file.display()
+            attempt = attempt
         );
         self.link.send(Message::TaskCommitted { attempt });
     }
@@ -279,7 +417,7 @@ impl Tasks {
         if let Some(a) = lock(&self.attempts).remove(&attempt) {
             a.cancel.store(true, Ordering::Relaxed);
             if a.phase == Phase::Finished {
-                remove_dir(&a.temp_dir);
+                a.kind.discard();
             }
             event!(
                 Info,
@@ -291,8 +429,9 @@ impl Tasks {
         }
     }
 
-    /// Stops every attempt of a job and removes their temporary output.
-    pub fn cancel_job(&self, job_id: u64) {
+    /// The job has ended: stops its attempts and removes its temporary
+    /// output, shuffle and spill files.
+    pub fn release_job(&self, job_id: u64) {
         let mut attempts = lock(&self.attempts);
         let ids: Vec<u64> = attempts
             .iter()
@@ -304,11 +443,15 @@ impl Tasks {
                 a.cancel.store(true, Ordering::Relaxed);
                 // A running attempt removes its own files when it sees the flag.
                 if a.phase == Phase::Finished {
-                    remove_dir(&a.temp_dir);
+                    a.kind.discard();
                     attempts.remove(&id);
                 }
             }
         }
+        drop(attempts);
+        self.outputs.forget_maps(job_id);
+        remove_dir(&self.job_dir(job_id));
+        event!(Debug, "worker", "job_released", job = job_id);
     }
 
     /// Writes `_SUCCESS` in each output directory and removes `_temporary`.
@@ -342,7 +485,8 @@ fn write_success(out: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn parse(spec: &TaskSpec) -> Result<Job, String> {
+/// Parses and plans the task's job, exactly as the master did.
+fn parse(spec: &TaskSpec) -> Result<(Job, Plan), String> {
     let overrides: BTreeMap<String, String> = spec
         .params
         .iter()
@@ -350,7 +494,8 @@ fn parse(spec: &TaskSpec) -> Result<Job, String> {
         .collect();
     let mut job = Job::parse(&spec.file, &spec.source, &overrides).map_err(|e| e.to_string())?;
     job.resolve_paths(Path::new(&spec.base_dir));
-    Ok(job)
+    let plan = plan(&job, spec.parallelism)?;
+    Ok((job, plan))
 }
 
 fn remove_dir(dir: &Path) {

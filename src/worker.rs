@@ -21,9 +21,10 @@ use crate::connection::{connect, FrameReader, FrameWriter, Outbox};
 use crate::data_port;
 use crate::error::{Error, Result};
 use crate::event;
-use crate::executor::Limits;
+use crate::executor::TaskEnv;
 use crate::message::Message;
 use crate::task::{MasterLink, Tasks};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// The first wait before reconnecting; it doubles up to `reconnect_max`.
@@ -47,6 +48,10 @@ pub struct WorkerConfig {
     pub advertise_host: Option<String>,
     /// Whether `pipe` may run commands here.
     pub allow_pipe: bool,
+    /// Where shuffle and spill files go.
+    pub work_dir: PathBuf,
+    /// Map outputs a reduce task fetches at once.
+    pub fetches: usize,
 }
 
 /// Runs the worker until the process ends. `data_listener` is the already
@@ -56,14 +61,20 @@ pub fn run(data_listener: TcpListener, config: WorkerConfig) -> Result<()> {
         .local_addr()
         .map_err(|e| Error::io("reading the data port's address", e))?;
     let link = MasterLink::default();
-    let tasks = Tasks::new(
-        config.slots,
-        link.clone(),
-        Limits {
-            allow_pipe: config.allow_pipe,
-        },
-    )
-    .map_err(|e| Error::io("starting the task thread pool", e))?;
+    std::fs::create_dir_all(&config.work_dir).map_err(|e| {
+        Error::io(
+            format!("creating work directory {}", config.work_dir.display()),
+            e,
+        )
+    })?;
+    let env = TaskEnv {
+        allow_pipe: config.allow_pipe,
+        // Each running task gets an equal share of the budget.
+        memory_bytes: (config.memory_bytes / u64::from(config.slots.max(1))) as usize,
+        fetch_in_flight: config.fetches.max(1),
+    };
+    let tasks = Tasks::new(config.slots, link.clone(), env, config.work_dir.clone())
+        .map_err(|e| Error::io("starting the task thread pool", e))?;
     data_port::spawn(data_listener, tasks.outputs.clone())?;
     event!(
         Info,
@@ -206,7 +217,7 @@ fn session(
             Ok(Some(Message::CommitTask { attempt })) => tasks.commit(attempt),
             Ok(Some(Message::AbortTask { attempt })) => tasks.abort(attempt),
             Ok(Some(Message::CommitJob { job_id, outputs })) => tasks.commit_job(job_id, &outputs),
-            Ok(Some(Message::CancelJobTasks { job_id })) => tasks.cancel_job(job_id),
+            Ok(Some(Message::ReleaseJob { job_id })) => tasks.release_job(job_id),
             Ok(Some(Message::Error { code, message })) => {
                 event!(
                     Warn,

@@ -229,7 +229,7 @@ fn submit(m: &Matches, addr: &str, timeout: Duration, file: &str, wait: bool) ->
         path: Path::new(file),
         overrides: &overrides,
         overwrite: m.opt_present("overwrite"),
-        default_splits: (2 * slots.max(1)) as usize,
+        parallelism: 2 * slots.max(1),
     };
     let msg = match submission::prepare(&req) {
         Ok(msg) => msg,

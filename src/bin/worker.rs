@@ -62,6 +62,18 @@ fn main() {
         "allow-pipe",
         "let jobs run shell commands here with pipe(command) (default: refused)",
     );
+    opts.optopt(
+        "",
+        "work-dir",
+        "where shuffle and spill files go (default: $TMPDIR/minispark-worker-PID)",
+        "DIR",
+    );
+    opts.optopt(
+        "",
+        "fetches",
+        "map outputs a reduce task fetches at once (default 4)",
+        "N",
+    );
     cli::common_flags(&mut opts);
     let m = cli::parse(
         &opts,
@@ -80,6 +92,11 @@ fn main() {
         reconnect_max: cli::millis(&m, "reconnect-max-ms", 5000),
         advertise_host: m.opt_str("advertise"),
         allow_pipe: m.opt_present("allow-pipe"),
+        work_dir: m.opt_str("work-dir").map_or_else(
+            || std::env::temp_dir().join(format!("minispark-worker-{}", std::process::id())),
+            std::path::PathBuf::from,
+        ),
+        fetches: cli::value(&m, "fetches", 4usize),
     };
     let listener = cli::bind(
         &m.opt_str("bind").unwrap_or_else(|| "0.0.0.0".into()),

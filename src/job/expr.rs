@@ -111,6 +111,8 @@ enum Func {
     Substr,
     Concat,
     Replace,
+    Before,
+    After,
     Int,
     Float,
     Str,
@@ -154,6 +156,8 @@ const FUNCS: &[FuncInfo] = &[
     FuncInfo { name: "substr", func: Func::Substr, min: 2, max: 3, wants: &[Text, Number], returns: Ty::Str, usage: "substr(s, start) or substr(s, start, length)" },
     FuncInfo { name: "concat", func: Func::Concat, min: 1, max: usize::MAX, wants: &[Text], returns: Ty::Str, usage: "concat(a, b, ...)" },
     FuncInfo { name: "replace", func: Func::Replace, min: 3, max: 3, wants: &[Text], returns: Ty::Str, usage: "replace(s, from, to)" },
+    FuncInfo { name: "before", func: Func::Before, min: 2, max: 2, wants: &[Text], returns: Ty::Str, usage: "before(s, sep)" },
+    FuncInfo { name: "after", func: Func::After, min: 2, max: 2, wants: &[Text], returns: Ty::Str, usage: "after(s, sep)" },
     FuncInfo { name: "int", func: Func::Int, min: 1, max: 1, wants: &[Number], returns: Ty::Int, usage: "int(x)" },
     FuncInfo { name: "float", func: Func::Float, min: 1, max: 1, wants: &[Number], returns: Ty::Float, usage: "float(x)" },
     FuncInfo { name: "str", func: Func::Str, min: 1, max: 1, wants: &[Text], returns: Ty::Str, usage: "str(x)" },
@@ -902,6 +906,19 @@ fn call<'e>(
             Val::Str(Cow::Owned(out))
         }
         Func::Replace => Val::Str(Cow::Owned(bytes::replace(&text(0)?, &text(1)?, &text(2)?))),
+        // An empty `sep` occurs at 0: `before` gives "", `after` all of `s`.
+        Func::Before => {
+            let s = text(0)?;
+            let end = bytes::find(&s, &text(1)?).unwrap_or(s.len());
+            Val::Str(slice(s, 0..end))
+        }
+        Func::After => {
+            let s = text(0)?;
+            let sep = text(1)?;
+            let start = bytes::find(&s, &sep).map_or(s.len(), |at| at + sep.len());
+            let end = s.len();
+            Val::Str(slice(s, start..end))
+        }
         Func::Int => {
             let v = arg(0)?;
             match env.number(node, &v)? {
@@ -1079,6 +1096,22 @@ mod tests {
             ("replace($0, \"o\", \"0\")", s(" Hell0, W0rld ")),
             ("replace($0, \"\", \"0\")", s(" Hello, World ")),
             ("replace(\"aaaa\", \"aa\", \"b\")", s("bb")),
+            ("before($0, \",\")", s(" Hello")),
+            ("after($0, \",\")", s(" World ")),
+            ("before(\"a=b=c\", \"=\")", s("a")),
+            ("after(\"a=b=c\", \"=\")", s("b=c")),
+            ("before(\"k\\tv\\tw\", \"\\t\")", s("k")),
+            ("after(\"k\\tv\\tw\", \"\\t\")", s("v\tw")),
+            ("before($0, \"x\")", s(" Hello, World ")),
+            ("after($0, \"x\")", s("")),
+            ("before($0, \"\")", s("")),
+            ("after($0, \"\")", s(" Hello, World ")),
+            ("before($0, \" \")", s("")),
+            ("after(\"ab\", \"ab\")", s("")),
+            ("after(\"aab\", \"ab\")", s("")),
+            ("before(\"aab\", \"ab\")", s("a")),
+            ("before(12345, 3)", s("12")),
+            ("after($1, 2.5)", s("")),
             ("basename(\"/a/b/c.txt\")", s("c.txt")),
             ("basename(\"c\")", s("c")),
             ("str(12)", s("12")),
@@ -1093,6 +1126,24 @@ mod tests {
         for (src, want) in cases {
             assert_eq!(ev(src, line).as_ref(), Ok(want), "{src}");
         }
+    }
+
+    /// `split(s)` splits on runs of exactly the ASCII whitespace bytes
+    /// (space, \t, \n, \x0c, \r; not \x0b) and gives no empty words.
+    #[test]
+    fn split_on_whitespace() {
+        let words = |line: &[u8]| match ev("split($0)", line) {
+            Ok(Value::List(items)) => items.into_iter().map(Value::into_bytes).collect::<Vec<_>>(),
+            other => panic!("{other:?}"),
+        };
+        let want = |w: &[&[u8]]| w.iter().map(|w| w.to_vec()).collect::<Vec<_>>();
+        assert_eq!(
+            words(b" \t a\tb\nc\x0cd\re\x0bf  \r\n"),
+            want(&[b"a", b"b", b"c", b"d", b"e\x0bf"])
+        );
+        assert_eq!(words(b""), want(&[]));
+        assert_eq!(words(b" \t\r\n\x0c"), want(&[]));
+        assert_eq!(words(b"\xff\xa0x y"), want(&[b"\xff\xa0x", b"y"]));
     }
 
     #[test]
@@ -1228,6 +1279,11 @@ mod tests {
             ("substr($0)", "1:5: `substr` takes 2 or 3 arguments, got 1 (usage: substr(s, start) or substr(s, start, length))"),
             ("concat()", "1:5: `concat` takes at least 1 argument, got 0 (usage: concat(a, b, ...))"),
             ("lower($0, $1)", "1:5: `lower` takes 1 argument, got 2 (usage: lower(s))"),
+            ("before($0)", "1:5: `before` takes 2 arguments, got 1 (usage: before(s, sep))"),
+            ("after($0, \"a\", \"b\")", "1:5: `after` takes 2 arguments, got 3 (usage: after(s, sep))"),
+            ("after(s=$0, \"x\")", "1:11: function `after` takes no named arguments (`s=`)"),
+            ("befor($0, \"x\")", "1:5: unknown function `befor` (did you mean `before`?)"),
+            ("before", "1:5: `before` is a function: call it as `before(...)`"),
             ("substr($0, \"x\")", "1:16: cannot use \"x\" as a number"),
             ("$1 + \"abc\"", "1:10: cannot use \"abc\" as a number"),
             ("$1 + true", "1:10: cannot use true as a number"),
@@ -1341,6 +1397,8 @@ mod tests {
             "split",
             "substr",
             "concat",
+            "before",
+            "after",
             "[]",
         ];
         fn gen(rng: &mut Rng, depth: u32) -> String {

@@ -30,6 +30,9 @@ pub use error::JobError;
 pub use expr::{BinOp, Expr, RecordCtx, UnOp};
 pub use lexer::Span;
 pub use value::Value;
+/// The expression language's number and text rules, shared with `reduce_by_key`
+/// so its results read and print like expression values.
+pub(crate) use value::{format_float, parse_number, quote, Num};
 
 /// Index of a dataset in `Job::datasets`.
 pub type DatasetId = usize;
@@ -272,16 +275,19 @@ impl Job {
 }
 
 /// The field separator for `$1`, `$2`, ... in expressions over dataset `id`:
-/// the `sep` of a `read_csv`, kept through any number of `filter`s; `None`
-/// (runs of whitespace) for every other dataset, and for an unknown id.
+/// the `sep` of a `read_csv`, kept through any number of `filter`s; else a
+/// tab for a keyed dataset, whose `$0` is `key<TAB>value` (so after a `join`,
+/// `$1` is the key, `$2` the left value, `$3` the right one); else `None`
+/// (runs of ASCII whitespace). `None` for an unknown id.
 pub fn sep_of(job: &Job, id: DatasetId) -> Option<u8> {
     let mut id = id;
     loop {
-        match &job.datasets.get(id)?.op {
+        let dataset = job.datasets.get(id)?;
+        match &dataset.op {
             Op::ReadCsv { sep, .. } => return Some(*sep),
             // Inputs have smaller ids, so this ends.
             Op::Filter { input, .. } if *input < id => id = *input,
-            _ => return None,
+            _ => return dataset.keyed.then_some(b'\t'),
         }
     }
 }

@@ -183,10 +183,15 @@ words.pipe("sort").reduce_by_key(first).save("out/never") # keyed? no: an error 
     );
     // Spans point at the operator.
     assert_eq!(job.datasets[4].span, Span { line: 13, col: 16 });
-    // Separators: read_csv's, kept through filter only.
+    // Separators: read_csv's, kept through filter only; else a tab for
+    // pairs; else whitespace.
     assert_eq!(sep_of(&job, 5), Some(b';'));
     assert_eq!(sep_of(&job, 6), Some(b';'));
-    assert_eq!(sep_of(&job, 7), None);
+    assert_eq!(sep_of(&job, 7), Some(b'\t'));
+    assert_eq!(sep_of(&job, 8), Some(b'\t'));
+    assert_eq!(sep_of(&job, 4), Some(b'\t'));
+    assert_eq!(sep_of(&job, 14), None);
+    assert_eq!(sep_of(&job, 20), None);
     assert_eq!(job.sep(2), None);
     assert_eq!(sep_of(&job, 99), None);
     // Inputs always come first.
@@ -194,6 +199,200 @@ words.pipe("sort").reduce_by_key(first).save("out/never") # keyed? no: an error 
         assert!(d.op.inputs().iter().all(|i| *i < id));
     }
     assert!(job.datasets[15].op.is_wide() && !job.datasets[14].op.is_wide());
+}
+
+/// Which separator splits `$0`: read_csv's through filters, a tab for
+/// pairs (also through filters and after joins), else whitespace.
+#[test]
+fn field_separators_follow_the_dataset() {
+    let job = parse_ok(
+        "a = read_csv(\"a.csv\", \";\").filter($1 != \"\")\n\
+         b = a.map($1, $2).filter($2 != \"x\")\n\
+         c = b.join(read_text(\"t\").map($1, $2))\n\
+         d = c.map($2, $3).union(b).distinct()\n\
+         e = d.map(concat($1, \" \", $2)).union(read_csv(\"z\"))\n\
+         e.save(\"o\")\n",
+    );
+    let seps: Vec<(String, Option<u8>)> = (0..job.datasets.len())
+        .map(|id| (summary(&job)[id].clone(), sep_of(&job, id)))
+        .collect();
+    let tab = Some(b'\t');
+    assert_eq!(
+        seps,
+        [
+            (
+                "0 _=read_csv() a.csv ';' false None".to_string(),
+                Some(b';')
+            ),
+            ("1 a=filter(0) `$1 != \"\"`".to_string(), Some(b';')),
+            ("2 _=map(1) `$1` `$2` keyed".to_string(), tab),
+            ("3 b=filter(2) `$2 != \"x\"` keyed".to_string(), tab),
+            ("4 _=read_text() t None".to_string(), None),
+            ("5 _=map(4) `$1` `$2` keyed".to_string(), tab),
+            ("6 c=join(3,5) None keyed".to_string(), tab),
+            ("7 _=map(6) `$2` `$3` keyed".to_string(), tab),
+            ("8 _=union(7,3) keyed".to_string(), tab),
+            ("9 d=distinct(8) None keyed".to_string(), tab),
+            ("10 _=map(9) `concat($1, \" \", $2)`".to_string(), None),
+            ("11 _=read_csv() z ',' false None".to_string(), Some(b',')),
+            ("12 e=union(10,11)".to_string(), None),
+        ]
+    );
+    // After a join, $1, $2, $3 are the key, left value and right value.
+    let Op::Map {
+        key: Some(key),
+        value,
+        ..
+    } = &job.datasets[7].op
+    else {
+        panic!("{:?}", job.datasets[7]);
+    };
+    let joined = Record::pair(b"k".to_vec(), b"left v\tright v".to_vec());
+    let ctx = RecordCtx {
+        record: &joined,
+        file: "",
+        sep: sep_of(&job, 6),
+    };
+    assert_eq!(key.eval_bytes(&ctx), Ok(b"left v".to_vec()));
+    assert_eq!(value.eval_bytes(&ctx), Ok(b"right v".to_vec()));
+}
+
+/// The example jobs in jobs/: each parses with its defaults and has the
+/// expected shape (the outputs are a contract checked outside this repo).
+#[test]
+fn every_job_file_parses_with_its_defaults() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("jobs");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".job"))
+        .collect();
+    names.sort();
+    for name in &names {
+        let text = std::fs::read_to_string(dir.join(name)).unwrap();
+        if let Err(e) = Job::parse(&format!("jobs/{name}"), &text, &BTreeMap::new()) {
+            panic!("{e}");
+        }
+    }
+    for expected in [
+        "grep.job",
+        "pipe.job",
+        "wordcount.job",
+        "join.job",
+        "revenue.job",
+        "indexer.job",
+        "sort.job",
+    ] {
+        assert!(names.iter().any(|n| n == expected), "{expected} missing");
+    }
+
+    let shape = |name: &str, text: &str| {
+        let job = Job::parse(name, text, &BTreeMap::new()).unwrap_or_else(|e| panic!("{e}"));
+        let params: Vec<String> = job.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let saves: Vec<String> = job
+            .saves
+            .iter()
+            .map(|s| format!("{} -> {}", s.dataset, s.path))
+            .collect();
+        (params, summary(&job), saves)
+    };
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+
+    let (params, datasets, saves) = shape(
+        "jobs/wordcount.job",
+        include_str!("../../jobs/wordcount.job"),
+    );
+    assert_eq!(
+        params,
+        strings(&[
+            "input=data/words.txt",
+            "output=out/wordcount",
+            "partitions=4"
+        ])
+    );
+    assert_eq!(
+        datasets,
+        strings(&[
+            "0 _=read_text() data/words.txt None",
+            "1 words=flat_map(0) `split($0)`",
+            "2 _=map(1) `$0` `1` keyed",
+            "3 counts=reduce_by_key(2) Sum Some(4) keyed",
+        ])
+    );
+    assert_eq!(saves, strings(&["3 -> out/wordcount"]));
+
+    let (params, datasets, saves) = shape("jobs/join.job", include_str!("../../jobs/join.job"));
+    assert_eq!(
+        params,
+        strings(&[
+            "orders=data/orders.csv",
+            "output=out/join",
+            "users=data/users.csv"
+        ])
+    );
+    assert_eq!(
+        datasets,
+        strings(&[
+            "0 _=read_csv() data/users.csv ',' false None",
+            "1 u=map(0) `$1` `$2` keyed",
+            "2 _=read_csv() data/orders.csv ',' false None",
+            "3 o=map(2) `$2` `concat($1, \"\\t\", $3)` keyed",
+            "4 _=join(1,3) None keyed",
+        ])
+    );
+    assert_eq!(saves, strings(&["4 -> out/join"]));
+
+    let (params, datasets, saves) =
+        shape("jobs/revenue.job", include_str!("../../jobs/revenue.job"));
+    assert_eq!(
+        params,
+        strings(&[
+            "orders=data/orders.csv",
+            "output=out/revenue",
+            "users=data/users.csv"
+        ])
+    );
+    assert_eq!(
+        datasets,
+        strings(&[
+            "0 _=read_csv() data/users.csv ',' false None",
+            "1 u=map(0) `$1` `$3` keyed",
+            "2 _=read_csv() data/orders.csv ',' false None",
+            "3 o=map(2) `$2` `$3` keyed",
+            "4 _=join(1,3) None keyed",
+            "5 _=map(4) `$2` `$3` keyed",
+            "6 _=reduce_by_key(5) Sum None keyed",
+        ])
+    );
+    assert_eq!(saves, strings(&["6 -> out/revenue"]));
+
+    let (params, datasets, saves) =
+        shape("jobs/indexer.job", include_str!("../../jobs/indexer.job"));
+    assert_eq!(params, strings(&["input=data/docs", "output=out/indexer"]));
+    assert_eq!(
+        datasets,
+        strings(&[
+            "0 _=read_text() data/docs None",
+            "1 _=flat_map(0) `split($0)`",
+            "2 _=map(1) `$0` `basename(input_file())` keyed",
+            "3 hits=distinct(2) None keyed",
+            "4 files=group_by_key(3) None keyed",
+            "5 _=map(4) `$key` `concat(len(split($value, \",\")), \"\\t\", $value)` keyed",
+        ])
+    );
+    assert_eq!(saves, strings(&["5 -> out/indexer"]));
+
+    let (params, datasets, saves) = shape("jobs/sort.job", include_str!("../../jobs/sort.job"));
+    assert_eq!(params, strings(&["input=data/sort.txt", "output=out/sort"]));
+    assert_eq!(
+        datasets,
+        strings(&[
+            "0 _=read_text() data/sort.txt None",
+            "1 _=map(0) `before($0, \"\\t\")` `after($0, \"\\t\")` keyed",
+            "2 _=sort_by_key(1) None keyed",
+        ])
+    );
+    assert_eq!(saves, strings(&["2 -> out/sort"]));
 }
 
 #[test]
@@ -425,6 +624,9 @@ fn fuzz_parser_and_evaluator() {
     const SEEDS: &[&str] = &[
         include_str!("../../jobs/grep.job"),
         include_str!("../../jobs/pipe.job"),
+        include_str!("../../jobs/wordcount.job"),
+        include_str!("../../jobs/indexer.job"),
+        include_str!("../../jobs/sort.job"),
         "param p = \"in.csv\"\nparam n = 2\nw = read_csv(p, \",\", true, splits=n).filter($2 > 3 or contains($0, \"x\"))\nw.map($1, substr($3, 1, 2)).reduce_by_key(concat(\";\"), n).sort_by_key().save(\"o\")\n",
         "a = read_text(\"x\").flat_map(split(lower($0), \",\"))\nb = a.map(trim($0), len($0) * 2 - 1)\nb.join(b.distinct(), 3).left_join(b.group_by_key()).union(b).save(\"o\")\n",
         "read_text(\"i\")\n  .map($(1) , -int($2) % 7 / 2.5)\n  .filter(not ($key != \"a\") && $value >= 0)\n  .map(concat(basename(input_file()), \"\\t\", split($0)[0]))\n  .save(\"out\")\n",
@@ -479,6 +681,8 @@ fn fuzz_parser_and_evaluator() {
         "split",
         "contains",
         "substr",
+        "before",
+        "after",
         "a",
         "b",
         "p",
@@ -586,7 +790,7 @@ fn docs_examples_parse() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 5);
+    assert_eq!(checked, 6);
 }
 
 /// Every example in the function table of docs/jobs.md gives what it says.
@@ -627,5 +831,5 @@ fn docs_function_examples_hold() {
         );
         checked += 1;
     }
-    assert_eq!(checked, 16);
+    assert_eq!(checked, 18);
 }

@@ -1,0 +1,390 @@
+//! Wide operators end to end through real processes: every example job of
+//! the shuffle issue, compared with results the test computes itself, plus
+//! skew, empty partitions, an empty join side, a tiny memory budget that
+//! forces spills, and an aggregator that meets a value it cannot read.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::Path;
+
+use common::*;
+use minispark::rng::Rng;
+
+fn p(key: &str, value: &Path) -> String {
+    format!("{key}={}", value.display())
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+/// Submits `job` with `params` and waits; panics unless it succeeds.
+fn run_ok(m: &Proc, job: &str, params: &[String]) -> String {
+    let mut args = vec![
+        "--master".to_string(),
+        m.addr.clone(),
+        "submit".into(),
+        job.into(),
+        "--wait".into(),
+    ];
+    for kv in params {
+        args.push("--param".into());
+        args.push(kv.clone());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = client(&args);
+    assert_eq!(out.status.code(), Some(0), "{job} failed: {}", stderr(&out));
+    stdout(&out).lines().next().unwrap().to_string()
+}
+
+fn users_orders(
+    dir: &Path,
+    users: usize,
+    orders: usize,
+    seed: u64,
+) -> (Vec<(String, String, String)>, Vec<(String, String, i64)>) {
+    let mut rng = Rng::new(seed);
+    let countries = ["no", "it", "pe", "jp", "br"];
+    let us: Vec<(String, String, String)> = (1..=users)
+        .map(|i| {
+            (
+                i.to_string(),
+                format!("user{i}"),
+                countries[rng.below(5) as usize].to_string(),
+            )
+        })
+        .collect();
+    let os: Vec<(String, String, i64)> = (1..=orders)
+        .map(|i| {
+            // Some orders name users that do not exist.
+            let user = 1 + rng.below(users as u64 + users as u64 / 10);
+            (i.to_string(), user.to_string(), 1 + rng.below(1000) as i64)
+        })
+        .collect();
+    let text: String = us
+        .iter()
+        .map(|(id, n, c)| format!("{id},{n},{c}\n"))
+        .collect();
+    fs::write(dir.join("users.csv"), text).unwrap();
+    let text: String = os
+        .iter()
+        .map(|(id, u, a)| format!("{id},{u},{a}\n"))
+        .collect();
+    fs::write(dir.join("orders.csv"), text).unwrap();
+    (us, os)
+}
+
+#[test]
+fn wordcount_matches_a_reference_and_skips_nothing() {
+    let (m, _w) = cluster(2, &[], &["--slots", "2"]);
+    let dir = temp_dir("wordcount");
+    let input = dir.join("words.txt");
+    let lines = words_file(&input, 5000, 11);
+    let out = dir.join("out");
+    let id = run_ok(
+        &m,
+        &job_file("wordcount.job"),
+        &[p("input", &input), p("output", &out), "partitions=3".into()],
+    );
+    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+    for l in &lines {
+        for w in l.split_ascii_whitespace() {
+            *counts.entry(w).or_default() += 1;
+        }
+    }
+    let expected: Vec<String> = counts.iter().map(|(w, c)| format!("{w}\t{c}")).collect();
+    assert_eq!(sorted(output_lines(&out)), expected);
+    assert_eq!(part_count(&out), 3);
+    // Each part is in key order.
+    for part in 0..3 {
+        let text = fs::read_to_string(out.join(format!("part-{part:05}"))).unwrap();
+        let keys: Vec<&str> = text
+            .lines()
+            .map(|l| l.split('\t').next().unwrap())
+            .collect();
+        assert!(
+            keys.windows(2).all(|w| w[0] < w[1]),
+            "part {part} not in key order"
+        );
+    }
+    let status = stdout(&client(&["--master", &m.addr, "status", &id]));
+    assert!(status.contains("reduce_by_key > save"), "{status}");
+    assert!(status.contains("shuffle 0"), "{status}");
+}
+
+#[test]
+fn join_and_revenue_match_a_reference() {
+    let (m, _w) = cluster(2, &[], &["--slots", "2"]);
+    let dir = temp_dir("join");
+    let (users, orders) = users_orders(&dir, 300, 2000, 12);
+    let names: BTreeMap<&str, (&str, &str)> = users
+        .iter()
+        .map(|(id, n, c)| (id.as_str(), (n.as_str(), c.as_str())))
+        .collect();
+    let common = [
+        p("users", &dir.join("users.csv")),
+        p("orders", &dir.join("orders.csv")),
+    ];
+
+    let out = dir.join("join");
+    let mut params = common.to_vec();
+    params.push(p("output", &out));
+    run_ok(&m, &job_file("join.job"), &params);
+    let expected: Vec<String> = orders
+        .iter()
+        .filter_map(|(oid, uid, amount)| {
+            names
+                .get(uid.as_str())
+                .map(|(n, _)| format!("{uid}\t{n}\t{oid}\t{amount}"))
+        })
+        .collect();
+    assert!(
+        expected.len() < orders.len(),
+        "some orders have unknown users"
+    );
+    assert_eq!(sorted(output_lines(&out)), sorted(expected));
+
+    let out = dir.join("revenue");
+    let mut params = common.to_vec();
+    params.push(p("output", &out));
+    run_ok(&m, &job_file("revenue.job"), &params);
+    let mut totals: BTreeMap<&str, i64> = BTreeMap::new();
+    for (_, uid, amount) in &orders {
+        if let Some((_, country)) = names.get(uid.as_str()) {
+            *totals.entry(country).or_default() += amount;
+        }
+    }
+    let expected: Vec<String> = totals.iter().map(|(c, t)| format!("{c}\t{t}")).collect();
+    assert_eq!(sorted(output_lines(&out)), expected);
+}
+
+#[test]
+fn a_join_side_with_no_rows_and_left_join() {
+    let (m, _w) = cluster(2, &[], &["--slots", "1"]);
+    let dir = temp_dir("emptyjoin");
+    fs::write(dir.join("users.csv"), "1,ann,no\n2,bob,it\n").unwrap();
+    fs::write(dir.join("orders.csv"), "").unwrap();
+    let out = dir.join("join");
+    run_ok(
+        &m,
+        &job_file("join.job"),
+        &[
+            p("users", &dir.join("users.csv")),
+            p("orders", &dir.join("orders.csv")),
+            p("output", &out),
+        ],
+    );
+    assert!(output_lines(&out).is_empty());
+
+    fs::write(dir.join("orders.csv"), "10,1,5\n11,1,7\n12,9,1\n").unwrap();
+    fs::write(
+        dir.join("left.job"),
+        "param users\nparam orders\nparam output\nu = read_csv(users).map($1, $2)\no = read_csv(orders).map($2, $1)\nu.left_join(o, 3).save(output)\n",
+    )
+    .unwrap();
+    let out = dir.join("left");
+    run_ok(
+        &m,
+        dir.join("left.job").to_str().unwrap(),
+        &[
+            p("users", &dir.join("users.csv")),
+            p("orders", &dir.join("orders.csv")),
+            p("output", &out),
+        ],
+    );
+    assert_eq!(
+        sorted(output_lines(&out)),
+        ["1\tann\t10", "1\tann\t11", "2\tbob\t"]
+    );
+}
+
+#[test]
+fn indexer_lists_the_files_of_each_word() {
+    let (m, _w) = cluster(2, &[], &["--slots", "1"]);
+    let dir = temp_dir("indexer");
+    let docs = dir.join("docs");
+    fs::create_dir(&docs).unwrap();
+    let files = [
+        ("a.txt", "the cat sat\nthe end\n"),
+        ("b.txt", "a cat\n"),
+        ("c.txt", "end of the story\n\n"),
+    ];
+    for (name, text) in files {
+        fs::write(docs.join(name), text).unwrap();
+    }
+    let out = dir.join("out");
+    run_ok(
+        &m,
+        &job_file("indexer.job"),
+        &[p("input", &docs), p("output", &out)],
+    );
+    let mut index: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for (name, text) in files {
+        for w in text.split_ascii_whitespace() {
+            index.entry(w).or_default().insert(name);
+        }
+    }
+    let expected: Vec<String> = index
+        .iter()
+        .map(|(w, fs)| {
+            format!(
+                "{w}\t{}\t{}",
+                fs.len(),
+                fs.iter().copied().collect::<Vec<_>>().join(",")
+            )
+        })
+        .collect();
+    assert_eq!(sorted(output_lines(&out)), expected);
+}
+
+#[test]
+fn sort_is_total_across_parts_even_with_a_hot_key() {
+    let (m, _w) = cluster(2, &[], &["--slots", "2"]);
+    let dir = temp_dir("sort");
+    let mut rng = Rng::new(13);
+    let lines: Vec<String> = (0..4000)
+        .map(|i| {
+            // Most records share one key: range boundaries must split it by value.
+            let key = if rng.below(10) < 7 {
+                "hot".to_string()
+            } else {
+                format!("k{:04}", rng.below(500))
+            };
+            format!("{key}\trow {:05} {}", rng.below(100_000), i % 7)
+        })
+        .collect();
+    fs::write(dir.join("in.txt"), lines.join("\n") + "\n").unwrap();
+    let out = dir.join("out");
+    run_ok(
+        &m,
+        &job_file("sort.job"),
+        &[p("input", &dir.join("in.txt")), p("output", &out)],
+    );
+    let mut expected = lines.clone();
+    expected.sort_by(|a, b| {
+        let ka = a.split('\t').next().unwrap();
+        let kb = b.split('\t').next().unwrap();
+        ka.as_bytes()
+            .cmp(kb.as_bytes())
+            .then(a.as_bytes().cmp(b.as_bytes()))
+    });
+    assert_eq!(output_lines(&out), expected);
+    // The hot key spread over several parts.
+    let parts_with_hot = (0..part_count(&out))
+        .filter(|i| {
+            fs::read_to_string(out.join(format!("part-{i:05}")))
+                .unwrap()
+                .contains("hot\t")
+        })
+        .count();
+    assert!(parts_with_hot >= 2, "hot key in {parts_with_hot} part(s)");
+}
+
+#[test]
+fn group_distinct_union_and_empty_partitions() {
+    let (m, _w) = cluster(2, &[], &["--slots", "1"]);
+    let dir = temp_dir("group");
+    fs::write(dir.join("a.txt"), "x 3\ny 1\nx 1\nx 3\n").unwrap();
+    fs::write(dir.join("b.txt"), "y 2\nz 9\n").unwrap();
+    fs::write(
+        dir.join("g.job"),
+        r#"a = read_text("a.txt")
+b = read_text("b.txt")
+both = a.union(b)
+both.map($1, $2).group_by_key(8).save("groups")
+both.distinct().save("distinct")
+both.map($1, $2).reduce_by_key(first, 2).save("first")
+both.map($1, $2).reduce_by_key(concat("+")).save("concat")
+"#,
+    )
+    .unwrap();
+    let run = client_in(
+        Some(&dir),
+        &["--master", &m.addr, "submit", "g.job", "--wait"],
+    );
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    assert_eq!(
+        sorted(output_lines(&dir.join("groups"))),
+        ["x\t1,3,3", "y\t1,2", "z\t9"]
+    );
+    assert_eq!(
+        part_count(&dir.join("groups")),
+        8,
+        "empty partitions still get a part file"
+    );
+    assert_eq!(
+        sorted(output_lines(&dir.join("distinct"))),
+        ["x 1", "x 3", "y 1", "y 2", "z 9"]
+    );
+    assert_eq!(
+        sorted(output_lines(&dir.join("first"))),
+        ["x\t3", "y\t1", "z\t9"]
+    );
+    assert_eq!(
+        sorted(output_lines(&dir.join("concat"))),
+        ["x\t1+3+3", "y\t1+2", "z\t9"]
+    );
+}
+
+#[test]
+fn a_tiny_memory_budget_spills_and_changes_nothing() {
+    let (m, _w) = cluster(2, &[], &["--slots", "1", "--memory", "64K"]);
+    let dir = temp_dir("spill");
+    let mut rng = Rng::new(14);
+    let lines: Vec<String> = (0..20_000)
+        .map(|_| format!("key{} {}", rng.below(8000), rng.below(100)))
+        .collect();
+    fs::write(dir.join("in.txt"), lines.join("\n") + "\n").unwrap();
+    fs::write(
+        dir.join("s.job"),
+        "x = read_text(\"in.txt\").map($1, $2)\nx.reduce_by_key(sum).save(\"sums\")\nx.group_by_key().map($1, len(split($2, \",\"))).save(\"groups\")\n",
+    )
+    .unwrap();
+    let run = client_in(
+        Some(&dir),
+        &["--master", &m.addr, "submit", "s.job", "--wait"],
+    );
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let id = stdout(&run).lines().next().unwrap().to_string();
+    let mut sums: BTreeMap<String, (i64, usize)> = BTreeMap::new();
+    for l in &lines {
+        let (k, v) = l.split_once(' ').unwrap();
+        let e = sums.entry(k.to_string()).or_default();
+        e.0 += v.parse::<i64>().unwrap();
+        e.1 += 1;
+    }
+    let expected: Vec<String> = sums.iter().map(|(k, (s, _))| format!("{k}\t{s}")).collect();
+    assert_eq!(sorted(output_lines(&dir.join("sums"))), expected);
+    let expected: Vec<String> = sums.iter().map(|(k, (_, n))| format!("{k}\t{n}")).collect();
+    assert_eq!(sorted(output_lines(&dir.join("groups"))), expected);
+    let status = stdout(&client(&["--master", &m.addr, "status", &id]));
+    assert!(
+        status.contains("spilled "),
+        "the budget forced spills: {status}"
+    );
+}
+
+#[test]
+fn an_unreadable_value_fails_the_job_naming_aggregator_key_and_value() {
+    let (m, _w) = cluster(1, &["--max-attempts", "1"], &[]);
+    let dir = temp_dir("badsum");
+    fs::write(dir.join("in.txt"), "a 1\nb abc\n").unwrap();
+    fs::write(
+        dir.join("b.job"),
+        "read_text(\"in.txt\").map($1, $2).reduce_by_key(sum).save(\"o\")\n",
+    )
+    .unwrap();
+    let run = client_in(
+        Some(&dir),
+        &["--master", &m.addr, "submit", "b.job", "--wait"],
+    );
+    assert_eq!(run.status.code(), Some(1));
+    let err = stderr(&run);
+    assert!(
+        err.contains("reduce_by_key(sum): key \"b\": cannot read \"abc\" as a number"),
+        "{err}"
+    );
+}
