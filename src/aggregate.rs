@@ -74,13 +74,13 @@ use crate::spill::SpillDir;
 /// Records of results or partials, in key byte order.
 pub type Results = Box<dyn Iterator<Item = Result<Record, String>> + Send>;
 
-/// A table slot: the key's `Vec` header and the accumulator, inline.
-const SLOT_BYTES: usize = size_of::<(Vec<u8>, Acc)>();
+/// A table slot: the key (inline when short) and the accumulator.
+const SLOT_BYTES: usize = size_of::<(Key, Acc)>();
 /// Control bytes the table keeps besides one per bucket (hashbrown's
 /// group width, so a probe can read 16 control bytes at once).
 const TABLE_EXTRA_CONTROL_BYTES: usize = 16;
 /// Per entry, for the `(&key, &acc)` index sorted when the table is spilled.
-const SORT_INDEX_BYTES: usize = size_of::<(&Vec<u8>, &Acc)>();
+const SORT_INDEX_BYTES: usize = size_of::<(&Key, &Acc)>();
 
 /// Bytes a hash table of `capacity` entries occupies: one slot plus one
 /// control byte per bucket. hashbrown keeps buckets a power of two and
@@ -104,7 +104,7 @@ pub struct HashAggregator {
     budget_bytes: usize,
     fan_in: usize,
     spill: Arc<SpillDir>,
-    map: HashMap<Vec<u8>, Acc, FastBuildHasher>,
+    map: HashMap<Key, Acc, FastBuildHasher>,
     /// Heap bytes of the keys and accumulators in `map`, plus each entry's
     /// share of the spill-time sort index.
     entry_bytes: usize,
@@ -187,8 +187,9 @@ impl HashAggregator {
     }
 
     fn insert(&mut self, key: &[u8], acc: Acc) -> Result<(), String> {
-        self.entry_bytes += heap_bytes(key.len()) + acc.heap_bytes() + SORT_INDEX_BYTES;
-        self.map.insert(key.to_vec(), acc);
+        let key = Key::new(key);
+        self.entry_bytes += key.heap_bytes() + acc.heap_bytes() + SORT_INDEX_BYTES;
+        self.map.insert(key, acc);
         if self.map.capacity() != self.capacity {
             self.capacity = self.map.capacity();
             self.table_bytes = table_bytes(self.capacity);
@@ -209,13 +210,13 @@ impl HashAggregator {
         if self.map.is_empty() {
             return Ok(());
         }
-        let mut entries: Vec<(&Vec<u8>, &Acc)> = self.map.iter().collect();
-        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut entries: Vec<(&Key, &Acc)> = self.map.iter().collect();
+        entries.sort_unstable_by(|a, b| a.0.as_slice().cmp(b.0.as_slice()));
         let mut run = self.spill.create_run()?;
         for (key, acc) in entries {
             self.scratch.clear();
             acc.encode(&mut self.scratch);
-            run.write_parts(Some(key), &self.scratch)?;
+            run.write_parts(Some(key.as_slice()), &self.scratch)?;
         }
         let (path, stats) = run.finish()?;
         crate::event!(
@@ -250,14 +251,11 @@ impl HashAggregator {
             self.spill_table()?;
         }
         if self.runs.is_empty() {
-            let mut entries: Vec<(Vec<u8>, Acc)> =
-                std::mem::take(&mut self.map).into_iter().collect();
-            entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            return Ok(Box::new(
-                entries
-                    .into_iter()
-                    .map(move |(key, acc)| output.emit(&agg, key, acc)),
-            ));
+            let mut entries: Vec<(Key, Acc)> = std::mem::take(&mut self.map).into_iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.as_slice().cmp(b.0.as_slice()));
+            return Ok(Box::new(entries.into_iter().map(move |(key, acc)| {
+                output.emit(&agg, key.as_slice().to_vec(), acc)
+            })));
         }
         let runs = std::mem::take(&mut self.runs);
         let sorted = merge_sorted_runs(runs, self.fan_in, &self.spill)?;
@@ -391,11 +389,101 @@ enum Acc {
     Concat(Vec<u8>),
 }
 
+/// A 128-bit integer kept as two 64-bit halves, so that it needs only
+/// 8-byte alignment: an `i128` field would align every table slot to 16
+/// bytes and make it larger.
+#[derive(Debug, Clone, Copy, Default)]
+struct Int128 {
+    hi: i64,
+    lo: u64,
+}
+
+impl Int128 {
+    #[inline]
+    fn new(v: i128) -> Int128 {
+        Int128 {
+            hi: (v >> 64) as i64,
+            lo: v as u64,
+        }
+    }
+
+    #[inline]
+    fn get(self) -> i128 {
+        (i128::from(self.hi) << 64) | i128::from(self.lo)
+    }
+}
+
+/// A table key. Most keys (words, ids) are short: up to `INLINE_KEY_BYTES`
+/// live inside the table slot itself, so a lookup reads one cache line
+/// instead of chasing a pointer to a separate heap block.
+#[derive(Clone)]
+enum Key {
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE_KEY_BYTES],
+    },
+    Heap(Box<[u8]>),
+}
+
+/// Key bytes stored without a heap allocation (fills the enum to 24 bytes).
+const INLINE_KEY_BYTES: usize = 22;
+
+impl Key {
+    fn new(key: &[u8]) -> Key {
+        if key.len() <= INLINE_KEY_BYTES {
+            let mut bytes = [0u8; INLINE_KEY_BYTES];
+            bytes[..key.len()].copy_from_slice(key);
+            Key::Inline {
+                len: key.len() as u8,
+                bytes,
+            }
+        } else {
+            Key::Heap(key.into())
+        }
+    }
+
+    #[inline]
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Key::Inline { len, bytes } => &bytes[..*len as usize],
+            Key::Heap(b) => b,
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Key::Inline { .. } => 0,
+            Key::Heap(b) => heap_bytes(b.len()),
+        }
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for Key {
+    fn borrow(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+// Hash and equality must agree with `[u8]`'s, so lookups by `&[u8]` work.
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_slice().hash(state);
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for Key {}
+
 /// A sum: exact integers, and floats once any value is one.
 #[derive(Debug, Clone, Copy, Default)]
 struct Sum {
     /// 128 bits: adding 2^64 values of 64 bits cannot overflow it.
-    int: i128,
+    int: Int128,
     float: f64,
     has_float: bool,
 }
@@ -664,11 +752,11 @@ impl Sum {
     fn of(num: Num) -> Sum {
         match num {
             Num::Int(i) => Sum {
-                int: i128::from(i),
+                int: Int128::new(i128::from(i)),
                 ..Sum::default()
             },
             Num::Float(f) => Sum {
-                int: 0,
+                int: Int128::default(),
                 float: f,
                 has_float: true,
             },
@@ -679,10 +767,12 @@ impl Sum {
     fn add(&mut self, num: Num) -> Result<(), String> {
         match num {
             Num::Int(i) => {
-                self.int = self
-                    .int
-                    .checked_add(i128::from(i))
-                    .ok_or("sum overflows 128 bits")?;
+                self.int = Int128::new(
+                    self.int
+                        .get()
+                        .checked_add(i128::from(i))
+                        .ok_or("sum overflows 128 bits")?,
+                );
             }
             Num::Float(f) => {
                 self.float += f;
@@ -693,17 +783,19 @@ impl Sum {
     }
 
     fn merge(&mut self, other: Sum) -> Result<(), String> {
-        self.int = self
-            .int
-            .checked_add(other.int)
-            .ok_or("sum overflows 128 bits")?;
+        self.int = Int128::new(
+            self.int
+                .get()
+                .checked_add(other.int.get())
+                .ok_or("sum overflows 128 bits")?,
+        );
         self.float += other.float;
         self.has_float |= other.has_float;
         Ok(())
     }
 
     fn as_f64(&self) -> f64 {
-        self.int as f64 + self.float
+        self.int.get() as f64 + self.float
     }
 
     /// The final sum: an integer if every value was one (and it fits).
@@ -711,13 +803,14 @@ impl Sum {
         if self.has_float {
             return Ok(Num::Float(self.as_f64()));
         }
-        i64::try_from(self.int)
+        let int = self.int.get();
+        i64::try_from(int)
             .map(Num::Int)
-            .map_err(|_| format!("the sum {} does not fit in a 64-bit integer", self.int))
+            .map_err(|_| format!("the sum {int} does not fit in a 64-bit integer"))
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.int.to_be_bytes());
+        out.extend_from_slice(&self.int.get().to_be_bytes());
         out.extend_from_slice(&self.float.to_bits().to_be_bytes());
         out.push(u8::from(self.has_float));
     }
@@ -730,7 +823,7 @@ impl Sum {
             _ => return Err("float flag is not 0 or 1"),
         };
         Ok(Sum {
-            int: i128::from_be_bytes(array(&bytes[..16])),
+            int: Int128::new(i128::from_be_bytes(array(&bytes[..16]))),
             float: f64::from_bits(u64::from_be_bytes(array(&bytes[16..24]))),
             has_float,
         })

@@ -411,6 +411,40 @@ impl Iterator for SourceIter {
     }
 }
 
+/// `flat_map`: each element of the expression's list becomes a record.
+struct FlatMap {
+    input: Records,
+    expr: crate::job::Expr,
+    file: String,
+    sep: Option<u8>,
+    pending: std::vec::IntoIter<Vec<u8>>,
+}
+
+impl Iterator for FlatMap {
+    type Item = Result<Record, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(item) = self.pending.next() {
+                return Some(Ok(Record::line(item)));
+            }
+            let record = match self.input.next()? {
+                Ok(record) => record,
+                Err(e) => return Some(Err(e)),
+            };
+            let ctx = RecordCtx {
+                record: &record,
+                file: &self.file,
+                sep: self.sep,
+            };
+            match self.expr.eval_items(&ctx) {
+                Ok(items) => self.pending = items.into_iter(),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
+
 /// Wraps `input` in the operator of dataset `id`.
 fn apply(
     job: &Arc<Job>,
@@ -440,7 +474,7 @@ fn apply(
                     file: &file,
                     sep,
                 };
-                match pred.eval(&ctx).and_then(|v| v.truthy()) {
+                match pred.eval_bool(&ctx) {
                     Ok(true) => Some(Ok(record)),
                     Ok(false) => None,
                     Err(e) => Some(Err(e)),
@@ -449,41 +483,37 @@ fn apply(
         }
         Op::Map { key, value, .. } => {
             let (key, value) = (key.clone(), value.clone());
+            // A constant value (`map($0, 1)`) is printed once, not per record.
+            let constant = value.constant().map(|v| v.clone().into_bytes());
+            // `map($0, ...)` on a line: the line becomes the key without a copy.
+            let key_is_line = key.as_ref().is_some_and(|k| k.is_line());
             Box::new(input.map(move |r| {
-                let record = r?;
+                let mut record = r?;
                 let ctx = RecordCtx {
                     record: &record,
                     file: &file,
                     sep,
                 };
-                let v = value.eval(&ctx)?.into_bytes();
+                let v = match &constant {
+                    Some(c) => c.clone(),
+                    None => value.eval_bytes(&ctx)?,
+                };
                 Ok(match &key {
-                    Some(k) => Record::pair(k.eval(&ctx)?.into_bytes(), v),
                     None => Record::line(v),
+                    Some(_) if key_is_line && record.key.is_none() => {
+                        Record::pair(std::mem::take(&mut record.value), v)
+                    }
+                    Some(k) => Record::pair(k.eval_bytes(&ctx)?, v),
                 })
             }))
         }
-        Op::FlatMap { expr, .. } => {
-            let expr = expr.clone();
-            Box::new(input.flat_map(move |r| {
-                let items: Vec<Result<Record, String>> = match r.and_then(|record| {
-                    let ctx = RecordCtx {
-                        record: &record,
-                        file: &file,
-                        sep,
-                    };
-                    expr.eval(&ctx)
-                }) {
-                    Ok(v) => v
-                        .into_list()
-                        .into_iter()
-                        .map(|x| Ok(Record::line(x.into_bytes())))
-                        .collect(),
-                    Err(e) => vec![Err(e)],
-                };
-                items
-            }))
-        }
+        Op::FlatMap { expr, .. } => Box::new(FlatMap {
+            input,
+            expr: expr.clone(),
+            file,
+            sep,
+            pending: Vec::new().into_iter(),
+        }),
         Op::Pipe { command, .. } => {
             if !env.allow_pipe {
                 return Err(format!(

@@ -133,12 +133,17 @@ impl Hasher for FastHasher {
     }
 
     /// A multiply's low bits depend only on its inputs' low bits, and the
-    /// table picks a bucket from the low bits. Folding the 128-bit product
-    /// (high half xor low half) spreads every input bit over the result.
+    /// table picks a bucket from the low bits and a 7-bit tag from the top
+    /// bits: both must depend on every input bit. MurmurHash3's 64-bit
+    /// finalizer (`fmix64`: xor-shift, multiply, three times) does that.
     #[inline]
     fn finish(&self) -> u64 {
-        let full = u128::from(self.hash) * u128::from(FX_MULTIPLIER);
-        (full as u64) ^ ((full >> 64) as u64)
+        let mut h = self.hash;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
 }
 

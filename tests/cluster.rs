@@ -168,7 +168,11 @@ fn workers_reregister_when_the_master_restarts() {
                 .find(|l| field(l, "addr") == Some(w.addr.as_str()))
                 .and_then(|l| field(l, "id").map(str::to_string))
         };
-        assert_eq!(id_of(&before), id_of(&after), "before: {before:?}\nafter: {after:?}");
+        assert_eq!(
+            id_of(&before),
+            id_of(&after),
+            "before: {before:?}\nafter: {after:?}"
+        );
     }
     assert!(w1.log_text().contains("master_lost"));
     assert!(w1.log_text().contains("reregistered"));

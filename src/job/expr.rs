@@ -600,6 +600,25 @@ impl Expr {
         Ok(eval(&self.root, &env)?.into_bytes().into_owned())
     }
 
+    /// Evaluates to what `flat_map` makes records of: the bytes of each
+    /// element of a list, or of the one value. Each element is copied once,
+    /// straight from what it borrows.
+    pub fn eval_items(&self, ctx: &RecordCtx) -> Result<Vec<Vec<u8>>, String> {
+        let env = Env::new(self, ctx);
+        Ok(match eval(&self.root, &env)? {
+            Val::List(items) => items
+                .into_iter()
+                .map(|v| v.into_bytes().into_owned())
+                .collect(),
+            other => vec![other.into_bytes().into_owned()],
+        })
+    }
+
+    /// Is this exactly `$0`, the whole record?
+    pub fn is_line(&self) -> bool {
+        matches!(self.root.kind, Kind::Line)
+    }
+
     /// The expression as written in the job file.
     pub fn text(&self) -> &str {
         &self.text
