@@ -187,6 +187,15 @@ impl HashAggregator {
     }
 
     fn insert(&mut self, key: &[u8], acc: Acc) -> Result<(), String> {
+        // A full table grows by allocating one twice its size while the old
+        // one is still alive: if both would not fit, spill first (then the
+        // emptied table has room and does not grow).
+        if self.map.len() == self.map.capacity() {
+            let grown = table_bytes(self.map.capacity() * 2 + 1);
+            if self.entry_bytes + self.table_bytes + grown > self.budget_bytes {
+                self.spill_table()?;
+            }
+        }
         let key = Key::new(key);
         self.entry_bytes += key.heap_bytes() + acc.heap_bytes() + SORT_INDEX_BYTES;
         self.map.insert(key, acc);

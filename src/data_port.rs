@@ -23,7 +23,7 @@ use std::io::Read;
 use std::path::Path;
 
 /// Bytes sent per `DataChunk` frame.
-const CHUNK_BYTES: usize = 1024 * 1024;
+const CHUNK_BYTES: usize = 64 * 1024;
 
 enum SendError {
     /// Our side: the part is unknown or unreadable; the session goes on.

@@ -3,6 +3,7 @@
 #   start_master [flags...]        sets $master (host:port)
 #   start_worker [flags...]        appends the pid to $worker_pids
 #   wait_workers N                 until N workers are ALIVE
+#   stop_cluster                   kill the master and workers started so far
 
 cluster_dir=$(mktemp -d)
 pids=()
@@ -45,4 +46,11 @@ wait_workers() {
         [ $SECONDS -lt $deadline ] || { echo "workers did not register" >&2; cat "$cluster_dir"/*.log >&2; exit 1; }
         sleep 0.02
     done
+}
+
+stop_cluster() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    pids=()
+    worker_pids=()
 }
