@@ -15,14 +15,20 @@ build:
 test:
 	$(CARGO) test --release
 
-# A master and two workers on loopback run jobs/grep.job on generated data.
+# A master and two workers on loopback run grep, word count and join on
+# generated data.
 demo: build data
 	@tools/demo.sh
 
-# Sample inputs under data/ (git-ignored): 1,000,000 lines, about 65 MB.
+# Sample inputs under data/ (git-ignored): 1,000,000 lines of words (65 MB),
+# 100,000 users and 500,000 orders, and a directory of text files.
 data: build
-	@mkdir -p data
+	@mkdir -p data/docs
 	@[ -f data/words.txt ] || ./gen words --lines 1000000 --out data/words.txt
+	@[ -f data/users.csv ] || ./gen users --count 100000 --out data/users.csv
+	@[ -f data/orders.csv ] || ./gen orders --count 500000 --users 100000 --out data/orders.csv
+	@[ -f data/sort.txt ] || ./gen sorted-input --lines 200000 --out data/sort.txt
+	@[ -f data/docs/doc1.txt ] || for i in 1 2 3 4; do ./gen words --lines 2000 --seed $$i --out data/docs/doc$$i.txt --quiet; done
 
 # Wall-clock benchmarks against the tools a user would reach for otherwise.
 bench: build
