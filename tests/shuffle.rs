@@ -48,7 +48,7 @@ fn users_orders(
 ) -> (Vec<(String, String, String)>, Vec<(String, String, i64)>) {
     let mut rng = Rng::new(seed);
     let countries = ["no", "it", "pe", "jp", "br"];
-    let us: Vec<(String, String, String)> = (1..=users)
+    let us: Vec<User> = (1..=users)
         .map(|i| {
             (
                 i.to_string(),
@@ -57,7 +57,7 @@ fn users_orders(
             )
         })
         .collect();
-    let os: Vec<(String, String, i64)> = (1..=orders)
+    let os: Vec<Order> = (1..=orders)
         .map(|i| {
             // Some orders name users that do not exist.
             let user = 1 + rng.below(users as u64 + users as u64 / 10);
