@@ -40,12 +40,12 @@ fn run_ok(m: &Proc, job: &str, params: &[String]) -> String {
     stdout(&out).lines().next().unwrap().to_string()
 }
 
-fn users_orders(
-    dir: &Path,
-    users: usize,
-    orders: usize,
-    seed: u64,
-) -> (Vec<(String, String, String)>, Vec<(String, String, i64)>) {
+/// (user_id, name, country)
+type User = (String, String, String);
+/// (order_id, user_id, amount)
+type Order = (String, String, i64);
+
+fn users_orders(dir: &Path, users: usize, orders: usize, seed: u64) -> (Vec<User>, Vec<Order>) {
     let mut rng = Rng::new(seed);
     let countries = ["no", "it", "pe", "jp", "br"];
     let us: Vec<User> = (1..=users)
