@@ -73,12 +73,15 @@ pub fn reduce(
             r
         })))
     };
-    let sorted = |records: Records, budget: usize| -> Result<Records, String> {
+    // Sorts `records` within `budget`; returns them and the memory they
+    // keep while being read.
+    let sorted = |records: Records, budget: usize| -> Result<(Records, usize), String> {
         let mut sorter = ExternalSorter::new(budget, MERGE_FAN_IN, Arc::clone(spill));
         for r in records {
             sorter.push(r?)?;
         }
-        Ok(Box::new(sorter.finish()?))
+        let retained = sorter.retained_bytes();
+        Ok((Box::new(sorter.finish()?), retained))
     };
     let budget = env.memory_bytes;
     let op = &job
@@ -97,11 +100,11 @@ pub fn reduce(
             table.finish()?
         }
         Op::GroupByKey { .. } => Box::new(Groups {
-            sorted: sorted(fetch_side(0)?, budget)?.peekable(),
+            sorted: sorted(fetch_side(0)?, budget)?.0.peekable(),
         }),
         Op::Distinct { .. } => {
             let mut last: Option<Record> = None;
-            Box::new(sorted(fetch_side(0)?, budget)?.filter(move |r| match r {
+            Box::new(sorted(fetch_side(0)?, budget)?.0.filter(move |r| match r {
                 Ok(rec) if last.as_ref() == Some(rec) => false,
                 Ok(rec) => {
                     last = Some(rec.clone());
@@ -110,20 +113,17 @@ pub fn reduce(
                 Err(_) => true,
             }))
         }
-        Op::SortByKey { .. } => sorted(fetch_side(0)?, budget)?,
+        Op::SortByKey { .. } => sorted(fetch_side(0)?, budget)?.0,
         Op::Join { .. } | Op::LeftJoin { .. } => {
             let outer = matches!(op, Op::LeftJoin { .. });
-            // Each side sorts in a third of the share; the last third holds
-            // the current key's left values.
-            let left = sorted(fetch_side(0)?, budget / 3)?;
-            let right = sorted(fetch_side(1)?, budget / 3)?;
-            Box::new(MergeJoin::new(
-                left,
-                right,
-                outer,
-                budget / 3,
-                Arc::clone(spill),
-            ))
+            // An eighth of the share holds the current key's left values.
+            // The left side sorts in at most half; the right side gets what
+            // the sorted left side does not keep.
+            let group = budget / 8;
+            let (left, kept) = sorted(fetch_side(0)?, budget / 2)?;
+            let right_budget = budget.saturating_sub(group + kept).max(budget / 8);
+            let (right, _) = sorted(fetch_side(1)?, right_budget)?;
+            Box::new(MergeJoin::new(left, right, outer, group, Arc::clone(spill)))
         }
         other => return Err(format!("`{}` is not computed from a shuffle", other.name())),
     })

@@ -220,6 +220,29 @@ impl<R: Read> RunReader<R> {
         }
     }
 
+    /// Reads and checks the next block and hands over its payload (whole
+    /// records), for a consumer elsewhere to decode with `from_block`.
+    /// `None` at a clean end of the stream.
+    pub fn next_block(&mut self) -> Option<Result<Vec<u8>, String>> {
+        if self.done {
+            return None;
+        }
+        match self.load_block() {
+            Ok(true) => {
+                self.pos = 0;
+                Some(Ok(std::mem::take(&mut self.payload)))
+            }
+            Ok(false) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+
     fn error(&self, what: impl std::fmt::Display) -> String {
         format!(
             "{}: block at byte {}: {what}",
@@ -320,6 +343,21 @@ impl<R: Read> RunReader<R> {
 
     fn record_error(&self, start: usize, what: impl std::fmt::Display) -> String {
         self.error(format_args!("record at payload byte {start}: {what}"))
+    }
+}
+
+impl RunReader<io::Empty> {
+    /// The records of one block payload that `next_block` already checked.
+    pub fn from_block(payload: Vec<u8>, source: String) -> Self {
+        RunReader {
+            inner: io::empty(),
+            source,
+            payload,
+            pos: 0,
+            block_offset: 0,
+            next_offset: 0,
+            done: false,
+        }
     }
 }
 

@@ -43,8 +43,6 @@ use crate::record::Record;
 use crate::runfile::{RunReader, RunWriter};
 use crate::spill::SpillDir;
 
-/// Records handed from a fetch thread to the reducing task at a time.
-const FETCH_BATCH: usize = 1024;
 /// How long a fetch waits to connect.
 const FETCH_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -226,10 +224,12 @@ pub struct FetchRequest {
     pub maps: Vec<MapLocation>,
 }
 
-/// The records of a partition, arriving from several fetch threads.
+/// The records of a partition, arriving from several fetch threads. The
+/// threads move whole CRC-checked blocks; records are decoded here, on the
+/// reducing thread, so each record is allocated and freed by one thread.
 pub struct Fetched {
-    rx: Receiver<Result<Vec<Record>, String>>,
-    batch: std::vec::IntoIter<Record>,
+    rx: Receiver<Result<Vec<u8>, String>>,
+    block: Option<RunReader<io::Empty>>,
     failed: bool,
 }
 
@@ -238,14 +238,16 @@ impl Iterator for Fetched {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if let Some(r) = self.batch.next() {
-                return Some(Ok(r));
+            if let Some(r) = self.block.as_mut().and_then(Iterator::next) {
+                return Some(r);
             }
             if self.failed {
                 return None;
             }
             match self.rx.recv() {
-                Ok(Ok(batch)) => self.batch = batch.into_iter(),
+                Ok(Ok(payload)) => {
+                    self.block = Some(RunReader::from_block(payload, "a fetched block".into()))
+                }
                 Ok(Err(e)) => {
                     self.failed = true;
                     return Some(Err(e));
@@ -262,8 +264,8 @@ impl Iterator for Fetched {
 pub fn fetch(req: FetchRequest, in_flight: usize, bytes: Arc<AtomicU64>) -> Fetched {
     let threads = in_flight.clamp(1, req.maps.len().max(1));
     // A bounded channel: fetch threads block when the reducer falls behind,
-    // so at most `2 x threads` batches wait in memory.
-    let (tx, rx) = mpsc::sync_channel(threads * 2);
+    // so at most `2 x threads` blocks wait in memory.
+    let (tx, rx) = mpsc::sync_channel::<Result<Vec<u8>, String>>(threads * 2);
     let queue = Arc::new(Mutex::new(req.maps.into_iter().collect::<VecDeque<_>>()));
     for _ in 0..threads {
         let (tx, queue, bytes) = (tx.clone(), Arc::clone(&queue), Arc::clone(&bytes));
@@ -289,18 +291,18 @@ pub fn fetch(req: FetchRequest, in_flight: usize, bytes: Arc<AtomicU64>) -> Fetc
     }
     Fetched {
         rx,
-        batch: Vec::new().into_iter(),
+        block: None,
         failed: false,
     }
 }
 
-/// Fetches one map output's partition and sends its records in batches.
+/// Fetches one map output's partition and sends its blocks, CRC-checked.
 fn fetch_one(
     job_id: u64,
     shuffle: u32,
     partition: u32,
     map: &MapLocation,
-    tx: &SyncSender<Result<Vec<Record>, String>>,
+    tx: &SyncSender<Result<Vec<u8>, String>>,
     bytes: &AtomicU64,
 ) -> Result<(), String> {
     if map.addr.is_empty() {
@@ -327,18 +329,11 @@ fn fetch_one(
         "shuffle {shuffle} map {} partition {partition} from {}",
         map.map, map.addr
     );
-    let mut batch = Vec::with_capacity(FETCH_BATCH);
-    for rec in RunReader::new(chunks, source) {
-        batch.push(rec?);
-        if batch.len() == FETCH_BATCH {
-            let full = std::mem::replace(&mut batch, Vec::with_capacity(FETCH_BATCH));
-            if tx.send(Ok(full)).is_err() {
-                return Ok(()); // the reducer stopped listening
-            }
+    let mut blocks = RunReader::new(chunks, source);
+    while let Some(block) = blocks.next_block() {
+        if tx.send(Ok(block?)).is_err() {
+            return Ok(()); // the reducer stopped listening
         }
-    }
-    if !batch.is_empty() {
-        let _ = tx.send(Ok(batch));
     }
     Ok(())
 }
