@@ -381,3 +381,59 @@ impl Read for ChunkStream<'_> {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("minispark-shuffle-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn read_partition(data: &Path, index: &Path, p: u32) -> Result<Vec<Record>, String> {
+        let (start, len) = partition_range(index, p)?;
+        RunReader::at_offset(open_range(data, start, len)?, "test".into(), start).collect()
+    }
+
+    #[test]
+    fn partitions_round_trip_through_spills_and_a_corrupt_block_is_caught() {
+        let dir = temp("roundtrip");
+        let spill = Arc::new(SpillDir::new(dir.join("spill")).unwrap());
+        // A tiny budget: the writer spills many times before `finish`.
+        let mut w = ShuffleWriter::new(3, 1, Arc::clone(&spill));
+        let mut expected: Vec<Vec<Record>> = vec![Vec::new(); 3];
+        for i in 0..50_000u32 {
+            let rec = Record::pair(format!("k{}", i % 97).into_bytes(), i.to_string().into_bytes());
+            let p = i % 3;
+            w.write(p, &rec).unwrap();
+            expected[p as usize].push(rec);
+        }
+        let (data, index) = (dir.join("m.data"), dir.join("m.index"));
+        w.finish(&data, &index).unwrap();
+        assert!(spill.stats().bytes > 0, "the budget forced spills");
+        for p in 0..3 {
+            assert_eq!(read_partition(&data, &index, p).unwrap(), expected[p as usize]);
+        }
+        assert!(partition_range(&index, 3).is_err());
+
+        // One flipped byte in the data file: its block fails the CRC check.
+        let mut bytes = std::fs::read(&data).unwrap();
+        let (start, _) = partition_range(&index, 1).unwrap();
+        bytes[start as usize + 20] ^= 0x40;
+        std::fs::write(&data, bytes).unwrap();
+        let err = read_partition(&data, &index, 1).unwrap_err();
+        assert!(err.contains("CRC mismatch"), "{err}");
+        assert!(read_partition(&data, &index, 0).is_ok());
+
+        // A corrupt index is refused too.
+        let mut idx = std::fs::read(&index).unwrap();
+        idx[3] ^= 1;
+        std::fs::write(&index, idx).unwrap();
+        assert!(partition_range(&index, 0).unwrap_err().contains("CRC mismatch"));
+        drop(spill);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
