@@ -83,7 +83,14 @@ pub fn reduce(
         let retained = sorter.retained_bytes();
         Ok((Box::new(sorter.finish()?), retained))
     };
-    let budget = env.memory_bytes;
+    // The share also pays for fixed buffers: the fetched blocks in flight
+    // and one block per run a merge reads. Records get the rest.
+    let block = crate::runfile::BLOCK_BYTES + crate::runfile::BLOCK_HEADER_BYTES;
+    let reserved = (2 * env.fetch_in_flight + MERGE_FAN_IN) * block;
+    let budget = env
+        .memory_bytes
+        .saturating_sub(reserved)
+        .max(env.memory_bytes / 4);
     let op = &job
         .datasets
         .get(wide)

@@ -387,7 +387,8 @@ mod tests {
     use super::*;
 
     fn temp(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("minispark-shuffle-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("minispark-shuffle-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
@@ -406,7 +407,10 @@ mod tests {
         let mut w = ShuffleWriter::new(3, 1, Arc::clone(&spill));
         let mut expected: Vec<Vec<Record>> = vec![Vec::new(); 3];
         for i in 0..50_000u32 {
-            let rec = Record::pair(format!("k{}", i % 97).into_bytes(), i.to_string().into_bytes());
+            let rec = Record::pair(
+                format!("k{}", i % 97).into_bytes(),
+                i.to_string().into_bytes(),
+            );
             let p = i % 3;
             w.write(p, &rec).unwrap();
             expected[p as usize].push(rec);
@@ -415,7 +419,10 @@ mod tests {
         w.finish(&data, &index).unwrap();
         assert!(spill.stats().bytes > 0, "the budget forced spills");
         for p in 0..3 {
-            assert_eq!(read_partition(&data, &index, p).unwrap(), expected[p as usize]);
+            assert_eq!(
+                read_partition(&data, &index, p).unwrap(),
+                expected[p as usize]
+            );
         }
         assert!(partition_range(&index, 3).is_err());
 
@@ -432,7 +439,9 @@ mod tests {
         let mut idx = std::fs::read(&index).unwrap();
         idx[3] ^= 1;
         std::fs::write(&index, idx).unwrap();
-        assert!(partition_range(&index, 0).unwrap_err().contains("CRC mismatch"));
+        assert!(partition_range(&index, 0)
+            .unwrap_err()
+            .contains("CRC mismatch"));
         drop(spill);
         std::fs::remove_dir_all(&dir).unwrap();
     }
