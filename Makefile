@@ -1,7 +1,7 @@
 # Mini-Spark. `make` builds release binaries and links them at the repo root.
 
 CARGO ?= cargo
-BINS  := master worker client frame gen
+BINS  := master worker client frame gen wcbase
 
 .PHONY: all build test demo data bench clean
 

@@ -66,15 +66,19 @@ fi
 if want wordcount; then
     [ -f $d/words-1m.txt ] || ./gen words --lines 1000000 --out $d/words-1m.txt
     [ -f $d/words-10m.txt ] || ./gen words --lines 10000000 --seed 7 --out $d/words-10m.txt
+    cat $d/words-1m.txt >/dev/null
+    base=$(best ./wcbase $d/words-1m.txt out/bench-wcbase.txt)
+    row "hand-written 2-thread word count, 1M" "$base" "$(rate 1000000 "$base") lines" "-"
     up
     w1=$(best submit jobs/wordcount.job --param input=$d/words-1m.txt --param output=out/bench-wc1)
     row "jobs/wordcount.job, 1M lines" "$w1" "$(rate 1000000 "$w1") lines" "$(rss)"
+    printf '%-40s %9s x  (the issue measured 0.55 s vs a 0.8 s target: 1.45 x)\n' "  ratio job / hand-written" "$(awk -v a="$w1" -v b="$base" 'BEGIN { printf "%.2f", a / b }')"
     stop_cluster; up
     t0=$(now); submit jobs/wordcount.job --param input=$d/words-10m.txt --param output=out/bench-wc10 >/dev/null 2>&1; t1=$(now)
     w10=$(elapsed "$t0" "$t1")
     row "jobs/wordcount.job, 10M lines" "$w10" "$(rate 10000000 "$w10") lines" "$(rss)"
     printf '%-40s %9s x  (target: at most 10 x)\n' "  ratio 10M / 1M" "$(awk -v a="$w10" -v b="$w1" 'BEGIN { printf "%.2f", a / b }')"
-    printf '%-40s %9s   (targets: 1M at most 0.8 s)\n' "" ""
+    printf '%-40s %9s   (target: 1M at most 0.8 s)\n' "" ""
     stop_cluster
 fi
 
