@@ -23,19 +23,16 @@ fn grep_matches_a_reference_and_reports_through_every_command() {
     let input = dir.join("words.txt");
     let lines = words_file(&input, 3000, 1);
     let out = dir.join("out");
-    let run = client(&[
-        "--master",
+    let run = submit(
         &m.addr,
-        "submit",
         &job_file("grep.job"),
-        "--param",
-        &p("input", &input),
-        "--param",
-        &p("output", &out),
-        "--param",
-        "pattern=error",
-        "--wait",
-    ]);
+        &[
+            ("input", path(&input)),
+            ("output", path(&out)),
+            ("pattern", "error"),
+        ],
+        &["--wait"],
+    );
     assert_eq!(run.status.code(), Some(0), "stderr: {}", stderr(&run));
     let id = stdout(&run).lines().next().unwrap().to_string();
     assert!(
@@ -101,19 +98,16 @@ fn every_line_is_read_exactly_once_whatever_its_ending() {
     fs::write(input.join("empty.txt"), "").unwrap();
     fs::write(input.join(".hidden"), "never\n").unwrap();
     let out = dir.join("out");
-    let run = client(&[
-        "--master",
+    let run = submit(
         &m.addr,
-        "submit",
         &job_file("grep.job"),
-        "--wait",
-        "--param",
-        &p("input", &input),
-        "--param",
-        &p("output", &out),
-        "--param",
-        "pattern=",
-    ]);
+        &[
+            ("input", path(&input)),
+            ("output", path(&out)),
+            ("pattern", ""),
+        ],
+        &["--wait"],
+    );
     assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
     let expected = [
         "one",
@@ -172,19 +166,16 @@ fn pipe_runs_a_command_per_split_on_workers_that_allow_it() {
     let input = dir.join("words.txt");
     let lines = words_file(&input, 2000, 2);
     let out = dir.join("out");
-    let run = client(&[
-        "--master",
+    let run = submit(
         &m.addr,
-        "submit",
         &job_file("pipe.job"),
-        "--wait",
-        "--param",
-        &p("input", &input),
-        "--param",
-        &p("output", &out),
-        "--param",
-        "command=tr a-z A-Z",
-    ]);
+        &[
+            ("input", path(&input)),
+            ("output", path(&out)),
+            ("command", "tr a-z A-Z"),
+        ],
+        &["--wait"],
+    );
     assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
     let expected: Vec<String> = lines.iter().map(|l| l.to_uppercase()).collect();
     assert_eq!(output_lines(&out), expected);
@@ -198,35 +189,27 @@ fn pipe_failures_fail_the_job_with_a_clear_reason() {
 
     // Workers without --allow-pipe refuse.
     let (m, _w) = cluster(1, &["--max-attempts", "2"], &[]);
-    let run = client(&[
-        "--master",
+    let run = submit(
         &m.addr,
-        "submit",
         &job_file("pipe.job"),
-        "--wait",
-        "--param",
-        &p("input", &input),
-        "--param",
-        &p("output", &dir.join("o1")),
-    ]);
+        &[("input", path(&input)), ("output", path(&dir.join("o1")))],
+        &["--wait"],
+    );
     assert_eq!(run.status.code(), Some(1));
     assert!(stderr(&run).contains("--allow-pipe"), "{}", stderr(&run));
 
     // A command that exits non-zero: its stderr tail is in the job's error.
     let (m, _w) = cluster(1, &["--max-attempts", "2"], &["--allow-pipe"]);
-    let run = client(&[
-        "--master",
+    let run = submit(
         &m.addr,
-        "submit",
         &job_file("pipe.job"),
-        "--wait",
-        "--param",
-        &p("input", &input),
-        "--param",
-        &p("output", &dir.join("o2")),
-        "--param",
-        "command=echo something broke >&2; exit 3",
-    ]);
+        &[
+            ("input", path(&input)),
+            ("output", path(&dir.join("o2"))),
+            ("command", "echo something broke >&2; exit 3"),
+        ],
+        &["--wait"],
+    );
     assert_eq!(run.status.code(), Some(1));
     let err = stderr(&run);
     assert!(err.contains("FAILED"), "{err}");
@@ -274,30 +257,19 @@ fn user_errors_exit_2_before_anything_runs() {
     let input = dir.join("in.txt");
     words_file(&input, 50, 4);
     let out = dir.join("out");
-    let args = |extra: &[&str]| {
-        let mut v = vec![
-            "--master".to_string(),
-            m.addr.clone(),
-            "submit".into(),
-            job_file("grep.job"),
-            "--wait".into(),
-            "--param".into(),
-            p("input", &input),
-            "--param".into(),
-            p("output", &out),
-        ];
-        v.extend(extra.iter().map(|s| s.to_string()));
-        v
-    };
-    let first: Vec<String> = args(&[]);
-    let first: Vec<&str> = first.iter().map(String::as_str).collect();
-    assert_eq!(client(&first).status.code(), Some(0));
-    let again = client(&first);
+    let params = [("input", path(&input)), ("output", path(&out))];
+    let first = submit(&m.addr, &job_file("grep.job"), &params, &["--wait"]);
+    assert_eq!(first.status.code(), Some(0));
+    let again = submit(&m.addr, &job_file("grep.job"), &params, &["--wait"]);
     assert_eq!(again.status.code(), Some(2));
     assert!(stderr(&again).contains("--overwrite"), "{}", stderr(&again));
-    let over: Vec<String> = args(&["--overwrite", "--param", "pattern=beta"]);
-    let over: Vec<&str> = over.iter().map(String::as_str).collect();
-    assert_eq!(client(&over).status.code(), Some(0));
+    let over = submit(
+        &m.addr,
+        &job_file("grep.job"),
+        &params,
+        &["--wait", "--overwrite", "--param", "pattern=beta"],
+    );
+    assert_eq!(over.status.code(), Some(0));
     assert!(output_lines(&out).iter().all(|l| l.contains("beta")));
 
     // An unknown job id.
@@ -361,18 +333,16 @@ fn a_refused_attempt_leaves_no_file_in_the_output() {
     let input = dir.join("words.txt");
     let lines = words_file(&input, 200, 6);
     let out = dir.join("out");
-    let run = client(&[
-        "--master",
+    let run = submit(
         &m.addr,
-        "submit",
         &job_file("pipe.job"),
-        "--param",
-        &p("input", &input),
-        "--param",
-        &p("output", &out),
-        "--param",
-        "command=sleep 1.5; cat",
-    ]);
+        &[
+            ("input", path(&input)),
+            ("output", path(&out)),
+            ("command", "sleep 1.5; cat"),
+        ],
+        &[],
+    );
     assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
     let id = stdout(&run).trim().to_string();
     wait_for(LIMIT, "the slow worker to start a task", || {
@@ -416,18 +386,16 @@ fn cancel_stops_running_tasks_and_removes_their_files() {
     let input = dir.join("words.txt");
     words_file(&input, 100, 7);
     let out = dir.join("out");
-    let run = client(&[
-        "--master",
+    let run = submit(
         &m.addr,
-        "submit",
         &job_file("pipe.job"),
-        "--param",
-        &p("input", &input),
-        "--param",
-        &p("output", &out),
-        "--param",
-        "command=sleep 60; cat",
-    ]);
+        &[
+            ("input", path(&input)),
+            ("output", path(&out)),
+            ("command", "sleep 60; cat"),
+        ],
+        &[],
+    );
     assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
     let id = stdout(&run).trim().to_string();
     wait_for(LIMIT, "a task to start", || {

@@ -23,19 +23,11 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 
 /// Submits `job` with `params` and waits; panics unless it succeeds.
 fn run_ok(m: &Proc, job: &str, params: &[String]) -> String {
-    let mut args = vec![
-        "--master".to_string(),
-        m.addr.clone(),
-        "submit".into(),
-        job.into(),
-        "--wait".into(),
-    ];
-    for kv in params {
-        args.push("--param".into());
-        args.push(kv.clone());
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = client(&args);
+    let pairs: Vec<(&str, &str)> = params
+        .iter()
+        .map(|kv| kv.split_once('=').unwrap())
+        .collect();
+    let out = submit(&m.addr, job, &pairs, &["--wait"]);
     assert_eq!(out.status.code(), Some(0), "{job} failed: {}", stderr(&out));
     stdout(&out).lines().next().unwrap().to_string()
 }

@@ -371,3 +371,26 @@ pub fn stdout(out: &std::process::Output) -> String {
 pub fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// `client --master ADDR submit JOB --param K=V ... EXTRA ...`, where each
+/// param is `(name, value)`.
+pub fn submit(
+    addr: &str,
+    job: &str,
+    params: &[(&str, &str)],
+    extra: &[&str],
+) -> std::process::Output {
+    let mut args: Vec<String> = vec!["--master".into(), addr.into(), "submit".into(), job.into()];
+    for (k, v) in params {
+        args.push("--param".into());
+        args.push(format!("{k}={v}"));
+    }
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    client(&args)
+}
+
+/// A path as a param value.
+pub fn path(p: &std::path::Path) -> &str {
+    p.to_str().expect("test paths are UTF-8")
+}
