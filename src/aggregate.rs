@@ -349,7 +349,7 @@ impl Combine {
             acc.merge(other)
                 .map_err(|e| key_error(&self.agg, &key, e))?;
         }
-        self.output.emit(&self.agg, key, acc).map(Some)
+        self.output.emit(&self.agg, key.into_vec(), acc).map(Some)
     }
 }
 

@@ -24,7 +24,7 @@ use crate::job::{sep_of, DatasetId, Job, Op, RecordCtx};
 use crate::message::{Pair, TaskMetrics, TaskSpec};
 use crate::pipe::Pipe;
 use crate::plan::{Input, Output, Partitioner, Plan, ShufflePlan};
-use crate::record::Record;
+use crate::record::{Record, SmallBytes};
 use crate::reducer;
 use crate::rng::Rng;
 use crate::shuffle::ShuffleWriter;
@@ -320,8 +320,8 @@ fn sample(records: Records, size: usize, seed: u64) -> Result<Vec<Pair>, String>
         };
         if let Some(j) = slot {
             let pair = Pair {
-                key: Bytes(record.key.unwrap_or_default()),
-                value: Bytes(record.value),
+                key: Bytes(record.key.unwrap_or_default().into_vec()),
+                value: Bytes(record.value.into_vec()),
             };
             if j == kept.len() {
                 kept.push(pair);
@@ -417,7 +417,7 @@ struct FlatMap {
     expr: crate::job::Expr,
     file: String,
     sep: Option<u8>,
-    pending: std::vec::IntoIter<Vec<u8>>,
+    pending: std::vec::IntoIter<SmallBytes>,
 }
 
 impl Iterator for FlatMap {
@@ -484,7 +484,9 @@ fn apply(
         Op::Map { key, value, .. } => {
             let (key, value) = (key.clone(), value.clone());
             // A constant value (`map($0, 1)`) is printed once, not per record.
-            let constant = value.constant().map(|v| v.clone().into_bytes());
+            let constant = value
+                .constant()
+                .map(|v| SmallBytes::from(v.clone().into_bytes()));
             // `map($0, ...)` on a line: the line becomes the key without a copy.
             let key_is_line = key.as_ref().is_some_and(|k| k.is_line());
             Box::new(input.map(move |r| {
@@ -496,14 +498,14 @@ fn apply(
                 };
                 let v = match &constant {
                     Some(c) => c.clone(),
-                    None => value.eval_bytes(&ctx)?,
+                    None => value.eval_small(&ctx)?,
                 };
                 Ok(match &key {
                     None => Record::line(v),
                     Some(_) if key_is_line && record.key.is_none() => {
                         Record::pair(std::mem::take(&mut record.value), v)
                     }
-                    Some(k) => Record::pair(k.eval_bytes(&ctx)?, v),
+                    Some(k) => Record::pair(k.eval_small(&ctx)?, v),
                 })
             }))
         }

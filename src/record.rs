@@ -3,42 +3,186 @@
 //! Records are bytes, not strings: input lines may hold any bytes, invalid
 //! UTF-8 included. A record is either a plain line, or a key-value pair
 //! (made by `map(key_expr, value_expr)`), which prints as `key<TAB>value`.
+//!
+//! OS idea: memory layout decides speed. Most keys and values are short
+//! (words, ids, counts), so `SmallBytes` keeps up to 30 bytes inside the
+//! record itself: no heap allocation to make one, nothing to free, and no
+//! pointer to chase (a cache miss) to compare two of them.
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::ops::Deref;
+
+/// Bytes kept inline when at most `INLINE_BYTES` long, else on the heap.
+#[derive(Clone)]
+pub enum SmallBytes {
+    Inline { len: u8, buf: [u8; INLINE_BYTES] },
+    Heap(Vec<u8>),
+}
+
+/// Bytes a `SmallBytes` holds without allocating (it is 32 bytes in all).
+pub const INLINE_BYTES: usize = 30;
+
+impl SmallBytes {
+    pub const fn new() -> SmallBytes {
+        SmallBytes::Inline {
+            len: 0,
+            buf: [0; INLINE_BYTES],
+        }
+    }
+
+    /// The bytes as an owned vector (no copy when they are on the heap).
+    pub fn into_vec(self) -> Vec<u8> {
+        match self {
+            SmallBytes::Inline { len, buf } => buf[..len as usize].to_vec(),
+            SmallBytes::Heap(v) => v,
+        }
+    }
+
+    /// Heap bytes it owns, for memory accounting (0 when inline).
+    pub fn heap_capacity(&self) -> usize {
+        match self {
+            SmallBytes::Inline { .. } => 0,
+            SmallBytes::Heap(v) => v.capacity(),
+        }
+    }
+}
+
+impl Default for SmallBytes {
+    fn default() -> SmallBytes {
+        SmallBytes::new()
+    }
+}
+
+impl Deref for SmallBytes {
+    type Target = [u8];
+
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        match self {
+            SmallBytes::Inline { len, buf } => &buf[..*len as usize],
+            SmallBytes::Heap(v) => v,
+        }
+    }
+}
+
+impl From<&[u8]> for SmallBytes {
+    #[inline]
+    fn from(bytes: &[u8]) -> SmallBytes {
+        if bytes.len() <= INLINE_BYTES {
+            let mut buf = [0; INLINE_BYTES];
+            buf[..bytes.len()].copy_from_slice(bytes);
+            SmallBytes::Inline {
+                len: bytes.len() as u8,
+                buf,
+            }
+        } else {
+            SmallBytes::Heap(bytes.to_vec())
+        }
+    }
+}
+
+impl From<Vec<u8>> for SmallBytes {
+    /// Short vectors move inline (their allocation is freed).
+    #[inline]
+    fn from(v: Vec<u8>) -> SmallBytes {
+        if v.len() <= INLINE_BYTES {
+            SmallBytes::from(&v[..])
+        } else {
+            SmallBytes::Heap(v)
+        }
+    }
+}
+
+impl From<Cow<'_, [u8]>> for SmallBytes {
+    fn from(c: Cow<'_, [u8]>) -> SmallBytes {
+        match c {
+            Cow::Borrowed(b) => SmallBytes::from(b),
+            Cow::Owned(v) => SmallBytes::from(v),
+        }
+    }
+}
+
+impl<const N: usize> From<&[u8; N]> for SmallBytes {
+    fn from(b: &[u8; N]) -> SmallBytes {
+        SmallBytes::from(&b[..])
+    }
+}
+
+impl PartialEq for SmallBytes {
+    #[inline]
+    fn eq(&self, other: &SmallBytes) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for SmallBytes {}
+
+impl PartialOrd for SmallBytes {
+    fn partial_cmp(&self, other: &SmallBytes) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for SmallBytes {
+    #[inline]
+    fn cmp(&self, other: &SmallBytes) -> Ordering {
+        (**self).cmp(&**other)
+    }
+}
+
+impl Hash for SmallBytes {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (**self).hash(state);
+    }
+}
+
+impl fmt::Debug for SmallBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(self))
+    }
+}
 
 /// One record.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Record {
     /// `Some` for a key-value pair.
-    pub key: Option<Vec<u8>>,
+    pub key: Option<SmallBytes>,
     /// The line, or the pair's value.
-    pub value: Vec<u8>,
+    pub value: SmallBytes,
 }
 
 impl Record {
     /// A plain line.
-    pub fn line(value: Vec<u8>) -> Record {
-        Record { key: None, value }
+    pub fn line(value: impl Into<SmallBytes>) -> Record {
+        Record {
+            key: None,
+            value: value.into(),
+        }
     }
 
     /// A key-value pair.
-    pub fn pair(key: Vec<u8>, value: Vec<u8>) -> Record {
+    pub fn pair(key: impl Into<SmallBytes>, value: impl Into<SmallBytes>) -> Record {
         Record {
-            key: Some(key),
-            value,
+            key: Some(key.into()),
+            value: value.into(),
         }
     }
 
     /// The record as one line of text, without the newline: the line itself,
     /// or `key<TAB>value` for a pair. This is `$0` in expressions and what
     /// `save` writes.
-    pub fn to_line(&self) -> std::borrow::Cow<'_, [u8]> {
+    pub fn to_line(&self) -> Cow<'_, [u8]> {
         match &self.key {
-            None => std::borrow::Cow::Borrowed(&self.value),
+            None => Cow::Borrowed(&self.value),
             Some(k) => {
                 let mut line = Vec::with_capacity(k.len() + 1 + self.value.len());
                 line.extend_from_slice(k);
                 line.push(b'\t');
                 line.extend_from_slice(&self.value);
-                std::borrow::Cow::Owned(line)
+                Cow::Owned(line)
             }
         }
     }
@@ -61,5 +205,19 @@ mod tests {
             b"k\tv"
         );
         assert_eq!(Record::pair(b"k".to_vec(), b"v".to_vec()).size(), 3);
+    }
+
+    #[test]
+    fn small_bytes_are_inline_and_order_like_slices() {
+        assert_eq!(std::mem::size_of::<SmallBytes>(), 32);
+        let short = SmallBytes::from(&b"word"[..]);
+        let long = SmallBytes::from(vec![b'x'; 100]);
+        assert!(matches!(short, SmallBytes::Inline { .. }));
+        assert!(matches!(long, SmallBytes::Heap(_)));
+        assert_eq!(&*short, b"word");
+        assert_eq!(long.len(), 100);
+        assert!(SmallBytes::from(&b"a"[..]) < SmallBytes::from(&b"ab"[..]));
+        assert!(SmallBytes::from(&b"b"[..]) > SmallBytes::from(vec![b'a'; 40]));
+        assert_eq!(SmallBytes::from(vec![1, 2]).into_vec(), vec![1, 2]);
     }
 }

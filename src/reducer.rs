@@ -151,9 +151,9 @@ impl Iterator for Groups {
             Err(e) => return Some(Err(e)),
         };
         let key = first.key.unwrap_or_default();
-        let mut values = first.value;
+        let mut values = first.value.into_vec();
         while let Some(Ok(next)) = self.sorted.peek() {
-            if next.key.as_deref().unwrap_or_default() != key.as_slice() {
+            if next.key.as_deref().unwrap_or_default() != &key[..] {
                 break;
             }
             let Some(Ok(next)) = self.sorted.next() else {
@@ -245,7 +245,9 @@ impl MergeJoin {
                         *i += 1;
                         v
                     }
-                    (Cursor::File(reader), _) => reader.next().transpose()?.map(|r| r.value),
+                    (Cursor::File(reader), _) => {
+                        reader.next().transpose()?.map(|r| r.value.into_vec())
+                    }
                     _ => None,
                 };
                 match left {
@@ -267,7 +269,7 @@ impl MergeJoin {
                     };
                     *matched = true;
                     let cursor = self.cursor()?;
-                    self.pass = Some((r.value, cursor));
+                    self.pass = Some((r.value.into_vec(), cursor));
                 } else if !*matched && self.outer {
                     // One pass with an empty right side, then the group is done.
                     *matched = true;
@@ -338,7 +340,7 @@ impl MergeJoin {
                 continue;
             }
             bytes += rec.value.len() + 32;
-            values.push(rec.value);
+            values.push(rec.value.into_vec());
             if bytes > self.group_budget {
                 let (path, file) = self.spill.create("join")?;
                 let mut w = RunWriter::new(BufWriter::new(file));

@@ -52,7 +52,7 @@ use std::fs::File;
 use std::io::{self, ErrorKind, Read, Write};
 use std::path::Path;
 
-use crate::record::Record;
+use crate::record::{Record, SmallBytes};
 
 /// Payload bytes after which the writer closes a block.
 pub const BLOCK_BYTES: usize = 256 * 1024;
@@ -328,7 +328,7 @@ impl<R: Read> RunReader<R> {
         Ok((n != NO_KEY).then_some(n as usize))
     }
 
-    fn take_bytes(&mut self, start: usize, n: usize, what: &str) -> Result<Vec<u8>, String> {
+    fn take_bytes(&mut self, start: usize, n: usize, what: &str) -> Result<SmallBytes, String> {
         let left = self.payload.len() - self.pos;
         if n > left {
             return Err(self.record_error(
@@ -336,7 +336,7 @@ impl<R: Read> RunReader<R> {
                 format_args!("{what} of {n} bytes overruns the payload ({left} bytes left)"),
             ));
         }
-        let bytes = self.payload[self.pos..self.pos + n].to_vec();
+        let bytes = SmallBytes::from(&self.payload[self.pos..self.pos + n]);
         self.pos += n;
         Ok(bytes)
     }

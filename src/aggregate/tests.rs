@@ -14,7 +14,7 @@ fn spill_dir(name: &str) -> Arc<SpillDir> {
 
 fn collect(results: Results) -> Result<Pairs, String> {
     results
-        .map(|r| r.map(|rec| (rec.key.unwrap(), rec.value)))
+        .map(|r| r.map(|rec| (rec.key.unwrap().into_vec(), rec.value.into_vec())))
         .collect()
 }
 

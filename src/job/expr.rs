@@ -22,7 +22,7 @@ use super::bytes;
 use super::error::{did_you_mean, JobError};
 use super::parser::{Syn, SynKind};
 use super::value::{Num, Val, Value};
-use crate::record::Record;
+use crate::record::{Record, SmallBytes};
 
 /// Binary operators, from the lowest precedence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -603,15 +603,22 @@ impl Expr {
     /// Evaluates to what `flat_map` makes records of: the bytes of each
     /// element of a list, or of the one value. Each element is copied once,
     /// straight from what it borrows.
-    pub fn eval_items(&self, ctx: &RecordCtx) -> Result<Vec<Vec<u8>>, String> {
+    pub fn eval_items(&self, ctx: &RecordCtx) -> Result<Vec<SmallBytes>, String> {
         let env = Env::new(self, ctx);
         Ok(match eval(&self.root, &env)? {
             Val::List(items) => items
                 .into_iter()
-                .map(|v| v.into_bytes().into_owned())
+                .map(|v| SmallBytes::from(v.into_bytes()))
                 .collect(),
-            other => vec![other.into_bytes().into_owned()],
+            other => vec![SmallBytes::from(other.into_bytes())],
         })
+    }
+
+    /// Evaluates to record bytes; short results are kept inline, with no
+    /// heap allocation.
+    pub fn eval_small(&self, ctx: &RecordCtx) -> Result<SmallBytes, String> {
+        let env = Env::new(self, ctx);
+        Ok(SmallBytes::from(eval(&self.root, &env)?.into_bytes()))
     }
 
     /// Is this exactly `$0`, the whole record?
@@ -1461,7 +1468,7 @@ mod tests {
                 let record = if rng.below(2) == 0 {
                     Record::line(bytes)
                 } else {
-                    Record::pair(bytes.clone(), bytes.into_iter().rev().collect())
+                    Record::pair(bytes.clone(), bytes.into_iter().rev().collect::<Vec<u8>>())
                 };
                 let sep = [None, Some(b','), Some(b'a')][rng.below(3) as usize];
                 let ctx = RecordCtx {
