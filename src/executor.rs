@@ -30,6 +30,7 @@ use crate::rng::Rng;
 use crate::shuffle::ShuffleWriter;
 use crate::spill::SpillDir;
 use crate::split::{Split, SplitReader};
+use crate::task::LocalMaps;
 use crate::wire::Bytes;
 
 /// A stream of records; an `Err` ends the task with that message.
@@ -49,6 +50,8 @@ pub struct TaskEnv {
     pub memory_bytes: usize,
     /// Map outputs fetched at once by a reduce task.
     pub fetch_in_flight: usize,
+    /// Map outputs on this worker, read from disk rather than fetched.
+    pub local_maps: LocalMaps,
 }
 
 /// Where an attempt writes; chosen by the worker from the stage's output.
@@ -193,11 +196,15 @@ fn write_part(records: Records, out: &Path) -> Result<(u64, u64), String> {
     let write_err = |e: std::io::Error| format!("writing {}: {e}", out.display());
     for record in records {
         let record = record?;
-        let line = record.to_line();
-        writer.write_all(&line).map_err(write_err)?;
+        // `key<TAB>value`, written in pieces rather than built first.
+        if let Some(key) = &record.key {
+            writer.write_all(key).map_err(write_err)?;
+            writer.write_all(b"\t").map_err(write_err)?;
+        }
+        writer.write_all(&record.value).map_err(write_err)?;
         writer.write_all(b"\n").map_err(write_err)?;
         records_out += 1;
-        bytes_out += line.len() as u64 + 1;
+        bytes_out += record.size() as u64 + 1;
     }
     let file = writer.into_inner().map_err(|e| write_err(e.into_error()))?;
     // The output must be on disk before it is committed by a link.

@@ -33,6 +33,25 @@ impl SmallBytes {
         }
     }
 
+    /// The concatenation of `parts`, inline when it fits.
+    pub fn concat(parts: &[&[u8]]) -> SmallBytes {
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        if total <= INLINE_BYTES {
+            let mut buf = [0; INLINE_BYTES];
+            let mut at = 0;
+            for p in parts {
+                buf[at..at + p.len()].copy_from_slice(p);
+                at += p.len();
+            }
+            SmallBytes::Inline {
+                len: total as u8,
+                buf,
+            }
+        } else {
+            SmallBytes::Heap(parts.concat())
+        }
+    }
+
     /// The bytes as an owned vector (no copy when they are on the heap).
     pub fn into_vec(self) -> Vec<u8> {
         match self {

@@ -26,7 +26,7 @@ use crate::executor::{Counters, Records, TaskEnv, CANCEL_CHECK_EVERY, MERGE_FAN_
 use crate::job::{DatasetId, Job, Op};
 use crate::message::TaskSpec;
 use crate::plan::Plan;
-use crate::record::Record;
+use crate::record::{Record, SmallBytes};
 use crate::runfile::{RunReader, RunWriter};
 use crate::shuffle::{fetch, FetchRequest};
 use crate::sort::ExternalSorter;
@@ -63,6 +63,7 @@ pub fn reduce(
             },
             env.fetch_in_flight,
             Arc::clone(&counters.fetched_bytes),
+            env.local_maps.clone(),
         );
         let (counters, cancel) = (Arc::clone(counters), Arc::clone(cancel));
         Ok(Box::new(fetched.map(move |r| {
@@ -202,11 +203,7 @@ enum Cursor {
 }
 
 fn joined(key: &[u8], left: &[u8], right: &[u8]) -> Record {
-    let mut value = Vec::with_capacity(left.len() + 1 + right.len());
-    value.extend_from_slice(left);
-    value.push(b'\t');
-    value.extend_from_slice(right);
-    Record::pair(key.to_vec(), value)
+    Record::pair(key, SmallBytes::concat(&[left, b"\t", right]))
 }
 
 fn key(r: &Record) -> &[u8] {

@@ -42,6 +42,7 @@ use crate::message::{MapLocation, Message};
 use crate::record::Record;
 use crate::runfile::{RunReader, RunWriter};
 use crate::spill::SpillDir;
+use crate::task::LocalMaps;
 
 /// How long a fetch waits to connect.
 const FETCH_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -261,7 +262,15 @@ impl Iterator for Fetched {
 
 /// Starts fetching `req` with at most `in_flight` map outputs at a time;
 /// adds the bytes received to `bytes`.
-pub fn fetch(req: FetchRequest, in_flight: usize, bytes: Arc<AtomicU64>) -> Fetched {
+///
+/// A map output served by this very worker (`local`) is read from its file
+/// instead: no socket, no frames, no copy through the kernel's loopback.
+pub fn fetch(
+    req: FetchRequest,
+    in_flight: usize,
+    bytes: Arc<AtomicU64>,
+    local: LocalMaps,
+) -> Fetched {
     let threads = in_flight.clamp(1, req.maps.len().max(1));
     // A bounded channel: fetch threads block when the reducer falls behind,
     // so at most `2 x threads` blocks wait in memory.
@@ -269,6 +278,7 @@ pub fn fetch(req: FetchRequest, in_flight: usize, bytes: Arc<AtomicU64>) -> Fetc
     let queue = Arc::new(Mutex::new(req.maps.into_iter().collect::<VecDeque<_>>()));
     for _ in 0..threads {
         let (tx, queue, bytes) = (tx.clone(), Arc::clone(&queue), Arc::clone(&bytes));
+        let local = local.clone();
         let (job_id, shuffle, partition) = (req.job_id, req.shuffle, req.partition);
         let failed = tx.clone();
         let spawned = thread::Builder::new()
@@ -276,7 +286,10 @@ pub fn fetch(req: FetchRequest, in_flight: usize, bytes: Arc<AtomicU64>) -> Fetc
             .spawn(move || loop {
                 let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
                 let Some(map) = next else { return };
-                let result = fetch_one(job_id, shuffle, partition, &map, &tx, &bytes);
+                let result = match local.find(&map.addr, job_id, shuffle, map.map) {
+                    Some((data, index)) => read_local(&data, &index, partition, &tx, &bytes),
+                    None => fetch_one(job_id, shuffle, partition, &map, &tx, &bytes),
+                };
                 if let Err(e) = result {
                     let _ = tx.send(Err(format!(
                         "fetching shuffle {shuffle} partition {partition} of map {} from {}: {e}",
@@ -294,6 +307,28 @@ pub fn fetch(req: FetchRequest, in_flight: usize, bytes: Arc<AtomicU64>) -> Fetc
         block: None,
         failed: false,
     }
+}
+
+/// Reads one partition of a map output on this worker's disk and sends its
+/// blocks, CRC-checked, as `fetch_one` does for a remote one.
+fn read_local(
+    data: &Path,
+    index: &Path,
+    partition: u32,
+    tx: &SyncSender<Result<Vec<u8>, String>>,
+    bytes: &AtomicU64,
+) -> Result<(), String> {
+    let (start, len) = partition_range(index, partition)?;
+    let source = format!("map output {}", data.display());
+    let mut blocks = RunReader::at_offset(open_range(data, start, len)?, source, start);
+    while let Some(block) = blocks.next_block() {
+        let block = block?;
+        bytes.fetch_add(block.len() as u64, Ordering::Relaxed);
+        if tx.send(Ok(block)).is_err() {
+            return Ok(());
+        }
+    }
+    Ok(())
 }
 
 /// Fetches one map output's partition and sends its blocks, CRC-checked.

@@ -166,6 +166,42 @@ impl Outputs {
     }
 }
 
+/// The map outputs this worker serves, and the address peers know it by:
+/// a reduce task reads a map output that lives here straight from disk
+/// instead of fetching it from itself over TCP.
+#[derive(Clone, Default)]
+pub struct LocalMaps {
+    addr: Arc<Mutex<String>>,
+    outputs: Outputs,
+}
+
+impl LocalMaps {
+    /// Sets the data address the master advertises for this worker.
+    pub fn set_addr(&self, addr: String) {
+        *lock(&self.addr) = addr;
+    }
+
+    /// The files of map output `map` if it is served here under `addr`.
+    pub fn find(
+        &self,
+        addr: &str,
+        job_id: u64,
+        shuffle: u32,
+        map: u32,
+    ) -> Option<(PathBuf, PathBuf)> {
+        if *lock(&self.addr) != addr {
+            return None;
+        }
+        self.outputs.map(job_id, shuffle, map)
+    }
+}
+
+impl std::fmt::Debug for LocalMaps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LocalMaps({})", lock(&self.addr))
+    }
+}
+
 /// Runs and settles this worker's task attempts.
 pub struct Tasks {
     pool: ThreadPool,
@@ -187,7 +223,8 @@ impl Tasks {
         Ok(Arc::new(Tasks {
             pool: ThreadPool::new(slots as usize, "task")?,
             attempts: Mutex::new(HashMap::new()),
-            outputs: Outputs::default(),
+            // The same registry serves peers and this worker's own reducers.
+            outputs: env.local_maps.outputs.clone(),
             link,
             env,
             work_dir,

@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::event;
 use crate::executor::TaskEnv;
 use crate::message::Message;
-use crate::task::{MasterLink, Tasks};
+use crate::task::{LocalMaps, MasterLink, Tasks};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -72,7 +72,9 @@ pub fn run(data_listener: TcpListener, config: WorkerConfig) -> Result<()> {
         // Each running task gets an equal share of the budget.
         memory_bytes: (config.memory_bytes / u64::from(config.slots.max(1))) as usize,
         fetch_in_flight: config.fetches.max(1),
+        local_maps: LocalMaps::default(),
     };
+    let local_maps = env.local_maps.clone();
     let tasks = Tasks::new(config.slots, link.clone(), env, config.work_dir.clone())
         .map_err(|e| Error::io("starting the task thread pool", e))?;
     data_port::spawn(data_listener, tasks.outputs.clone())?;
@@ -93,6 +95,7 @@ pub fn run(data_listener: TcpListener, config: WorkerConfig) -> Result<()> {
             &config,
             &tasks,
             &link,
+            &local_maps,
             data_addr.port(),
             data_addr.ip(),
             worker_id,
@@ -131,6 +134,7 @@ fn session(
     config: &WorkerConfig,
     tasks: &Arc<Tasks>,
     link: &MasterLink,
+    local_maps: &LocalMaps,
     data_port: u16,
     data_ip: std::net::IpAddr,
     prev_id: u32,
@@ -153,6 +157,7 @@ fn session(
             .to_string(),
     };
     let data_addr = format_host_port(&host, data_port);
+    local_maps.set_addr(data_addr.clone());
 
     let mut writer = FrameWriter::new(&stream);
     writer.send(&Message::Register {
