@@ -156,6 +156,13 @@ fn workers_reregister_when_the_master_restarts() {
     let w1 = worker(&m.addr, &["--reconnect-max-ms", "100"]);
     let w2 = worker(&m.addr, &["--reconnect-max-ms", "100"]);
     let before = wait_workers(&m.addr, 2, "ALIVE", LIMIT);
+    // ALIVE on the master is not enough: each worker must also have read its
+    // RegisterAck (and so learned its id) before the master dies.
+    for w in [&w1, &w2] {
+        wait_for(LIMIT, "the worker to learn its id", || {
+            w.log_text().contains(" registered id=").then_some(())
+        });
+    }
     m.kill();
     let m2 = Proc::start("master", &["--port", &port, "--bind", "127.0.0.1"]);
     assert_eq!(m2.addr, m.addr);
