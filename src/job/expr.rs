@@ -57,6 +57,9 @@ pub struct Expr {
     text: String,
     /// Does it read `$0` or a field? If not, `$0` is never built.
     uses_line: bool,
+    /// Does it read `$0` itself or a computed field `$(n)`? If it reads only
+    /// fixed fields of a pair split on tabs, `$0` need not be built either.
+    uses_whole_line: bool,
 }
 
 /// What an expression is evaluated against.
@@ -241,10 +244,12 @@ pub(crate) fn compile(syn: &Syn, cx: &Context) -> Result<(Expr, Ty), JobError> {
     };
     let (root, ty) = compiler.node(syn)?;
     let uses_line = root.uses_line();
+    let uses_whole_line = root.uses_whole_line();
     let expr = Expr {
         root,
         text,
         uses_line,
+        uses_whole_line,
     };
     Ok((expr, ty))
 }
@@ -521,6 +526,7 @@ impl Compiler<'_> {
             file: "",
             sep: None,
             line: Cow::Borrowed(&[]),
+            split_pair: false,
             text: self.text,
         };
         let value = eval(&node, &env)
@@ -560,6 +566,11 @@ impl Node {
     fn uses_line(&self) -> bool {
         matches!(self.kind, Kind::Line | Kind::Field(_) | Kind::FieldOf(_))
             || self.children().any(Node::uses_line)
+    }
+
+    fn uses_whole_line(&self) -> bool {
+        matches!(self.kind, Kind::Line | Kind::FieldOf(_))
+            || self.children().any(Node::uses_whole_line)
     }
 }
 
@@ -647,13 +658,18 @@ struct Env<'a> {
     sep: Option<u8>,
     /// `$0`, built once per evaluation, and only if the expression uses it.
     line: Cow<'a, [u8]>,
+    /// The record is a pair split on tabs and its key holds no tab: `$1` is
+    /// the key and `$n` the value's field n - 1, read without building `$0`.
+    split_pair: bool,
     /// The whole expression's text; nodes hold ranges into it.
     text: &'a str,
 }
 
 impl<'a> Env<'a> {
     fn new(expr: &'a Expr, ctx: &RecordCtx<'a>) -> Env<'a> {
-        let line = if expr.uses_line {
+        let split_pair =
+            ctx.sep == Some(b'\t') && ctx.record.key.as_ref().is_some_and(|k| !k.contains(&b'\t'));
+        let line = if expr.uses_whole_line || (expr.uses_line && !split_pair) {
             ctx.record.to_line()
         } else {
             Cow::Borrowed(&[][..])
@@ -663,6 +679,7 @@ impl<'a> Env<'a> {
             file: ctx.file,
             sep: ctx.sep,
             line,
+            split_pair,
             text: &expr.text,
         }
     }
@@ -800,6 +817,13 @@ fn eval<'e>(node: &'e Node, env: &'e Env<'_>) -> Result<Val<'e>, String> {
 fn field<'e>(env: &'e Env<'_>, n: usize) -> Val<'e> {
     if n == 0 {
         return Val::Str(Cow::Borrowed(&env.line));
+    }
+    if env.split_pair {
+        let value = &env.record.value;
+        return match (n, &env.record.key) {
+            (1, Some(key)) => Val::Str(Cow::Borrowed(key)),
+            _ => Val::Str(Cow::Borrowed(&value[bytes::field(value, n - 1, env.sep)])),
+        };
     }
     let range = bytes::field(&env.line, n, env.sep);
     Val::Str(Cow::Borrowed(&env.line[range]))
@@ -1000,6 +1024,33 @@ mod tests {
 
     fn compile_str(src: &str) -> Expr {
         compile_in(src, Scope::Record { keyed: true }).unwrap_or_else(|e| panic!("{src}: {e:?}"))
+    }
+
+    #[test]
+    fn fields_of_a_pair_split_on_tabs_match_splitting_its_line() {
+        let tab = Some(b'\t');
+        for (key, value) in [
+            ("k", "a\tb"),
+            ("k\tx", "a\tb"),
+            ("", "a"),
+            ("k", ""),
+            ("k", "\t\t"),
+        ] {
+            let pair = Record::pair(key.as_bytes().to_vec(), value.as_bytes().to_vec());
+            let line = Record::line(pair.to_line().into_owned());
+            for n in 1..6 {
+                let field = format!("${n}");
+                assert_eq!(
+                    eval_on(&field, &pair, tab),
+                    eval_on(&field, &line, tab),
+                    "{field} of {key:?} / {value:?}"
+                );
+            }
+            assert_eq!(
+                eval_on("concat($2, $1)", &pair, tab),
+                eval_on("concat($2, $1)", &line, tab)
+            );
+        }
     }
 
     fn eval_on(src: &str, record: &Record, sep: Option<u8>) -> Result<Value, String> {
