@@ -119,10 +119,10 @@ impl ExternalSorter {
 
     /// Sorts the buffer and writes it as a new run.
     fn spill_buffer(&mut self) -> Result<(), String> {
-        sort_records(&mut self.buffer);
+        let order = sorted_order(&self.buffer);
         let mut run = self.spill.create_run()?;
-        for rec in &self.buffer {
-            run.write(rec)?;
+        for i in order {
+            run.write(&self.buffer[i as usize])?;
         }
         let (path, _) = run.finish()?;
         self.runs.push(path);
@@ -153,10 +153,10 @@ impl ExternalSorter {
     /// spilled; otherwise the rest is spilled and the runs are merged.
     pub fn finish(mut self) -> Result<Sorted, String> {
         if self.runs.is_empty() {
-            let mut buffer = std::mem::take(&mut self.buffer);
-            sort_records(&mut buffer);
+            let records = std::mem::take(&mut self.buffer);
+            let order = sorted_order(&records).into_iter();
             return Ok(Sorted {
-                inner: Source::Memory(buffer.into_iter()),
+                inner: Source::Memory { records, order },
             });
         }
         if !self.buffer.is_empty() {
@@ -220,7 +220,11 @@ pub struct Sorted {
 }
 
 enum Source {
-    Memory(std::vec::IntoIter<Record>),
+    /// The buffer, read in sorted order.
+    Memory {
+        records: Vec<Record>,
+        order: std::vec::IntoIter<u32>,
+    },
     Merge {
         merge: Merge,
         /// Keeps the spill directory alive while its runs are read.
@@ -233,74 +237,81 @@ impl Iterator for Sorted {
 
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.inner {
-            Source::Memory(records) => records.next().map(Ok),
+            Source::Memory { records, order } => order
+                .next()
+                .map(|i| Ok(std::mem::take(&mut records[i as usize]))),
             Source::Merge { merge, .. } => merge.next(),
         }
     }
 }
 
-/// Bytes per record of the index `sort_records` sorts.
-const SORT_INDEX_BYTES: usize = size_of::<(u64, u32)>();
+/// Bytes per record of the index `sorted_order` sorts.
+const SORT_INDEX_BYTES: usize = size_of::<SortKey>();
 
-/// The first 8 bytes of a record's key, big-endian, zero-padded: comparing
-/// two prefixes gives the records' order unless the prefixes are equal, and
-/// costs no pointer chase. A record without a key sorts first.
-#[inline]
-fn prefix(rec: &Record) -> (bool, u64) {
-    match &rec.key {
-        None => (false, 0),
-        Some(k) => {
-            let mut word = [0u8; 8];
-            let n = k.len().min(8);
-            word[..n].copy_from_slice(&k[..n]);
-            (true, u64::from_be_bytes(word))
-        }
-    }
+/// A record's place in the sort index: order-preserving summaries of its
+/// key and value (see `summary`) and its position in the buffer.
+#[derive(Clone, Copy)]
+struct SortKey {
+    key: u64,
+    value: u64,
+    at: u32,
 }
 
-/// Sorts records by (key, value), as `sort_unstable` would, but faster:
-/// it sorts a compact index of (key prefix, position) pairs, which mostly
-/// compares integers in one array instead of following each record's
-/// pointer to its key, then moves the records into place by following the
-/// permutation's cycles (no second copy of the records).
-pub fn sort_records(records: &mut [Record]) {
-    if records.len() < 64 || records.len() > u32::MAX as usize {
-        records.sort_unstable();
-        return;
-    }
-    let mut index: Vec<(u64, u32)> = records
+/// An order-preserving summary of a byte string, in a `u64`: its first 7
+/// bytes (zero-padded) in the high bytes and `min(len, 7) + 1` in the low
+/// byte; 0 for a missing key, below every key. If two summaries differ, the
+/// strings compare the same way; if they are equal and the low byte is
+/// below 8 (at most 6 bytes), the strings are equal. Only when both are 7
+/// bytes or longer with the same start must the bytes themselves be read.
+#[inline]
+fn summary(bytes: Option<&[u8]>) -> u64 {
+    let Some(b) = bytes else { return 0 };
+    let mut word = [0u8; 8];
+    let n = b.len().min(7);
+    word[..n].copy_from_slice(&b[..n]);
+    u64::from_be_bytes(word) | (n as u64 + 1)
+}
+
+/// Is a summary the whole string (so equal summaries mean equal strings)?
+#[inline]
+fn exact(summary: u64) -> bool {
+    summary & 0xff < 8
+}
+
+/// The positions of `records` in (key, value) order, as `sort_unstable`
+/// would put them. It sorts a compact index of summaries, so most
+/// comparisons look at two integers in one array instead of following
+/// pointers into the records; the records themselves are not moved.
+pub fn sorted_order(records: &[Record]) -> Vec<u32> {
+    assert!(
+        records.len() <= u32::MAX as usize,
+        "a sort buffer holds at most 2^32 records"
+    );
+    let mut index: Vec<SortKey> = records
         .iter()
         .enumerate()
-        .map(|(i, r)| {
-            let (has_key, p) = prefix(r);
-            // Keyless records: prefix 0 and compared in full below.
-            (if has_key { p } else { 0 }, i as u32)
+        .map(|(i, r)| SortKey {
+            key: summary(r.key.as_deref()),
+            value: summary(Some(&r.value)),
+            at: i as u32,
         })
         .collect();
     index.sort_unstable_by(|a, b| {
-        a.0.cmp(&b.0)
-            .then_with(|| records[a.1 as usize].cmp(&records[b.1 as usize]))
-    });
-    // index[pos].1 is the record that belongs at `pos`.
-    const DONE: u32 = u32::MAX;
-    let mut from: Vec<u32> = index.into_iter().map(|(_, i)| i).collect();
-    for start in 0..records.len() {
-        if from[start] == DONE {
-            continue;
-        }
-        let held = std::mem::replace(&mut records[start], Record::line(Vec::new()));
-        let mut pos = start;
-        loop {
-            let src = from[pos] as usize;
-            from[pos] = DONE;
-            if src == start {
-                records[pos] = held;
-                break;
+        let (ra, rb) = (&records[a.at as usize], &records[b.at as usize]);
+        a.key.cmp(&b.key).then_with(|| {
+            if !exact(a.key) {
+                return ra.cmp(rb);
             }
-            records[pos] = std::mem::replace(&mut records[src], Record::line(Vec::new()));
-            pos = src;
-        }
-    }
+            a.value.cmp(&b.value).then_with(|| {
+                if exact(a.value) {
+                    Ordering::Equal
+                } else {
+                    ra.value.cmp(&rb.value)
+                }
+            })
+        })
+    });
+    index.into_iter().map(|k| k.at).collect()
 }
 
 /// A k-way merge of sorted runs with a min-heap holding each run's next
@@ -315,8 +326,8 @@ struct Merge {
 /// A run's smallest unread record. Ordered by record, then by run, so
 /// equal records come out in run order (the merge is stable).
 struct Head {
-    /// `prefix(&rec)`, compared before the records themselves.
-    prefix: (bool, u64),
+    /// `summary` of the key, compared before the records themselves.
+    prefix: u64,
     rec: Record,
     run: usize,
 }
@@ -372,7 +383,7 @@ impl Merge {
         };
         match reader.next() {
             Some(Ok(rec)) => self.heap.push(Reverse(Head {
-                prefix: prefix(&rec),
+                prefix: summary(rec.key.as_deref()),
                 rec,
                 run,
             })),
@@ -405,14 +416,17 @@ mod prefix_tests {
     use crate::rng::Rng;
 
     #[test]
-    fn sort_records_agrees_with_sort_unstable() {
+    fn sorted_order_agrees_with_sort_unstable() {
         let mut rng = Rng::new(21);
         for n in [0, 10, 63, 64, 65, 1000, 5000] {
             let mut recs: Vec<Record> = (0..n)
                 .map(|_| {
+                    // Short alphabets and lengths around the 7-byte summary
+                    // make long shared prefixes and zero bytes common.
                     let klen = rng.below(12) as usize;
                     let key: Vec<u8> = (0..klen).map(|_| b"ab\0z"[rng.below(4) as usize]).collect();
-                    let value = vec![rng.below(3) as u8];
+                    let vlen = rng.below(11) as usize;
+                    let value: Vec<u8> = (0..vlen).map(|_| b"\0x"[rng.below(2) as usize]).collect();
                     if rng.below(10) == 0 {
                         Record::line(value)
                     } else {
@@ -422,8 +436,10 @@ mod prefix_tests {
                 .collect();
             let mut expected = recs.clone();
             expected.sort();
-            sort_records(&mut recs);
-            assert_eq!(recs, expected, "n = {n}");
+            let order = sorted_order(&recs);
+            let got: Vec<Record> = order.iter().map(|&i| recs[i as usize].clone()).collect();
+            assert_eq!(got, expected, "n = {n}");
+            recs.clear();
         }
     }
 }
