@@ -67,20 +67,21 @@ use std::sync::Arc;
 
 use crate::hash::FastBuildHasher;
 use crate::job::{format_float, parse_number, quote, Aggregator, Num};
-use crate::record::Record;
+use crate::record::{Record, SmallBytes};
 use crate::sort::{heap_bytes, merge_sorted_runs, Sorted, ALLOC_OVERHEAD_BYTES};
 use crate::spill::SpillDir;
 
 /// Records of results or partials, in key byte order.
 pub type Results = Box<dyn Iterator<Item = Result<Record, String>> + Send>;
 
-/// A table slot: the key (inline when short) and the accumulator.
-const SLOT_BYTES: usize = size_of::<(Key, Acc)>();
+/// A table slot: the key (inline when short, see `SmallBytes`) and the
+/// accumulator: a lookup of a short key reads one slot, no heap block.
+const SLOT_BYTES: usize = size_of::<(SmallBytes, Acc)>();
 /// Control bytes the table keeps besides one per bucket (hashbrown's
 /// group width, so a probe can read 16 control bytes at once).
 const TABLE_EXTRA_CONTROL_BYTES: usize = 16;
 /// Per entry, for the `(&key, &acc)` index sorted when the table is spilled.
-const SORT_INDEX_BYTES: usize = size_of::<(&Key, &Acc)>();
+const SORT_INDEX_BYTES: usize = size_of::<(&SmallBytes, &Acc)>();
 
 /// Bytes a hash table of `capacity` entries occupies: one slot plus one
 /// control byte per bucket. hashbrown keeps buckets a power of two and
@@ -104,7 +105,7 @@ pub struct HashAggregator {
     budget_bytes: usize,
     fan_in: usize,
     spill: Arc<SpillDir>,
-    map: HashMap<Key, Acc, FastBuildHasher>,
+    map: HashMap<SmallBytes, Acc, FastBuildHasher>,
     /// Heap bytes of the keys and accumulators in `map`, plus each entry's
     /// share of the spill-time sort index.
     entry_bytes: usize,
@@ -196,8 +197,12 @@ impl HashAggregator {
                 self.spill_table()?;
             }
         }
-        let key = Key::new(key);
-        self.entry_bytes += key.heap_bytes() + acc.heap_bytes() + SORT_INDEX_BYTES;
+        let key = SmallBytes::from(key);
+        let key_heap = match key.heap_capacity() {
+            0 => 0,
+            n => heap_bytes(n),
+        };
+        self.entry_bytes += key_heap + acc.heap_bytes() + SORT_INDEX_BYTES;
         self.map.insert(key, acc);
         if self.map.capacity() != self.capacity {
             self.capacity = self.map.capacity();
@@ -219,13 +224,13 @@ impl HashAggregator {
         if self.map.is_empty() {
             return Ok(());
         }
-        let mut entries: Vec<(&Key, &Acc)> = self.map.iter().collect();
-        entries.sort_unstable_by(|a, b| a.0.as_slice().cmp(b.0.as_slice()));
+        let mut entries: Vec<(&SmallBytes, &Acc)> = self.map.iter().collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let mut run = self.spill.create_run()?;
         for (key, acc) in entries {
             self.scratch.clear();
             acc.encode(&mut self.scratch);
-            run.write_parts(Some(key.as_slice()), &self.scratch)?;
+            run.write_parts(Some(key), &self.scratch)?;
         }
         let (path, stats) = run.finish()?;
         crate::event!(
@@ -260,11 +265,14 @@ impl HashAggregator {
             self.spill_table()?;
         }
         if self.runs.is_empty() {
-            let mut entries: Vec<(Key, Acc)> = std::mem::take(&mut self.map).into_iter().collect();
-            entries.sort_unstable_by(|a, b| a.0.as_slice().cmp(b.0.as_slice()));
-            return Ok(Box::new(entries.into_iter().map(move |(key, acc)| {
-                output.emit(&agg, key.as_slice().to_vec(), acc)
-            })));
+            let mut entries: Vec<(SmallBytes, Acc)> =
+                std::mem::take(&mut self.map).into_iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            return Ok(Box::new(
+                entries
+                    .into_iter()
+                    .map(move |(key, acc)| output.emit(&agg, key.into_vec(), acc)),
+            ));
         }
         let runs = std::mem::take(&mut self.runs);
         let sorted = merge_sorted_runs(runs, self.fan_in, &self.spill)?;
@@ -421,72 +429,6 @@ impl Int128 {
         (i128::from(self.hi) << 64) | i128::from(self.lo)
     }
 }
-
-/// A table key. Most keys (words, ids) are short: up to `INLINE_KEY_BYTES`
-/// live inside the table slot itself, so a lookup reads one cache line
-/// instead of chasing a pointer to a separate heap block.
-#[derive(Clone)]
-enum Key {
-    Inline {
-        len: u8,
-        bytes: [u8; INLINE_KEY_BYTES],
-    },
-    Heap(Box<[u8]>),
-}
-
-/// Key bytes stored without a heap allocation (fills the enum to 24 bytes).
-const INLINE_KEY_BYTES: usize = 22;
-
-impl Key {
-    fn new(key: &[u8]) -> Key {
-        if key.len() <= INLINE_KEY_BYTES {
-            let mut bytes = [0u8; INLINE_KEY_BYTES];
-            bytes[..key.len()].copy_from_slice(key);
-            Key::Inline {
-                len: key.len() as u8,
-                bytes,
-            }
-        } else {
-            Key::Heap(key.into())
-        }
-    }
-
-    #[inline]
-    fn as_slice(&self) -> &[u8] {
-        match self {
-            Key::Inline { len, bytes } => &bytes[..*len as usize],
-            Key::Heap(b) => b,
-        }
-    }
-
-    fn heap_bytes(&self) -> usize {
-        match self {
-            Key::Inline { .. } => 0,
-            Key::Heap(b) => heap_bytes(b.len()),
-        }
-    }
-}
-
-impl std::borrow::Borrow<[u8]> for Key {
-    fn borrow(&self) -> &[u8] {
-        self.as_slice()
-    }
-}
-
-// Hash and equality must agree with `[u8]`'s, so lookups by `&[u8]` work.
-impl std::hash::Hash for Key {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.as_slice().hash(state);
-    }
-}
-
-impl PartialEq for Key {
-    fn eq(&self, other: &Key) -> bool {
-        self.as_slice() == other.as_slice()
-    }
-}
-
-impl Eq for Key {}
 
 /// A sum: exact integers, and floats once any value is one.
 #[derive(Debug, Clone, Copy, Default)]

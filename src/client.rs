@@ -68,9 +68,7 @@ impl Client {
             other => Err(unexpected("Pong with our nonce", &other)),
         }
     }
-}
 
-impl Client {
     /// Submits a prepared `SubmitJob`; returns the job id.
     pub fn submit(&mut self, msg: &Message) -> Result<u64> {
         match self.request(msg)? {

@@ -163,7 +163,13 @@ impl Outbox {
     /// Queues a message. Returns false when the writer has stopped (the peer
     /// is gone).
     pub fn send(&self, msg: Message) -> bool {
-        self.tx.send(msg).is_ok()
+        self.try_send(msg).is_ok()
+    }
+
+    /// Queues a message, or hands it back when the writer has stopped.
+    #[allow(clippy::result_large_err)] // giving the message back is the point
+    pub fn try_send(&self, msg: Message) -> std::result::Result<(), Message> {
+        self.tx.send(msg).map_err(|e| e.0)
     }
 }
 

@@ -494,10 +494,8 @@ fn apply(
             let constant = value
                 .constant()
                 .map(|v| SmallBytes::from(v.clone().into_bytes()));
-            // `map($0, ...)` on a line: the line becomes the key without a copy.
-            let key_is_line = key.as_ref().is_some_and(|k| k.is_line());
             Box::new(input.map(move |r| {
-                let mut record = r?;
+                let record = r?;
                 let ctx = RecordCtx {
                     record: &record,
                     file: &file,
@@ -509,9 +507,6 @@ fn apply(
                 };
                 Ok(match &key {
                     None => Record::line(v),
-                    Some(_) if key_is_line && record.key.is_none() => {
-                        Record::pair(std::mem::take(&mut record.value), v)
-                    }
                     Some(k) => Record::pair(k.eval_small(&ctx)?, v),
                 })
             }))

@@ -130,6 +130,14 @@ impl<const N: usize> From<&[u8; N]> for SmallBytes {
     }
 }
 
+// Lets a hash map keyed by `SmallBytes` be searched with a plain `&[u8]`
+// (hash and equality agree with the slice's).
+impl std::borrow::Borrow<[u8]> for SmallBytes {
+    fn borrow(&self) -> &[u8] {
+        self
+    }
+}
+
 impl PartialEq for SmallBytes {
     #[inline]
     fn eq(&self, other: &SmallBytes) -> bool {

@@ -61,15 +61,21 @@ impl MasterLink {
 
     pub fn send(&self, msg: Message) {
         let mut link = lock(&self.0);
-        match &link.outbox {
-            Some(o) if o.send(msg.clone()) => {}
-            _ if link.pending.len() < MAX_PENDING => link.pending.push(msg),
-            _ => event!(
-                Warn,
-                "worker",
-                "message_dropped",
-                msg = msg.msg_type().name()
-            ),
+        let unsent = match &link.outbox {
+            Some(o) => o.try_send(msg),
+            None => Err(msg),
+        };
+        if let Err(msg) = unsent {
+            if link.pending.len() < MAX_PENDING {
+                link.pending.push(msg);
+            } else {
+                event!(
+                    Warn,
+                    "worker",
+                    "message_dropped",
+                    msg = msg.msg_type().name()
+                );
+            }
         }
     }
 }

@@ -193,20 +193,7 @@ impl Field for Bytes {
         Ok(Bytes(r.take_prefixed(name)?.to_vec()))
     }
     fn show(&self) -> String {
-        let mut out = String::with_capacity(self.0.len() + 2);
-        out.push('"');
-        for &b in &self.0 {
-            match b {
-                b'"' => out.push_str("\\\""),
-                b'\\' => out.push_str("\\\\"),
-                b'\n' => out.push_str("\\n"),
-                b'\t' => out.push_str("\\t"),
-                0x20..=0x7e => out.push(b as char),
-                _ => out.push_str(&format!("\\x{b:02x}")),
-            }
-        }
-        out.push('"');
-        out
+        quote_bytes(&self.0, usize::MAX)
     }
     fn parse_text(text: &str) -> Option<Self> {
         let Some(inner) = text.strip_prefix('"') else {
@@ -328,6 +315,29 @@ macro_rules! wire_enum {
             }
         }
     };
+}
+
+/// Bytes as a double-quoted string: printable ASCII as is, the rest escaped
+/// (`\n`, `\t`, `\"`, `\\`, `\xNN`), cut with `...` after `max` bytes.
+/// `Bytes::parse_text` reads it back.
+pub fn quote_bytes(bytes: &[u8], max: usize) -> String {
+    let mut out = String::with_capacity(bytes.len().min(max) + 2);
+    out.push('"');
+    for &b in bytes.iter().take(max) {
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\t' => out.push_str("\\t"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    if bytes.len() > max {
+        out.push_str("...");
+    }
+    out.push('"');
+    out
 }
 
 /// Quotes a string for a `key=value` line when it needs it: empty, or

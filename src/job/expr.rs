@@ -602,15 +602,6 @@ impl Expr {
         }
     }
 
-    /// Evaluates to record bytes (the same as `eval(ctx)?.into_bytes()`).
-    ///
-    /// # Errors
-    /// As `eval`.
-    pub fn eval_bytes(&self, ctx: &RecordCtx) -> Result<Vec<u8>, String> {
-        let env = Env::new(self, ctx);
-        Ok(eval(&self.root, &env)?.into_bytes().into_owned())
-    }
-
     /// Evaluates to what `flat_map` makes records of: the bytes of each
     /// element of a list, or of the one value. Each element is copied once,
     /// straight from what it borrows.
@@ -630,11 +621,6 @@ impl Expr {
     pub fn eval_small(&self, ctx: &RecordCtx) -> Result<SmallBytes, String> {
         let env = Env::new(self, ctx);
         Ok(SmallBytes::from(eval(&self.root, &env)?.into_bytes()))
-    }
-
-    /// Is this exactly `$0`, the whole record?
-    pub fn is_line(&self) -> bool {
-        matches!(self.root.kind, Kind::Line)
     }
 
     /// The expression as written in the job file.
@@ -1344,7 +1330,9 @@ mod tests {
             Err("the condition `split($0)[1]` gave \"b\", not true or false".into())
         );
         assert_eq!(
-            compile_str("concat($2, 1)").eval_bytes(&ctx),
+            compile_str("concat($2, 1)")
+                .eval_small(&ctx)
+                .map(|b| b.into_vec()),
             Ok(b"b1".to_vec())
         );
     }

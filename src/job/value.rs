@@ -179,25 +179,9 @@ pub(crate) fn format_float(f: f64) -> String {
     format!("{f:?}")
 }
 
-/// Bytes as a double-quoted string: printable ASCII as is, the rest escaped
-/// (`\n`, `\t`, `\"`, `\\`, `\xNN`), cut after `MAX_SHOWN_LEN` bytes.
+/// Bytes as a double-quoted string for messages, cut after `MAX_SHOWN_LEN`.
 pub(crate) fn quote(bytes: &[u8]) -> String {
-    let mut out = String::from("\"");
-    for &b in bytes.iter().take(MAX_SHOWN_LEN) {
-        match b {
-            b'"' => out.push_str("\\\""),
-            b'\\' => out.push_str("\\\\"),
-            b'\n' => out.push_str("\\n"),
-            b'\t' => out.push_str("\\t"),
-            0x20..=0x7e => out.push(b as char),
-            _ => out.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    if bytes.len() > MAX_SHOWN_LEN {
-        out.push_str("...");
-    }
-    out.push('"');
-    out
+    crate::wire::quote_bytes(bytes, MAX_SHOWN_LEN)
 }
 
 /// Reads a decimal number: `[+-]digits[.digits][(e|E)[+-]digits]` (digits on
