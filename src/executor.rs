@@ -19,12 +19,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::aggregate::HashAggregator;
+use crate::chain::{Chain, Sink};
 use crate::hash::partition_of;
-use crate::job::{sep_of, DatasetId, Job, Op, RecordCtx};
+use crate::job::{DatasetId, Job, Op};
 use crate::message::{Pair, TaskMetrics, TaskSpec};
 use crate::pipe::Pipe;
 use crate::plan::{Input, Output, Partitioner, Plan, ShufflePlan};
-use crate::record::{Record, SmallBytes};
+use crate::record::{Record, RecordRef};
 use crate::reducer;
 use crate::rng::Rng;
 use crate::shuffle::ShuffleWriter;
@@ -139,43 +140,67 @@ fn run_stage(
         .ok_or_else(|| format!("stage {} has no segment {}", spec.stage, spec.segment))?;
     // `input_file()` names the split's file until the records come from
     // somewhere else: a pipe's child process, or the shuffle.
-    let (mut records, mut file) = match segment.input {
+    let (mut input, mut file) = match segment.input {
         Input::Source(d) => (
-            source(spec, job, d, Arc::clone(counters), Arc::clone(cancel))?,
+            TaskInput::Split(source(
+                spec,
+                job,
+                d,
+                Arc::clone(counters),
+                Arc::clone(cancel),
+            )?),
             spec.split.path.clone(),
         ),
         Input::Shuffle(w) => (
-            reducer::reduce(job, plan, w, spec, env, spill, counters, cancel)?,
+            TaskInput::Records(reducer::reduce(
+                job, plan, w, spec, env, spill, counters, cancel,
+            )?),
             String::new(),
         ),
     };
+    // Narrow operators fuse into one chain; a pipe ends the chain before it
+    // (whose records its feeder thread pulls) and starts a new one.
+    let mut narrow = Vec::new();
     for &id in &segment.pipeline {
-        records = apply(job, id, &file, records, env, cancel)?;
-        if matches!(job.datasets[id].op, Op::Pipe { .. }) {
-            file.clear();
+        let Some(Op::Pipe { command, .. }) = job.datasets.get(id).map(|d| &d.op) else {
+            narrow.push(id);
+            continue;
+        };
+        if !env.allow_pipe {
+            return Err(format!(
+                "pipe({command:?}) refused: this worker runs commands only when started with --allow-pipe"
+            ));
         }
+        let chain = Chain::new(job, &narrow, &file)?;
+        let lines = chain
+            .iter(input.into_records())
+            .map(|r| r.map(|record| record.to_line().into_owned()));
+        let pipe = Pipe::spawn(command, lines, Arc::clone(cancel))?;
+        input = TaskInput::Records(Box::new(pipe.map(|r| r.map(Record::line))));
+        narrow.clear();
+        file.clear();
     }
+    let chain = Chain::new(job, &narrow, &file)?;
     let mut metrics = TaskMetrics::default();
     let mut samples = Vec::new();
     match (stage.output, dest) {
         (Output::Save(_), Destination::Part(path)) => {
-            (metrics.records_out, metrics.bytes_out) = write_part(records, path)?;
+            (metrics.records_out, metrics.bytes_out) = write_part(input, &chain, path)?;
         }
         (Output::Shuffle(id), Destination::Map { data, index }) => {
             let shuffle = plan
                 .shuffles
                 .get(id as usize)
                 .ok_or_else(|| format!("the job has no shuffle {id}"))?;
-            let out = write_shuffle(records, shuffle, spec, env, spill, data, index)?;
+            let out = write_shuffle(input, &chain, shuffle, spec, env, spill, data, index)?;
             (metrics.records_out, metrics.shuffle_write_bytes) = out;
             metrics.bytes_out = metrics.shuffle_write_bytes;
         }
         (Output::Sample(_), Destination::Sample) => {
-            samples = sample(
-                records,
-                spec.sample_size as usize,
-                spec.job_id ^ (u64::from(spec.task) << 20),
-            )?;
+            let seed = spec.job_id ^ (u64::from(spec.task) << 20);
+            let mut sampler = Sampler::new(spec.sample_size as usize, seed);
+            input.drain(&chain, &mut sampler)?;
+            samples = sampler.kept;
             metrics.records_out = samples.len() as u64;
         }
         (output, dest) => return Err(format!("stage output {output:?} cannot go to {dest:?}")),
@@ -183,40 +208,100 @@ fn run_stage(
     Ok((metrics, samples))
 }
 
+/// Where a task's records come from.
+enum TaskInput {
+    /// The lines of its split, each handed on straight from the read buffer.
+    Split(Source),
+    /// Records made by something else: the reducer, or a pipe's child.
+    Records(Records),
+}
+
+impl TaskInput {
+    /// Pushes every record through `chain` into `sink`.
+    fn drain(self, chain: &Chain, sink: &mut dyn Sink) -> Result<(), String> {
+        match self {
+            TaskInput::Split(mut source) => {
+                while let Some(line) = source.next_line()? {
+                    chain.push(RecordRef::line(line), sink)?;
+                }
+            }
+            TaskInput::Records(records) => {
+                for record in records {
+                    chain.push(record?.as_ref(), sink)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The records as an iterator, for a consumer that pulls.
+    fn into_records(self) -> Records {
+        match self {
+            TaskInput::Split(source) => Box::new(SourceIter(source)),
+            TaskInput::Records(records) => records,
+        }
+    }
+}
+
 /// Writes records one per line to `out` (created with its parent
 /// directories); returns records and bytes written.
-fn write_part(records: Records, out: &Path) -> Result<(u64, u64), String> {
+fn write_part(input: TaskInput, chain: &Chain, out: &Path) -> Result<(u64, u64), String> {
     if let Some(dir) = out.parent() {
         fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     let file = File::create(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
-    // One write(2) per 256 KiB, not per record.
-    let mut writer = BufWriter::with_capacity(256 * 1024, file);
-    let (mut records_out, mut bytes_out) = (0u64, 0u64);
+    let mut part = PartWriter {
+        // One write(2) per 256 KiB, not per record.
+        out: BufWriter::with_capacity(256 * 1024, file),
+        path: out,
+        records: 0,
+        bytes: 0,
+    };
+    input.drain(chain, &mut part)?;
     let write_err = |e: std::io::Error| format!("writing {}: {e}", out.display());
-    for record in records {
-        let record = record?;
-        // `key<TAB>value`, written in pieces rather than built first.
-        if let Some(key) = &record.key {
-            writer.write_all(key).map_err(write_err)?;
-            writer.write_all(b"\t").map_err(write_err)?;
-        }
-        writer.write_all(&record.value).map_err(write_err)?;
-        writer.write_all(b"\n").map_err(write_err)?;
-        records_out += 1;
-        bytes_out += record.size() as u64 + 1;
-    }
-    let file = writer.into_inner().map_err(|e| write_err(e.into_error()))?;
+    let file = part
+        .out
+        .into_inner()
+        .map_err(|e| write_err(e.into_error()))?;
     // The output must be on disk before it is committed by a link.
     file.sync_all().map_err(write_err)?;
-    Ok((records_out, bytes_out))
+    Ok((part.records, part.bytes))
+}
+
+struct PartWriter<'a> {
+    out: BufWriter<File>,
+    path: &'a Path,
+    records: u64,
+    bytes: u64,
+}
+
+impl Sink for PartWriter<'_> {
+    fn push(&mut self, record: RecordRef<'_>) -> Result<(), String> {
+        // `key<TAB>value`, written in pieces rather than built first.
+        let mut write = |bytes: &[u8]| {
+            self.out
+                .write_all(bytes)
+                .map_err(|e| format!("writing {}: {e}", self.path.display()))
+        };
+        if let Some(key) = record.key {
+            write(key)?;
+            write(b"\t")?;
+        }
+        write(record.value)?;
+        write(b"\n")?;
+        self.records += 1;
+        self.bytes += record.size() as u64 + 1;
+        Ok(())
+    }
 }
 
 /// Sends each record to its reduce partition; `reduce_by_key` first
 /// combines values per key (the map-side combiner). Returns records and
 /// bytes written.
+#[allow(clippy::too_many_arguments)]
 fn write_shuffle(
-    records: Records,
+    input: TaskInput,
+    chain: &Chain,
     shuffle: &ShufflePlan,
     spec: &TaskSpec,
     env: &TaskEnv,
@@ -227,52 +312,74 @@ fn write_shuffle(
     if let Some(dir) = data.parent() {
         fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
-    let place = Place::new(shuffle, &spec.boundaries);
-    let needs_key = !shuffle.by_whole_record;
     let wide = shuffle.wide;
-    let keyless =
-        move || format!("dataset {wide} needs key-value records; make them with map(key, value)");
-    let mut written = 0u64;
-    let writer = match &shuffle.combine {
+    let mut out = ShuffleSink {
+        place: Place::new(shuffle, &spec.boundaries),
+        writer: ShuffleWriter::new(shuffle.partitions, env.memory_bytes, Arc::clone(spill)),
+        needs_key: !shuffle.by_whole_record,
+        wide,
+        written: 0,
+    };
+    match &shuffle.combine {
         Some(agg) => {
             // The combiner and the writer share the task's memory.
-            let mut combiner = HashAggregator::new(
-                agg.clone(),
-                env.memory_bytes / 2,
-                MERGE_FAN_IN,
-                Arc::clone(spill),
-            );
-            let base = u64::from(spec.task) << 32;
-            for (seq, record) in records.enumerate() {
-                let record = record?;
-                let key = record.key.as_deref().ok_or_else(keyless)?;
-                combiner.add(key, &record.value, base | seq as u64)?;
+            let budget = env.memory_bytes / 2;
+            out.writer = ShuffleWriter::new(shuffle.partitions, budget, Arc::clone(spill));
+            let mut combiner = Combiner {
+                table: HashAggregator::new(agg.clone(), budget, MERGE_FAN_IN, Arc::clone(spill)),
+                next_ord: u64::from(spec.task) << 32,
+                wide,
+            };
+            input.drain(chain, &mut combiner)?;
+            for record in combiner.table.finish_partial()? {
+                out.push(record?.as_ref())?;
             }
-            let mut writer =
-                ShuffleWriter::new(shuffle.partitions, env.memory_bytes / 2, Arc::clone(spill));
-            for record in combiner.finish_partial()? {
-                let record = record?;
-                writer.write(place.partition(&record), &record)?;
-                written += 1;
-            }
-            writer
         }
-        None => {
-            let mut writer =
-                ShuffleWriter::new(shuffle.partitions, env.memory_bytes, Arc::clone(spill));
-            for record in records {
-                let record = record?;
-                if needs_key && record.key.is_none() {
-                    return Err(keyless());
-                }
-                writer.write(place.partition(&record), &record)?;
-                written += 1;
-            }
-            writer
+        None => input.drain(chain, &mut out)?,
+    }
+    let bytes = out.writer.finish(data, index)?;
+    Ok((out.written, bytes))
+}
+
+fn keyless(wide: DatasetId) -> String {
+    format!("dataset {wide} needs key-value records; make them with map(key, value)")
+}
+
+struct ShuffleSink<'a> {
+    place: Place<'a>,
+    writer: ShuffleWriter,
+    needs_key: bool,
+    /// The wide dataset the shuffle feeds, for error messages.
+    wide: DatasetId,
+    written: u64,
+}
+
+impl Sink for ShuffleSink<'_> {
+    fn push(&mut self, record: RecordRef<'_>) -> Result<(), String> {
+        if self.needs_key && record.key.is_none() {
+            return Err(keyless(self.wide));
         }
-    };
-    let bytes = writer.finish(data, index)?;
-    Ok((written, bytes))
+        self.writer.write(self.place.partition(record), record)?;
+        self.written += 1;
+        Ok(())
+    }
+}
+
+/// The map-side combiner: values folded per key before the shuffle.
+struct Combiner {
+    table: HashAggregator,
+    /// Each value's position in the task's input (`first` keeps the
+    /// earliest), unique across the map tasks.
+    next_ord: u64,
+    wide: DatasetId,
+}
+
+impl Sink for Combiner {
+    fn push(&mut self, record: RecordRef<'_>) -> Result<(), String> {
+        let key = record.key.ok_or_else(|| keyless(self.wide))?;
+        self.next_ord += 1;
+        self.table.add(key, record.value, self.next_ord)
+    }
 }
 
 /// Which reduce partition a record goes to.
@@ -294,19 +401,18 @@ impl<'a> Place<'a> {
         }
     }
 
-    fn partition(&self, r: &Record) -> u32 {
+    fn partition(&self, r: RecordRef<'_>) -> u32 {
         match self {
             Place::Hash {
                 partitions,
                 whole_record,
-            } => match (&r.key, whole_record) {
+            } => match (r.key, whole_record) {
                 (Some(k), false) => partition_of(k, *partitions),
                 _ => partition_of(&r.to_line(), *partitions),
             },
             Place::Range { boundaries } => {
-                let key = r.key.as_deref().unwrap_or_default();
-                boundaries
-                    .partition_point(|b| (&b.key.0[..], &b.value.0[..]) <= (key, &r.value[..]))
+                let key = r.key.unwrap_or_default();
+                boundaries.partition_point(|b| (&b.key.0[..], &b.value.0[..]) <= (key, r.value))
                     as u32
             }
         }
@@ -315,39 +421,56 @@ impl<'a> Place<'a> {
 
 /// A uniform sample of at most `size` records (reservoir sampling, seeded
 /// so a retried attempt samples the same records).
-fn sample(records: Records, size: usize, seed: u64) -> Result<Vec<Pair>, String> {
-    let mut rng = Rng::new(seed);
-    let mut kept: Vec<Pair> = Vec::with_capacity(size);
-    for (i, record) in records.enumerate() {
-        let record = record?;
-        let slot = if i < size {
-            Some(i)
-        } else {
-            Some(rng.below(i as u64 + 1) as usize).filter(|&j| j < size)
-        };
-        if let Some(j) = slot {
-            let pair = Pair {
-                key: Bytes(record.key.unwrap_or_default().into_vec()),
-                value: Bytes(record.value.into_vec()),
-            };
-            if j == kept.len() {
-                kept.push(pair);
-            } else {
-                kept[j] = pair;
-            }
-        }
-    }
-    Ok(kept)
+struct Sampler {
+    rng: Rng,
+    size: usize,
+    seen: u64,
+    kept: Vec<Pair>,
 }
 
-/// The records of the task's split, read by the pipeline's first dataset.
+impl Sampler {
+    fn new(size: usize, seed: u64) -> Sampler {
+        Sampler {
+            rng: Rng::new(seed),
+            size,
+            seen: 0,
+            kept: Vec::with_capacity(size),
+        }
+    }
+}
+
+impl Sink for Sampler {
+    fn push(&mut self, record: RecordRef<'_>) -> Result<(), String> {
+        let i = self.seen;
+        self.seen += 1;
+        let slot = if (i as usize) < self.size {
+            i as usize
+        } else {
+            self.rng.below(i + 1) as usize
+        };
+        if slot < self.size {
+            let pair = Pair {
+                key: Bytes(record.key.unwrap_or_default().to_vec()),
+                value: Bytes(record.value.to_vec()),
+            };
+            if slot == self.kept.len() {
+                self.kept.push(pair);
+            } else {
+                self.kept[slot] = pair;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The lines of the task's split, read by the pipeline's first dataset.
 fn source(
     spec: &TaskSpec,
     job: &Job,
     dataset: DatasetId,
     counters: Arc<Counters>,
     cancel: Arc<AtomicBool>,
-) -> Result<Records, String> {
+) -> Result<Source, String> {
     let skip_header = match &job
         .datasets
         .get(dataset)
@@ -363,177 +486,62 @@ fn source(
         start: spec.split.start,
         len: spec.split.len,
     };
-    let reader = SplitReader::open(&split)?;
-    Ok(Box::new(SourceIter {
-        reader,
+    Ok(Source {
+        reader: SplitReader::open(&split)?,
         skip_header,
         counters,
         cancel,
-        done: false,
-    }))
+    })
 }
 
-struct SourceIter {
+/// A split's lines, counted, checked for a cancel, a CSV header skipped.
+struct Source {
     reader: SplitReader,
     skip_header: bool,
     counters: Arc<Counters>,
     cancel: Arc<AtomicBool>,
-    done: bool,
 }
+
+impl Source {
+    /// The next line, borrowed from the reader's buffer.
+    fn next_line(&mut self) -> Result<Option<&[u8]>, String> {
+        let n = self.counters.records_in.load(Ordering::Relaxed);
+        if n.is_multiple_of(CANCEL_CHECK_EVERY) && self.cancel.load(Ordering::Relaxed) {
+            return Err("cancelled".into());
+        }
+        if self.skip_header {
+            self.skip_header = false;
+            let Some(len) = self.reader.next_line()?.map(<[u8]>::len) else {
+                return Ok(None);
+            };
+            count(&self.counters, len);
+        }
+        let line = self.reader.next_line()?;
+        if let Some(line) = line {
+            count(&self.counters, line.len());
+        }
+        Ok(line)
+    }
+}
+
+/// Counts a line read (a CSV header too: it was input).
+fn count(counters: &Counters, len: usize) {
+    counters.records_in.fetch_add(1, Ordering::Relaxed);
+    counters
+        .bytes_in
+        .fetch_add(len as u64 + 1, Ordering::Relaxed);
+}
+
+/// A split's lines as owned records, for a consumer that pulls.
+struct SourceIter(Source);
 
 impl Iterator for SourceIter {
     type Item = Result<Record, String>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        loop {
-            let n = self.counters.records_in.load(Ordering::Relaxed);
-            if n.is_multiple_of(CANCEL_CHECK_EVERY) && self.cancel.load(Ordering::Relaxed) {
-                self.done = true;
-                return Some(Err("cancelled".into()));
-            }
-            let line = match self.reader.next_line() {
-                Ok(Some(line)) => line.to_vec(),
-                Ok(None) => {
-                    self.done = true;
-                    return None;
-                }
-                Err(e) => {
-                    self.done = true;
-                    return Some(Err(e));
-                }
-            };
-            self.counters.records_in.fetch_add(1, Ordering::Relaxed);
-            self.counters
-                .bytes_in
-                .fetch_add(line.len() as u64 + 1, Ordering::Relaxed);
-            if self.skip_header {
-                self.skip_header = false;
-                continue;
-            }
-            return Some(Ok(Record::line(line)));
-        }
+        self.0
+            .next_line()
+            .map(|line| line.map(|l| Record::line(l.to_vec())))
+            .transpose()
     }
-}
-
-/// `flat_map`: each element of the expression's list becomes a record.
-struct FlatMap {
-    input: Records,
-    expr: crate::job::Expr,
-    file: String,
-    sep: Option<u8>,
-    pending: std::vec::IntoIter<SmallBytes>,
-}
-
-impl Iterator for FlatMap {
-    type Item = Result<Record, String>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(item) = self.pending.next() {
-                return Some(Ok(Record::line(item)));
-            }
-            let record = match self.input.next()? {
-                Ok(record) => record,
-                Err(e) => return Some(Err(e)),
-            };
-            let ctx = RecordCtx {
-                record: &record,
-                file: &self.file,
-                sep: self.sep,
-            };
-            match self.expr.eval_items(&ctx) {
-                Ok(items) => self.pending = items.into_iter(),
-                Err(e) => return Some(Err(e)),
-            }
-        }
-    }
-}
-
-/// Wraps `input` in the operator of dataset `id`.
-fn apply(
-    job: &Arc<Job>,
-    id: usize,
-    file: &str,
-    input: Records,
-    env: &TaskEnv,
-    cancel: &Arc<AtomicBool>,
-) -> Result<Records, String> {
-    let dataset = job
-        .datasets
-        .get(id)
-        .ok_or_else(|| format!("unknown dataset {id}"))?;
-    let input_id = dataset.op.inputs().first().copied().unwrap_or(id);
-    let sep = sep_of(job, input_id);
-    let file = file.to_string();
-    let records: Records = match &dataset.op {
-        Op::Filter { pred, .. } => {
-            let pred = pred.clone();
-            Box::new(input.filter_map(move |r| {
-                let record = match r {
-                    Ok(record) => record,
-                    Err(e) => return Some(Err(e)),
-                };
-                let ctx = RecordCtx {
-                    record: &record,
-                    file: &file,
-                    sep,
-                };
-                match pred.eval_bool(&ctx) {
-                    Ok(true) => Some(Ok(record)),
-                    Ok(false) => None,
-                    Err(e) => Some(Err(e)),
-                }
-            }))
-        }
-        Op::Map { key, value, .. } => {
-            let (key, value) = (key.clone(), value.clone());
-            // A constant value (`map($0, 1)`) is printed once, not per record.
-            let constant = value
-                .constant()
-                .map(|v| SmallBytes::from(v.clone().into_bytes()));
-            Box::new(input.map(move |r| {
-                let record = r?;
-                let ctx = RecordCtx {
-                    record: &record,
-                    file: &file,
-                    sep,
-                };
-                let v = match &constant {
-                    Some(c) => c.clone(),
-                    None => value.eval_small(&ctx)?,
-                };
-                Ok(match &key {
-                    None => Record::line(v),
-                    Some(k) => Record::pair(k.eval_small(&ctx)?, v),
-                })
-            }))
-        }
-        Op::FlatMap { expr, .. } => Box::new(FlatMap {
-            input,
-            expr: expr.clone(),
-            file,
-            sep,
-            pending: Vec::new().into_iter(),
-        }),
-        Op::Pipe { command, .. } => {
-            if !env.allow_pipe {
-                return Err(format!(
-                    "pipe({command:?}) refused: this worker runs commands only when started with --allow-pipe"
-                ));
-            }
-            let lines = input.map(|r| r.map(|record| record.to_line().into_owned()));
-            let pipe = Pipe::spawn(command, lines, Arc::clone(cancel))?;
-            Box::new(pipe.map(|r| r.map(Record::line)))
-        }
-        other => {
-            return Err(format!(
-                "`{}` cannot run inside a task pipeline",
-                other.name()
-            ))
-        }
-    };
-    Ok(records)
 }

@@ -198,25 +198,61 @@ impl Record {
         }
     }
 
+    /// The record as one line of text (see `RecordRef::to_line`).
+    pub fn to_line(&self) -> Cow<'_, [u8]> {
+        self.as_ref().to_line()
+    }
+
+    /// Bytes of record data, for memory accounting and metrics.
+    pub fn size(&self) -> usize {
+        self.as_ref().size()
+    }
+
+    /// The record's bytes, borrowed.
+    pub fn as_ref(&self) -> RecordRef<'_> {
+        RecordRef {
+            key: self.key.as_deref(),
+            value: &self.value,
+        }
+    }
+}
+
+/// A record whose bytes live elsewhere: in the input buffer a line was read
+/// into, or in the line a word was cut from. Narrow operators pass these
+/// along (see `chain.rs`), so a record is copied only where it must be kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordRef<'a> {
+    pub key: Option<&'a [u8]>,
+    pub value: &'a [u8],
+}
+
+impl<'a> RecordRef<'a> {
+    /// A plain line.
+    pub fn line(value: &'a [u8]) -> RecordRef<'a> {
+        RecordRef { key: None, value }
+    }
+
     /// The record as one line of text, without the newline: the line itself,
     /// or `key<TAB>value` for a pair. This is `$0` in expressions and what
     /// `save` writes.
-    pub fn to_line(&self) -> Cow<'_, [u8]> {
-        match &self.key {
-            None => Cow::Borrowed(&self.value),
-            Some(k) => {
-                let mut line = Vec::with_capacity(k.len() + 1 + self.value.len());
-                line.extend_from_slice(k);
-                line.push(b'\t');
-                line.extend_from_slice(&self.value);
-                Cow::Owned(line)
-            }
+    pub fn to_line(&self) -> Cow<'a, [u8]> {
+        match self.key {
+            None => Cow::Borrowed(self.value),
+            Some(k) => Cow::Owned([k, b"\t", self.value].concat()),
         }
     }
 
     /// Bytes of record data, for memory accounting and metrics.
     pub fn size(&self) -> usize {
-        self.key.as_ref().map_or(0, |k| k.len() + 1) + self.value.len()
+        self.key.map_or(0, |k| k.len() + 1) + self.value.len()
+    }
+
+    /// An owned copy.
+    pub fn to_record(&self) -> Record {
+        Record {
+            key: self.key.map(SmallBytes::from),
+            value: SmallBytes::from(self.value),
+        }
     }
 }
 

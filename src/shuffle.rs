@@ -39,7 +39,7 @@ use byteorder::{BigEndian, ByteOrder};
 
 use crate::connection::{connect, FrameReader, FrameWriter};
 use crate::message::{MapLocation, Message};
-use crate::record::Record;
+use crate::record::{Record, RecordRef};
 use crate::runfile::{RunReader, RunWriter};
 use crate::spill::SpillDir;
 use crate::task::LocalMaps;
@@ -78,13 +78,13 @@ impl ShuffleWriter {
     }
 
     /// Appends `rec` to partition `partition`.
-    pub fn write(&mut self, partition: u32, rec: &Record) -> Result<(), String> {
+    pub fn write(&mut self, partition: u32, rec: RecordRef<'_>) -> Result<(), String> {
         let bucket = self
             .buckets
             .get_mut(partition as usize)
             .ok_or_else(|| format!("partition {partition} out of range"))?;
         bucket
-            .write(rec)
+            .write_parts(rec.key, rec.value)
             .map_err(|e| format!("buffering shuffle output: {e}"))?;
         self.records += 1;
         self.buffered += rec.size() + 8;
@@ -447,7 +447,7 @@ mod tests {
                 i.to_string().into_bytes(),
             );
             let p = i % 3;
-            w.write(p, &rec).unwrap();
+            w.write(p, rec.as_ref()).unwrap();
             expected[p as usize].push(rec);
         }
         let (data, index) = (dir.join("m.data"), dir.join("m.index"));

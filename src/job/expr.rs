@@ -22,7 +22,7 @@ use super::bytes;
 use super::error::{did_you_mean, JobError};
 use super::parser::{Syn, SynKind};
 use super::value::{Num, Val, Value};
-use crate::record::{Record, SmallBytes};
+use crate::record::RecordRef;
 
 /// Binary operators, from the lowest precedence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +65,7 @@ pub struct Expr {
 /// What an expression is evaluated against.
 #[derive(Debug, Clone, Copy)]
 pub struct RecordCtx<'a> {
-    pub record: &'a Record,
+    pub record: RecordRef<'a>,
     /// The file the record was read from (`input_file()`), or "".
     pub file: &'a str,
     /// The field separator; `None` means runs of ASCII whitespace.
@@ -520,9 +520,8 @@ impl Compiler<'_> {
         if !node.children().all(|c| matches!(c.kind, Kind::Const(_))) {
             return Ok((node, ty));
         }
-        let record = Record::line(Vec::new());
         let env = Env {
-            record: &record,
+            record: RecordRef::line(&[]),
             file: "",
             sep: None,
             line: Cow::Borrowed(&[]),
@@ -602,25 +601,42 @@ impl Expr {
         }
     }
 
-    /// Evaluates to what `flat_map` makes records of: the bytes of each
-    /// element of a list, or of the one value. Each element is copied once,
-    /// straight from what it borrows.
-    pub fn eval_items(&self, ctx: &RecordCtx) -> Result<Vec<SmallBytes>, String> {
+    /// Evaluates to what `flat_map` makes records of, handing `each` the
+    /// bytes of every element of a list in turn (or of the one value).
+    /// Elements are borrowed from the record where they can be, not copied.
+    ///
+    /// # Errors
+    /// As `eval`, or the first error `each` returns.
+    pub fn for_each_item(
+        &self,
+        ctx: &RecordCtx,
+        mut each: impl FnMut(&[u8]) -> Result<(), String>,
+    ) -> Result<(), String> {
         let env = Env::new(self, ctx);
-        Ok(match eval(&self.root, &env)? {
-            Val::List(items) => items
-                .into_iter()
-                .map(|v| SmallBytes::from(v.into_bytes()))
-                .collect(),
-            other => vec![SmallBytes::from(other.into_bytes())],
-        })
+        match eval(&self.root, &env)? {
+            Val::List(items) => items.into_iter().try_for_each(|v| each(&v.into_bytes())),
+            other => each(&other.into_bytes()),
+        }
     }
 
-    /// Evaluates to record bytes; short results are kept inline, with no
-    /// heap allocation.
-    pub fn eval_small(&self, ctx: &RecordCtx) -> Result<SmallBytes, String> {
+    /// Evaluates to record bytes and hands them to `f`, borrowed from the
+    /// record where they can be (`$0`, a field), so nothing is copied.
+    ///
+    /// # Errors
+    /// As `eval`.
+    pub fn with_bytes<R>(
+        &self,
+        ctx: &RecordCtx,
+        f: impl FnOnce(&[u8]) -> Result<R, String>,
+    ) -> Result<R, String> {
+        // A bare `$0` of a line, `$value` or `$key` is the record's own bytes.
+        match (&self.root.kind, ctx.record.key) {
+            (Kind::Line, None) | (Kind::RecordValue, _) => return f(ctx.record.value),
+            (Kind::RecordKey, Some(key)) => return f(key),
+            _ => {}
+        }
         let env = Env::new(self, ctx);
-        Ok(SmallBytes::from(eval(&self.root, &env)?.into_bytes()))
+        f(&eval(&self.root, &env)?.into_bytes())
     }
 
     /// The expression as written in the job file.
@@ -639,7 +655,7 @@ impl Expr {
 
 /// What one evaluation reads.
 struct Env<'a> {
-    record: &'a Record,
+    record: RecordRef<'a>,
     file: &'a str,
     sep: Option<u8>,
     /// `$0`, built once per evaluation, and only if the expression uses it.
@@ -654,7 +670,7 @@ struct Env<'a> {
 impl<'a> Env<'a> {
     fn new(expr: &'a Expr, ctx: &RecordCtx<'a>) -> Env<'a> {
         let split_pair =
-            ctx.sep == Some(b'\t') && ctx.record.key.as_ref().is_some_and(|k| !k.contains(&b'\t'));
+            ctx.sep == Some(b'\t') && ctx.record.key.is_some_and(|k| !k.contains(&b'\t'));
         let line = if expr.uses_whole_line || (expr.uses_line && !split_pair) {
             ctx.record.to_line()
         } else {
@@ -747,11 +763,11 @@ fn eval<'e>(node: &'e Node, env: &'e Env<'_>) -> Result<Val<'e>, String> {
                 .map_err(|_| env.fail(node, format_args!("field number {n} is negative")))?;
             Ok(field(env, n))
         }
-        Kind::RecordKey => match &env.record.key {
+        Kind::RecordKey => match env.record.key {
             Some(k) => Ok(Val::Str(Cow::Borrowed(k))),
             None => Err(env.fail(node, "this record is not a key-value pair")),
         },
-        Kind::RecordValue => Ok(Val::Str(Cow::Borrowed(&env.record.value))),
+        Kind::RecordValue => Ok(Val::Str(Cow::Borrowed(env.record.value))),
         Kind::InputFile => Ok(Val::Str(Cow::Borrowed(env.file.as_bytes()))),
         Kind::Call(func, args) => call(*func, args, node, env),
         Kind::Unary(UnOp::Not, operand) => {
@@ -805,8 +821,8 @@ fn field<'e>(env: &'e Env<'_>, n: usize) -> Val<'e> {
         return Val::Str(Cow::Borrowed(&env.line));
     }
     if env.split_pair {
-        let value = &env.record.value;
-        return match (n, &env.record.key) {
+        let value = env.record.value;
+        return match (n, env.record.key) {
             (1, Some(key)) => Val::Str(Cow::Borrowed(key)),
             _ => Val::Str(Cow::Borrowed(&value[bytes::field(value, n - 1, env.sep)])),
         };
@@ -983,6 +999,7 @@ mod tests {
     use super::*;
     use crate::job::lexer::tokenize;
     use crate::job::parser::{parse, Stmt};
+    use crate::record::Record;
     use crate::rng::Rng;
 
     fn params() -> BTreeMap<String, String> {
@@ -1041,7 +1058,7 @@ mod tests {
 
     fn eval_on(src: &str, record: &Record, sep: Option<u8>) -> Result<Value, String> {
         let ctx = RecordCtx {
-            record,
+            record: record.as_ref(),
             file: "dir/part-1.txt",
             sep,
         };
@@ -1320,7 +1337,7 @@ mod tests {
         );
         let ctx_record = Record::line(b"a b".to_vec());
         let ctx = RecordCtx {
-            record: &ctx_record,
+            record: ctx_record.as_ref(),
             file: "",
             sep: None,
         };
@@ -1330,11 +1347,16 @@ mod tests {
             Err("the condition `split($0)[1]` gave \"b\", not true or false".into())
         );
         assert_eq!(
-            compile_str("concat($2, 1)")
-                .eval_small(&ctx)
-                .map(|b| b.into_vec()),
+            compile_str("concat($2, 1)").with_bytes(&ctx, |b| Ok(b.to_vec())),
             Ok(b"b1".to_vec())
         );
+        let mut items = Vec::new();
+        let each = |item: &[u8]| {
+            items.push(item.to_vec());
+            Ok(())
+        };
+        assert_eq!(compile_str("split($0)").for_each_item(&ctx, each), Ok(()));
+        assert_eq!(items, [b"a".to_vec(), b"b".to_vec()]);
     }
 
     #[test]
@@ -1511,7 +1533,7 @@ mod tests {
                 };
                 let sep = [None, Some(b','), Some(b'a')][rng.below(3) as usize];
                 let ctx = RecordCtx {
-                    record: &record,
+                    record: record.as_ref(),
                     file: "x/y",
                     sep,
                 };
@@ -1535,7 +1557,7 @@ mod tests {
         let mut hits = 0;
         for record in &lines {
             let ctx = RecordCtx {
-                record,
+                record: record.as_ref(),
                 file: "",
                 sep: None,
             };
@@ -1554,7 +1576,7 @@ mod tests {
         let mut hits = 0;
         for record in &lines {
             let ctx = RecordCtx {
-                record,
+                record: record.as_ref(),
                 file: "",
                 sep: None,
             };

@@ -20,7 +20,7 @@ use super::lexer::Span;
 use super::parser::{first_span, Arg, Stmt, Syn, SynKind};
 use super::value::{parse_number, Num, Value};
 use super::{Aggregator, Dataset, DatasetId, Op, Save};
-use crate::record::Record;
+use crate::record::RecordRef;
 
 /// Deepest chain of datasets one dataset may depend on.
 pub(crate) const MAX_CHAIN: usize = 128;
@@ -493,9 +493,8 @@ impl<'s> Graph<'s> {
         if let Some(v) = expr.constant() {
             return Ok(v.clone());
         }
-        let record = Record::line(Vec::new());
         let ctx = super::RecordCtx {
-            record: &record,
+            record: RecordRef::line(&[]),
             file: "",
             sep: None,
         };

@@ -249,16 +249,16 @@ fn field_separators_follow_the_dataset() {
     };
     let joined = Record::pair(b"k".to_vec(), b"left v\tright v".to_vec());
     let ctx = RecordCtx {
-        record: &joined,
+        record: joined.as_ref(),
         file: "",
         sep: sep_of(&job, 6),
     };
     assert_eq!(
-        key.eval_small(&ctx).map(|b| b.into_vec()),
+        key.with_bytes(&ctx, |b| Ok(b.to_vec())),
         Ok(b"left v".to_vec())
     );
     assert_eq!(
-        value.eval_small(&ctx).map(|b| b.into_vec()),
+        value.with_bytes(&ctx, |b| Ok(b.to_vec())),
         Ok(b"right v".to_vec())
     );
 }
@@ -769,7 +769,7 @@ fn fuzz_parser_and_evaluator() {
                         Record::line(bytes)
                     };
                     let ctx = RecordCtx {
-                        record: &record,
+                        record: record.as_ref(),
                         file: "f",
                         sep,
                     };
@@ -826,7 +826,7 @@ fn docs_function_examples_hold() {
             panic!("{src}")
         };
         let ctx = RecordCtx {
-            record: &record,
+            record: record.as_ref(),
             file: "",
             sep: None,
         };
