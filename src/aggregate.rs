@@ -83,10 +83,10 @@ const TABLE_EXTRA_CONTROL_BYTES: usize = 16;
 /// Per entry, for the `(&key, &acc)` index sorted when the table is spilled.
 const SORT_INDEX_BYTES: usize = size_of::<(&SmallBytes, &Acc)>();
 
-/// Bytes a hash table of `capacity` entries occupies: one slot plus one
-/// control byte per bucket. hashbrown keeps buckets a power of two and
-/// fills at most 7/8 of them (all but one below 8 buckets).
-fn table_bytes(capacity: usize) -> usize {
+/// Bytes a hash table of `capacity` entries of `slot_bytes` each occupies:
+/// one slot plus one control byte per bucket. hashbrown keeps buckets a
+/// power of two and fills at most 7/8 of them (all but one below 8).
+pub fn hash_table_bytes(capacity: usize, slot_bytes: usize) -> usize {
     if capacity == 0 {
         return 0;
     }
@@ -96,7 +96,7 @@ fn table_bytes(capacity: usize) -> usize {
         capacity / 7 * 8
     }
     .next_power_of_two();
-    buckets * (SLOT_BYTES + 1) + TABLE_EXTRA_CONTROL_BYTES + ALLOC_OVERHEAD_BYTES
+    buckets * (slot_bytes + 1) + TABLE_EXTRA_CONTROL_BYTES + ALLOC_OVERHEAD_BYTES
 }
 
 /// Combines values per key within a memory budget (see the module comment).
@@ -192,7 +192,7 @@ impl HashAggregator {
         // one is still alive: if both would not fit, spill first (then the
         // emptied table has room and does not grow).
         if self.map.len() == self.map.capacity() {
-            let grown = table_bytes(self.map.capacity() * 2 + 1);
+            let grown = hash_table_bytes(self.map.capacity() * 2 + 1, SLOT_BYTES);
             if self.entry_bytes + self.table_bytes + grown > self.budget_bytes {
                 self.spill_table()?;
             }
@@ -206,7 +206,7 @@ impl HashAggregator {
         self.map.insert(key, acc);
         if self.map.capacity() != self.capacity {
             self.capacity = self.map.capacity();
-            self.table_bytes = table_bytes(self.capacity);
+            self.table_bytes = hash_table_bytes(self.capacity, SLOT_BYTES);
         }
         self.check_budget()
     }

@@ -21,6 +21,7 @@ pub mod frame;
 pub mod hash;
 pub mod hex;
 pub mod job;
+pub mod join;
 pub mod local;
 pub mod log;
 pub mod master;
