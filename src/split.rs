@@ -85,6 +85,22 @@ pub fn list_input(path: &Path) -> Result<Vec<(PathBuf, u64)>, String> {
     Ok(files)
 }
 
+/// Largest split `default_splits` makes, in bytes: Hadoop 1's block size.
+/// A retried map task redoes at most this much.
+pub const MAX_SPLIT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// How many splits an input of `total` bytes gets on `slots` task slots
+/// when the job does not say: the fewest whole waves (every slot one split
+/// per wave) whose splits are at most `MAX_SPLIT_BYTES`. One split per slot
+/// for most inputs, as Spark sizes file splits by bytes per core: each map
+/// task's fixed costs (its combiner table, sorting and writing its output,
+/// a launch and a commit) are paid as few times as the slots allow.
+pub fn default_splits(total: u64, slots: u32) -> usize {
+    let slots = u64::from(slots.max(1));
+    let waves = total.div_ceil(slots * MAX_SPLIT_BYTES).max(1);
+    (slots * waves) as usize
+}
+
 /// Cuts files into about `target` splits in total. The split size is
 /// `max(1, ceil(total_bytes / target))`; each file is cut into
 /// `ceil(size / split_size)` pieces, at least one (an empty file gets one
@@ -361,6 +377,17 @@ mod tests {
             assert_eq!(got, want, "split size {split_bytes} of {bytes:?}");
             assert_eq!(total_read, size, "bytes_read, split size {split_bytes}");
         }
+    }
+
+    #[test]
+    fn default_splits_are_whole_waves_of_at_most_64_mib() {
+        const MIB: u64 = 1024 * 1024;
+        assert_eq!(default_splits(0, 4), 4);
+        assert_eq!(default_splits(66 * MIB, 4), 4);
+        assert_eq!(default_splits(256 * MIB, 4), 4);
+        assert_eq!(default_splits(257 * MIB, 4), 8);
+        assert_eq!(default_splits(650 * MIB, 4), 12);
+        assert_eq!(default_splits(10 * MIB, 0), 1);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::job::{DatasetId, Job, Op};
 use crate::message::{KeyValue, Message, SourceSplits, SplitInfo};
 use crate::plan::{plan, Input, Plan};
 use crate::scheduler::NewJob;
-use crate::split::{list_input, plan_splits};
+use crate::split::{default_splits, list_input, plan_splits};
 
 /// Largest job file accepted, in bytes.
 pub const MAX_JOB_FILE_BYTES: u64 = 1024 * 1024;
@@ -25,9 +25,10 @@ pub struct Request<'a> {
     pub path: &'a Path,
     pub overrides: &'a BTreeMap<String, String>,
     pub overwrite: bool,
-    /// Splits per input when the job does not say (`read_text(p, splits=N)`),
-    /// and reduce partitions when a wide operator does not say.
-    pub parallelism: u32,
+    /// Task slots of the live workers: they decide how many splits an
+    /// input gets when the job does not say (`read_text(p, splits=N)`), and
+    /// twice as many reduce partitions when a wide operator does not say.
+    pub slots: u32,
 }
 
 /// Why a submission could not be prepared. Both are the user's to fix
@@ -65,8 +66,8 @@ pub fn prepare(req: &Request<'_>) -> Result<Message, Refused> {
     let base = std::env::current_dir()
         .map_err(|e| Refused::Setup(format!("cannot read the working directory: {e}")))?;
     job.resolve_paths(&base);
-    let plan =
-        plan(&job, req.parallelism).map_err(|e| Refused::JobFile(format!("{name}: error: {e}")))?;
+    let plan = plan(&job, 2 * req.slots.max(1))
+        .map_err(|e| Refused::JobFile(format!("{name}: error: {e}")))?;
 
     let mut outputs: Vec<&str> = Vec::new();
     for save in &job.saves {
@@ -87,7 +88,8 @@ pub fn prepare(req: &Request<'_>) -> Result<Message, Refused> {
             other => return Err(Refused::Setup(format!("stage source is {}", other.name()))),
         };
         let files = list_input(Path::new(path)).map_err(Refused::Setup)?;
-        let target = splits.unwrap_or(req.parallelism).max(1) as usize;
+        let total = files.iter().map(|(_, size)| size).sum();
+        let target = splits.map_or_else(|| default_splits(total, req.slots), |n| n as usize);
         let splits = plan_splits(&files, target)
             .into_iter()
             .map(|s| SplitInfo {
@@ -114,7 +116,7 @@ pub fn prepare(req: &Request<'_>) -> Result<Message, Refused> {
             })
             .collect(),
         base_dir: base.display().to_string(),
-        parallelism: req.parallelism,
+        parallelism: 2 * req.slots.max(1),
         inputs,
     })
 }

@@ -47,14 +47,14 @@ fn grep_matches_a_reference_and_reports_through_every_command() {
         .collect();
     assert!(!expected.is_empty());
     assert_eq!(output_lines(&out), expected);
-    // About two splits per slot: 2 workers x 1 slot.
-    assert_eq!(part_count(&out), 4);
+    // One split per slot: 2 workers x 1 slot.
+    assert_eq!(part_count(&out), 2);
 
     let status = client(&["--master", &m.addr, "status", &id]);
     let text = stdout(&status);
     assert!(text.contains("SUCCEEDED"), "{text}");
     assert!(text.contains("read_text > filter > save"), "{text}");
-    assert!(text.contains("4/4"), "{text}");
+    assert!(text.contains("2/2"), "{text}");
     assert!(
         text.contains(&format!("{}", lines.len())),
         "records_in shown: {text}"
@@ -73,7 +73,7 @@ fn grep_matches_a_reference_and_reports_through_every_command() {
         stdout(&jobs)
     );
     assert!(
-        stdout(&jobs).contains("state=SUCCEEDED tasks=4/4"),
+        stdout(&jobs).contains("state=SUCCEEDED tasks=2/2"),
         "{}",
         stdout(&jobs)
     );

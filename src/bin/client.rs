@@ -216,7 +216,6 @@ fn wait_for_workers(addr: &str, timeout: Duration, n: u32) {
 
 fn submit(m: &Matches, addr: &str, timeout: Duration, file: &str, wait: bool) -> i32 {
     let mut conn = Client::connect(addr, timeout).unwrap_or_else(|e| cli::fatal(&e.to_string()));
-    // Default splits: about two per live slot, as Spark's defaultParallelism.
     let slots: u32 = conn
         .workers()
         .unwrap_or_else(|e| cli::fatal(&e.to_string()))
@@ -229,7 +228,7 @@ fn submit(m: &Matches, addr: &str, timeout: Duration, file: &str, wait: bool) ->
         path: Path::new(file),
         overrides: &overrides,
         overwrite: m.opt_present("overwrite"),
-        parallelism: 2 * slots.max(1),
+        slots,
     };
     let msg = match submission::prepare(&req) {
         Ok(msg) => msg,
