@@ -28,7 +28,7 @@ use crate::plan::{Input, Output, Partitioner, Plan, ShufflePlan};
 use crate::record::{Record, RecordRef};
 use crate::reducer;
 use crate::rng::Rng;
-use crate::shuffle::ShuffleWriter;
+use crate::shuffle::{FailureSlot, FetchFailure, ShuffleWriter};
 use crate::spill::SpillDir;
 use crate::split::{Split, SplitReader};
 use crate::task::LocalMaps;
@@ -78,6 +78,23 @@ pub struct Counters {
     pub records_in: AtomicU64,
     pub bytes_in: AtomicU64,
     pub fetched_bytes: Arc<AtomicU64>,
+    /// The map output a fetch failed on, if one did.
+    pub fetch_failure: FailureSlot,
+}
+
+/// Why an attempt failed: its error, and the map output it could not
+/// fetch when that was the cause (the master then re-runs that map task
+/// instead of counting a failure against this one).
+#[derive(Debug)]
+pub struct Failure {
+    pub error: String,
+    pub fetch: Option<FetchFailure>,
+}
+
+impl From<String> for Failure {
+    fn from(error: String) -> Failure {
+        Failure { error, fetch: None }
+    }
 }
 
 /// Runs segment `spec.segment` of stage `spec.stage` of `plan`.
@@ -96,7 +113,7 @@ pub fn run(
     cancel: Arc<AtomicBool>,
     dest: &Destination,
     spill_dir: PathBuf,
-) -> Result<TaskResult, String> {
+) -> Result<TaskResult, Failure> {
     let started = Instant::now();
     let spill = Arc::new(
         SpillDir::new(spill_dir.clone())
@@ -106,9 +123,12 @@ pub fn run(
     let result = run_stage(spec, job, plan, env, &cancel, dest, &spill, &counters);
     if cancel.load(Ordering::Relaxed) {
         // Whatever broke (a killed pipe child, say), the cause is the cancel.
-        return Err("cancelled".into());
+        return Err(Failure::from("cancelled".to_string()));
     }
-    let (mut metrics, samples) = result?;
+    let (mut metrics, samples) = result.map_err(|error| Failure {
+        error,
+        fetch: lock(&counters.fetch_failure).take(),
+    })?;
     let spilled = spill.stats();
     metrics.records_in = counters.records_in.load(Ordering::Relaxed);
     metrics.bytes_in = counters.bytes_in.load(Ordering::Relaxed);
@@ -544,4 +564,8 @@ impl Iterator for SourceIter {
             .map(|line| line.map(|l| Record::line(l.to_vec())))
             .transpose()
     }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }

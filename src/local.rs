@@ -23,7 +23,11 @@ pub fn start(workers: u32, slots_per_worker: u32, memory_bytes: u64) -> Result<S
         .to_string();
     let config = MasterConfig {
         heartbeat_timeout: Duration::from_secs(10),
-        max_attempts: 3,
+        scheduling: crate::scheduler::SchedulerConfig {
+            max_attempts: 3,
+            task_timeout: None,
+            speculation: false,
+        },
     };
     thread::Builder::new()
         .name("local-master".into())
@@ -48,6 +52,7 @@ pub fn start(workers: u32, slots_per_worker: u32, memory_bytes: u64) -> Result<S
             work_dir: std::env::temp_dir()
                 .join(format!("minispark-local-{}-{i}", std::process::id())),
             fetches: 4,
+            faults: crate::fault::FaultConfig::default(),
         };
         thread::Builder::new()
             .name("local-worker".into())

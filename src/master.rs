@@ -24,7 +24,7 @@ use crate::event;
 use crate::frame::MAGIC;
 use crate::membership::{Membership, Registration};
 use crate::message::{error_code, JobReport, Message};
-use crate::scheduler::Scheduler;
+use crate::scheduler::{Scheduler, SchedulerConfig};
 use crate::submission;
 use crate::text_mode;
 
@@ -33,8 +33,8 @@ use crate::text_mode;
 pub struct MasterConfig {
     /// Silence after which an alive worker is declared dead.
     pub heartbeat_timeout: Duration,
-    /// Failed attempts after which a task fails its job.
-    pub max_attempts: u32,
+    /// Retries, timeouts, speculation.
+    pub scheduling: SchedulerConfig,
 }
 
 /// Everything behind the master's one lock.
@@ -75,7 +75,7 @@ pub fn run(listener: TcpListener, config: MasterConfig) -> Result<()> {
         started: Instant::now(),
         state: Mutex::new(State {
             members: Membership::new(),
-            scheduler: Scheduler::new(config.max_attempts),
+            scheduler: Scheduler::new(config.scheduling.clone()),
         }),
         changed: Condvar::new(),
         config,
@@ -89,9 +89,9 @@ pub fn run(listener: TcpListener, config: MasterConfig) -> Result<()> {
     );
     let monitor = Arc::clone(&master);
     thread::Builder::new()
-        .name("heartbeat-monitor".into())
-        .spawn(move || watch_heartbeats(&monitor))
-        .map_err(|e| Error::io("starting the heartbeat monitor thread", e))?;
+        .name("timer".into())
+        .spawn(move || timer(&monitor))
+        .map_err(|e| Error::io("starting the timer thread", e))?;
 
     for conn in listener.incoming() {
         match conn {
@@ -115,11 +115,20 @@ pub fn run(listener: TcpListener, config: MasterConfig) -> Result<()> {
     Ok(())
 }
 
-/// Periodically declares silent workers dead and shuts their connections.
-fn watch_heartbeats(master: &Master) {
+/// The master's clock: periodically declares silent workers dead (and
+/// shuts their connections), and lets the scheduler check for attempts
+/// past their timeout and for stragglers to speculate on.
+fn timer(master: &Master) {
     let timeout = master.config.heartbeat_timeout;
     // Check a few times per timeout so a death is noticed within ~1.25x it.
-    let tick = (timeout / 4).clamp(Duration::from_millis(5), Duration::from_secs(1));
+    let mut tick = timeout / 4;
+    if let Some(t) = master.config.scheduling.task_timeout {
+        tick = tick.min(t / 4);
+    }
+    if master.config.scheduling.speculation {
+        tick = tick.min(Duration::from_millis(100));
+    }
+    let tick = tick.clamp(Duration::from_millis(5), Duration::from_secs(1));
     loop {
         thread::sleep(tick);
         let now = Instant::now();
@@ -130,8 +139,8 @@ fn watch_heartbeats(master: &Master) {
             for dead in &expired {
                 state.scheduler.worker_lost(&mut state.members, dead.id);
             }
+            state.scheduler.tick(&mut state.members, now);
             if !expired.is_empty() {
-                state.scheduler.schedule(&mut state.members, now);
                 master.changed.notify_all();
             }
             expired
@@ -346,6 +355,28 @@ fn handle(
             state
                 .scheduler
                 .task_failed(&mut state.members, w, attempt, error, now);
+            state.scheduler.schedule(&mut state.members, now);
+        }
+        Message::FetchFailed {
+            attempt,
+            shuffle,
+            map,
+            addr,
+            error,
+        } if worker.is_some() => {
+            let mut guard = master.state();
+            let state = &mut *guard;
+            let w = worker.unwrap_or_default();
+            state.scheduler.fetch_failed(
+                &mut state.members,
+                w,
+                attempt,
+                shuffle,
+                map,
+                &addr,
+                error,
+                now,
+            );
             state.scheduler.schedule(&mut state.members, now);
         }
         Message::TaskCommitted { attempt } if worker.is_some() => {

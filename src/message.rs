@@ -168,6 +168,10 @@ messages! {
     /// Master -> every worker: the job has ended; stop its attempts and
     /// remove its temporary, shuffle and spill files.
     ReleaseJob = 0x38 { job_id: u64 },
+    /// Worker -> master: the attempt could not read map output `map` of
+    /// `shuffle` from `addr`. The master runs that map task again (and
+    /// only it), then this task; the attempt does not count as a failure.
+    FetchFailed = 0x39 { attempt: u64, shuffle: u32, map: u32, addr: String, error: String },
 
     // --- 0x4_ data port ---
     /// Client -> worker's data port: send me a committed output part.
@@ -346,6 +350,8 @@ crate::wire_struct! {
         pub tasks_total: u32,
         pub tasks_done: u32,
         pub tasks_running: u32,
+        /// Attempts launched (a task run once, without faults, is 1).
+        pub attempts: u32,
         pub attempts_failed: u32,
         pub records_in: u64,
         pub records_out: u64,
@@ -534,6 +540,7 @@ pub(crate) mod tests {
                 tasks_total: 4,
                 tasks_done: 1,
                 tasks_running: 2,
+                attempts: 3,
                 attempts_failed: 0,
                 records_in: 1000,
                 records_out: 10,
@@ -677,6 +684,13 @@ pub(crate) mod tests {
                 error: String::new(),
             },
             Message::ReleaseJob { job_id: 7 },
+            Message::FetchFailed {
+                attempt: 12,
+                shuffle: 0,
+                map: 3,
+                addr: "127.0.0.1:7001".into(),
+                error: "connection refused".into(),
+            },
             Message::FetchOutput {
                 job_id: 7,
                 save: 0,

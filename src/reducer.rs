@@ -59,6 +59,7 @@ pub fn reduce(
             env.fetch_in_flight,
             Arc::clone(&counters.fetched_bytes),
             env.local_maps.clone(),
+            Arc::clone(&counters.fetch_failure),
         );
         let (counters, cancel) = (Arc::clone(counters), Arc::clone(cancel));
         Ok(Box::new(fetched.map(move |r| {

@@ -45,11 +45,12 @@ pub fn status_table(job: &JobReport) -> String {
         .max(3);
     let _ = writeln!(
         out,
-        "{:<5}  {:<ops_width$}  {:>9}  {:>7}  {:>6}  {:>11}  {:>11}  {:>9}  {:>9}  {:>9}  {:>9}  {:>8}",
+        "{:<5}  {:<ops_width$}  {:>9}  {:>7}  {:>8}  {:>6}  {:>11}  {:>11}  {:>9}  {:>9}  {:>9}  {:>9}  {:>8}",
         "stage",
         "ops",
         "tasks",
         "running",
+        "attempts",
         "failed",
         "records_in",
         "records_out",
@@ -62,11 +63,12 @@ pub fn status_table(job: &JobReport) -> String {
     for s in &job.stages {
         let _ = writeln!(
             out,
-            "{:<5}  {:<ops_width$}  {:>9}  {:>7}  {:>6}  {:>11}  {:>11}  {:>9}  {:>9}  {:>9}  {:>9}  {:>8}",
+            "{:<5}  {:<ops_width$}  {:>9}  {:>7}  {:>8}  {:>6}  {:>11}  {:>11}  {:>9}  {:>9}  {:>9}  {:>9}  {:>8}",
             s.stage,
             s.ops,
             format!("{}/{}", s.tasks_done, s.tasks_total),
             s.tasks_running,
+            s.attempts,
             s.attempts_failed,
             s.records_in,
             s.records_out,

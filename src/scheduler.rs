@@ -31,6 +31,25 @@ use crate::plan::{Input, Output, Plan, StagePlan};
 /// Records sampled in all, per reduce partition of a range shuffle.
 const SAMPLES_PER_PARTITION: u32 = 60;
 
+/// Speculation starts in a stage once this share of its tasks is done...
+const SPECULATION_QUANTILE: f64 = 0.75;
+/// ...for a task running this many times longer than the median finished
+/// one (Spark's `spark.speculation.multiplier`)...
+const SPECULATION_MULTIPLIER: f64 = 1.5;
+/// ...and for at least this long.
+const SPECULATION_MIN: Duration = Duration::from_millis(100);
+
+/// The master's scheduling flags.
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    /// Failed attempts after which a task fails its job.
+    pub max_attempts: u32,
+    /// An attempt running longer is abandoned and retried elsewhere.
+    pub task_timeout: Option<Duration>,
+    /// Launch a second attempt of a straggler (see `speculate`).
+    pub speculation: bool,
+}
+
 /// A job as the master accepted it.
 pub struct NewJob {
     pub file: String,
@@ -66,14 +85,54 @@ struct TaskRun {
     index: u32,
     split: SplitInfo,
     state: TaskState,
-    /// Attempts that failed (a lost worker does not count).
+    /// A speculative second attempt running beside `Running { attempt }`.
+    copy: Option<u64>,
+    /// Attempts that failed (a lost worker or a failed fetch does not count).
     failures: u32,
+    /// Times this map task's committed output was lost to a failed fetch.
+    outputs_lost: u32,
+    /// A worker the next attempt should avoid if it can (where the last
+    /// one timed out).
+    avoid: Option<u32>,
+    /// How long the committed attempt ran, for speculation.
+    duration: Option<Duration>,
+}
+
+impl TaskRun {
+    /// Is `attempt` one of this task's running attempts?
+    fn runs(&self, attempt: u64) -> bool {
+        matches!(self.state, TaskState::Running { attempt: a } if a == attempt)
+            || self.copy == Some(attempt)
+    }
+
+    /// Drops running attempt `attempt`. Returns true if another attempt of
+    /// the task still runs (so the task stays running).
+    fn drop_attempt(&mut self, attempt: u64) -> bool {
+        match (self.state.clone(), self.copy) {
+            (TaskState::Running { attempt: a }, Some(c)) if a == attempt => {
+                self.state = TaskState::Running { attempt: c };
+                self.copy = None;
+                true
+            }
+            (TaskState::Running { .. }, Some(c)) if c == attempt => {
+                self.copy = None;
+                true
+            }
+            _ => {
+                self.state = TaskState::Pending;
+                self.copy = None;
+                false
+            }
+        }
+    }
 }
 
 struct StageRun {
     plan: StagePlan,
     tasks: Vec<TaskRun>,
     metrics: TaskMetrics,
+    /// Attempts launched, and how many of them failed.
+    attempts: u32,
     attempts_failed: u32,
     started: Option<Instant>,
     finished: Option<Instant>,
@@ -146,8 +205,12 @@ struct Live {
     stage: usize,
     task: usize,
     worker: u32,
+    started: Instant,
     /// True once the attempt reported `TaskDone` (its slot is free again).
     finished: bool,
+    /// Given up on (timed out or superseded) and told to stop; it keeps its
+    /// slot until the worker reports it.
+    abandoned: bool,
 }
 
 pub struct Scheduler {
@@ -157,18 +220,19 @@ pub struct Scheduler {
     next_attempt: u64,
     /// The worker that got the last task: round-robin starts after it.
     last_worker: u32,
-    max_attempts: u32,
+    config: SchedulerConfig,
 }
 
 impl Scheduler {
-    pub fn new(max_attempts: u32) -> Scheduler {
+    pub fn new(mut config: SchedulerConfig) -> Scheduler {
+        config.max_attempts = config.max_attempts.max(1);
         Scheduler {
             jobs: BTreeMap::new(),
             live: HashMap::new(),
             next_job: 1,
             next_attempt: 1,
             last_worker: 0,
-            max_attempts: max_attempts.max(1),
+            config,
         }
     }
 
@@ -200,6 +264,7 @@ impl Scheduler {
                     plan: plan.clone(),
                     tasks,
                     metrics: TaskMetrics::default(),
+                    attempts: 0,
                     attempts_failed: 0,
                     started: None,
                     finished: None,
@@ -274,43 +339,117 @@ impl Scheduler {
                     if job.stages[s].tasks[t].state != TaskState::Pending {
                         continue;
                     }
-                    let Some(worker) = next_free(&mut workers, self.last_worker) else {
+                    let avoid = job.stages[s].tasks[t].avoid;
+                    let Some(worker) = next_free(&mut workers, self.last_worker, avoid) else {
                         return;
                     };
                     let attempt = self.next_attempt;
-                    self.next_attempt += 1;
-                    let spec = task_spec(job, s, t, attempt, members);
-                    let Some(member) = members.get_mut(worker) else {
+                    if launch(job, s, t, attempt, worker, members) {
+                        self.next_attempt += 1;
+                        self.last_worker = worker;
+                        let task = &mut job.stages[s].tasks[t];
+                        task.state = TaskState::Running { attempt };
+                        task.avoid = None;
+                        self.live.insert(attempt, live(job.id, s, t, worker, now));
+                        job.stages[s].started.get_or_insert(now);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Periodic checks, on the master's timer: attempts past
+    /// `--task-timeout-ms`, and stragglers worth a speculative copy.
+    pub fn tick(&mut self, members: &mut Membership, now: Instant) {
+        if let Some(timeout) = self.config.task_timeout {
+            let late: Vec<(u64, Live)> = self
+                .live
+                .iter()
+                .filter(|(_, l)| {
+                    !l.finished && !l.abandoned && now.duration_since(l.started) > timeout
+                })
+                .map(|(&a, &l)| (a, l))
+                .collect();
+            for (attempt, live) in late {
+                // The worker is told to stop it; its slot frees when it says so.
+                send(members, live.worker, Message::AbortTask { attempt });
+                let error = format!(
+                    "attempt {attempt} timed out after {} ms on worker {} (--task-timeout-ms)",
+                    timeout.as_millis(),
+                    live.worker
+                );
+                self.fail_attempt(members, attempt, live, error, now);
+                if let Some(job) = self.jobs.get_mut(&live.job) {
+                    job.stages[live.stage].tasks[live.task].avoid = Some(live.worker);
+                }
+            }
+        }
+        if self.config.speculation {
+            self.speculate(members, now);
+        }
+        self.schedule(members, now);
+    }
+
+    /// Speculative execution, as Spark does it: once 75% of a stage's tasks
+    /// are done, a task running over 1.5 times the median of the finished
+    /// ones gets a second attempt on another worker. The first to finish
+    /// wins; the other is aborted.
+    fn speculate(&mut self, members: &mut Membership, now: Instant) {
+        let mut workers: Vec<(u32, u32)> = members
+            .alive()
+            .map(|m| (m.id, m.slots.saturating_sub(m.running)))
+            .collect();
+        for job in self.jobs.values_mut() {
+            if job.state != JobState::Running {
+                continue;
+            }
+            for s in 0..job.stages.len() {
+                let stage = &job.stages[s];
+                let mut done: Vec<Duration> =
+                    stage.tasks.iter().filter_map(|t| t.duration).collect();
+                let total = stage.tasks.len();
+                if done.is_empty() || (done.len() as f64) < SPECULATION_QUANTILE * total as f64 {
+                    continue;
+                }
+                done.sort_unstable();
+                let median = done[done.len() / 2];
+                let threshold = median.mul_f64(SPECULATION_MULTIPLIER).max(SPECULATION_MIN);
+                for t in 0..total {
+                    let task = &job.stages[s].tasks[t];
+                    let (TaskState::Running { attempt: first }, None) = (&task.state, task.copy)
+                    else {
                         continue;
                     };
-                    if !member.send(Message::LaunchTask { task: spec }) {
+                    let Some(running) = self.live.get(first) else {
+                        continue;
+                    };
+                    if now.duration_since(running.started) <= threshold {
                         continue;
                     }
-                    member.running += 1;
-                    self.last_worker = worker;
-                    let stage = &mut job.stages[s];
-                    stage.tasks[t].state = TaskState::Running { attempt };
-                    stage.started.get_or_insert(now);
-                    self.live.insert(
-                        attempt,
-                        Live {
-                            job: job.id,
-                            stage: s,
-                            task: t,
-                            worker,
-                            finished: false,
-                        },
-                    );
-                    event!(
-                        Info,
-                        "scheduler",
-                        "task_launched",
-                        job = job.id,
-                        stage = s,
-                        task = t,
-                        attempt = attempt,
-                        worker = worker
-                    );
+                    let busy = running.worker;
+                    let Some(worker) = next_free(&mut workers, self.last_worker, Some(busy))
+                        .filter(|&w| w != busy)
+                    else {
+                        return;
+                    };
+                    let attempt = self.next_attempt;
+                    if launch(job, s, t, attempt, worker, members) {
+                        self.next_attempt += 1;
+                        self.last_worker = worker;
+                        job.stages[s].tasks[t].copy = Some(attempt);
+                        self.live.insert(attempt, live(job.id, s, t, worker, now));
+                        event!(
+                            Info,
+                            "scheduler",
+                            "task_speculated",
+                            job = job.id,
+                            stage = s,
+                            task = t,
+                            attempt = attempt,
+                            worker = worker,
+                            median_ms = median.as_millis()
+                        );
+                    }
                 }
             }
         }
@@ -342,9 +481,7 @@ impl Scheduler {
             .get_mut(&live.job)
             .expect("live attempts belong to known jobs");
         let stage = &mut job.stages[live.stage];
-        if job.state != JobState::Running
-            || stage.tasks[live.task].state != (TaskState::Running { attempt })
-        {
+        if job.state != JobState::Running || !stage.tasks[live.task].runs(attempt) {
             self.live.remove(&attempt);
             event!(
                 Info,
@@ -358,7 +495,32 @@ impl Scheduler {
             send(members, worker, Message::AbortTask { attempt });
             return;
         }
-        stage.tasks[live.task].state = TaskState::Committing { attempt };
+        let task = &mut stage.tasks[live.task];
+        // The first of two speculative attempts to finish wins.
+        let other = match (&task.state, task.copy) {
+            (TaskState::Running { attempt: a }, _) if *a != attempt => Some(*a),
+            (_, Some(c)) if c != attempt => Some(c),
+            _ => None,
+        };
+        task.state = TaskState::Committing { attempt };
+        task.copy = None;
+        task.duration = Some(Duration::from_millis(metrics.duration_ms));
+        if let Some(other) = other {
+            if let Some(l) = self.live.get_mut(&other) {
+                l.abandoned = true;
+                send(members, l.worker, Message::AbortTask { attempt: other });
+                event!(
+                    Info,
+                    "scheduler",
+                    "attempt_superseded",
+                    job = live.job,
+                    stage = live.stage,
+                    task = live.task,
+                    attempt = other,
+                    winner = attempt
+                );
+            }
+        }
         add(&mut stage.metrics, &metrics);
         if let Output::Sample(id) = stage.plan.output {
             job.shuffles[id as usize].samples.insert(live.task, samples);
@@ -462,15 +624,31 @@ impl Scheduler {
             return;
         };
         self.live.remove(&attempt);
-        let max = self.max_attempts;
-        let job = self
-            .jobs
-            .get_mut(&live.job)
-            .expect("live attempts belong to known jobs");
+        if !live.abandoned {
+            self.fail_attempt(members, attempt, live, error, now);
+        }
+    }
+
+    /// Counts a failure of `attempt`; the task runs again unless it has
+    /// failed `max_attempts` times, which fails its job.
+    fn fail_attempt(
+        &mut self,
+        members: &mut Membership,
+        attempt: u64,
+        live: Live,
+        error: String,
+        now: Instant,
+    ) {
+        if let Some(l) = self.live.get_mut(&attempt) {
+            l.abandoned = true;
+        }
+        let max = self.config.max_attempts;
+        let Some(job) = self.jobs.get_mut(&live.job) else {
+            return;
+        };
         let stage = &mut job.stages[live.stage];
         let task = &mut stage.tasks[live.task];
-        let ours = matches!(task.state,
-            TaskState::Running { attempt: a } | TaskState::Committing { attempt: a } if a == attempt);
+        let ours = task.runs(attempt) || task.state == (TaskState::Committing { attempt });
         if job.state != JobState::Running || !ours {
             return;
         }
@@ -484,18 +662,113 @@ impl Scheduler {
             stage = live.stage,
             task = live.task,
             attempt = attempt,
-            worker = worker,
+            worker = live.worker,
             failures = task.failures,
             error = error
         );
-        if task.failures >= max {
+        let failures = task.failures;
+        if failures >= max {
             let reason = format!(
                 "task {} of stage {} failed {} times; last error: {}",
-                live.task, live.stage, task.failures, error
+                live.task, live.stage, failures, error
             );
             self.finish_job(members, live.job, JobState::Failed, reason, now);
-        } else {
-            task.state = TaskState::Pending;
+        } else if !task.drop_attempt(attempt) {
+            event!(
+                Info,
+                "scheduler",
+                "task_retry",
+                job = live.job,
+                stage = live.stage,
+                task = live.task,
+                failures = failures
+            );
+        }
+    }
+
+    /// A reduce attempt could not fetch map output `map` of `shuffle` from
+    /// `addr`. As Spark does on a FetchFailed, the master forgets that
+    /// output and runs its map task again (the reduce stage waits for it),
+    /// then the reduce task; the attempt does not count as a failure. An
+    /// output lost more than `max_attempts` times fails the job.
+    #[allow(clippy::too_many_arguments)]
+    pub fn fetch_failed(
+        &mut self,
+        members: &mut Membership,
+        worker: u32,
+        attempt: u64,
+        shuffle: u32,
+        map: u32,
+        addr: &str,
+        error: String,
+        now: Instant,
+    ) {
+        let Some(live) = self.settle(members, worker, attempt) else {
+            return;
+        };
+        self.live.remove(&attempt);
+        let max = self.config.max_attempts;
+        let Some(job) = self.jobs.get_mut(&live.job) else {
+            return;
+        };
+        let reducer = &mut job.stages[live.stage].tasks[live.task];
+        if job.state != JobState::Running || live.abandoned || !reducer.runs(attempt) {
+            return;
+        }
+        reducer.drop_attempt(attempt);
+        job.stages[live.stage].attempts_failed += 1;
+        event!(
+            Warn,
+            "scheduler",
+            "fetch_failed",
+            job = live.job,
+            stage = live.stage,
+            task = live.task,
+            attempt = attempt,
+            shuffle = shuffle,
+            map = map,
+            from = addr,
+            error = error
+        );
+        let Some(map_stage) = job
+            .stages
+            .iter()
+            .position(|st| st.plan.output == Output::Shuffle(shuffle))
+        else {
+            return;
+        };
+        let stage = &mut job.stages[map_stage];
+        let Some(task) = stage.tasks.get_mut(map as usize) else {
+            return;
+        };
+        // Only if the output is still where the reducer looked: another
+        // reducer may have reported it first, and it may run again already.
+        let TaskState::Done { worker: holder } = task.state else {
+            return;
+        };
+        if members.get(holder).is_some_and(|m| m.data_addr != addr) {
+            return;
+        }
+        task.state = TaskState::Pending;
+        task.outputs_lost += 1;
+        stage.finished = None;
+        event!(
+            Warn,
+            "scheduler",
+            "map_output_lost",
+            job = live.job,
+            stage = map_stage,
+            task = map,
+            worker = holder,
+            reason = "fetch_failed"
+        );
+        if task.outputs_lost > max {
+            let reason = format!(
+                "the output of task {map} of stage {map_stage} could not be fetched {} times; \
+                 last error: {error}",
+                task.outputs_lost
+            );
+            self.finish_job(members, live.job, JobState::Failed, reason, now);
         }
     }
 
@@ -539,10 +812,8 @@ impl Scheduler {
                 continue;
             };
             let task = &mut job.stages[live.stage].tasks[live.task];
-            let ours = matches!(task.state,
-                TaskState::Running { attempt: a } | TaskState::Committing { attempt: a } if a == attempt);
-            if job.state == JobState::Running && ours {
-                task.state = TaskState::Pending;
+            let ours = task.runs(attempt) || task.state == (TaskState::Committing { attempt });
+            if job.state == JobState::Running && ours && !task.drop_attempt(attempt) {
                 event!(
                     Warn,
                     "scheduler",
@@ -682,6 +953,7 @@ impl Scheduler {
                     stage: stage.plan.id,
                     ops: stage.plan.ops.clone(),
                     tasks_total: stage.tasks.len() as u32,
+                    attempts: stage.attempts,
                     attempts_failed: stage.attempts_failed,
                     records_in: m.records_in,
                     records_out: m.records_out,
@@ -759,7 +1031,55 @@ fn task_run(segment: usize, index: usize, split: SplitInfo) -> TaskRun {
         index: index as u32,
         split,
         state: TaskState::Pending,
+        copy: None,
         failures: 0,
+        outputs_lost: 0,
+        avoid: None,
+        duration: None,
+    }
+}
+
+/// Sends attempt `attempt` of task `t` of stage `s` to `worker`; false if
+/// the worker is gone.
+fn launch(
+    job: &mut JobRun,
+    s: usize,
+    t: usize,
+    attempt: u64,
+    worker: u32,
+    members: &mut Membership,
+) -> bool {
+    let spec = task_spec(job, s, t, attempt, members);
+    let Some(member) = members.get_mut(worker) else {
+        return false;
+    };
+    if !member.send(Message::LaunchTask { task: spec }) {
+        return false;
+    }
+    member.running += 1;
+    job.stages[s].attempts += 1;
+    event!(
+        Info,
+        "scheduler",
+        "task_launched",
+        job = job.id,
+        stage = s,
+        task = t,
+        attempt = attempt,
+        worker = worker
+    );
+    true
+}
+
+fn live(job: u64, stage: usize, task: usize, worker: u32, now: Instant) -> Live {
+    Live {
+        job,
+        stage,
+        task,
+        worker,
+        started: now,
+        finished: false,
+        abandoned: false,
     }
 }
 
@@ -862,17 +1182,17 @@ pub fn range_boundaries(mut samples: Vec<Pair>, partitions: u32) -> Vec<Pair> {
     boundaries
 }
 
-/// The next worker after `after` (by id, wrapping) with a free slot; takes the slot.
-fn next_free(workers: &mut [(u32, u32)], after: u32) -> Option<u32> {
+/// The next worker after `after` (by id, wrapping) with a free slot,
+/// other than `avoid` if another has one; takes the slot.
+fn next_free(workers: &mut [(u32, u32)], after: u32, avoid: Option<u32>) -> Option<u32> {
     let start = workers.iter().position(|&(id, _)| id > after).unwrap_or(0);
     let n = workers.len();
-    (0..n).map(|i| (start + i) % n).find_map(|i| {
-        let (id, free) = &mut workers[i];
-        (*free > 0).then(|| {
-            *free -= 1;
-            *id
-        })
-    })
+    let order = || (0..n).map(|i| (start + i) % n);
+    let i = order()
+        .find(|&i| workers[i].1 > 0 && Some(workers[i].0) != avoid)
+        .or_else(|| order().find(|&i| workers[i].1 > 0))?;
+    workers[i].1 -= 1;
+    Some(workers[i].0)
 }
 
 /// Asks `preferred` (or any live worker) to write `_SUCCESS`.

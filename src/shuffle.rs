@@ -225,21 +225,56 @@ pub struct FetchRequest {
     pub maps: Vec<MapLocation>,
 }
 
+/// A map output that could not be read: which one, from where, and why.
+/// The master answers it as Spark answers a FetchFailed: it runs that map
+/// task again, then the reduce task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchFailure {
+    pub shuffle: u32,
+    pub map: u32,
+    /// The data address it was fetched from.
+    pub addr: String,
+    pub error: String,
+}
+
+impl std::fmt::Display for FetchFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "fetching shuffle {} map {} from {}: {}",
+            self.shuffle, self.map, self.addr, self.error
+        )
+    }
+}
+
+/// Where a fetch records the map output it failed on, for the task to
+/// report (see `executor::Failure`).
+pub type FailureSlot = Arc<Mutex<Option<FetchFailure>>>;
+
 /// The records of a partition, arriving from several fetch threads. The
 /// threads move whole CRC-checked blocks; records are decoded here, on the
 /// reducing thread, so each record is allocated and freed by one thread.
 pub struct Fetched {
-    rx: Receiver<Result<Vec<u8>, String>>,
+    rx: Receiver<Result<Vec<u8>, FetchFailure>>,
     block: Option<RunReader<io::Empty>>,
     failed: bool,
+    failure: FailureSlot,
+    /// No fetch thread could be started.
+    error: Option<String>,
 }
 
 impl Iterator for Fetched {
     type Item = Result<Record, String>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if let Some(e) = self.error.take() {
+            self.failed = true;
+            return Some(Err(e));
+        }
         loop {
             if let Some(r) = self.block.as_mut().and_then(Iterator::next) {
+                // A block passed its CRC check, so a record that does not
+                // decode is a bug or memory corruption, not a lost output.
                 return Some(r);
             }
             if self.failed {
@@ -249,9 +284,11 @@ impl Iterator for Fetched {
                 Ok(Ok(payload)) => {
                     self.block = Some(RunReader::from_block(payload, "a fetched block".into()))
                 }
-                Ok(Err(e)) => {
+                Ok(Err(failure)) => {
                     self.failed = true;
-                    return Some(Err(e));
+                    let message = failure.to_string();
+                    *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(failure);
+                    return Some(Err(message));
                 }
                 // Every fetch thread has finished.
                 Err(_) => return None,
@@ -261,7 +298,8 @@ impl Iterator for Fetched {
 }
 
 /// Starts fetching `req` with at most `in_flight` map outputs at a time;
-/// adds the bytes received to `bytes`.
+/// adds the bytes received to `bytes`; a map output that cannot be read
+/// ends the records with an error and is named in `failure`.
 ///
 /// A map output served by this very worker (`local`) is read from its file
 /// instead: no socket, no frames, no copy through the kernel's loopback.
@@ -270,17 +308,18 @@ pub fn fetch(
     in_flight: usize,
     bytes: Arc<AtomicU64>,
     local: LocalMaps,
+    failure: FailureSlot,
 ) -> Fetched {
     let threads = in_flight.clamp(1, req.maps.len().max(1));
     // A bounded channel: fetch threads block when the reducer falls behind,
     // so at most `2 x threads` blocks wait in memory.
-    let (tx, rx) = mpsc::sync_channel::<Result<Vec<u8>, String>>(threads * 2);
+    let (tx, rx) = mpsc::sync_channel::<Result<Vec<u8>, FetchFailure>>(threads * 2);
     let queue = Arc::new(Mutex::new(req.maps.into_iter().collect::<VecDeque<_>>()));
+    let (mut started, mut spawn_error) = (0, String::new());
     for _ in 0..threads {
         let (tx, queue, bytes) = (tx.clone(), Arc::clone(&queue), Arc::clone(&bytes));
         let local = local.clone();
         let (job_id, shuffle, partition) = (req.job_id, req.shuffle, req.partition);
-        let failed = tx.clone();
         let spawned = thread::Builder::new()
             .name("fetch".into())
             .spawn(move || loop {
@@ -291,21 +330,27 @@ pub fn fetch(
                     None => fetch_one(job_id, shuffle, partition, &map, &tx, &bytes),
                 };
                 if let Err(e) = result {
-                    let _ = tx.send(Err(format!(
-                        "fetching shuffle {shuffle} partition {partition} of map {} from {}: {e}",
-                        map.map, map.addr
-                    )));
+                    let _ = tx.send(Err(FetchFailure {
+                        shuffle,
+                        map: map.map,
+                        addr: map.addr,
+                        error: format!("partition {partition}: {e}"),
+                    }));
                     return;
                 }
             });
-        if let Err(e) = spawned {
-            let _ = failed.send(Err(format!("starting a fetch thread: {e}")));
+        // Fewer threads than asked for still drain the whole queue.
+        match spawned {
+            Ok(_) => started += 1,
+            Err(e) => spawn_error = format!("starting a fetch thread: {e}"),
         }
     }
     Fetched {
         rx,
         block: None,
         failed: false,
+        failure,
+        error: (started == 0).then_some(spawn_error),
     }
 }
 
@@ -315,7 +360,7 @@ fn read_local(
     data: &Path,
     index: &Path,
     partition: u32,
-    tx: &SyncSender<Result<Vec<u8>, String>>,
+    tx: &SyncSender<Result<Vec<u8>, FetchFailure>>,
     bytes: &AtomicU64,
 ) -> Result<(), String> {
     let (start, len) = partition_range(index, partition)?;
@@ -337,7 +382,7 @@ fn fetch_one(
     shuffle: u32,
     partition: u32,
     map: &MapLocation,
-    tx: &SyncSender<Result<Vec<u8>, String>>,
+    tx: &SyncSender<Result<Vec<u8>, FetchFailure>>,
     bytes: &AtomicU64,
 ) -> Result<(), String> {
     if map.addr.is_empty() {

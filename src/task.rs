@@ -19,10 +19,13 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use crate::connection::Outbox;
 use crate::event;
-use crate::executor::{self, Destination, TaskEnv};
+use crate::executor::{self, Destination, Failure, TaskEnv};
+use crate::fault::{self, Fault, FaultConfig, Faults};
 use crate::job::Job;
 use crate::message::{Message, TaskSpec};
 use crate::plan::{plan, Output, Plan};
@@ -217,6 +220,7 @@ pub struct Tasks {
     env: TaskEnv,
     /// Shuffle and spill files live under `WORK_DIR/job-N/`.
     work_dir: PathBuf,
+    faults: Faults,
 }
 
 impl Tasks {
@@ -225,6 +229,7 @@ impl Tasks {
         link: MasterLink,
         env: TaskEnv,
         work_dir: PathBuf,
+        faults: FaultConfig,
     ) -> std::io::Result<Arc<Tasks>> {
         Ok(Arc::new(Tasks {
             pool: ThreadPool::new(slots as usize, "task")?,
@@ -234,6 +239,7 @@ impl Tasks {
             link,
             env,
             work_dir,
+            faults: Faults::new(faults),
         }))
     }
 
@@ -276,10 +282,20 @@ impl Tasks {
             task = spec.task,
             attempt = attempt
         );
+        let fault = self.faults.next();
+        if let Fault::Crash { after } = fault {
+            let crash = thread::Builder::new().name("crash".into()).spawn(move || {
+                thread::sleep(after);
+                fault::crash(attempt)
+            });
+            if crash.is_err() {
+                fault::crash(attempt);
+            }
+        }
         let tasks = Arc::clone(self);
         let (job, plan) = (Arc::new(job), Arc::new(plan));
         self.pool
-            .execute(move || tasks.execute(&spec, &job, &plan, &kind, cancel));
+            .execute(move || tasks.execute(&spec, &job, &plan, &kind, cancel, fault));
     }
 
     /// Where attempt `spec` writes, from its stage's output.
@@ -326,24 +342,46 @@ impl Tasks {
         plan: &Plan,
         kind: &AttemptKind,
         cancel: Arc<AtomicBool>,
+        fault: Fault,
     ) {
         let attempt = spec.attempt;
         let spill_dir = self
             .job_dir(spec.job_id)
             .join(format!("spill-attempt-{attempt}"));
-        let result = executor::run(
+        let mut result = executor::run(
             spec,
             job,
             plan,
             &self.env,
-            cancel,
+            Arc::clone(&cancel),
             &kind.destination(),
             spill_dir,
         );
+        match fault {
+            Fault::None => {}
+            Fault::Crash { .. } => fault::crash(attempt),
+            Fault::Fail => {
+                let error = "injected failure (worker --fail-probability)".to_string();
+                result = Err(Failure::from(error));
+            }
+            Fault::Slow(pause) => {
+                event!(
+                    Info,
+                    "worker",
+                    "slow_injected",
+                    attempt = attempt,
+                    ms = pause.as_millis()
+                );
+                let until = Instant::now() + pause;
+                while Instant::now() < until && !cancel.load(Ordering::Relaxed) {
+                    thread::sleep(Duration::from_millis(10));
+                }
+            }
+        }
         let mut attempts = lock(&self.attempts);
         // Aborted while running: nobody will commit this output.
         let result = match attempts.get_mut(&attempt) {
-            None => Err("aborted".to_string()),
+            None => Err(Failure::from("aborted".to_string())),
             Some(a) if result.is_ok() => {
                 a.phase = Phase::Finished;
                 result
@@ -371,7 +409,7 @@ impl Tasks {
                     samples: done.samples,
                 });
             }
-            Err(error) => {
+            Err(Failure { error, fetch }) => {
                 kind.discard();
                 event!(
                     Warn,
@@ -381,7 +419,16 @@ impl Tasks {
                     attempt = attempt,
                     error = error
                 );
-                self.link.send(Message::TaskFailed { attempt, error });
+                self.link.send(match fetch {
+                    Some(f) => Message::FetchFailed {
+                        attempt,
+                        shuffle: f.shuffle,
+                        map: f.map,
+                        addr: f.addr,
+                        error: f.error,
+                    },
+                    None => Message::TaskFailed { attempt, error },
+                });
             }
         }
     }

@@ -22,6 +22,7 @@ use crate::data_port;
 use crate::error::{Error, Result};
 use crate::event;
 use crate::executor::TaskEnv;
+use crate::fault::FaultConfig;
 use crate::message::Message;
 use crate::task::{LocalMaps, MasterLink, Tasks};
 use std::path::PathBuf;
@@ -52,6 +53,8 @@ pub struct WorkerConfig {
     pub work_dir: PathBuf,
     /// Map outputs a reduce task fetches at once.
     pub fetches: usize,
+    /// Failures, crashes and stalls to inject (tests and demos).
+    pub faults: FaultConfig,
 }
 
 /// Runs the worker until the process ends. `data_listener` is the already
@@ -75,8 +78,14 @@ pub fn run(data_listener: TcpListener, config: WorkerConfig) -> Result<()> {
         local_maps: LocalMaps::default(),
     };
     let local_maps = env.local_maps.clone();
-    let tasks = Tasks::new(config.slots, link.clone(), env, config.work_dir.clone())
-        .map_err(|e| Error::io("starting the task thread pool", e))?;
+    let tasks = Tasks::new(
+        config.slots,
+        link.clone(),
+        env,
+        config.work_dir.clone(),
+        config.faults.clone(),
+    )
+    .map_err(|e| Error::io("starting the task thread pool", e))?;
     data_port::spawn(data_listener, tasks.outputs.clone())?;
     event!(
         Info,

@@ -1,7 +1,10 @@
 //! `master`: the coordinator. Parses flags, binds, and hands over to
 //! `minispark::master::run`.
 
+use std::time::Duration;
+
 use getopts::Options;
+use minispark::scheduler::SchedulerConfig;
 use minispark::{cli, master};
 
 fn main() {
@@ -26,15 +29,33 @@ fn main() {
         "failed attempts after which a task fails its job (default 3)",
         "N",
     );
+    opts.optopt(
+        "",
+        "task-timeout-ms",
+        "abandon a task attempt running longer than this and retry it elsewhere; 0 is off \
+         (default 0)",
+        "N",
+    );
+    opts.optflag(
+        "",
+        "speculation",
+        "once 75% of a stage is done, give a task running over 1.5x the median a second \
+         attempt on another worker (default: off)",
+    );
     cli::common_flags(&mut opts);
     let m = cli::parse(
         &opts,
         &args,
         "Usage: master [options]\n\nThe Mini-Spark master. Prints its bound address as the first line on stdout.",
     );
+    let timeout = Duration::from_millis(cli::value(&m, "task-timeout-ms", 0));
     let config = master::MasterConfig {
         heartbeat_timeout: cli::millis(&m, "heartbeat-timeout-ms", 10_000),
-        max_attempts: cli::value(&m, "max-attempts", 3u32).max(1),
+        scheduling: SchedulerConfig {
+            max_attempts: cli::value(&m, "max-attempts", 3u32).max(1),
+            task_timeout: (!timeout.is_zero()).then_some(timeout),
+            speculation: m.opt_present("speculation"),
+        },
     };
     let listener = cli::bind(
         &m.opt_str("bind").unwrap_or_else(|| "0.0.0.0".into()),

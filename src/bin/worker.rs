@@ -2,7 +2,8 @@
 //! port, and hands over to `minispark::worker::run`.
 
 use getopts::Options;
-use minispark::{cli, client, worker};
+use minispark::rng::Rng;
+use minispark::{cli, client, fault, worker};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -74,6 +75,38 @@ fn main() {
         "map outputs a reduce task fetches at once (default 4)",
         "N",
     );
+    opts.optopt(
+        "",
+        "fail-probability",
+        "fault injection: each task attempt fails with this probability (default 0)",
+        "P",
+    );
+    opts.optopt(
+        "",
+        "crash-probability",
+        "fault injection: the process exits in the middle of a task attempt with this \
+         probability (default 0)",
+        "P",
+    );
+    opts.optopt(
+        "",
+        "slow-probability",
+        "fault injection: a task attempt sleeps --slow-ms before it finishes with this \
+         probability (default 0)",
+        "P",
+    );
+    opts.optopt(
+        "",
+        "slow-ms",
+        "how long a slow attempt sleeps (default 2000)",
+        "N",
+    );
+    opts.optopt(
+        "",
+        "fault-seed",
+        "seed for the fault choices, to reproduce a run (default: from the clock)",
+        "N",
+    );
     cli::common_flags(&mut opts);
     let m = cli::parse(
         &opts,
@@ -97,6 +130,13 @@ fn main() {
             std::path::PathBuf::from,
         ),
         fetches: cli::value(&m, "fetches", 4usize),
+        faults: fault::FaultConfig {
+            fail: probability(&m, "fail-probability"),
+            crash: probability(&m, "crash-probability"),
+            slow: probability(&m, "slow-probability"),
+            slow_for: cli::millis(&m, "slow-ms", 2000),
+            seed: cli::value(&m, "fault-seed", Rng::from_time().next_u64()),
+        },
     };
     let listener = cli::bind(
         &m.opt_str("bind").unwrap_or_else(|| "0.0.0.0".into()),
@@ -109,4 +149,13 @@ fn main() {
     if let Err(e) = worker::run(listener, config) {
         cli::fatal(&e.to_string());
     }
+}
+
+/// A probability flag: a number from 0 to 1.
+fn probability(m: &getopts::Matches, name: &str) -> f64 {
+    let p: f64 = cli::value(m, name, 0.0);
+    if !(0.0..=1.0).contains(&p) {
+        cli::usage_error(&format!("--{name} must be between 0 and 1, got {p}"));
+    }
+    p
 }
