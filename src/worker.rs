@@ -25,7 +25,7 @@ use crate::executor::TaskEnv;
 use crate::fault::FaultConfig;
 use crate::message::Message;
 use crate::task::{LocalMaps, MasterLink, Tasks};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The first wait before reconnecting; it doubles up to `reconnect_max`.
@@ -64,12 +64,7 @@ pub fn run(data_listener: TcpListener, config: WorkerConfig) -> Result<()> {
         .local_addr()
         .map_err(|e| Error::io("reading the data port's address", e))?;
     let link = MasterLink::default();
-    std::fs::create_dir_all(&config.work_dir).map_err(|e| {
-        Error::io(
-            format!("creating work directory {}", config.work_dir.display()),
-            e,
-        )
-    })?;
+    clean_work_dir(&config.work_dir)?;
     let env = TaskEnv {
         allow_pipe: config.allow_pipe,
         // Each running task gets an equal share of the budget.
@@ -258,6 +253,64 @@ fn session(
         id,
         registered: true,
     })
+}
+
+/// Prefix of a default work directory's name; the rest is the worker's pid.
+pub const DEFAULT_WORK_DIR_PREFIX: &str = "minispark-worker-";
+
+/// Marks a directory as a worker's own: only such a directory is emptied.
+const WORK_DIR_MARKER: &str = ".minispark-work-dir";
+
+/// Makes `dir` empty and ours: what a previous run of this worker left
+/// there (shuffle and spill files of jobs it will never hear of again) is
+/// removed. A directory is emptied only if it carries our marker file (or
+/// is empty): a mistyped `--work-dir $HOME` is refused, not wiped. Default
+/// work directories (`$TMPDIR/minispark-worker-PID`) of workers no longer
+/// running (no `/proc/PID`) are removed too: a worker killed with -9 never
+/// cleaned up its own.
+fn clean_work_dir(dir: &Path) -> Result<()> {
+    let io = |what: &str, e| Error::io(format!("{what} work directory {}", dir.display()), e);
+    if let Ok(mut entries) = std::fs::read_dir(dir) {
+        if entries.next().is_some() && !dir.join(WORK_DIR_MARKER).exists() {
+            return Err(Error::Usage(format!(
+                "work directory {} is not empty and is not a Mini-Spark work directory \
+                 (no {WORK_DIR_MARKER}); refusing to empty it",
+                dir.display()
+            )));
+        }
+        std::fs::remove_dir_all(dir).map_err(|e| io("cleaning", e))?;
+        event!(Info, "worker", "work_dir_cleaned", dir = dir.display());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| io("creating", e))?;
+    std::fs::write(dir.join(WORK_DIR_MARKER), b"").map_err(|e| io("marking", e))?;
+    let Some(parent) = dir.parent() else {
+        return Ok(());
+    };
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(DEFAULT_WORK_DIR_PREFIX))
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid.to_string()).exists() {
+            let stale = entry.path();
+            if std::fs::remove_dir_all(&stale).is_ok() {
+                event!(
+                    Info,
+                    "worker",
+                    "stale_work_dir_removed",
+                    dir = stale.display()
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `host:port`, with brackets around an IPv6 literal.

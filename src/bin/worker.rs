@@ -66,7 +66,7 @@ fn main() {
     opts.optopt(
         "",
         "work-dir",
-        "where shuffle and spill files go (default: $TMPDIR/minispark-worker-PID)",
+        "where shuffle and spill files go; emptied at start (default: $TMPDIR/minispark-worker-PID)",
         "DIR",
     );
     opts.optopt(
@@ -126,7 +126,10 @@ fn main() {
         advertise_host: m.opt_str("advertise"),
         allow_pipe: m.opt_present("allow-pipe"),
         work_dir: m.opt_str("work-dir").map_or_else(
-            || std::env::temp_dir().join(format!("minispark-worker-{}", std::process::id())),
+            || {
+                let name = format!("{}{}", worker::DEFAULT_WORK_DIR_PREFIX, std::process::id());
+                std::env::temp_dir().join(name)
+            },
             std::path::PathBuf::from,
         ),
         fetches: cli::value(&m, "fetches", 4usize),

@@ -96,6 +96,11 @@ impl Proc {
         let _ = self.child.wait();
     }
 
+    /// Has the process exited (on its own, or killed)?
+    pub fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
     /// What the process wrote to stderr so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

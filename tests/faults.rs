@@ -1,0 +1,494 @@
+//! Fault tolerance through real processes: workers killed with -9 during
+//! the map stage and during the reduce stage, a map output deleted under a
+//! live worker (a fetch failure), workers that crash at random and are
+//! restarted (MIT 6.824's crash test), retries running out, task timeouts,
+//! speculation, and the commit protocol's promise that no output file
+//! changes after the job SUCCEEDED. Every run is compared with a result the
+//! test computes itself. Every wait has a deadline.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use common::*;
+
+/// Word counts of `lines`, as `word\tcount` lines, sorted.
+fn word_counts(lines: &[String]) -> Vec<String> {
+    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+    for line in lines {
+        for w in line.split_ascii_whitespace() {
+            *counts.entry(w).or_default() += 1;
+        }
+    }
+    counts.iter().map(|(w, n)| format!("{w}\t{n}")).collect()
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+/// A words file big enough for several splits, and its word counts.
+fn words(dir: &Path, lines: usize) -> (PathBuf, Vec<String>) {
+    let input = dir.join("words.txt");
+    let text = words_file(&input, lines, 11);
+    (input, word_counts(&text))
+}
+
+/// Submits without waiting; returns the job id.
+fn start(m: &Proc, job: &str, params: &[(&str, &str)]) -> String {
+    let out = submit(&m.addr, &job_file(job), params, &[]);
+    assert_eq!(out.status.code(), Some(0), "submit: {}", stderr(&out));
+    stdout(&out).lines().next().unwrap().trim().to_string()
+}
+
+/// One stage's row of `client status`: (done, total, attempts, failed).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Row {
+    done: u32,
+    total: u32,
+    running: u32,
+    attempts: u32,
+    failed: u32,
+}
+
+/// The job's state and its stage rows, from `client status`.
+fn status(m: &Proc, id: &str) -> (String, Vec<Row>, String) {
+    let out = client(&["--master", &m.addr, "status", id]);
+    let text = stdout(&out);
+    let state = text
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().nth(3))
+        .unwrap_or_default()
+        .to_string();
+    let mut rows = Vec::new();
+    for line in text.lines().skip(2) {
+        let t: Vec<&str> = line.split_whitespace().collect();
+        if t.len() < 12 || t[0].parse::<u32>().is_err() {
+            continue;
+        }
+        // The ops column has spaces: count the other columns from the end.
+        let n = t.len();
+        let (done, total) = t[n - 11].split_once('/').unwrap();
+        rows.push(Row {
+            done: done.parse().unwrap(),
+            total: total.parse().unwrap(),
+            running: t[n - 10].parse().unwrap(),
+            attempts: t[n - 9].parse().unwrap(),
+            failed: t[n - 8].parse().unwrap(),
+        });
+    }
+    let error = text
+        .lines()
+        .find_map(|l| l.strip_prefix("error "))
+        .unwrap_or_default()
+        .to_string();
+    (state, rows, error)
+}
+
+/// Waits (at most `limit`) for the job to end; returns its final status.
+fn wait_end(m: &Proc, id: &str, limit: Duration) -> (String, Vec<Row>, String) {
+    wait_for(limit, &format!("job {id} to end"), || {
+        let s = status(m, id);
+        (s.0 != "RUNNING").then_some(s)
+    })
+}
+
+#[test]
+fn without_faults_every_task_runs_exactly_once() {
+    let (m, _w) = cluster(3, &[], &["--slots", "1"]);
+    let dir = temp_dir("once");
+    let (input, want) = words(&dir, 3000);
+    let out = dir.join("out");
+    let id = start(
+        &m,
+        "wordcount.job",
+        &[("input", path(&input)), ("output", path(&out))],
+    );
+    let (state, rows, error) = wait_end(&m, &id, Duration::from_secs(60));
+    assert_eq!(state, "SUCCEEDED", "{error}");
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        assert_eq!(
+            (r.done, r.attempts, r.failed),
+            (r.total, r.total, 0),
+            "{rows:?}"
+        );
+    }
+    assert_eq!(sorted(output_lines(&out)), want);
+}
+
+#[test]
+fn a_task_that_always_fails_fails_its_job_after_max_attempts() {
+    let (m, _w) = cluster(
+        1,
+        &["--max-attempts", "2"],
+        &["--slots", "1", "--fail-probability", "1"],
+    );
+    let dir = temp_dir("exhaust");
+    let (input, _) = words(&dir, 100);
+    let out = dir.join("out");
+    let run = submit(
+        &m.addr,
+        &job_file("grep.job"),
+        &[
+            ("input", path(&input)),
+            ("output", path(&out)),
+            ("pattern", "error"),
+        ],
+        &["--wait"],
+    );
+    assert_eq!(
+        run.status.code(),
+        Some(1),
+        "FAILED exits 1: {}",
+        stderr(&run)
+    );
+    let id = stdout(&run).lines().next().unwrap().trim().to_string();
+    let (state, rows, error) = status(&m, &id);
+    assert_eq!(state, "FAILED");
+    assert!(error.contains("failed 2 times"), "{error}");
+    assert!(
+        error.contains("injected failure"),
+        "the task's own error: {error}"
+    );
+    // One split, one task: exactly --max-attempts attempts, all failed.
+    assert_eq!(rows[0].total, 1);
+    assert_eq!((rows[0].attempts, rows[0].failed), (2, 2), "{rows:?}");
+    assert!(!out.join("_SUCCESS").exists());
+}
+
+/// Runs word count on 3 workers (1 slot each, every attempt slowed by
+/// `slow_ms` so stages last long enough to be interrupted) and kills
+/// worker 0 once `when` says so.
+fn kill_a_worker_when(
+    partitions: &str,
+    when: impl Fn(&[Row]) -> bool,
+) -> (Vec<String>, Vec<String>, Proc) {
+    let slow = [
+        "--slots",
+        "1",
+        "--slow-probability",
+        "1",
+        "--slow-ms",
+        "300",
+    ];
+    let (m, mut w) = cluster(3, &[], &slow);
+    let dir = temp_dir("kill");
+    let (input, want) = words(&dir, 3000);
+    let out = dir.join("out");
+    let params = [
+        ("input", path(&input)),
+        ("output", path(&out)),
+        ("partitions", partitions),
+    ];
+    let id = start(&m, "wordcount.job", &params);
+    wait_for(Duration::from_secs(30), "the moment to kill", || {
+        let (state, rows, _) = status(&m, &id);
+        assert_eq!(state, "RUNNING", "the job ended before the kill: {rows:?}");
+        when(&rows).then_some(())
+    });
+    w[0].kill();
+    let (state, _, error) = wait_end(&m, &id, Duration::from_secs(60));
+    assert_eq!(state, "SUCCEEDED", "{error}");
+    (sorted(output_lines(&out)), want, m)
+}
+
+#[test]
+fn a_worker_killed_during_the_map_stage_changes_nothing() {
+    let (got, want, _m) = kill_a_worker_when("4", |rows| rows[0].running > 0 && rows[0].done == 0);
+    assert_eq!(got, want);
+}
+
+#[test]
+fn a_worker_killed_during_the_reduce_stage_changes_nothing() {
+    // Six reduce tasks on three slots: kill after some reducers fetched
+    // every map output (and finished), before the others did.
+    let (got, want, _m) =
+        kill_a_worker_when("6", |rows| rows[1].done > 0 && rows[1].done < rows[1].total);
+    assert_eq!(got, want);
+}
+
+#[test]
+fn a_lost_map_output_is_recomputed_after_a_fetch_failure() {
+    // The worker stays alive; only its map output disappears, so only a
+    // reducer's fetch failure can tell the master.
+    let m = master(&[]);
+    let work = temp_dir("fetchfail-work");
+    let slow = [
+        "--slots",
+        "1",
+        "--slow-probability",
+        "1",
+        "--slow-ms",
+        "400",
+    ];
+    let mut victim_flags = slow.to_vec();
+    victim_flags.extend(["--work-dir", path(&work)]);
+    let _victim = worker(&m.addr, &victim_flags);
+    let _others: Vec<Proc> = (0..2).map(|_| worker(&m.addr, &slow)).collect();
+    wait_workers(&m.addr, 3, "ALIVE", Duration::from_secs(15));
+    let dir = temp_dir("fetchfail");
+    let (input, want) = words(&dir, 3000);
+    let out = dir.join("out");
+    let params = [
+        ("input", path(&input)),
+        ("output", path(&out)),
+        ("partitions", "6"),
+    ];
+    let id = start(&m, "wordcount.job", &params);
+    // Once every map output is committed, delete the victim's.
+    wait_for(Duration::from_secs(30), "the map stage to finish", || {
+        let (_, rows, _) = status(&m, &id);
+        (rows[0].done == rows[0].total).then_some(())
+    });
+    let mut deleted = 0;
+    for job_dir in fs::read_dir(&work).unwrap().flatten() {
+        if !job_dir.path().is_dir() {
+            continue;
+        }
+        for f in fs::read_dir(job_dir.path()).unwrap().flatten() {
+            if f.file_name().to_string_lossy().ends_with(".data") {
+                fs::remove_file(f.path()).unwrap();
+                deleted += 1;
+            }
+        }
+    }
+    assert_eq!(deleted, 1, "the victim held one map output");
+    let (state, rows, error) = wait_end(&m, &id, Duration::from_secs(60));
+    assert_eq!(state, "SUCCEEDED", "{error}");
+    assert_eq!(sorted(output_lines(&out)), want);
+    // Only the lost map task ran again; some reducer failed to fetch it.
+    assert_eq!(rows[0].attempts, rows[0].total + 1, "{rows:?}");
+    assert!(rows[1].failed >= 1, "{rows:?}");
+    assert!(m.log_text().contains("fetch_failed"), "{}", m.log_text());
+}
+
+#[test]
+fn crashing_workers_restarted_as_they_die_give_the_fault_free_output() {
+    // MIT 6.824's crash test: each attempt crashes its worker with
+    // probability 0.3; the test starts a new worker whenever one dies.
+    let m = master(&["--max-attempts", "10"]);
+    let start_worker = |seed: u64| {
+        let seed = seed.to_string();
+        worker(
+            &m.addr,
+            &[
+                "--slots",
+                "2",
+                "--crash-probability",
+                "0.3",
+                "--fault-seed",
+                &seed,
+            ],
+        )
+    };
+    let mut workers: Vec<Proc> = (0..3).map(start_worker).collect();
+    let mut seed = 3;
+    let dir = temp_dir("crash");
+    let (input, want_counts) = words(&dir, 4000);
+    let users = dir.join("users.csv");
+    let orders = dir.join("orders.csv");
+    fs::write(
+        &users,
+        (1..=200)
+            .map(|i| format!("{i},name{i},c{}\n", i % 7))
+            .collect::<String>(),
+    )
+    .unwrap();
+    fs::write(
+        &orders,
+        (1..=3000)
+            .map(|i| format!("o{i},{},{}\n", 1 + i * 7 % 230, i % 100))
+            .collect::<String>(),
+    )
+    .unwrap();
+    let want_join: Vec<String> = sorted(
+        (1..=3000)
+            .filter_map(|i| {
+                let user = 1 + i * 7 % 230;
+                (user <= 200).then(|| format!("{user}\tname{user}\to{i}\t{}", i % 100))
+            })
+            .collect(),
+    );
+    let wc_out = dir.join("wc");
+    let join_out = dir.join("join");
+    let wc = start(
+        &m,
+        "wordcount.job",
+        &[("input", path(&input)), ("output", path(&wc_out))],
+    );
+    let join = start(
+        &m,
+        "join.job",
+        &[
+            ("users", path(&users)),
+            ("orders", path(&orders)),
+            ("output", path(&join_out)),
+        ],
+    );
+    let mut crashes = 0;
+    for id in [&wc, &join] {
+        wait_for(
+            Duration::from_secs(120),
+            "the jobs to end under crashes",
+            || {
+                for w in workers.iter_mut() {
+                    if w.exited() {
+                        crashes += 1;
+                        seed += 1;
+                        *w = start_worker(seed);
+                    }
+                }
+                let (state, _, error) = status(&m, id);
+                assert!(
+                    state == "RUNNING" || state == "SUCCEEDED",
+                    "{state}: {error}"
+                );
+                (state == "SUCCEEDED").then_some(())
+            },
+        );
+    }
+    assert!(crashes > 0, "no worker crashed: the test tested nothing");
+    assert_eq!(sorted(output_lines(&wc_out)), want_counts);
+    assert_eq!(sorted(output_lines(&join_out)), want_join);
+}
+
+/// Every file under `dir` with its length and modification time.
+fn snapshot(dir: &Path) -> BTreeMap<String, (u64, SystemTime)> {
+    let mut files = BTreeMap::new();
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if let Ok(meta) = e.metadata() {
+                if meta.is_file() {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    files.insert(name, (meta.len(), meta.modified().unwrap()));
+                }
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn no_output_changes_after_success_and_success_comes_last() {
+    // Slow attempts and speculation make late duplicate attempts: they
+    // must never touch the committed output.
+    let (m, _w) = cluster(
+        3,
+        &["--speculation"],
+        &[
+            "--slots",
+            "2",
+            "--slow-probability",
+            "0.3",
+            "--slow-ms",
+            "700",
+            "--fault-seed",
+            "5",
+        ],
+    );
+    let dir = temp_dir("early");
+    let (input, want) = words(&dir, 3000);
+    let out = dir.join("out");
+    let params = [
+        ("input", path(&input)),
+        ("output", path(&out)),
+        ("partitions", "6"),
+    ];
+    let id = start(&m, "wordcount.job", &params);
+    let at_success = wait_for(Duration::from_secs(60), "_SUCCESS", || {
+        let files = snapshot(&out);
+        files.contains_key("_SUCCESS").then_some(files)
+    });
+    let parts = at_success.keys().filter(|k| k.starts_with("part-")).count();
+    assert_eq!(
+        parts, 6,
+        "every part was in place before _SUCCESS: {at_success:?}"
+    );
+    let (state, _, error) = wait_end(&m, &id, Duration::from_secs(30));
+    assert_eq!(state, "SUCCEEDED", "{error}");
+    // Wait until no attempt runs anywhere (late duplicates included).
+    wait_for(Duration::from_secs(30), "every attempt to end", || {
+        let lines = workers(&m.addr);
+        lines
+            .iter()
+            .all(|l| field(l, "running") == Some("0"))
+            .then_some(())
+    });
+    assert_eq!(
+        snapshot(&out),
+        at_success,
+        "the output changed after _SUCCESS"
+    );
+    assert_eq!(sorted(output_lines(&out)), want);
+}
+
+#[test]
+fn an_attempt_past_the_task_timeout_is_retried_elsewhere() {
+    let m = master(&["--task-timeout-ms", "600"]);
+    let _slow = worker(
+        &m.addr,
+        &[
+            "--slots",
+            "1",
+            "--slow-probability",
+            "1",
+            "--slow-ms",
+            "20000",
+        ],
+    );
+    let _fast = worker(&m.addr, &["--slots", "1"]);
+    wait_workers(&m.addr, 2, "ALIVE", Duration::from_secs(15));
+    let dir = temp_dir("timeout");
+    let (input, want) = words(&dir, 2000);
+    let out = dir.join("out");
+    let id = start(
+        &m,
+        "wordcount.job",
+        &[("input", path(&input)), ("output", path(&out))],
+    );
+    // Far less than the slow worker's 20 s: only a timeout gets us here.
+    let (state, rows, error) = wait_end(&m, &id, Duration::from_secs(15));
+    assert_eq!(state, "SUCCEEDED", "{error}");
+    assert!(rows.iter().any(|r| r.failed > 0), "{rows:?}");
+    assert!(m.log_text().contains("timed out"), "{}", m.log_text());
+    assert_eq!(sorted(output_lines(&out)), want);
+}
+
+#[test]
+fn a_straggler_gets_a_speculative_copy_that_wins() {
+    let m = master(&["--speculation"]);
+    // One slot that takes 20 s per attempt, three fast ones: 75% of a stage
+    // finishes early, and the straggler is copied onto a fast slot.
+    let _slow = worker(
+        &m.addr,
+        &[
+            "--slots",
+            "1",
+            "--slow-probability",
+            "1",
+            "--slow-ms",
+            "20000",
+        ],
+    );
+    let _fast = worker(&m.addr, &["--slots", "3"]);
+    wait_workers(&m.addr, 2, "ALIVE", Duration::from_secs(15));
+    let dir = temp_dir("speculate");
+    let (input, want) = words(&dir, 2000);
+    let out = dir.join("out");
+    let id = start(
+        &m,
+        "wordcount.job",
+        &[("input", path(&input)), ("output", path(&out))],
+    );
+    let (state, rows, error) = wait_end(&m, &id, Duration::from_secs(15));
+    assert_eq!(state, "SUCCEEDED", "{error}");
+    assert!(rows.iter().any(|r| r.attempts > r.total), "{rows:?}");
+    assert!(m.log_text().contains("task_speculated"), "{}", m.log_text());
+    assert_eq!(sorted(output_lines(&out)), want);
+}
