@@ -232,6 +232,15 @@ impl Journal {
         Ok(())
     }
 
+    /// Hands every appended record to the kernel (`write(2)`), without
+    /// waiting for the disk: enough to survive the process being killed,
+    /// not a power loss.
+    pub fn flush(&mut self) -> Result<(), String> {
+        self.check_usable()?;
+        let result = self.writer.flush();
+        self.fail_on_error(result, "write failed")
+    }
+
     /// Makes every appended record durable: write(2) what is buffered, then
     /// fdatasync (`sync_data`).
     ///

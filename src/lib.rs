@@ -33,6 +33,7 @@ pub mod pipe;
 pub mod plan;
 pub mod pool;
 pub mod record;
+pub mod recovery;
 pub mod reducer;
 pub mod report;
 pub mod rng;

@@ -27,6 +27,10 @@ pub fn start(workers: u32, slots_per_worker: u32, memory_bytes: u64) -> Result<S
             max_attempts: 3,
             task_timeout: None,
             speculation: false,
+            // An embedded cluster lives and dies with this process.
+            state_dir: None,
+            recovery_grace: Duration::from_secs(10),
+            retained_jobs: 100,
         },
     };
     thread::Builder::new()

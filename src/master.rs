@@ -70,13 +70,27 @@ pub fn run(listener: TcpListener, config: MasterConfig) -> Result<()> {
     let addr = listener
         .local_addr()
         .map_err(|e| Error::io("reading the listener's address", e))?;
+    let now = Instant::now();
+    let mut members = Membership::new();
+    let mut scheduler = Scheduler::new(config.scheduling.clone());
+    let found = scheduler.recover(&mut members, now).map_err(Error::Usage)?;
+    if let Some(dir) = &config.scheduling.state_dir {
+        event!(
+            Info,
+            "master",
+            "journal_replayed",
+            state_dir = dir.display(),
+            entries = found.entries,
+            discarded_bytes = found.discarded_bytes,
+            jobs_running = found.jobs_running,
+            jobs_finished = found.jobs_finished,
+            epoch = found.epoch
+        );
+    }
     let master = Arc::new(Master {
         addr,
-        started: Instant::now(),
-        state: Mutex::new(State {
-            members: Membership::new(),
-            scheduler: Scheduler::new(config.scheduling.clone()),
-        }),
+        started: now,
+        state: Mutex::new(State { members, scheduler }),
         changed: Condvar::new(),
         config,
     });
@@ -283,6 +297,7 @@ fn handle(
             let mut guard = master.state();
             let state = &mut *guard;
             let admitted = state.members.register(reg, outbox.clone(), conn, now);
+            state.scheduler.worker_seen(admitted.id);
             if admitted.replaced.is_some() {
                 // The old connection's attempts are lost with it.
                 state.scheduler.worker_lost(&mut state.members, admitted.id);

@@ -91,11 +91,19 @@ pub struct Expired {
 pub struct Membership {
     workers: BTreeMap<u32, Member>,
     next_session: u64,
+    /// Ids up to this one are not given to new workers (see `reserve_ids`).
+    reserved: u32,
 }
 
 impl Membership {
     pub fn new() -> Membership {
         Membership::default()
+    }
+
+    /// Never hands out ids up to `max` to new workers: they belonged to
+    /// workers of an earlier run of the master, which may come back.
+    pub fn reserve_ids(&mut self, max: u32) {
+        self.reserved = self.reserved.max(max);
     }
 
     /// Admits a worker. It keeps its previous id when it asks for one that is
@@ -119,7 +127,8 @@ impl Membership {
         let id = if reusable {
             reg.prev_id
         } else {
-            self.workers.keys().next_back().map_or(1, |last| last + 1)
+            let last = self.workers.keys().next_back().copied().unwrap_or(0);
+            last.max(self.reserved) + 1
         };
         let old = self.workers.insert(
             id,

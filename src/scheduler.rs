@@ -17,16 +17,19 @@
 //! `_SUCCESS` (`CommitJob`).
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::event;
 use crate::job::DatasetId;
+use crate::journal::Journal;
 use crate::membership::Membership;
 use crate::message::{
     JobReport, JobState, JobSummary, KeyValue, MapLocation, Message, Pair, PartLocation,
-    ShuffleRead, SplitInfo, StageReport, TaskMetrics, TaskSpec, WorkerState,
+    ShuffleRead, SourceSplits, SplitInfo, StageReport, TaskMetrics, TaskSpec, WorkerState,
 };
 use crate::plan::{Input, Output, Plan, StagePlan};
+use crate::recovery::Entry;
 
 /// Records sampled in all, per reduce partition of a range shuffle.
 const SAMPLES_PER_PARTITION: u32 = 60;
@@ -48,6 +51,27 @@ pub struct SchedulerConfig {
     pub task_timeout: Option<Duration>,
     /// Launch a second attempt of a straggler (see `speculate`).
     pub speculation: bool,
+    /// Where the journal lives (`--state-dir`); `None` keeps nothing.
+    pub state_dir: Option<PathBuf>,
+    /// After a restart, how long workers have to come back before the map
+    /// outputs they held are recomputed (the heartbeat timeout).
+    pub recovery_grace: Duration,
+    /// Finished jobs kept (in memory and in the journal); older ones are
+    /// forgotten.
+    pub retained_jobs: usize,
+}
+
+/// The journal's name inside the state directory.
+pub const JOURNAL_FILE: &str = "journal";
+
+/// What `Scheduler::recover` found.
+#[derive(Debug, Default)]
+pub struct Recovered {
+    pub entries: usize,
+    pub discarded_bytes: u64,
+    pub jobs_running: usize,
+    pub jobs_finished: usize,
+    pub epoch: u32,
 }
 
 /// A job as the master accepted it.
@@ -96,6 +120,8 @@ struct TaskRun {
     avoid: Option<u32>,
     /// How long the committed attempt ran, for speculation.
     duration: Option<Duration>,
+    /// The accepted attempt's metrics, journaled when it commits.
+    metrics: TaskMetrics,
 }
 
 impl TaskRun {
@@ -172,15 +198,25 @@ struct JobRun {
     finished: Option<Instant>,
     /// The worker asked to write `_SUCCESS`, once every part is in place.
     committer: Option<u32>,
+    /// Its journal entries, kept to rewrite the journal compacted.
+    entries: Vec<Vec<u8>>,
+    /// Once it has ended: its report, as it stays.
+    final_report: Option<JobReport>,
 }
 
 impl JobRun {
-    fn runnable(&self, stage: &StageRun) -> bool {
-        let parents_done = stage
-            .plan
-            .parents
-            .iter()
-            .all(|&p| self.stages[p as usize].complete());
+    /// Its parent stages are complete, their outputs on workers we know
+    /// (after a restart, one that has not come back yet is waited for),
+    /// and a range shuffle's boundaries are known.
+    fn runnable(&self, stage: &StageRun, members: &Membership) -> bool {
+        let parents_done = stage.plan.parents.iter().all(|&p| {
+            let parent = &self.stages[p as usize];
+            parent.complete()
+                && parent.tasks.iter().all(|t| match t.state {
+                    TaskState::Done { worker } => members.get(worker).is_some(),
+                    _ => false,
+                })
+        });
         let boundaries_known = match stage.plan.output {
             Output::Shuffle(id)
                 if self.plan.shuffles[id as usize].partitioner
@@ -221,6 +257,14 @@ pub struct Scheduler {
     /// The worker that got the last task: round-robin starts after it.
     last_worker: u32,
     config: SchedulerConfig,
+    journal: Option<Journal>,
+    /// This run of the master (see `Entry::Start`).
+    epoch: u32,
+    /// The highest worker id ever handed out.
+    max_worker: u32,
+    /// When state was rebuilt from the journal, until the workers holding
+    /// map outputs have had `recovery_grace` to come back.
+    recovered: Option<Instant>,
 }
 
 impl Scheduler {
@@ -233,6 +277,233 @@ impl Scheduler {
             next_attempt: 1,
             last_worker: 0,
             config,
+            journal: None,
+            epoch: 0,
+            max_worker: 0,
+            recovered: None,
+        }
+    }
+
+    /// Opens the journal in the state directory and rebuilds every job it
+    /// records: finished ones as they ended, running ones with their done
+    /// tasks (the rest run again). Call once, before serving.
+    ///
+    /// # Errors
+    /// The journal cannot be opened or created (a bad path, or a file that
+    /// is not a journal).
+    pub fn recover(&mut self, members: &mut Membership, now: Instant) -> Result<Recovered, String> {
+        let Some(dir) = self.config.state_dir.clone() else {
+            return Ok(Recovered::default());
+        };
+        let (journal, replay) = Journal::open(&dir.join(JOURNAL_FILE))?;
+        let mut found = Recovered {
+            entries: replay.records.len(),
+            discarded_bytes: replay.discarded_bytes,
+            ..Recovered::default()
+        };
+        for (i, bytes) in replay.records.into_iter().enumerate() {
+            match Entry::decode(&bytes) {
+                Ok(entry) => self.replay(entry, bytes, now),
+                // CRC-checked, so a bug or a newer format: skip it, loudly.
+                Err(e) => event!(
+                    Error,
+                    "scheduler",
+                    "journal_entry_skipped",
+                    index = i,
+                    error = e
+                ),
+            }
+        }
+        // Jobs forgotten since the last compaction are still in the file.
+        self.forget_old_jobs();
+        for job in self.jobs.values_mut() {
+            if job.state != JobState::Running {
+                found.jobs_finished += 1;
+                continue;
+            }
+            found.jobs_running += 1;
+            // A sampling stage that completed before the crash left its
+            // samples in the old master's memory: sample again.
+            for (id, shuffle) in job.shuffles.iter().enumerate() {
+                if shuffle.boundaries.is_some() {
+                    continue;
+                }
+                for stage in &mut job.stages {
+                    if stage.plan.output == Output::Sample(id as u32) {
+                        for task in &mut stage.tasks {
+                            task.state = TaskState::Pending;
+                        }
+                        stage.finished = None;
+                    }
+                }
+            }
+        }
+        self.epoch += 1;
+        found.epoch = self.epoch;
+        self.next_attempt = (u64::from(self.epoch) << 40) | 1;
+        members.reserve_ids(self.max_worker);
+        if found.jobs_running > 0 {
+            self.recovered = Some(now);
+        }
+        self.journal = Some(journal);
+        self.log(None, &Entry::Start { epoch: self.epoch }, true);
+        self.compact();
+        Ok(found)
+    }
+
+    /// Applies one journal entry to the state being rebuilt.
+    fn replay(&mut self, entry: Entry, bytes: Vec<u8>, now: Instant) {
+        match entry {
+            Entry::Start { epoch } => self.epoch = self.epoch.max(epoch),
+            Entry::Worker { id } => self.max_worker = self.max_worker.max(id),
+            Entry::Job {
+                id,
+                file,
+                source,
+                params,
+                base_dir,
+                parallelism,
+                inputs,
+            } => {
+                match crate::submission::accept(file, source, params, base_dir, parallelism, inputs)
+                {
+                    Ok(new) => {
+                        self.insert_job(id, new, now);
+                        self.next_job = self.next_job.max(id + 1);
+                        if let Some(job) = self.jobs.get_mut(&id) {
+                            job.entries.push(bytes);
+                        }
+                    }
+                    Err(e) => event!(
+                        Error,
+                        "scheduler",
+                        "journal_job_skipped",
+                        job = id,
+                        error = e
+                    ),
+                }
+            }
+            Entry::TaskDone {
+                job,
+                stage,
+                task,
+                worker,
+                metrics,
+            } => {
+                let Some(run) = self.jobs.get_mut(&job) else {
+                    return;
+                };
+                let Some(st) = run.stages.get_mut(stage as usize) else {
+                    return;
+                };
+                let Some(t) = st.tasks.get_mut(task as usize) else {
+                    return;
+                };
+                t.state = TaskState::Done { worker };
+                t.duration = Some(Duration::from_millis(metrics.duration_ms));
+                st.attempts += 1;
+                add(&mut st.metrics, &metrics);
+                st.started.get_or_insert(now);
+                if st.complete() {
+                    st.finished = Some(now);
+                }
+                run.entries.push(bytes);
+            }
+            Entry::Boundaries {
+                job,
+                shuffle,
+                boundaries,
+            } => {
+                if let Some(run) = self.jobs.get_mut(&job) {
+                    if let Some(sh) = run.shuffles.get_mut(shuffle as usize) {
+                        sh.boundaries = Some(boundaries);
+                        run.entries.push(bytes);
+                    }
+                }
+            }
+            Entry::JobEnded { report } => {
+                if let Some(run) = self.jobs.get_mut(&report.id) {
+                    run.state = report.state;
+                    run.error = report.error.clone();
+                    run.finished = Some(now);
+                    run.entries.truncate(1);
+                    run.entries.push(bytes);
+                    run.final_report = Some(report);
+                }
+            }
+        }
+    }
+
+    /// Appends `entry` to the journal (and to job `job`'s entries). A
+    /// durable entry is fsynced before this returns; the others are written
+    /// to the kernel (they survive the master's death, not the machine's).
+    fn log(&mut self, job: Option<u64>, entry: &Entry, durable: bool) {
+        let Some(journal) = self.journal.as_mut() else {
+            return;
+        };
+        let bytes = entry.encode();
+        let written = journal.append(&bytes).and_then(|()| {
+            if durable {
+                journal.sync()
+            } else {
+                journal.flush()
+            }
+        });
+        if let Err(e) = written {
+            // Keep scheduling; a restart will not know what followed.
+            event!(Error, "scheduler", "journal_write_failed", error = e);
+            self.journal = None;
+            return;
+        }
+        if let Some(run) = job.and_then(|id| self.jobs.get_mut(&id)) {
+            run.entries.push(bytes);
+        }
+    }
+
+    /// Rewrites the journal as just what the kept jobs need, once it holds
+    /// more than twice that (plus some slack), so it does not grow with
+    /// the number of jobs ever run; the rewrites cost, amortized, a copy
+    /// of each entry.
+    fn compact(&mut self) {
+        let Some(journal) = self.journal.as_mut() else {
+            return;
+        };
+        let live: usize = 2 + self.jobs.values().map(|j| j.entries.len()).sum::<usize>();
+        if journal.records() as usize <= 2 * live + 16 {
+            return;
+        }
+        let mut snapshot = vec![
+            Entry::Start { epoch: self.epoch }.encode(),
+            Entry::Worker {
+                id: self.max_worker,
+            }
+            .encode(),
+        ];
+        for job in self.jobs.values() {
+            snapshot.extend(job.entries.iter().cloned());
+        }
+        let before = journal.records();
+        match journal.rewrite(&snapshot) {
+            Ok(()) => event!(
+                Info,
+                "scheduler",
+                "journal_compacted",
+                entries_before = before,
+                entries_after = snapshot.len()
+            ),
+            Err(e) => {
+                event!(Error, "scheduler", "journal_write_failed", error = e);
+                self.journal = None;
+            }
+        }
+    }
+
+    /// A worker registered with id `id`: new ids are journaled, so that
+    /// after a restart they are not handed out again.
+    pub fn worker_seen(&mut self, id: u32) {
+        if id > self.max_worker {
+            self.max_worker = id;
+            self.log(None, &Entry::Worker { id }, false);
         }
     }
 
@@ -240,6 +511,30 @@ impl Scheduler {
     pub fn submit(&mut self, job: NewJob, now: Instant) -> u64 {
         let id = self.next_job;
         self.next_job += 1;
+        let mut inputs: Vec<SourceSplits> = job
+            .splits
+            .iter()
+            .map(|(&d, splits)| SourceSplits {
+                dataset: d as u32,
+                splits: splits.clone(),
+            })
+            .collect();
+        inputs.sort_by_key(|i| i.dataset);
+        let entry = Entry::Job {
+            id,
+            file: job.file.clone(),
+            source: job.source.clone(),
+            params: job.params.clone(),
+            base_dir: job.base_dir.clone(),
+            parallelism: job.parallelism,
+            inputs,
+        };
+        self.insert_job(id, job, now);
+        self.log(Some(id), &entry, true);
+        id
+    }
+
+    fn insert_job(&mut self, id: u64, job: NewJob, now: Instant) {
         let stages: Vec<StageRun> = job
             .plan
             .stages
@@ -305,9 +600,10 @@ impl Scheduler {
                 submitted: now,
                 finished: None,
                 committer: None,
+                entries: Vec::new(),
+                final_report: None,
             },
         );
-        id
     }
 
     /// Hands runnable pending tasks to live workers with a free slot,
@@ -332,7 +628,7 @@ impl Scheduler {
                 continue;
             }
             for s in 0..job.stages.len() {
-                if !job.runnable(&job.stages[s]) {
+                if !job.runnable(&job.stages[s], members) {
                     continue;
                 }
                 for t in 0..job.stages[s].tasks.len() {
@@ -361,6 +657,12 @@ impl Scheduler {
     /// Periodic checks, on the master's timer: attempts past
     /// `--task-timeout-ms`, and stragglers worth a speculative copy.
     pub fn tick(&mut self, members: &mut Membership, now: Instant) {
+        if let Some(since) = self.recovered {
+            if now.duration_since(since) > self.config.recovery_grace {
+                self.recovered = None;
+                self.forget_missing_workers(members);
+            }
+        }
         if let Some(timeout) = self.config.task_timeout {
             let late: Vec<(u64, Live)> = self
                 .live
@@ -388,6 +690,40 @@ impl Scheduler {
             self.speculate(members, now);
         }
         self.schedule(members, now);
+    }
+
+    /// After a restart's grace period: map outputs held by workers that
+    /// never came back are computed again.
+    fn forget_missing_workers(&mut self, members: &Membership) {
+        for job in self.jobs.values_mut() {
+            if job.state != JobState::Running {
+                continue;
+            }
+            for s in 0..job.stages.len() {
+                if !matches!(job.stages[s].plan.output, Output::Shuffle(_)) {
+                    continue;
+                }
+                let stage = &mut job.stages[s];
+                for (t, task) in stage.tasks.iter_mut().enumerate() {
+                    if let TaskState::Done { worker } = task.state {
+                        if members.get(worker).is_none() {
+                            task.state = TaskState::Pending;
+                            stage.finished = None;
+                            event!(
+                                Warn,
+                                "scheduler",
+                                "map_output_lost",
+                                job = job.id,
+                                stage = s,
+                                task = t,
+                                worker = worker,
+                                reason = "worker_did_not_return"
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Speculative execution, as Spark does it: once 75% of a stage's tasks
@@ -505,6 +841,7 @@ impl Scheduler {
         task.state = TaskState::Committing { attempt };
         task.copy = None;
         task.duration = Some(Duration::from_millis(metrics.duration_ms));
+        task.metrics = metrics.clone();
         if let Some(other) = other {
             if let Some(l) = self.live.get_mut(&other) {
                 l.abandoned = true;
@@ -573,6 +910,13 @@ impl Scheduler {
             return;
         }
         stage.tasks[live.task].state = TaskState::Done { worker };
+        let done = Entry::TaskDone {
+            job: live.job,
+            stage: live.stage as u32,
+            task: live.task as u32,
+            worker,
+            metrics: stage.tasks[live.task].metrics.clone(),
+        };
         if stage.complete() {
             stage.finished = Some(now);
             event!(
@@ -595,9 +939,25 @@ impl Scheduler {
                     shuffle = id,
                     count = boundaries.len()
                 );
-                shuffle.boundaries = Some(boundaries);
+                shuffle.boundaries = Some(boundaries.clone());
+                let entry = Entry::Boundaries {
+                    job: live.job,
+                    shuffle: id,
+                    boundaries,
+                };
+                self.log(Some(live.job), &done, false);
+                self.log(Some(live.job), &entry, false);
+                return self.after_commit(members, live.job, worker);
             }
         }
+        self.log(Some(live.job), &done, false);
+        self.after_commit(members, live.job, worker);
+    }
+
+    fn after_commit(&mut self, members: &mut Membership, job_id: u64, worker: u32) {
+        let Some(job) = self.jobs.get_mut(&job_id) else {
+            return;
+        };
         if job.state == JobState::Running && job.all_done() {
             request_job_commit(job, members, Some(worker));
         }
@@ -902,6 +1262,20 @@ impl Scheduler {
         job.state = state;
         job.error = error;
         job.finished = Some(now);
+        // Its report stays as it is now, also across a restart.
+        let report = self.report(job_id, members, now);
+        if let Some(job) = self.jobs.get_mut(&job_id) {
+            job.final_report = report.clone();
+            job.entries.truncate(1);
+        }
+        if let Some(report) = report {
+            self.log(Some(job_id), &Entry::JobEnded { report }, true);
+        }
+        self.forget_old_jobs();
+        self.compact();
+        let Some(job) = self.jobs.get_mut(&job_id) else {
+            return;
+        };
         if state != JobState::Succeeded {
             event!(
                 Warn,
@@ -929,6 +1303,22 @@ impl Scheduler {
         }
     }
 
+    /// Keeps at most `retained_jobs` finished jobs.
+    fn forget_old_jobs(&mut self) {
+        let finished: Vec<u64> = self
+            .jobs
+            .values()
+            .filter(|j| j.state != JobState::Running)
+            .map(|j| j.id)
+            .collect();
+        let excess = finished
+            .len()
+            .saturating_sub(self.config.retained_jobs.max(1));
+        for id in &finished[..excess] {
+            self.jobs.remove(id);
+        }
+    }
+
     /// Marks a live attempt reported by `worker` as finished, freeing its slot.
     fn settle(&mut self, members: &mut Membership, worker: u32, attempt: u64) -> Option<Live> {
         let live = self.live.get_mut(&attempt).filter(|l| l.worker == worker)?;
@@ -943,6 +1333,9 @@ impl Scheduler {
 
     pub fn report(&self, job_id: u64, members: &Membership, now: Instant) -> Option<JobReport> {
         let job = self.jobs.get(&job_id)?;
+        if let Some(report) = &job.final_report {
+            return Some(report.clone());
+        }
         let mut parts = Vec::new();
         let stages = job
             .stages
@@ -1008,18 +1401,28 @@ impl Scheduler {
     pub fn summaries(&self, now: Instant) -> Vec<JobSummary> {
         self.jobs
             .values()
-            .map(|job| JobSummary {
-                id: job.id,
-                file: job.file.clone(),
-                state: job.state,
-                tasks_done: job
-                    .stages
-                    .iter()
-                    .flat_map(|s| &s.tasks)
-                    .filter(|t| matches!(t.state, TaskState::Done { .. }))
-                    .count() as u32,
-                tasks_total: job.stages.iter().map(|s| s.tasks.len() as u32).sum(),
-                elapsed_ms: ms(job.finished.unwrap_or(now).duration_since(job.submitted)),
+            .map(|job| match &job.final_report {
+                Some(r) => JobSummary {
+                    id: r.id,
+                    file: r.file.clone(),
+                    state: r.state,
+                    tasks_done: r.stages.iter().map(|s| s.tasks_done).sum(),
+                    tasks_total: r.stages.iter().map(|s| s.tasks_total).sum(),
+                    elapsed_ms: r.elapsed_ms,
+                },
+                None => JobSummary {
+                    id: job.id,
+                    file: job.file.clone(),
+                    state: job.state,
+                    tasks_done: job
+                        .stages
+                        .iter()
+                        .flat_map(|s| &s.tasks)
+                        .filter(|t| matches!(t.state, TaskState::Done { .. }))
+                        .count() as u32,
+                    tasks_total: job.stages.iter().map(|s| s.tasks.len() as u32).sum(),
+                    elapsed_ms: ms(job.finished.unwrap_or(now).duration_since(job.submitted)),
+                },
             })
             .collect()
     }
@@ -1036,6 +1439,7 @@ fn task_run(segment: usize, index: usize, split: SplitInfo) -> TaskRun {
         outputs_lost: 0,
         avoid: None,
         duration: None,
+        metrics: TaskMetrics::default(),
     }
 }
 

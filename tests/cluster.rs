@@ -164,7 +164,18 @@ fn workers_reregister_when_the_master_restarts() {
         });
     }
     m.kill();
-    let m2 = Proc::start("master", &["--port", &port, "--bind", "127.0.0.1"]);
+    let state = temp_dir("state");
+    let m2 = Proc::start(
+        "master",
+        &[
+            "--port",
+            &port,
+            "--bind",
+            "127.0.0.1",
+            "--state-dir",
+            path(&state),
+        ],
+    );
     assert_eq!(m2.addr, m.addr);
     let after = wait_workers(&m2.addr, 2, "ALIVE", LIMIT);
     // Each worker asked for its old id and, the new master knowing none, got it.

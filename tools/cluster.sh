@@ -26,7 +26,7 @@ first_line() {
 }
 
 start_master() {
-    ./master --port 0 --bind 127.0.0.1 "$@" >"$cluster_dir/master.out" 2>"$cluster_dir/master.log" &
+    ./master --port 0 --bind 127.0.0.1 --state-dir "$cluster_dir/state" "$@" >"$cluster_dir/master.out" 2>"$cluster_dir/master.log" &
     pids+=($!)
     master=$(first_line "$cluster_dir/master.out")
 }

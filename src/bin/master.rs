@@ -42,6 +42,18 @@ fn main() {
         "once 75% of a stage is done, give a task running over 1.5x the median a second \
          attempt on another worker (default: off)",
     );
+    opts.optopt(
+        "",
+        "state-dir",
+        "where the master keeps its journal, to survive a restart (default ./state)",
+        "DIR",
+    );
+    opts.optopt(
+        "",
+        "retained-jobs",
+        "finished jobs kept for status queries; older ones are forgotten (default 100)",
+        "N",
+    );
     cli::common_flags(&mut opts);
     let m = cli::parse(
         &opts,
@@ -49,12 +61,20 @@ fn main() {
         "Usage: master [options]\n\nThe Mini-Spark master. Prints its bound address as the first line on stdout.",
     );
     let timeout = Duration::from_millis(cli::value(&m, "task-timeout-ms", 0));
+    let heartbeat_timeout = cli::millis(&m, "heartbeat-timeout-ms", 10_000);
     let config = master::MasterConfig {
-        heartbeat_timeout: cli::millis(&m, "heartbeat-timeout-ms", 10_000),
+        heartbeat_timeout,
         scheduling: SchedulerConfig {
             max_attempts: cli::value(&m, "max-attempts", 3u32).max(1),
             task_timeout: (!timeout.is_zero()).then_some(timeout),
             speculation: m.opt_present("speculation"),
+            state_dir: Some(
+                m.opt_str("state-dir")
+                    .unwrap_or_else(|| "state".into())
+                    .into(),
+            ),
+            recovery_grace: heartbeat_timeout,
+            retained_jobs: cli::value(&m, "retained-jobs", 100usize).max(1),
         },
     };
     let listener = cli::bind(

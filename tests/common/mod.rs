@@ -134,9 +134,14 @@ fn log_path(bin: &str) -> PathBuf {
     dir.join(format!("{bin}-{}-{n}.log", std::process::id()))
 }
 
-/// Starts a master on a free loopback port with extra flags.
+/// Starts a master on a free loopback port with extra flags, and its own
+/// state directory unless `extra` names one.
 pub fn master(extra: &[&str]) -> Proc {
+    let state = temp_dir("state");
     let mut args = vec!["--port", "0", "--bind", "127.0.0.1"];
+    if !extra.contains(&"--state-dir") {
+        args.extend(["--state-dir", path(&state)]);
+    }
     args.extend_from_slice(extra);
     Proc::start("master", &args)
 }
