@@ -3,7 +3,7 @@
 CARGO ?= cargo
 BINS  := master worker client frame gen wcbase
 
-.PHONY: all build test demo data bench clean
+.PHONY: all build test demo demo-chaos data bench clean
 
 all: build
 
@@ -19,6 +19,11 @@ test:
 # generated data.
 demo: build data
 	@tools/demo.sh
+
+# Three workers run word count; one is killed with -9 mid-job; the job
+# still succeeds with the fault-free output.
+demo-chaos: build data
+	@tools/demo-chaos.sh
 
 # Sample inputs under data/ (git-ignored): 1,000,000 lines of words (65 MB),
 # 100,000 users and 500,000 orders, and a directory of text files.

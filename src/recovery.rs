@@ -19,8 +19,9 @@ use crate::wire::{Field, PayloadReader};
 /// One change of the scheduler's state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {
-    /// The master started; attempt ids of this run are `epoch << 40 | n`,
-    /// so an attempt of an earlier run is never mistaken for a new one.
+    /// The master started its run number `epoch`; attempt ids of this run
+    /// start at `epoch` x 10^9, so an attempt of an earlier run is never
+    /// mistaken for one of this run.
     Start { epoch: u32 },
     /// A worker id was handed out (ids are never reused after a restart).
     Worker { id: u32 },

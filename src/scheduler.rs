@@ -61,6 +61,10 @@ pub struct SchedulerConfig {
     pub retained_jobs: usize,
 }
 
+/// Attempt ids of run (epoch) `e` of the master start at `e` times this,
+/// so the log reads `attempt=2000000017`: the 17th of the third run.
+const ATTEMPTS_PER_EPOCH: u64 = 1_000_000_000;
+
 /// The journal's name inside the state directory.
 pub const JOURNAL_FILE: &str = "journal";
 
@@ -258,7 +262,8 @@ pub struct Scheduler {
     last_worker: u32,
     config: SchedulerConfig,
     journal: Option<Journal>,
-    /// This run of the master (see `Entry::Start`).
+    /// This run of the master: 0 for a fresh journal, then one more per
+    /// restart (see `Entry::Start`).
     epoch: u32,
     /// The highest worker id ever handed out.
     max_worker: u32,
@@ -338,9 +343,8 @@ impl Scheduler {
                 }
             }
         }
-        self.epoch += 1;
         found.epoch = self.epoch;
-        self.next_attempt = (u64::from(self.epoch) << 40) | 1;
+        self.next_attempt = u64::from(self.epoch) * ATTEMPTS_PER_EPOCH + 1;
         members.reserve_ids(self.max_worker);
         if found.jobs_running > 0 {
             self.recovered = Some(now);
@@ -354,7 +358,7 @@ impl Scheduler {
     /// Applies one journal entry to the state being rebuilt.
     fn replay(&mut self, entry: Entry, bytes: Vec<u8>, now: Instant) {
         match entry {
-            Entry::Start { epoch } => self.epoch = self.epoch.max(epoch),
+            Entry::Start { epoch } => self.epoch = self.epoch.max(epoch + 1),
             Entry::Worker { id } => self.max_worker = self.max_worker.max(id),
             Entry::Job {
                 id,
@@ -1160,6 +1164,9 @@ impl Scheduler {
     /// A worker died: its attempts go back to the queue, and so do the map
     /// tasks whose output it held, where a stage still needs them.
     pub fn worker_lost(&mut self, members: &mut Membership, worker: u32) {
+        if let Some(m) = members.get_mut(worker) {
+            m.running = 0;
+        }
         let lost: Vec<(u64, Live)> = self
             .live
             .iter()
