@@ -700,33 +700,7 @@ impl Scheduler {
     /// never came back are computed again.
     fn forget_missing_workers(&mut self, members: &Membership) {
         for job in self.jobs.values_mut() {
-            if job.state != JobState::Running {
-                continue;
-            }
-            for s in 0..job.stages.len() {
-                if !matches!(job.stages[s].plan.output, Output::Shuffle(_)) {
-                    continue;
-                }
-                let stage = &mut job.stages[s];
-                for (t, task) in stage.tasks.iter_mut().enumerate() {
-                    if let TaskState::Done { worker } = task.state {
-                        if members.get(worker).is_none() {
-                            task.state = TaskState::Pending;
-                            stage.finished = None;
-                            event!(
-                                Warn,
-                                "scheduler",
-                                "map_output_lost",
-                                job = job.id,
-                                stage = s,
-                                task = t,
-                                worker = worker,
-                                reason = "worker_did_not_return"
-                            );
-                        }
-                    }
-                }
-            }
+            lose_map_outputs(job, |w| members.get(w).is_none(), "worker_did_not_return");
         }
     }
 
@@ -1198,30 +1172,7 @@ impl Scheduler {
             if job.state != JobState::Running {
                 continue;
             }
-            for s in 0..job.stages.len() {
-                let Output::Shuffle(id) = job.stages[s].plan.output else {
-                    continue;
-                };
-                if !shuffle_still_needed(job, id) {
-                    continue;
-                }
-                let stage = &mut job.stages[s];
-                for (t, task) in stage.tasks.iter_mut().enumerate() {
-                    if task.state == (TaskState::Done { worker }) {
-                        task.state = TaskState::Pending;
-                        stage.finished = None;
-                        event!(
-                            Warn,
-                            "scheduler",
-                            "map_output_lost",
-                            job = job.id,
-                            stage = s,
-                            task = t,
-                            worker = worker
-                        );
-                    }
-                }
-            }
+            lose_map_outputs(job, |w| w == worker, "worker_lost");
             // A job commit in flight on the lost worker goes to another one.
             if job.committer == Some(worker) {
                 request_job_commit(job, members, None);
@@ -1558,6 +1509,42 @@ fn task_spec(job: &JobRun, s: usize, t: usize, attempt: u64, members: &Membershi
         shuffle_reads,
         boundaries,
         sample_size,
+    }
+}
+
+/// Map outputs of a running job held by workers `lost` says are gone go
+/// back to the queue, where a stage still needs them.
+fn lose_map_outputs(job: &mut JobRun, lost: impl Fn(u32) -> bool, reason: &str) {
+    if job.state != JobState::Running {
+        return;
+    }
+    for s in 0..job.stages.len() {
+        let Output::Shuffle(id) = job.stages[s].plan.output else {
+            continue;
+        };
+        if !shuffle_still_needed(job, id) {
+            continue;
+        }
+        let stage = &mut job.stages[s];
+        for (t, task) in stage.tasks.iter_mut().enumerate() {
+            let TaskState::Done { worker } = task.state else {
+                continue;
+            };
+            if lost(worker) {
+                task.state = TaskState::Pending;
+                stage.finished = None;
+                event!(
+                    Warn,
+                    "scheduler",
+                    "map_output_lost",
+                    job = job.id,
+                    stage = s,
+                    task = t,
+                    worker = worker,
+                    reason = reason
+                );
+            }
+        }
     }
 }
 
