@@ -641,6 +641,9 @@ impl Scheduler {
                     }
                     let avoid = job.stages[s].tasks[t].avoid;
                     let Some(worker) = next_free(&mut workers, self.last_worker, avoid) else {
+                        if avoid.is_some() {
+                            continue; // its other workers are busy: wait
+                        }
                         return;
                     };
                     let attempt = self.next_attempt;
@@ -1580,15 +1583,16 @@ pub fn range_boundaries(mut samples: Vec<Pair>, partitions: u32) -> Vec<Pair> {
     boundaries
 }
 
-/// The next worker after `after` (by id, wrapping) with a free slot,
-/// other than `avoid` if another has one; takes the slot.
+/// The next worker after `after` (by id, wrapping) with a free slot; takes
+/// the slot. Never `avoid` while another live worker exists (its slots may
+/// free up), so a task that timed out there is retried elsewhere.
 fn next_free(workers: &mut [(u32, u32)], after: u32, avoid: Option<u32>) -> Option<u32> {
     let start = workers.iter().position(|&(id, _)| id > after).unwrap_or(0);
     let n = workers.len();
-    let order = || (0..n).map(|i| (start + i) % n);
-    let i = order()
-        .find(|&i| workers[i].1 > 0 && Some(workers[i].0) != avoid)
-        .or_else(|| order().find(|&i| workers[i].1 > 0))?;
+    let avoid = avoid.filter(|&a| workers.iter().any(|&(id, _)| id != a));
+    let i = (0..n)
+        .map(|i| (start + i) % n)
+        .find(|&i| workers[i].1 > 0 && Some(workers[i].0) != avoid)?;
     workers[i].1 -= 1;
     Some(workers[i].0)
 }
@@ -1654,6 +1658,20 @@ mod tests {
             key: Bytes(k.into()),
             value: Bytes(v.into()),
         }
+    }
+
+    #[test]
+    fn next_free_is_round_robin_and_avoids_a_worker_while_another_lives() {
+        let mut w = vec![(1, 1), (2, 1), (3, 0)];
+        assert_eq!(next_free(&mut w, 1, None), Some(2));
+        assert_eq!(next_free(&mut w, 2, None), Some(1));
+        assert_eq!(next_free(&mut w, 1, None), None);
+        let mut w = vec![(1, 2), (2, 0)];
+        // Worker 2 is busy but alive: wait for it rather than use worker 1.
+        assert_eq!(next_free(&mut w, 0, Some(1)), None);
+        // Alone, the avoided worker is used all the same.
+        let mut alone = vec![(1, 1)];
+        assert_eq!(next_free(&mut alone, 0, Some(1)), Some(1));
     }
 
     #[test]

@@ -492,3 +492,57 @@ fn a_straggler_gets_a_speculative_copy_that_wins() {
     assert!(m.log_text().contains("task_speculated"), "{}", m.log_text());
     assert_eq!(sorted(output_lines(&out)), want);
 }
+
+#[test]
+fn a_worker_empties_its_work_dir_when_a_job_ends_and_when_it_starts() {
+    let m = master(&[]);
+    let work = temp_dir("workdir");
+    let mut w = worker(&m.addr, &["--work-dir", path(&work)]);
+    wait_workers(&m.addr, 1, "ALIVE", Duration::from_secs(15));
+    let dir = temp_dir("workdir-job");
+    let (input, want) = words(&dir, 500);
+    let out = dir.join("out");
+    let params = [("input", path(&input)), ("output", path(&out))];
+    let run = submit(&m.addr, &job_file("wordcount.job"), &params, &["--wait"]);
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    assert_eq!(sorted(output_lines(&out)), want);
+    // The job's shuffle and spill files go when the job ends.
+    wait_for(Duration::from_secs(15), "the job's files to go", || {
+        let left: Vec<_> = fs::read_dir(&work)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        left.iter()
+            .all(|n| n.to_string_lossy().starts_with('.'))
+            .then_some(())
+    });
+    // What a killed worker leaves behind goes when it starts again.
+    w.kill();
+    fs::create_dir_all(work.join("job-9")).unwrap();
+    fs::write(
+        work.join("job-9").join("shuffle-0-map-0-attempt-3.data"),
+        "x",
+    )
+    .unwrap();
+    let _w2 = worker(&m.addr, &["--work-dir", path(&work)]);
+    wait_for(Duration::from_secs(15), "the leftovers to go", || {
+        (!work.join("job-9").exists()).then_some(())
+    });
+    // A directory that is not a work directory is refused, not emptied.
+    let foreign = temp_dir("foreign");
+    fs::write(foreign.join("precious.txt"), "keep me").unwrap();
+    let mut refused = worker(&m.addr, &["--work-dir", path(&foreign)]);
+    wait_for(Duration::from_secs(15), "the worker to refuse", || {
+        refused.exited().then_some(())
+    });
+    assert!(
+        refused.log_text().contains("refusing"),
+        "{}",
+        refused.log_text()
+    );
+    assert_eq!(
+        fs::read_to_string(foreign.join("precious.txt")).unwrap(),
+        "keep me"
+    );
+}
