@@ -793,12 +793,11 @@ impl Scheduler {
             send(members, worker, Message::AbortTask { attempt });
             return;
         };
-        let job = self
-            .jobs
-            .get_mut(&live.job)
-            .expect("live attempts belong to known jobs");
-        let stage = &mut job.stages[live.stage];
-        if job.state != JobState::Running || !stage.tasks[live.task].runs(attempt) {
+        // A job forgotten (`--retained-jobs`) while this attempt ran is over.
+        let running = self.jobs.get(&live.job).is_some_and(|job| {
+            job.state == JobState::Running && job.stages[live.stage].tasks[live.task].runs(attempt)
+        });
+        if !running {
             self.live.remove(&attempt);
             event!(
                 Info,
@@ -812,6 +811,10 @@ impl Scheduler {
             send(members, worker, Message::AbortTask { attempt });
             return;
         }
+        let Some(job) = self.jobs.get_mut(&live.job) else {
+            return;
+        };
+        let stage = &mut job.stages[live.stage];
         let task = &mut stage.tasks[live.task];
         // The first of two speculative attempts to finish wins.
         let other = match (&task.state, task.copy) {
@@ -882,10 +885,9 @@ impl Scheduler {
             return;
         };
         self.live.remove(&attempt);
-        let job = self
-            .jobs
-            .get_mut(&live.job)
-            .expect("live attempts belong to known jobs");
+        let Some(job) = self.jobs.get_mut(&live.job) else {
+            return;
+        };
         let stage = &mut job.stages[live.stage];
         if stage.tasks[live.task].state != (TaskState::Committing { attempt }) {
             return;
@@ -1091,6 +1093,7 @@ impl Scheduler {
             return;
         }
         task.state = TaskState::Pending;
+        task.duration = None;
         task.outputs_lost += 1;
         stage.finished = None;
         event!(
@@ -1232,19 +1235,15 @@ impl Scheduler {
         if let Some(report) = report {
             self.log(Some(job_id), &Entry::JobEnded { report }, true);
         }
-        self.forget_old_jobs();
-        self.compact();
-        let Some(job) = self.jobs.get_mut(&job_id) else {
-            return;
-        };
         if state != JobState::Succeeded {
+            let error = self.jobs.get(&job_id).map(|j| j.error.clone());
             event!(
                 Warn,
                 "scheduler",
                 "job_ended",
                 job = job_id,
                 state = state,
-                error = job.error
+                error = error.unwrap_or_default()
             );
         }
         // Attempts still running keep their slots until their worker reports
@@ -1262,20 +1261,25 @@ impl Scheduler {
         for member in members.alive() {
             member.send(Message::ReleaseJob { job_id });
         }
+        self.forget_old_jobs();
+        self.compact();
     }
 
-    /// Keeps at most `retained_jobs` finished jobs.
+    /// Keeps the `retained_jobs` most recently finished jobs. (Attempts of
+    /// a forgotten job still running keep their `live` entries, so their
+    /// slots free up when they report.)
     fn forget_old_jobs(&mut self) {
-        let finished: Vec<u64> = self
+        let mut finished: Vec<(Option<Instant>, u64)> = self
             .jobs
             .values()
             .filter(|j| j.state != JobState::Running)
-            .map(|j| j.id)
+            .map(|j| (j.finished, j.id))
             .collect();
+        finished.sort();
         let excess = finished
             .len()
             .saturating_sub(self.config.retained_jobs.max(1));
-        for id in &finished[..excess] {
+        for (_, id) in &finished[..excess] {
             self.jobs.remove(id);
         }
     }
@@ -1535,6 +1539,7 @@ fn lose_map_outputs(job: &mut JobRun, lost: impl Fn(u32) -> bool, reason: &str) 
             };
             if lost(worker) {
                 task.state = TaskState::Pending;
+                task.duration = None;
                 stage.finished = None;
                 event!(
                     Warn,
