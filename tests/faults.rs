@@ -428,69 +428,49 @@ fn no_output_changes_after_success_and_success_comes_last() {
     assert_eq!(sorted(output_lines(&out)), want);
 }
 
-#[test]
-fn an_attempt_past_the_task_timeout_is_retried_elsewhere() {
-    let m = master(&["--task-timeout-ms", "600"]);
-    let _slow = worker(
-        &m.addr,
-        &[
-            "--slots",
-            "1",
-            "--slow-probability",
-            "1",
-            "--slow-ms",
-            "20000",
-        ],
-    );
-    let _fast = worker(&m.addr, &["--slots", "1"]);
+/// Word count on a master with `master_flags`, a worker with one slot
+/// whose every attempt sleeps 20 s, and one with `fast_slots` fast slots.
+/// Returns the master and the job's final stage rows, once the output is
+/// checked. The deadline is far below 20 s: only the master's help (a
+/// timeout, a speculative copy) finishes the job in time.
+fn one_slow_worker(master_flags: &[&str], fast_slots: &str) -> (Proc, Vec<Row>) {
+    let m = master(master_flags);
+    let slow = [
+        "--slots",
+        "1",
+        "--slow-probability",
+        "1",
+        "--slow-ms",
+        "20000",
+    ];
+    let _slow = worker(&m.addr, &slow);
+    let _fast = worker(&m.addr, &["--slots", fast_slots]);
     wait_workers(&m.addr, 2, "ALIVE", Duration::from_secs(15));
-    let dir = temp_dir("timeout");
+    let dir = temp_dir("slow");
     let (input, want) = words(&dir, 2000);
     let out = dir.join("out");
-    let id = start(
-        &m,
-        "wordcount.job",
-        &[("input", path(&input)), ("output", path(&out))],
-    );
-    // Far less than the slow worker's 20 s: only a timeout gets us here.
+    let params = [("input", path(&input)), ("output", path(&out))];
+    let id = start(&m, "wordcount.job", &params);
     let (state, rows, error) = wait_end(&m, &id, Duration::from_secs(15));
     assert_eq!(state, "SUCCEEDED", "{error}");
+    assert_eq!(sorted(output_lines(&out)), want);
+    (m, rows)
+}
+
+#[test]
+fn an_attempt_past_the_task_timeout_is_retried_elsewhere() {
+    let (m, rows) = one_slow_worker(&["--task-timeout-ms", "600"], "1");
     assert!(rows.iter().any(|r| r.failed > 0), "{rows:?}");
     assert!(m.log_text().contains("timed out"), "{}", m.log_text());
-    assert_eq!(sorted(output_lines(&out)), want);
 }
 
 #[test]
 fn a_straggler_gets_a_speculative_copy_that_wins() {
-    let m = master(&["--speculation"]);
-    // One slot that takes 20 s per attempt, three fast ones: 75% of a stage
-    // finishes early, and the straggler is copied onto a fast slot.
-    let _slow = worker(
-        &m.addr,
-        &[
-            "--slots",
-            "1",
-            "--slow-probability",
-            "1",
-            "--slow-ms",
-            "20000",
-        ],
-    );
-    let _fast = worker(&m.addr, &["--slots", "3"]);
-    wait_workers(&m.addr, 2, "ALIVE", Duration::from_secs(15));
-    let dir = temp_dir("speculate");
-    let (input, want) = words(&dir, 2000);
-    let out = dir.join("out");
-    let id = start(
-        &m,
-        "wordcount.job",
-        &[("input", path(&input)), ("output", path(&out))],
-    );
-    let (state, rows, error) = wait_end(&m, &id, Duration::from_secs(15));
-    assert_eq!(state, "SUCCEEDED", "{error}");
+    // Three fast slots and a slow one: 75% of a stage finishes early, and
+    // the straggler is copied onto a fast slot.
+    let (m, rows) = one_slow_worker(&["--speculation"], "3");
     assert!(rows.iter().any(|r| r.attempts > r.total), "{rows:?}");
     assert!(m.log_text().contains("task_speculated"), "{}", m.log_text());
-    assert_eq!(sorted(output_lines(&out)), want);
 }
 
 #[test]
