@@ -127,7 +127,11 @@ pub fn run(
     }
     let (mut metrics, samples) = result.map_err(|error| Failure {
         error,
-        fetch: lock(&counters.fetch_failure).take(),
+        fetch: counters
+            .fetch_failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take(),
     })?;
     let spilled = spill.stats();
     metrics.records_in = counters.records_in.load(Ordering::Relaxed);
@@ -333,18 +337,20 @@ fn write_shuffle(
         fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     let wide = shuffle.wide;
+    // With a combiner, the combiner and the writer share the task's memory.
+    let budget = match shuffle.combine {
+        Some(_) => env.memory_bytes / 2,
+        None => env.memory_bytes,
+    };
     let mut out = ShuffleSink {
         place: Place::new(shuffle, &spec.boundaries),
-        writer: ShuffleWriter::new(shuffle.partitions, env.memory_bytes, Arc::clone(spill)),
+        writer: ShuffleWriter::new(shuffle.partitions, budget, Arc::clone(spill)),
         needs_key: !shuffle.by_whole_record,
         wide,
         written: 0,
     };
     match &shuffle.combine {
         Some(agg) => {
-            // The combiner and the writer share the task's memory.
-            let budget = env.memory_bytes / 2;
-            out.writer = ShuffleWriter::new(shuffle.partitions, budget, Arc::clone(spill));
             let mut combiner = Combiner {
                 table: HashAggregator::new(agg.clone(), budget, MERGE_FAN_IN, Arc::clone(spill)),
                 next_ord: u64::from(spec.task) << 32,
@@ -564,8 +570,4 @@ impl Iterator for SourceIter {
             .map(|line| line.map(|l| Record::line(l.to_vec())))
             .transpose()
     }
-}
-
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -893,13 +893,13 @@ impl Scheduler {
             return;
         }
         stage.tasks[live.task].state = TaskState::Done { worker };
-        let done = Entry::TaskDone {
+        let mut entries = vec![Entry::TaskDone {
             job: live.job,
             stage: live.stage as u32,
             task: live.task as u32,
             worker,
             metrics: stage.tasks[live.task].metrics.clone(),
-        };
+        }];
         if stage.complete() {
             stage.finished = Some(now);
             event!(
@@ -923,26 +923,18 @@ impl Scheduler {
                     count = boundaries.len()
                 );
                 shuffle.boundaries = Some(boundaries.clone());
-                let entry = Entry::Boundaries {
+                entries.push(Entry::Boundaries {
                     job: live.job,
                     shuffle: id,
                     boundaries,
-                };
-                self.log(Some(live.job), &done, false);
-                self.log(Some(live.job), &entry, false);
-                return self.after_commit(members, live.job, worker);
+                });
             }
         }
-        self.log(Some(live.job), &done, false);
-        self.after_commit(members, live.job, worker);
-    }
-
-    fn after_commit(&mut self, members: &mut Membership, job_id: u64, worker: u32) {
-        let Some(job) = self.jobs.get_mut(&job_id) else {
-            return;
-        };
         if job.state == JobState::Running && job.all_done() {
             request_job_commit(job, members, Some(worker));
+        }
+        for entry in &entries {
+            self.log(Some(live.job), entry, false);
         }
     }
 

@@ -15,87 +15,11 @@ use std::time::{Duration, SystemTime};
 
 use common::*;
 
-/// Word counts of `lines`, as `word\tcount` lines, sorted.
-fn word_counts(lines: &[String]) -> Vec<String> {
-    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
-    for line in lines {
-        for w in line.split_ascii_whitespace() {
-            *counts.entry(w).or_default() += 1;
-        }
-    }
-    counts.iter().map(|(w, n)| format!("{w}\t{n}")).collect()
-}
-
-fn sorted(mut v: Vec<String>) -> Vec<String> {
-    v.sort();
-    v
-}
-
 /// A words file big enough for several splits, and its word counts.
 fn words(dir: &Path, lines: usize) -> (PathBuf, Vec<String>) {
     let input = dir.join("words.txt");
     let text = words_file(&input, lines, 11);
     (input, word_counts(&text))
-}
-
-/// Submits without waiting; returns the job id.
-fn start(m: &Proc, job: &str, params: &[(&str, &str)]) -> String {
-    let out = submit(&m.addr, &job_file(job), params, &[]);
-    assert_eq!(out.status.code(), Some(0), "submit: {}", stderr(&out));
-    stdout(&out).lines().next().unwrap().trim().to_string()
-}
-
-/// One stage's row of `client status`: (done, total, attempts, failed).
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Row {
-    done: u32,
-    total: u32,
-    running: u32,
-    attempts: u32,
-    failed: u32,
-}
-
-/// The job's state and its stage rows, from `client status`.
-fn status(m: &Proc, id: &str) -> (String, Vec<Row>, String) {
-    let out = client(&["--master", &m.addr, "status", id]);
-    let text = stdout(&out);
-    let state = text
-        .lines()
-        .next()
-        .and_then(|l| l.split_whitespace().nth(3))
-        .unwrap_or_default()
-        .to_string();
-    let mut rows = Vec::new();
-    for line in text.lines().skip(2) {
-        let t: Vec<&str> = line.split_whitespace().collect();
-        if t.len() < 12 || t[0].parse::<u32>().is_err() {
-            continue;
-        }
-        // The ops column has spaces: count the other columns from the end.
-        let n = t.len();
-        let (done, total) = t[n - 11].split_once('/').unwrap();
-        rows.push(Row {
-            done: done.parse().unwrap(),
-            total: total.parse().unwrap(),
-            running: t[n - 10].parse().unwrap(),
-            attempts: t[n - 9].parse().unwrap(),
-            failed: t[n - 8].parse().unwrap(),
-        });
-    }
-    let error = text
-        .lines()
-        .find_map(|l| l.strip_prefix("error "))
-        .unwrap_or_default()
-        .to_string();
-    (state, rows, error)
-}
-
-/// Waits (at most `limit`) for the job to end; returns its final status.
-fn wait_end(m: &Proc, id: &str, limit: Duration) -> (String, Vec<Row>, String) {
-    wait_for(limit, &format!("job {id} to end"), || {
-        let s = status(m, id);
-        (s.0 != "RUNNING").then_some(s)
-    })
 }
 
 #[test]
@@ -105,11 +29,13 @@ fn without_faults_every_task_runs_exactly_once() {
     let (input, want) = words(&dir, 3000);
     let out = dir.join("out");
     let id = start(
-        &m,
+        &m.addr,
         "wordcount.job",
         &[("input", path(&input)), ("output", path(&out))],
     );
-    let (state, rows, error) = wait_end(&m, &id, Duration::from_secs(60));
+    let Status {
+        state, rows, error, ..
+    } = wait_end(&m.addr, &id, Duration::from_secs(60));
     assert_eq!(state, "SUCCEEDED", "{error}");
     assert_eq!(rows.len(), 2);
     for r in &rows {
@@ -149,7 +75,9 @@ fn a_task_that_always_fails_fails_its_job_after_max_attempts() {
         stderr(&run)
     );
     let id = stdout(&run).lines().next().unwrap().trim().to_string();
-    let (state, rows, error) = status(&m, &id);
+    let Status {
+        state, rows, error, ..
+    } = status(&m.addr, &id);
     assert_eq!(state, "FAILED");
     assert!(error.contains("failed 2 times"), "{error}");
     assert!(
@@ -186,14 +114,14 @@ fn kill_a_worker_when(
         ("output", path(&out)),
         ("partitions", partitions),
     ];
-    let id = start(&m, "wordcount.job", &params);
+    let id = start(&m.addr, "wordcount.job", &params);
     wait_for(Duration::from_secs(30), "the moment to kill", || {
-        let (state, rows, _) = status(&m, &id);
+        let Status { state, rows, .. } = status(&m.addr, &id);
         assert_eq!(state, "RUNNING", "the job ended before the kill: {rows:?}");
         when(&rows).then_some(())
     });
     w[0].kill();
-    let (state, _, error) = wait_end(&m, &id, Duration::from_secs(60));
+    let Status { state, error, .. } = wait_end(&m.addr, &id, Duration::from_secs(60));
     assert_eq!(state, "SUCCEEDED", "{error}");
     (sorted(output_lines(&out)), want, m)
 }
@@ -240,10 +168,10 @@ fn a_lost_map_output_is_recomputed_after_a_fetch_failure() {
         ("output", path(&out)),
         ("partitions", "6"),
     ];
-    let id = start(&m, "wordcount.job", &params);
+    let id = start(&m.addr, "wordcount.job", &params);
     // Once every map output is committed, delete the victim's.
     wait_for(Duration::from_secs(30), "the map stage to finish", || {
-        let (_, rows, _) = status(&m, &id);
+        let rows = status(&m.addr, &id).rows;
         (rows[0].done == rows[0].total).then_some(())
     });
     let mut deleted = 0;
@@ -259,7 +187,9 @@ fn a_lost_map_output_is_recomputed_after_a_fetch_failure() {
         }
     }
     assert_eq!(deleted, 1, "the victim held one map output");
-    let (state, rows, error) = wait_end(&m, &id, Duration::from_secs(60));
+    let Status {
+        state, rows, error, ..
+    } = wait_end(&m.addr, &id, Duration::from_secs(60));
     assert_eq!(state, "SUCCEEDED", "{error}");
     assert_eq!(sorted(output_lines(&out)), want);
     // Only the lost map task ran again; some reducer failed to fetch it.
@@ -318,12 +248,12 @@ fn crashing_workers_restarted_as_they_die_give_the_fault_free_output() {
     let wc_out = dir.join("wc");
     let join_out = dir.join("join");
     let wc = start(
-        &m,
+        &m.addr,
         "wordcount.job",
         &[("input", path(&input)), ("output", path(&wc_out))],
     );
     let join = start(
-        &m,
+        &m.addr,
         "join.job",
         &[
             ("users", path(&users)),
@@ -344,7 +274,7 @@ fn crashing_workers_restarted_as_they_die_give_the_fault_free_output() {
                         *w = start_worker(seed);
                     }
                 }
-                let (state, _, error) = status(&m, id);
+                let Status { state, error, .. } = status(&m.addr, id);
                 assert!(
                     state == "RUNNING" || state == "SUCCEEDED",
                     "{state}: {error}"
@@ -400,7 +330,7 @@ fn no_output_changes_after_success_and_success_comes_last() {
         ("output", path(&out)),
         ("partitions", "6"),
     ];
-    let id = start(&m, "wordcount.job", &params);
+    let id = start(&m.addr, "wordcount.job", &params);
     let at_success = wait_for(Duration::from_secs(60), "_SUCCESS", || {
         let files = snapshot(&out);
         files.contains_key("_SUCCESS").then_some(files)
@@ -410,7 +340,7 @@ fn no_output_changes_after_success_and_success_comes_last() {
         parts, 6,
         "every part was in place before _SUCCESS: {at_success:?}"
     );
-    let (state, _, error) = wait_end(&m, &id, Duration::from_secs(30));
+    let Status { state, error, .. } = wait_end(&m.addr, &id, Duration::from_secs(30));
     assert_eq!(state, "SUCCEEDED", "{error}");
     // Wait until no attempt runs anywhere (late duplicates included).
     wait_for(Duration::from_secs(30), "every attempt to end", || {
@@ -450,8 +380,10 @@ fn one_slow_worker(master_flags: &[&str], fast_slots: &str) -> (Proc, Vec<Row>) 
     let (input, want) = words(&dir, 2000);
     let out = dir.join("out");
     let params = [("input", path(&input)), ("output", path(&out))];
-    let id = start(&m, "wordcount.job", &params);
-    let (state, rows, error) = wait_end(&m, &id, Duration::from_secs(15));
+    let id = start(&m.addr, "wordcount.job", &params);
+    let Status {
+        state, rows, error, ..
+    } = wait_end(&m.addr, &id, Duration::from_secs(15));
     assert_eq!(state, "SUCCEEDED", "{error}");
     assert_eq!(sorted(output_lines(&out)), want);
     (m, rows)

@@ -12,10 +12,6 @@ use common::*;
 
 const LIMIT: Duration = Duration::from_secs(30);
 
-fn p(key: &str, value: &std::path::Path) -> String {
-    format!("{key}={}", value.display())
-}
-
 #[test]
 fn grep_matches_a_reference_and_reports_through_every_command() {
     let (m, _workers) = cluster(2, &[], &["--slots", "1"]);

@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::Path;
@@ -16,41 +15,6 @@ use common::*;
 use minispark::journal::Journal;
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-fn word_counts(lines: &[String]) -> Vec<String> {
-    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
-    for line in lines {
-        for w in line.split_ascii_whitespace() {
-            *counts.entry(w).or_default() += 1;
-        }
-    }
-    counts.iter().map(|(w, n)| format!("{w}\t{n}")).collect()
-}
-
-fn sorted(mut v: Vec<String>) -> Vec<String> {
-    v.sort();
-    v
-}
-
-/// `client status ID`: the state and the stage rows' (done/total, attempts).
-fn status(addr: &str, id: &str) -> (String, Vec<(String, u32)>) {
-    let text = stdout(&client(&["--master", addr, "status", id]));
-    let state = text
-        .lines()
-        .next()
-        .and_then(|l| l.split_whitespace().nth(3))
-        .unwrap_or_default()
-        .to_string();
-    let rows = text
-        .lines()
-        .filter_map(|line| {
-            let t: Vec<&str> = line.split_whitespace().collect();
-            (t.len() >= 12 && t[0].parse::<u32>().is_ok())
-                .then(|| (t[t.len() - 11].to_string(), t[t.len() - 9].parse().unwrap()))
-        })
-        .collect();
-    (state, rows)
-}
 
 fn restart(port: &str, state: &Path, extra: &[&str]) -> Proc {
     let mut args = vec![
@@ -96,36 +60,21 @@ fn a_master_killed_mid_job_finishes_it_after_a_restart() {
         ("output", path(&out)),
         ("partitions", "6"),
     ];
-    let run = submit(&m.addr, &job_file("wordcount.job"), &params, &[]);
-    let id = stdout(&run).lines().next().unwrap().trim().to_string();
+    let id = start(&m.addr, "wordcount.job", &params);
     // Kill the master once every map output is committed and some reduce
     // tasks are done, others not.
     wait_for(LIMIT, "the reduce stage to be under way", || {
-        let (_, rows) = status(&m.addr, &id);
-        let done = |r: &(String, u32)| {
-            r.0.split_once('/')
-                .map(|(d, t)| (d.to_string(), t.to_string()))
-        };
-        let (d0, t0) = done(rows.first()?)?;
-        let (d1, t1) = done(rows.get(1)?)?;
-        (d0 == t0 && d1 != "0" && d1 != t1).then_some(())
+        let rows = status(&m.addr, &id).rows;
+        let (map, reduce) = (rows.first()?, rows.get(1)?);
+        (map.done == map.total && reduce.done > 0 && reduce.done < reduce.total).then_some(())
     });
     m.kill();
     let m2 = restart(&port, &state, &[]);
-    let (end, rows) = wait_for(Duration::from_secs(60), "the job to end", || {
-        let s = status(&m2.addr, &id);
-        (s.0 != "RUNNING" && !s.0.is_empty()).then_some(s)
-    });
-    assert_eq!(end, "SUCCEEDED", "{}", m2.log_text());
+    let end = wait_end(&m2.addr, &id, Duration::from_secs(60));
+    assert_eq!(end.state, "SUCCEEDED", "{}", m2.log_text());
     assert_eq!(sorted(output_lines(&out)), want);
     // The map outputs were still on their workers: no map task ran again.
-    let (tasks, attempts) = &rows[0];
-    assert_eq!(
-        tasks
-            .split_once('/')
-            .map(|(_, t)| t.parse::<u32>().unwrap()),
-        Some(*attempts)
-    );
+    assert_eq!(end.rows[0].attempts, end.rows[0].total, "{:?}", end.rows);
     assert!(
         m2.log_text().contains("journal_replayed"),
         "{}",
@@ -186,8 +135,12 @@ fn finished_jobs_survive_a_restart_and_a_damaged_journal_tail_is_ignored() {
     bytes[last] ^= 0x40;
     fs::write(&journal, bytes).unwrap();
     let m3 = master(&["--state-dir", path(&state)]);
-    let (state3, _) = status(&m3.addr, &id);
-    assert_eq!(state3, "SUCCEEDED", "{}", m3.log_text());
+    assert_eq!(
+        status(&m3.addr, &id).state,
+        "SUCCEEDED",
+        "{}",
+        m3.log_text()
+    );
 }
 
 #[test]

@@ -12,15 +12,6 @@ use std::path::Path;
 use common::*;
 use minispark::rng::Rng;
 
-fn p(key: &str, value: &Path) -> String {
-    format!("{key}={}", value.display())
-}
-
-fn sorted(mut v: Vec<String>) -> Vec<String> {
-    v.sort();
-    v
-}
-
 /// Submits `job` with `params` and waits; panics unless it succeeds.
 fn run_ok(m: &Proc, job: &str, params: &[String]) -> String {
     let pairs: Vec<(&str, &str)> = params
@@ -81,14 +72,7 @@ fn wordcount_matches_a_reference_and_skips_nothing() {
         &job_file("wordcount.job"),
         &[p("input", &input), p("output", &out), "partitions=3".into()],
     );
-    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
-    for l in &lines {
-        for w in l.split_ascii_whitespace() {
-            *counts.entry(w).or_default() += 1;
-        }
-    }
-    let expected: Vec<String> = counts.iter().map(|(w, c)| format!("{w}\t{c}")).collect();
-    assert_eq!(sorted(output_lines(&out)), expected);
+    assert_eq!(sorted(output_lines(&out)), word_counts(&lines));
     assert_eq!(part_count(&out), 3);
     // Each part is in key order.
     for part in 0..3 {

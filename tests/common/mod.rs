@@ -404,3 +404,99 @@ pub fn submit(
 pub fn path(p: &std::path::Path) -> &str {
     p.to_str().expect("test paths are UTF-8")
 }
+
+/// `key=value` for `--param`.
+pub fn p(key: &str, value: &std::path::Path) -> String {
+    format!("{key}={}", value.display())
+}
+
+pub fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+/// Word counts of `lines` (words split on ASCII whitespace), as
+/// `word\tcount` lines in byte order.
+pub fn word_counts(lines: &[String]) -> Vec<String> {
+    let mut counts: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+    for line in lines {
+        for w in line.split_ascii_whitespace() {
+            *counts.entry(w).or_default() += 1;
+        }
+    }
+    counts.iter().map(|(w, n)| format!("{w}\t{n}")).collect()
+}
+
+/// Submits repository job `job` without waiting; returns the job id.
+pub fn start(addr: &str, job: &str, params: &[(&str, &str)]) -> String {
+    let out = submit(addr, &job_file(job), params, &[]);
+    assert_eq!(out.status.code(), Some(0), "submit: {}", stderr(&out));
+    stdout(&out).lines().next().unwrap().trim().to_string()
+}
+
+/// One stage's row of `client status`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Row {
+    pub done: u32,
+    pub total: u32,
+    pub running: u32,
+    pub attempts: u32,
+    pub failed: u32,
+}
+
+/// A job as `client status` shows it: its state, stage rows and error.
+#[derive(Debug, Clone)]
+pub struct Status {
+    pub state: String,
+    pub rows: Vec<Row>,
+    pub error: String,
+    /// The whole text.
+    pub text: String,
+}
+
+/// `client status ID`, parsed.
+pub fn status(addr: &str, id: &str) -> Status {
+    let text = stdout(&client(&["--master", addr, "status", id]));
+    let state = text
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().nth(3))
+        .unwrap_or_default()
+        .to_string();
+    let mut rows = Vec::new();
+    for line in text.lines().skip(2) {
+        let t: Vec<&str> = line.split_whitespace().collect();
+        if t.len() < 12 || t[0].parse::<u32>().is_err() {
+            continue;
+        }
+        // The ops column has spaces: count the other columns from the end.
+        let n = t.len();
+        let (done, total) = t[n - 11].split_once('/').unwrap();
+        rows.push(Row {
+            done: done.parse().unwrap(),
+            total: total.parse().unwrap(),
+            running: t[n - 10].parse().unwrap(),
+            attempts: t[n - 9].parse().unwrap(),
+            failed: t[n - 8].parse().unwrap(),
+        });
+    }
+    let error = text
+        .lines()
+        .find_map(|l| l.strip_prefix("error "))
+        .unwrap_or_default()
+        .to_string();
+    Status {
+        state,
+        rows,
+        error,
+        text,
+    }
+}
+
+/// Waits (at most `limit`) for the job to end; returns its final status.
+pub fn wait_end(addr: &str, id: &str, limit: Duration) -> Status {
+    wait_for(limit, &format!("job {id} to end"), || {
+        let s = status(addr, id);
+        (s.state != "RUNNING" && !s.state.is_empty()).then_some(s)
+    })
+}
