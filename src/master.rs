@@ -329,11 +329,11 @@ fn handle(
                 memory = crate::size::format_size(memory_bytes)
             );
         }
-        Message::Heartbeat { worker_id } if worker.is_some() => {
+        Message::Heartbeat { worker_id, metrics } if worker.is_some() => {
             let Role::Worker { id, session } = *role else {
                 return;
             };
-            let ok = worker_id == id && master.state().members.heartbeat(id, session, now);
+            let ok = worker_id == id && master.state().members.heartbeat(id, session, metrics, now);
             if ok {
                 event!(Debug, "master", "heartbeat", id = worker_id);
             } else {

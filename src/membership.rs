@@ -15,7 +15,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use crate::connection::Outbox;
-use crate::message::{WorkerInfo, WorkerState};
+use crate::message::{WorkerInfo, WorkerMetrics, WorkerState};
 
 /// What a worker says about itself when it registers.
 #[derive(Debug, Clone)]
@@ -37,6 +37,8 @@ pub struct Member {
     pub last_heartbeat: Instant,
     /// Task attempts running on it, as counted by the scheduler.
     pub running: u32,
+    /// What its last heartbeat said about itself.
+    pub metrics: WorkerMetrics,
     /// Which connection currently speaks for this worker. A reconnect starts
     /// a new session; events from an older session are then ignored.
     session: u64,
@@ -59,6 +61,7 @@ impl Member {
                 .saturating_duration_since(self.last_heartbeat)
                 .as_millis() as u64,
             running: self.running,
+            metrics: self.metrics.clone(),
         }
     }
 
@@ -140,6 +143,7 @@ impl Membership {
                 state: WorkerState::Alive,
                 last_heartbeat: now,
                 running: 0,
+                metrics: WorkerMetrics::default(),
                 session,
                 outbox: Some(outbox),
                 conn,
@@ -154,10 +158,17 @@ impl Membership {
     }
 
     /// Records a heartbeat. False when `id` is not alive on this session.
-    pub fn heartbeat(&mut self, id: u32, session: u64, now: Instant) -> bool {
+    pub fn heartbeat(
+        &mut self,
+        id: u32,
+        session: u64,
+        metrics: WorkerMetrics,
+        now: Instant,
+    ) -> bool {
         match self.workers.get_mut(&id) {
             Some(m) if m.session == session && m.state == WorkerState::Alive => {
                 m.last_heartbeat = now;
+                m.metrics = metrics;
                 true
             }
             _ => false,
@@ -270,10 +281,10 @@ mod tests {
         let now = Instant::now();
         let first = m.register(reg("h:1", 0), outbox(), None, now);
         let second = m.register(reg("h:1", first.id), outbox(), None, now);
-        assert!(!m.heartbeat(first.id, first.session, now));
+        assert!(!m.heartbeat(first.id, first.session, WorkerMetrics::default(), now));
         assert!(!m.disconnected(first.id, first.session));
         assert_eq!(m.get(first.id).unwrap().state, WorkerState::Alive);
-        assert!(m.heartbeat(second.id, second.session, now));
+        assert!(m.heartbeat(second.id, second.session, WorkerMetrics::default(), now));
     }
 
     #[test]
@@ -284,12 +295,22 @@ mod tests {
         let b = m.register(reg("h:2", 0), outbox(), None, t0);
         let timeout = Duration::from_millis(100);
         assert!(m.expire(t0 + Duration::from_millis(50), timeout).is_empty());
-        assert!(m.heartbeat(b.id, b.session, t0 + Duration::from_millis(90)));
+        assert!(m.heartbeat(
+            b.id,
+            b.session,
+            WorkerMetrics::default(),
+            t0 + Duration::from_millis(90)
+        ));
         let dead = m.expire(t0 + Duration::from_millis(150), timeout);
         assert_eq!(dead.iter().map(|e| e.id).collect::<Vec<_>>(), vec![a.id]);
         assert!(m
             .expire(t0 + Duration::from_millis(160), timeout)
             .is_empty());
-        assert!(!m.heartbeat(a.id, a.session, t0 + Duration::from_millis(170)));
+        assert!(!m.heartbeat(
+            a.id,
+            a.session,
+            WorkerMetrics::default(),
+            t0 + Duration::from_millis(170)
+        ));
     }
 }

@@ -114,7 +114,7 @@ messages! {
     /// Master -> worker: registration accepted, this is your id.
     RegisterAck = 0x02 { worker_id: u32 },
     /// Worker -> master, every `--heartbeat-ms`: still alive.
-    Heartbeat = 0x03 { worker_id: u32 },
+    Heartbeat = 0x03 { worker_id: u32, metrics: WorkerMetrics },
     /// Anyone -> master or a worker's data port: are you there?
     Ping = 0x04 { nonce: u64 },
     /// Reply to `Ping`, echoing its nonce.
@@ -238,8 +238,70 @@ crate::wire_struct! {
         pub slots: u32,
         pub memory_bytes: u64,
         pub since_heartbeat_ms: u64,
-        /// Task attempts running on it now.
+        /// Task attempts running on it now, as the master counts them.
         pub running: u32,
+        /// What its last heartbeat said.
+        pub metrics: WorkerMetrics,
+    }
+}
+
+crate::wire_struct! {
+    /// A worker's own measurements, sent with every heartbeat.
+    pub struct WorkerMetrics {
+        /// CPU time used since the previous heartbeat, as a share of one
+        /// core in tenths of a percent (1000 = one core busy; 2000 = two).
+        pub cpu_permille: u32,
+        /// Resident memory (`VmRSS` of `/proc/self/status`), in bytes.
+        pub rss_bytes: u64,
+        /// Task attempts running now, and the slots it offers.
+        pub running: u32,
+        pub slots: u32,
+        /// Attempts finished and failed since it started.
+        pub tasks_done: u64,
+        pub tasks_failed: u64,
+        /// Bytes its tasks spilled to disk, and shuffle bytes it served to
+        /// reducers on its data port, since it started.
+        pub spill_bytes: u64,
+        pub shuffle_served_bytes: u64,
+        /// Duration of its recent attempts (the last `latency::WINDOW`).
+        pub latency_mean_ms: u64,
+        pub latency_p50_ms: u64,
+        pub latency_p99_ms: u64,
+    }
+}
+
+crate::wire_enum! {
+    /// How a task attempt ended (or that it has not).
+    pub enum AttemptOutcome {
+        Running = 0 => "RUNNING",
+        Succeeded = 1 => "SUCCEEDED",
+        Failed = 2 => "FAILED",
+        /// Its worker was lost.
+        Lost = 3 => "LOST",
+        /// It could not fetch a map output.
+        FetchFailed = 4 => "FETCH_FAILED",
+        /// Past `--task-timeout-ms`.
+        TimedOut = 5 => "TIMED_OUT",
+        /// Another attempt of the task won, or the job ended first.
+        Aborted = 6 => "ABORTED",
+    }
+}
+
+crate::wire_struct! {
+    /// One task attempt of a job, for the timeline.
+    pub struct AttemptReport {
+        pub attempt: u64,
+        pub stage: u32,
+        pub task: u32,
+        pub worker: u32,
+        /// Milliseconds since the job was submitted.
+        pub start_ms: u64,
+        /// 0 while it runs.
+        pub end_ms: u64,
+        pub outcome: AttemptOutcome,
+        /// A speculative copy (or a retry, if `retry`).
+        pub speculative: u8,
+        pub retry: u8,
     }
 }
 
@@ -386,6 +448,8 @@ crate::wire_struct! {
         /// The output directory of each `save`, in order.
         pub outputs: Vec<String>,
         pub parts: Vec<PartLocation>,
+        /// Every task attempt, in launch order.
+        pub attempts: Vec<AttemptReport>,
     }
 }
 
@@ -557,6 +621,17 @@ pub(crate) mod tests {
                 part: 0,
                 worker_addr: "127.0.0.1:7001".into(),
             }],
+            attempts: vec![AttemptReport {
+                attempt: 12,
+                stage: 0,
+                task: 1,
+                worker: 1,
+                start_ms: 40,
+                end_ms: 0,
+                outcome: AttemptOutcome::Running,
+                speculative: 0,
+                retry: 1,
+            }],
         }
     }
 
@@ -570,7 +645,22 @@ pub(crate) mod tests {
                 prev_id: 0,
             },
             Message::RegisterAck { worker_id: 1 },
-            Message::Heartbeat { worker_id: 1 },
+            Message::Heartbeat {
+                worker_id: 1,
+                metrics: WorkerMetrics {
+                    cpu_permille: 850,
+                    rss_bytes: 40 << 20,
+                    running: 1,
+                    slots: 2,
+                    tasks_done: 12,
+                    tasks_failed: 1,
+                    spill_bytes: 0,
+                    shuffle_served_bytes: 3 << 20,
+                    latency_mean_ms: 90,
+                    latency_p50_ms: 80,
+                    latency_p99_ms: 200,
+                },
+            },
             Message::Ping { nonce: 42 },
             Message::Pong { nonce: 42 },
             Message::ListWorkers {},
@@ -584,6 +674,7 @@ pub(crate) mod tests {
                         memory_bytes: 512 << 20,
                         since_heartbeat_ms: 120,
                         running: 1,
+                        metrics: WorkerMetrics::default(),
                     },
                     WorkerInfo {
                         id: 2,
@@ -593,6 +684,7 @@ pub(crate) mod tests {
                         memory_bytes: 1 << 30,
                         since_heartbeat_ms: 15_000,
                         running: 0,
+                        metrics: WorkerMetrics::default(),
                     },
                 ],
             },

@@ -1352,6 +1352,7 @@ impl Scheduler {
             stages,
             outputs: job.outputs.clone(),
             parts,
+            attempts: Vec::new(),
         })
     }
 

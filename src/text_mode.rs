@@ -182,6 +182,7 @@ mod tests {
             memory_bytes: 512 << 20,
             since_heartbeat_ms: 12_345,
             running: 1,
+            metrics: Default::default(),
         };
         assert_eq!(
             worker_line(&w),

@@ -210,7 +210,10 @@ fn session(
         .spawn(move || loop {
             match stop_rx.recv_timeout(interval) {
                 Err(RecvTimeoutError::Timeout) => {
-                    if !beats.send(Message::Heartbeat { worker_id: id }) {
+                    if !beats.send(Message::Heartbeat {
+                        worker_id: id,
+                        metrics: Default::default(),
+                    }) {
                         return;
                     }
                 }
