@@ -3,7 +3,7 @@
 CARGO ?= cargo
 BINS  := master worker client frame gen wcbase
 
-.PHONY: all build test demo demo-chaos data bench clean
+.PHONY: all build test demo demo-chaos ui-shot data bench clean
 
 all: build
 
@@ -24,6 +24,11 @@ demo: build data
 # still succeeds with the fault-free output.
 demo-chaos: build data
 	@tools/demo-chaos.sh
+
+# Screenshots of the master's status page and a job's page, by headless
+# Chromium: out/ui.png and out/ui-job.png.
+ui-shot: build data
+	@tools/ui-shot.sh
 
 # Sample inputs under data/ (git-ignored): 1,000,000 lines of words (65 MB),
 # 100,000 users and 500,000 orders, and a directory of text files.

@@ -98,7 +98,9 @@ fn send_shuffle(
         ))
     })?;
     let (start, len) = shuffle::partition_range(&index, partition).map_err(SendError::Local)?;
-    send_range(writer, &data, start, len)
+    send_range(writer, &data, start, len)?;
+    outputs.add_served(len);
+    Ok(())
 }
 
 /// Starts the accept loop on its own thread.

@@ -8,9 +8,10 @@
 //! built from a copy taken under the lock, and messages to workers go
 //! through each worker's `Outbox` channel.
 //!
-//! Every connection starts the same way: the master peeks at its first byte
-//! (`recv` with `MSG_PEEK`, which looks without consuming). The frame magic
-//! means a binary session (workers, clients, the `frame` tool); anything else
+//! Every connection starts the same way: the master peeks at its first
+//! bytes (`recv` with `MSG_PEEK`, which looks without consuming). The frame
+//! magic means a binary session (workers, clients, the `frame` tool); an
+//! HTTP method (`GET `) a browser or `curl`, served by `web`; anything else
 //! is a person with netcat, served by `text_mode`.
 
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -183,16 +184,19 @@ fn serve_connection(master: &Master, stream: TcpStream) {
         Err(_) => return, // already gone
     };
     let _ = stream.set_nodelay(true);
-    let mut first = [0u8; 1];
-    match stream.peek(&mut first) {
+    // Which protocol: a frame's magic, an HTTP method, or a text command.
+    let mut first = [0u8; 8];
+    let n = match stream.peek(&mut first) {
         Ok(0) | Err(_) => return,
-        Ok(_) => {}
-    }
+        Ok(n) => n,
+    };
     if first[0] == MAGIC[0] {
         event!(Debug, "master", "binary_session", peer = peer);
         if let Err(e) = serve_binary(master, &stream, &peer) {
             event!(Warn, "master", "session_failed", peer = peer, error = e);
         }
+    } else if crate::http::looks_like_http(&first[..n]) {
+        crate::web::serve(master, &stream, &peer);
     } else {
         event!(Debug, "master", "text_session", peer = peer);
         text_mode::serve(master, &stream, &peer);
@@ -360,7 +364,7 @@ fn handle(
             let w = worker.unwrap_or_default();
             state
                 .scheduler
-                .task_done(&mut state.members, w, attempt, metrics, samples);
+                .task_done(&mut state.members, w, attempt, metrics, samples, now);
             state.scheduler.schedule(&mut state.members, now);
         }
         Message::TaskFailed { attempt, error } if worker.is_some() => {

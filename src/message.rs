@@ -522,7 +522,7 @@ impl Message {
 }
 
 /// Splits on whitespace, keeping double-quoted stretches (with `\` escapes) whole.
-fn split_words(text: &str) -> Result<Vec<String>, String> {
+pub(crate) fn split_words(text: &str) -> Result<Vec<String>, String> {
     let mut words = Vec::new();
     let mut cur = String::new();
     let mut in_quotes = false;
@@ -840,6 +840,7 @@ pub(crate) mod tests {
     fn text_form_round_trips_where_it_exists() {
         for msg in samples() {
             let nested = [
+                MsgType::Heartbeat,
                 MsgType::WorkerList,
                 MsgType::SubmitJob,
                 MsgType::JobStatus,

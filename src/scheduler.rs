@@ -21,12 +21,14 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::event;
+use crate::eventlog::{self, EventLogs};
 use crate::job::DatasetId;
 use crate::journal::Journal;
 use crate::membership::Membership;
 use crate::message::{
-    JobReport, JobState, JobSummary, KeyValue, MapLocation, Message, Pair, PartLocation,
-    ShuffleRead, SourceSplits, SplitInfo, StageReport, TaskMetrics, TaskSpec, WorkerState,
+    AttemptOutcome, AttemptReport, JobReport, JobState, JobSummary, KeyValue, MapLocation, Message,
+    Pair, PartLocation, ShuffleRead, SourceSplits, SplitInfo, StageReport, TaskMetrics, TaskSpec,
+    WorkerState,
 };
 use crate::plan::{Input, Output, Plan, StagePlan};
 use crate::recovery::Entry;
@@ -126,6 +128,8 @@ struct TaskRun {
     duration: Option<Duration>,
     /// The accepted attempt's metrics, journaled when it commits.
     metrics: TaskMetrics,
+    /// Attempts launched (a later one is a retry).
+    launched: u32,
 }
 
 impl TaskRun {
@@ -206,6 +210,47 @@ struct JobRun {
     entries: Vec<Vec<u8>>,
     /// Once it has ended: its report, as it stays.
     final_report: Option<JobReport>,
+    /// Every attempt launched, for the timeline; `attempt_at` finds one.
+    attempts: Vec<AttemptReport>,
+    attempt_at: HashMap<u64, usize>,
+    /// Where its event log goes.
+    events: EventLogs,
+}
+
+impl JobRun {
+    /// Appends an event to the job's event log (see `eventlog.rs`).
+    fn event(&self, now: Instant, event: &str, fields: &[(&str, String)]) {
+        let at = ms(now.saturating_duration_since(self.submitted));
+        if let Err(e) = self.events.append(self.id, at, event, fields) {
+            event!(
+                Warn,
+                "scheduler",
+                "event_log_failed",
+                job = self.id,
+                error = e
+            );
+        }
+    }
+
+    /// Records that `attempt` ended with `outcome` (if it was still running).
+    fn end_attempt(&mut self, attempt: u64, outcome: AttemptOutcome, now: Instant) {
+        let since = ms(now.duration_since(self.submitted)).max(1);
+        if let Some(a) = self
+            .attempt_at
+            .get(&attempt)
+            .and_then(|&i| self.attempts.get_mut(i))
+        {
+            if a.outcome == AttemptOutcome::Running {
+                a.outcome = outcome;
+                a.end_ms = since.max(a.start_ms);
+                let fields = [
+                    ("attempt", attempt.to_string()),
+                    ("outcome", outcome.to_string()),
+                ];
+                self.event(now, "attempt_ended", &fields);
+            }
+        }
+    }
 }
 
 impl JobRun {
@@ -535,6 +580,10 @@ impl Scheduler {
         };
         self.insert_job(id, job, now);
         self.log(Some(id), &entry, true);
+        if let Some(job) = self.jobs.get(&id) {
+            let fields = [("job", id.to_string()), ("file", job.file.clone())];
+            job.event(now, "job_submitted", &fields);
+        }
         id
     }
 
@@ -606,6 +655,9 @@ impl Scheduler {
                 committer: None,
                 entries: Vec::new(),
                 final_report: None,
+                attempts: Vec::new(),
+                attempt_at: HashMap::new(),
+                events: EventLogs::new(self.config.state_dir.as_deref()),
             },
         );
     }
@@ -647,7 +699,7 @@ impl Scheduler {
                         return;
                     };
                     let attempt = self.next_attempt;
-                    if launch(job, s, t, attempt, worker, members) {
+                    if launch(job, (s, t), attempt, worker, members, false, now) {
                         self.next_attempt += 1;
                         self.last_worker = worker;
                         let task = &mut job.stages[s].tasks[t];
@@ -687,6 +739,9 @@ impl Scheduler {
                     timeout.as_millis(),
                     live.worker
                 );
+                if let Some(job) = self.jobs.get_mut(&live.job) {
+                    job.end_attempt(attempt, AttemptOutcome::TimedOut, now);
+                }
                 self.fail_attempt(members, attempt, live, error, now);
                 if let Some(job) = self.jobs.get_mut(&live.job) {
                     job.stages[live.stage].tasks[live.task].avoid = Some(live.worker);
@@ -750,7 +805,7 @@ impl Scheduler {
                         return;
                     };
                     let attempt = self.next_attempt;
-                    if launch(job, s, t, attempt, worker, members) {
+                    if launch(job, (s, t), attempt, worker, members, true, now) {
                         self.next_attempt += 1;
                         self.last_worker = worker;
                         job.stages[s].tasks[t].copy = Some(attempt);
@@ -780,6 +835,7 @@ impl Scheduler {
         attempt: u64,
         metrics: TaskMetrics,
         samples: Vec<Pair>,
+        now: Instant,
     ) {
         let Some(live) = self.settle(members, worker, attempt) else {
             event!(
@@ -799,6 +855,9 @@ impl Scheduler {
         });
         if !running {
             self.live.remove(&attempt);
+            if let Some(job) = self.jobs.get_mut(&live.job) {
+                job.end_attempt(attempt, AttemptOutcome::Aborted, now);
+            }
             event!(
                 Info,
                 "scheduler",
@@ -814,6 +873,7 @@ impl Scheduler {
         let Some(job) = self.jobs.get_mut(&live.job) else {
             return;
         };
+        job.end_attempt(attempt, AttemptOutcome::Succeeded, now);
         let stage = &mut job.stages[live.stage];
         let task = &mut stage.tasks[live.task];
         // The first of two speculative attempts to finish wins.
@@ -909,7 +969,9 @@ impl Scheduler {
                 job = live.job,
                 stage = live.stage
             );
-            if let Output::Sample(id) = stage.plan.output {
+            let output = stage.plan.output;
+            job.event(now, "stage_done", &[("stage", live.stage.to_string())]);
+            if let Output::Sample(id) = output {
                 let partitions = job.plan.shuffles[id as usize].partitions;
                 let shuffle = &mut job.shuffles[id as usize];
                 let samples: Vec<Pair> = shuffle.samples.values().flatten().cloned().collect();
@@ -959,6 +1021,13 @@ impl Scheduler {
             return;
         };
         self.live.remove(&attempt);
+        if let Some(job) = self.jobs.get_mut(&live.job) {
+            let outcome = match live.abandoned {
+                true => AttemptOutcome::Aborted,
+                false => AttemptOutcome::Failed,
+            };
+            job.end_attempt(attempt, outcome, now);
+        }
         if !live.abandoned {
             self.fail_attempt(members, attempt, live, error, now);
         }
@@ -1046,6 +1115,7 @@ impl Scheduler {
         let Some(job) = self.jobs.get_mut(&live.job) else {
             return;
         };
+        job.end_attempt(attempt, AttemptOutcome::FetchFailed, now);
         let reducer = &mut job.stages[live.stage].tasks[live.task];
         if job.state != JobState::Running || live.abandoned || !reducer.runs(attempt) {
             return;
@@ -1150,6 +1220,7 @@ impl Scheduler {
             let Some(job) = self.jobs.get_mut(&live.job) else {
                 continue;
             };
+            job.end_attempt(attempt, AttemptOutcome::Lost, Instant::now());
             let task = &mut job.stages[live.stage].tasks[live.task];
             let ours = task.runs(attempt) || task.state == (TaskState::Committing { attempt });
             if job.state == JobState::Running && ours && !task.drop_attempt(attempt) {
@@ -1218,9 +1289,21 @@ impl Scheduler {
         job.state = state;
         job.error = error;
         job.finished = Some(now);
+        let running: Vec<u64> = job
+            .attempts
+            .iter()
+            .filter(|a| a.outcome == AttemptOutcome::Running)
+            .map(|a| a.attempt)
+            .collect();
+        for attempt in running {
+            job.end_attempt(attempt, AttemptOutcome::Aborted, now);
+        }
         // Its report stays as it is now, also across a restart.
         let report = self.report(job_id, members, now);
         if let Some(job) = self.jobs.get_mut(&job_id) {
+            for (event, fields) in report.iter().flat_map(eventlog::closing_events) {
+                job.event(now, event, &fields);
+            }
             job.final_report = report.clone();
             job.entries.truncate(1);
         }
@@ -1273,6 +1356,11 @@ impl Scheduler {
             .saturating_sub(self.config.retained_jobs.max(1));
         for (_, id) in &finished[..excess] {
             self.jobs.remove(id);
+            // Event logs outlive their jobs tenfold, then go too.
+            let old = id.saturating_sub(10 * self.config.retained_jobs as u64);
+            if old > 0 && !self.jobs.contains_key(&old) {
+                self.events().remove(old);
+            }
         }
     }
 
@@ -1288,8 +1376,18 @@ impl Scheduler {
         Some(*live)
     }
 
+    /// The event logs of this master's jobs.
+    fn events(&self) -> EventLogs {
+        EventLogs::new(self.config.state_dir.as_deref())
+    }
+
+    /// Job `job_id`'s report: from memory, or from its event log once the
+    /// job has been forgotten.
     pub fn report(&self, job_id: u64, members: &Membership, now: Instant) -> Option<JobReport> {
-        let job = self.jobs.get(&job_id)?;
+        let Some(job) = self.jobs.get(&job_id) else {
+            let path = self.events().path(job_id)?;
+            return eventlog::read(&path).ok().filter(|r| r.id == job_id);
+        };
         if let Some(report) = &job.final_report {
             return Some(report.clone());
         }
@@ -1352,7 +1450,7 @@ impl Scheduler {
             stages,
             outputs: job.outputs.clone(),
             parts,
-            attempts: Vec::new(),
+            attempts: job.attempts.clone(),
         })
     }
 
@@ -1398,6 +1496,7 @@ fn task_run(segment: usize, index: usize, split: SplitInfo) -> TaskRun {
         avoid: None,
         duration: None,
         metrics: TaskMetrics::default(),
+        launched: 0,
     }
 }
 
@@ -1405,11 +1504,12 @@ fn task_run(segment: usize, index: usize, split: SplitInfo) -> TaskRun {
 /// the worker is gone.
 fn launch(
     job: &mut JobRun,
-    s: usize,
-    t: usize,
+    (s, t): (usize, usize),
     attempt: u64,
     worker: u32,
     members: &mut Membership,
+    speculative: bool,
+    now: Instant,
 ) -> bool {
     let spec = task_spec(job, s, t, attempt, members);
     let Some(member) = members.get_mut(worker) else {
@@ -1420,6 +1520,30 @@ fn launch(
     }
     member.running += 1;
     job.stages[s].attempts += 1;
+    let task = &mut job.stages[s].tasks[t];
+    task.launched += 1;
+    job.attempt_at.insert(attempt, job.attempts.len());
+    job.attempts.push(AttemptReport {
+        attempt,
+        stage: s as u32,
+        task: t as u32,
+        worker,
+        start_ms: ms(now.duration_since(job.submitted)),
+        end_ms: 0,
+        outcome: AttemptOutcome::Running,
+        speculative: u8::from(speculative),
+        retry: u8::from(!speculative && task.launched > 1),
+    });
+    let retry = !speculative && task.launched > 1;
+    let fields = [
+        ("attempt", attempt.to_string()),
+        ("stage", s.to_string()),
+        ("task", t.to_string()),
+        ("worker", worker.to_string()),
+        ("speculative", u8::from(speculative).to_string()),
+        ("retry", u8::from(retry).to_string()),
+    ];
+    job.event(now, "attempt_started", &fields);
     event!(
         Info,
         "scheduler",

@@ -27,9 +27,11 @@ use crate::event;
 use crate::executor::{self, Destination, Failure, TaskEnv};
 use crate::fault::{self, Fault, FaultConfig, Faults};
 use crate::job::Job;
-use crate::message::{Message, TaskSpec};
+use crate::latency::LatencyWindow;
+use crate::message::{Message, TaskSpec, WorkerMetrics};
 use crate::plan::{plan, Output, Plan};
 use crate::pool::ThreadPool;
+use crate::procstat::CpuMeter;
 
 /// The directory, inside an output directory, where attempts write.
 pub const TEMP_DIR: &str = "_temporary";
@@ -156,6 +158,8 @@ struct Served {
     parts: HashMap<(u64, u32, u32), PathBuf>,
     /// (data file, index file)
     maps: HashMap<(u64, u32, u32), (PathBuf, PathBuf)>,
+    /// Shuffle bytes sent to reducers on the data port.
+    shuffle_bytes: u64,
 }
 
 impl Outputs {
@@ -166,6 +170,11 @@ impl Outputs {
     /// The data and index files of a committed map output.
     pub fn map(&self, job_id: u64, shuffle: u32, map: u32) -> Option<(PathBuf, PathBuf)> {
         lock(&self.0).maps.get(&(job_id, shuffle, map)).cloned()
+    }
+
+    /// Counts shuffle bytes sent to a reducer.
+    pub fn add_served(&self, bytes: u64) {
+        lock(&self.0).shuffle_bytes += bytes;
     }
 
     /// Forgets a job's map outputs (its committed parts stay served, for
@@ -211,6 +220,16 @@ impl std::fmt::Debug for LocalMaps {
     }
 }
 
+/// What a worker counts about its attempts, for its heartbeats.
+#[derive(Default)]
+struct Stats {
+    done: u64,
+    failed: u64,
+    spill_bytes: u64,
+    latency: LatencyWindow,
+    cpu: CpuMeter,
+}
+
 /// Runs and settles this worker's task attempts.
 pub struct Tasks {
     pool: ThreadPool,
@@ -221,6 +240,7 @@ pub struct Tasks {
     /// Shuffle and spill files live under `WORK_DIR/job-N/`.
     work_dir: PathBuf,
     faults: Faults,
+    stats: Mutex<Stats>,
 }
 
 impl Tasks {
@@ -240,6 +260,7 @@ impl Tasks {
             env,
             work_dir,
             faults: Faults::new(faults),
+            stats: Mutex::new(Stats::default()),
         }))
     }
 
@@ -247,9 +268,31 @@ impl Tasks {
         self.work_dir.join(format!("job-{job_id}"))
     }
 
-    /// Attempts running now.
-    pub fn running(&self) -> usize {
-        self.pool.busy()
+    /// What the next heartbeat reports: CPU use since the last one, memory,
+    /// and the attempts so far.
+    pub fn metrics(&self, slots: u32) -> WorkerMetrics {
+        let mut stats = lock(&self.stats);
+        let (cpu_permille, rss_bytes) = match stats.cpu.measure() {
+            Ok((cpu, sample)) => (cpu, sample.rss_bytes),
+            Err(e) => {
+                event!(Debug, "worker", "procfs_unreadable", error = e);
+                (0, 0)
+            }
+        };
+        let (mean, p50, p99) = stats.latency.summary();
+        WorkerMetrics {
+            cpu_permille,
+            rss_bytes,
+            running: self.pool.busy() as u32,
+            slots,
+            tasks_done: stats.done,
+            tasks_failed: stats.failed,
+            spill_bytes: stats.spill_bytes,
+            shuffle_served_bytes: lock(&self.outputs.0).shuffle_bytes,
+            latency_mean_ms: mean,
+            latency_p50_ms: p50,
+            latency_p99_ms: p99,
+        }
     }
 
     /// Starts an attempt on the pool; blocks while every slot is busy.
@@ -345,6 +388,7 @@ impl Tasks {
         fault: Fault,
     ) {
         let attempt = spec.attempt;
+        let started = Instant::now();
         let spill_dir = self
             .job_dir(spec.job_id)
             .join(format!("spill-attempt-{attempt}"));
@@ -392,6 +436,17 @@ impl Tasks {
             }
         };
         drop(attempts);
+        let mut stats = lock(&self.stats);
+        match &result {
+            Ok(done) => {
+                stats.done += 1;
+                stats.spill_bytes += done.metrics.spill_bytes;
+                // The whole attempt, as its master waited for it.
+                stats.latency.record(started.elapsed().as_millis() as u64);
+            }
+            Err(_) => stats.failed += 1,
+        }
+        drop(stats);
         match result {
             Ok(done) => {
                 event!(
@@ -399,6 +454,8 @@ impl Tasks {
                     "worker",
                     "task_finished",
                     job = spec.job_id,
+                    stage = spec.stage,
+                    task = spec.task,
                     attempt = attempt,
                     records_out = done.metrics.records_out,
                     ms = done.metrics.duration_ms
@@ -416,6 +473,8 @@ impl Tasks {
                     "worker",
                     "task_failed",
                     job = spec.job_id,
+                    stage = spec.stage,
+                    task = spec.task,
                     attempt = attempt,
                     error = error
                 );

@@ -31,7 +31,9 @@ const HELP: &str = "\
 commands (case does not matter; each reply ends with a line starting OK or ERR):
   HELP     this list
   WORKERS  one line per worker: id, data address, state (ALIVE or DEAD), task slots,
-           memory budget, seconds since its last heartbeat
+           attempts running, memory budget, seconds since its last heartbeat, and
+           what that heartbeat measured: CPU, resident memory, attempts done and
+           failed, bytes spilled and served, attempt latency mean/p50/p99 in ms
   JOBS     one line per job: id, job file, state, tasks done/total, elapsed time
   STATUS   a one-screen summary of the cluster
   QUIT     close this session";
@@ -103,15 +105,26 @@ fn respond(master: &Master, command: &str) -> (String, bool) {
 
 /// One worker as a `key=value` line; `client workers` prints the same.
 pub fn worker_line(w: &WorkerInfo) -> String {
+    let m = &w.metrics;
     format!(
-        "id={} addr={} state={} slots={} running={} memory={} since_heartbeat={:.1}s",
+        "id={} addr={} state={} slots={} running={} memory={} since_heartbeat={:.1}s \
+         cpu={:.1}% rss={} done={} failed={} spilled={} served={} latency_ms={}/{}/{}",
         w.id,
         w.addr,
         w.state,
         w.slots,
         w.running,
         format_size(w.memory_bytes),
-        w.since_heartbeat_ms as f64 / 1000.0
+        w.since_heartbeat_ms as f64 / 1000.0,
+        f64::from(m.cpu_permille) / 10.0,
+        format_size(m.rss_bytes),
+        m.tasks_done,
+        m.tasks_failed,
+        format_size(m.spill_bytes),
+        format_size(m.shuffle_served_bytes),
+        m.latency_mean_ms,
+        m.latency_p50_ms,
+        m.latency_p99_ms
     )
 }
 
@@ -186,7 +199,8 @@ mod tests {
         };
         assert_eq!(
             worker_line(&w),
-            "id=3 addr=127.0.0.1:9 state=DEAD slots=2 running=1 memory=512M since_heartbeat=12.3s"
+            "id=3 addr=127.0.0.1:9 state=DEAD slots=2 running=1 memory=512M since_heartbeat=12.3s \
+             cpu=0.0% rss=0 done=0 failed=0 spilled=0 served=0 latency_ms=0/0/0"
         );
     }
 

@@ -205,6 +205,7 @@ fn session(
     let (stop_tx, stop_rx) = mpsc::channel::<()>();
     let beats = outbox.clone();
     let interval = config.heartbeat;
+    let (measured, slots) = (Arc::clone(tasks), config.slots);
     let heartbeat_thread = thread::Builder::new()
         .name("heartbeat".into())
         .spawn(move || loop {
@@ -212,7 +213,7 @@ fn session(
                 Err(RecvTimeoutError::Timeout) => {
                     if !beats.send(Message::Heartbeat {
                         worker_id: id,
-                        metrics: Default::default(),
+                        metrics: measured.metrics(slots),
                     }) {
                         return;
                     }

@@ -11,7 +11,7 @@ use getopts::{Matches, Options};
 use minispark::client::{self, fetch_part, Client};
 use minispark::message::{JobReport, JobState};
 use minispark::submission::{self, Refused};
-use minispark::{cli, local, log, report, text_mode};
+use minispark::{cli, local, log, report, text_mode, timeline};
 
 /// `println!` that ignores a closed stdout (`client ... | head`): a reader
 /// that stopped reading is not an error, and must not be a panic.
@@ -31,6 +31,8 @@ Commands:
   run FILE --local N [--param K=V]... [--overwrite]
                  run a job on an embedded cluster of N workers in this process
   status JOB     the job's stages, tasks, records, state and error
+  timeline JOB   the job's task attempts as an SVG Gantt chart on stdout
+                 (client timeline 3 > job3.svg)
   jobs           one line per job
   results JOB [--head N]
                  print the job's output records, fetched from the workers
@@ -114,6 +116,14 @@ fn main() {
                 .job(id)
                 .unwrap_or_else(|e| cli::fatal(&e.to_string()));
             let _ = write!(std::io::stdout(), "{}", report::status_table(&job));
+            0
+        }
+        "timeline" => {
+            let id = job_arg(args);
+            let job = connect(&m, timeout)
+                .job(id)
+                .unwrap_or_else(|e| cli::fatal(&e.to_string()));
+            let _ = write!(std::io::stdout(), "{}", timeline::render(&job));
             0
         }
         "jobs" => {

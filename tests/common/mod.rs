@@ -500,3 +500,41 @@ pub fn wait_end(addr: &str, id: &str, limit: Duration) -> Status {
         (s.state != "RUNNING" && !s.state.is_empty()).then_some(s)
     })
 }
+
+pub mod json;
+
+/// One HTTP request on a fresh connection: returns the status code, the
+/// head (status line and headers) and the body.
+pub fn http_request(addr: &str, request: &str) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(addr).expect("connecting for HTTP");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut reply = Vec::new();
+    let _ = stream.read_to_end(&mut reply);
+    let text = String::from_utf8_lossy(&reply).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_string(), body.to_string())
+}
+
+/// `GET path`: status and body.
+pub fn http_get(addr: &str, path: &str) -> (u16, String) {
+    let (status, _, body) = http_request(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: test\r\n\r\n"),
+    );
+    (status, body)
+}
+
+/// `GET path` of a JSON endpoint, parsed.
+pub fn get_json(addr: &str, path: &str) -> json::Value {
+    let (status, body) = http_get(addr, path);
+    assert_eq!(status, 200, "GET {path}: {body}");
+    json::parse(&body).unwrap_or_else(|e| panic!("GET {path}: invalid JSON ({e}): {body}"))
+}
