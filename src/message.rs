@@ -415,9 +415,16 @@ crate::wire_struct! {
         /// Attempts launched (a task run once, without faults, is 1).
         pub attempts: u32,
         pub attempts_failed: u32,
+        /// Attempts that were retries of a failed or lost one.
+        pub attempts_retried: u32,
         pub records_in: u64,
         pub records_out: u64,
+        pub bytes_in: u64,
         pub bytes_out: u64,
+        /// When its first task started and its last one finished (0 while
+        /// it runs), in milliseconds since the job was submitted.
+        pub start_ms: u64,
+        pub end_ms: u64,
         pub duration_ms: u64,
         pub shuffle_write_bytes: u64,
         pub shuffle_read_bytes: u64,
@@ -606,9 +613,13 @@ pub(crate) mod tests {
                 tasks_running: 2,
                 attempts: 3,
                 attempts_failed: 0,
+                attempts_retried: 1,
                 records_in: 1000,
                 records_out: 10,
+                bytes_in: 65_000,
                 bytes_out: 650,
+                start_ms: 20,
+                end_ms: 0,
                 duration_ms: 1100,
                 shuffle_write_bytes: 0,
                 shuffle_read_bytes: 0,

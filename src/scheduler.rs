@@ -1403,9 +1403,21 @@ impl Scheduler {
                     tasks_total: stage.tasks.len() as u32,
                     attempts: stage.attempts,
                     attempts_failed: stage.attempts_failed,
+                    attempts_retried: job
+                        .attempts
+                        .iter()
+                        .filter(|a| a.stage == stage.plan.id && a.retry != 0)
+                        .count() as u32,
                     records_in: m.records_in,
                     records_out: m.records_out,
+                    bytes_in: m.bytes_in,
                     bytes_out: m.bytes_out,
+                    start_ms: stage
+                        .started
+                        .map_or(0, |t| ms(t.duration_since(job.submitted))),
+                    end_ms: stage
+                        .finished
+                        .map_or(0, |t| ms(t.duration_since(job.submitted))),
                     duration_ms: match (stage.started, stage.finished) {
                         (Some(s), Some(f)) => ms(f.duration_since(s)),
                         (Some(s), None) => ms(now.duration_since(s)),

@@ -339,9 +339,13 @@ fn job_json(job: &JobReport) -> String {
         j.key("tasksRunning").u64(u64::from(s.tasks_running));
         j.key("attempts").u64(u64::from(s.attempts));
         j.key("attemptsFailed").u64(u64::from(s.attempts_failed));
+        j.key("attemptsRetried").u64(u64::from(s.attempts_retried));
         j.key("recordsIn").u64(s.records_in);
         j.key("recordsOut").u64(s.records_out);
+        j.key("bytesIn").u64(s.bytes_in);
         j.key("bytesOut").u64(s.bytes_out);
+        j.key("startMs").u64(s.start_ms);
+        j.key("endMs").u64(s.end_ms);
         j.key("shuffleWriteBytes").u64(s.shuffle_write_bytes);
         j.key("shuffleReadBytes").u64(s.shuffle_read_bytes);
         j.key("spillBytes").u64(s.spill_bytes);

@@ -191,6 +191,14 @@ fn the_timeline_has_one_bar_per_attempt() {
     );
     let (status, served) = http_get(&m.addr, &format!("/jobs/{id}/timeline.svg"));
     assert_eq!((status, served), (200, svg));
+    // Each failure was retried once; stages start before they end.
+    let job = get_json(&m.addr, &format!("/api/v1/jobs/{id}"));
+    let stages = job.get("stages").unwrap().as_array().unwrap();
+    let retried: u64 = stages.iter().map(|s| num(s, "attemptsRetried")).sum();
+    assert_eq!(retried, u64::from(failed));
+    for s in stages {
+        assert!(num(s, "endMs") >= num(s, "startMs"), "{s:?}");
+    }
 }
 
 #[test]
