@@ -404,8 +404,10 @@ pub fn percent_decode(s: &str) -> Result<String, String> {
     String::from_utf8(out).map_err(|_| format!("{s:?} does not decode to UTF-8 text"))
 }
 
-/// Escapes text for HTML (`&`, `<`, `>`, `"`, `'`), for use in element text
-/// and in quoted attribute values.
+/// Escapes text for HTML and XML (the page, and the SVG timeline): the
+/// five special characters become references, and control characters XML
+/// 1.0 does not allow (all below space but tab, newline, return) become
+/// U+FFFD. Safe in element text and in quoted attribute values.
 pub fn html_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -415,6 +417,8 @@ pub fn html_escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if c < ' ' || c == '\u{fffe}' || c == '\u{ffff}' => out.push('\u{fffd}'),
             c => out.push(c),
         }
     }

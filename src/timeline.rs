@@ -19,6 +19,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use crate::http::html_escape;
 use crate::message::{AttemptOutcome, AttemptReport, JobReport};
 
 // The layout, in pixels. The chart is `WIDTH` wide: a column of row labels,
@@ -89,7 +90,7 @@ pub fn render(report: &JobReport) -> String {
     let _ = writeln!(
         out,
         r#"<text x="10" y="22" font-size="14" font-weight="bold">{}</text>"#,
-        escape(&title)
+        html_escape(&title)
     );
 
     // Row backgrounds, shaded per worker so a worker's slots read as a group,
@@ -318,7 +319,7 @@ fn draw_attempt(
         y + BAR_PAD,
         ROW_H - 2.0 * BAR_PAD,
         stage_colour(attempt.stage),
-        escape(&tooltip)
+        html_escape(&tooltip)
     );
     if failed {
         cross(out, x + width, y + ROW_H / 2.0);
@@ -415,7 +416,7 @@ fn swatch(out: &mut String, y: f64, fill: &str, style: &str, text: &str) {
         r#"<text x="{:.1}" y="{:.1}">{}</text>"#,
         10.0 + SWATCH + 8.0,
         y + SWATCH - 2.0,
-        escape(text)
+        html_escape(text)
     );
 }
 
@@ -426,7 +427,7 @@ fn render_empty(title: &str) -> String {
     let _ = writeln!(
         out,
         r#"<text x="10" y="22" font-size="14" font-weight="bold">{}</text>"#,
-        escape(title)
+        html_escape(title)
     );
     out.push_str("<text x=\"10\" y=\"46\">no attempts yet</text>\n</svg>\n");
     out
@@ -440,26 +441,6 @@ fn open_svg(out: &mut String, width: f64, height: f64) {
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="sans-serif" font-size="11">"#
     );
     out.push_str("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
-}
-
-/// Text made safe for XML content and attribute values: the five special
-/// characters become references, and control characters XML 1.0 does not
-/// allow (all below space but tab, newline, return) become U+FFFD.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if c < ' ' || c == '\u{fffe}' || c == '\u{ffff}' => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
