@@ -17,9 +17,16 @@ use crate::log;
 /// Exit status for a usage error (bad flag or argument).
 pub const EXIT_USAGE: i32 = 2;
 
-/// Adds `--help`, `--quiet` and `--verbose`.
+/// Adds `--help`, `--quiet`, `--verbose` and `--secret-file`.
 pub fn common_flags(opts: &mut Options) {
     opts.optflag("h", "help", "print this help and exit");
+    opts.optopt(
+        "",
+        "secret-file",
+        "authenticate every binary connection with the secret in this file \
+         (default $MINISPARK_SECRET_FILE; none: no authentication)",
+        "PATH",
+    );
     opts.optflag("q", "quiet", "log only warnings and errors");
     opts.optflag(
         "v",
@@ -29,7 +36,8 @@ pub fn common_flags(opts: &mut Options) {
 }
 
 /// Parses `args` (without the program name). Prints help and exits 0 on
-/// `--help`; prints the problem and exits 2 on a bad flag. Sets the log level.
+/// `--help`; prints the problem and exits 2 on a bad flag. Sets the log level
+/// and the process's secret.
 pub fn parse(opts: &Options, args: &[String], brief: &str) -> Matches {
     let matches = match opts.parse(args) {
         Ok(m) => m,
@@ -43,6 +51,10 @@ pub fn parse(opts: &Options, args: &[String], brief: &str) -> Matches {
         matches.opt_present("quiet"),
         matches.opt_present("verbose"),
     ));
+    match crate::auth::from_flag_or_env(matches.opt_str("secret-file")) {
+        Ok(secret) => crate::auth::set_secret(secret),
+        Err(e) => usage_error(&e),
+    }
     matches
 }
 

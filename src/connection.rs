@@ -184,7 +184,8 @@ fn drain(stream: TcpStream, rx: Receiver<Message>) {
     let _ = stream.shutdown(Shutdown::Write);
 }
 
-/// Connects to `addr` (`host:port`), trying each address it resolves to.
+/// Connects to `addr` (`host:port`), trying each address it resolves to,
+/// and authenticates (`auth.rs`) when this process has a secret.
 pub fn connect(addr: &str, timeout: Duration) -> Result<TcpStream> {
     let addrs: Vec<_> = addr
         .to_socket_addrs()
@@ -195,6 +196,14 @@ pub fn connect(addr: &str, timeout: Duration) -> Result<TcpStream> {
         match TcpStream::connect_timeout(a, timeout) {
             Ok(s) => {
                 let _ = s.set_nodelay(true);
+                if let Some(secret) = crate::auth::secret() {
+                    // Bounded, like the connect: a peer that never answers
+                    // does not hang us.
+                    let _ = s.set_read_timeout(Some(timeout.max(Duration::from_secs(1))));
+                    crate::auth::connect(&s, secret)
+                        .map_err(|e| Error::Usage(format!("authenticating with {addr}: {e}")))?;
+                    let _ = s.set_read_timeout(None);
+                }
                 return Ok(s);
             }
             Err(e) => last = Some(e),

@@ -140,10 +140,24 @@ fn serve(stream: &TcpStream, outputs: &Outputs) {
     let _ = stream.set_nodelay(true);
     let mut reader = FrameReader::new(stream);
     let mut writer = FrameWriter::new(stream);
+    if let Some(secret) = crate::auth::secret() {
+        let sent = crate::auth::accept(secret, &mut reader, |m| {
+            let _ = writer.send(&m);
+        });
+        if let Err(why) = sent {
+            event!(Warn, "worker", "auth_failed", peer = peer, reason = why);
+            linger_close(stream);
+            return;
+        }
+    }
     loop {
         let reply = match reader.read_message() {
             Ok(None) => return,
             Ok(Some(Message::Ping { nonce })) => Message::Pong { nonce },
+            Ok(Some(hello @ Message::Hello { .. })) => match crate::auth::challenge(None, &hello) {
+                Err(refusal) => refusal,
+                Ok((challenge, _)) => challenge,
+            },
             Ok(Some(Message::FetchOutput { job_id, save, part })) => {
                 match send_part(&mut writer, outputs, job_id, save, part) {
                     Ok(()) => continue,

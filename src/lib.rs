@@ -10,6 +10,7 @@
 //! sort) and `aggregate` (the bounded-memory hash aggregator).
 
 pub mod aggregate;
+pub mod auth;
 pub mod chain;
 pub mod cli;
 pub mod client;

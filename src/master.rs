@@ -19,6 +19,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::auth;
 use crate::connection::{linger_close, FrameReader, Outbox};
 use crate::error::{Error, Result};
 use crate::event;
@@ -216,6 +217,17 @@ fn serve_binary(master: &Master, stream: &TcpStream, peer: &str) -> Result<()> {
     let mut reader = FrameReader::new(stream);
     let mut role = Role::Anonymous;
     let mut refused = false;
+    if let Some(secret) = auth::secret() {
+        if let Err(why) = auth::accept(secret, &mut reader, |m| {
+            outbox.send(m);
+        }) {
+            event!(Warn, "master", "auth_failed", peer = peer, reason = why);
+            drop(outbox);
+            let _ = writer.join();
+            linger_close(stream);
+            return Ok(());
+        }
+    }
     let result = loop {
         let msg = match reader.read_message() {
             Ok(Some(msg)) => msg,
@@ -418,6 +430,12 @@ fn handle(
         }
         Message::Ping { nonce } => {
             outbox.send(Message::Pong { nonce });
+        }
+        Message::Hello { .. } => {
+            // A peer with a secret, and we have none: say so plainly.
+            if let Err(refusal) = auth::challenge(None, &msg) {
+                outbox.send(refusal);
+            }
         }
         Message::ListWorkers {} => {
             let workers = master.state().members.snapshot(now);

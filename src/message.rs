@@ -119,6 +119,16 @@ messages! {
     Ping = 0x04 { nonce: u64 },
     /// Reply to `Ping`, echoing its nonce.
     Pong = 0x05 { nonce: u64 },
+    /// Connecting side -> accepting side, first, when it has a secret: my
+    /// random challenge (see `auth.rs`).
+    Hello = 0x06 { nonce: Bytes },
+    /// Reply to `Hello`: the accepting side's challenge, and its proof that
+    /// it holds the secret.
+    Challenge = 0x07 { nonce: Bytes, proof: Bytes },
+    /// The connecting side's proof.
+    Proof = 0x08 { proof: Bytes },
+    /// The proof was right; the session goes on.
+    AuthOk = 0x09 {},
 
     // --- 0x1_ cluster queries ---
     /// Client -> master: list the workers.
@@ -203,6 +213,8 @@ pub mod error_code {
     pub const BAD_JOB: u16 = 5;
     /// The data asked for is not here.
     pub const NOT_FOUND: u16 = 6;
+    /// Authentication is required, or failed; the connection closes.
+    pub const UNAUTHORIZED: u16 = 7;
 }
 
 crate::wire_enum! {
@@ -674,6 +686,17 @@ pub(crate) mod tests {
             },
             Message::Ping { nonce: 42 },
             Message::Pong { nonce: 42 },
+            Message::Hello {
+                nonce: Bytes(vec![1; 32]),
+            },
+            Message::Challenge {
+                nonce: Bytes(vec![2; 32]),
+                proof: Bytes(vec![3; 32]),
+            },
+            Message::Proof {
+                proof: Bytes(vec![4; 32]),
+            },
+            Message::AuthOk {},
             Message::ListWorkers {},
             Message::WorkerList {
                 workers: vec![

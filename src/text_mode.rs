@@ -81,7 +81,7 @@ pub fn serve(master: &Master, stream: &TcpStream, peer: &str) {
 fn respond(master: &Master, command: &str) -> (String, bool) {
     let word = command.split_whitespace().next().unwrap_or("");
     match word.to_ascii_uppercase().as_str() {
-        "HELP" => (format!("{HELP}\nOK\n"), true),
+        "HELP" => (format!("{HELP}\n{}OK\n", read_only_note()), true),
         "WORKERS" => {
             let workers = master.state().members.snapshot(Instant::now());
             let mut reply: String = workers.iter().map(|w| worker_line(w) + "\n").collect();
@@ -128,6 +128,17 @@ pub fn worker_line(w: &WorkerInfo) -> String {
     )
 }
 
+/// Text mode only reads; with a secret set, it says where changes go.
+fn read_only_note() -> &'static str {
+    match crate::auth::secret() {
+        Some(_) => {
+            "read-only: this master authenticates its binary connections \
+                    (--secret-file); submit and cancel with the client and the secret\n"
+        }
+        None => "",
+    }
+}
+
 fn status(master: &Master) -> String {
     let (workers, jobs) = {
         let state = master.state();
@@ -150,7 +161,7 @@ fn status(master: &Master) -> String {
          memory {} (alive workers)\n\
          jobs {} running, {} total\n\
          heartbeat_timeout {}ms\n\
-         OK\n",
+         {}OK\n",
         master.addr,
         format_duration(master.started.elapsed()),
         alive.len(),
@@ -159,7 +170,8 @@ fn status(master: &Master) -> String {
         format_size(memory),
         running,
         jobs.len(),
-        master.config.heartbeat_timeout.as_millis()
+        master.config.heartbeat_timeout.as_millis(),
+        read_only_note()
     )
 }
 

@@ -180,6 +180,13 @@ fn index_page(workers: &[WorkerInfo], jobs: &[(JobSummary, JobReport)], master: 
         ));
     }
     b.push_str("</table>\n<h2>Jobs</h2>\n");
+    if crate::auth::secret().is_some() {
+        b.push_str(
+            "<p id=\"read-only\">Read-only view: this master authenticates its binary \
+             connections (<code>--secret-file</code>); jobs are submitted and cancelled \
+             with the client and the secret.</p>\n",
+        );
+    }
     if jobs.is_empty() {
         b.push_str("<p>No jobs yet: <code>./client submit jobs/wordcount.job</code></p>\n");
     }

@@ -82,7 +82,20 @@ fn main() {
         cli::value(&m, "port", 7000u16),
     );
     match listener.local_addr() {
-        Ok(addr) => cli::announce(addr),
+        Ok(addr) => {
+            cli::announce(addr);
+            if minispark::auth::secret().is_none() && !addr.ip().is_loopback() {
+                minispark::event!(
+                    Warn,
+                    "master",
+                    "no_secret",
+                    addr = addr,
+                    warning = "anyone who can reach this port can run jobs, and commands on \
+                               workers started with --allow-pipe; use --secret-file, or \
+                               --bind 127.0.0.1"
+                );
+            }
+        }
         Err(e) => cli::fatal(&format!("reading the bound address: {e}")),
     }
     if let Err(e) = master::run(listener, config) {
