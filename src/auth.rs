@@ -178,15 +178,12 @@ pub fn answer(secret: &Secret, nonce_c: &[u8], challenge: Message) -> Result<Mes
 /// check the `Proof` against.
 ///
 /// # Errors
-/// The first message is not a `Hello`, or this process has no secret.
-pub fn challenge(secret: Option<&Secret>, first: &Message) -> Result<(Message, Vec<u8>), Message> {
-    let refuse = |message: String| Message::Error {
-        code: error_code::UNAUTHORIZED,
-        message,
-    };
+/// Why the connection is refused: the first message is not a `Hello`, or
+/// this process has no secret.
+pub fn challenge(secret: Option<&Secret>, first: &Message) -> Result<(Message, Vec<u8>), String> {
     match (secret, first) {
         (Some(secret), Message::Hello { nonce: nonce_c }) => {
-            let nonce_s = nonce().map_err(refuse)?;
+            let nonce_s = nonce()?;
             let proof = secret.proof(SERVER, &nonce_c.0, &nonce_s);
             let challenge = Message::Challenge {
                 nonce: Bytes(nonce_s.clone()),
@@ -194,13 +191,19 @@ pub fn challenge(secret: Option<&Secret>, first: &Message) -> Result<(Message, V
             };
             Ok((challenge, [nonce_s, nonce_c.0.clone()].concat()))
         }
-        (Some(_), other) => Err(refuse(format!(
+        (Some(_), other) => Err(format!(
             "authentication required (this process has a --secret-file): start with Hello, not {}",
             other.msg_type().name()
-        ))),
-        (None, _) => Err(refuse(
-            "this process has no secret: connect without --secret-file".into(),
         )),
+        (None, _) => Err("this process has no secret: connect without --secret-file".into()),
+    }
+}
+
+/// The `Error` that refuses a connection, saying `why`.
+pub fn unauthorized(why: String) -> Message {
+    Message::Error {
+        code: error_code::UNAUTHORIZED,
+        message: why,
     }
 }
 
@@ -216,10 +219,7 @@ pub fn check(secret: &Secret, expected: &[u8], proof: &Message) -> bool {
 
 /// The `Error` for a wrong proof.
 pub fn refused() -> Message {
-    Message::Error {
-        code: error_code::UNAUTHORIZED,
-        message: "authentication failed: wrong secret".into(),
-    }
+    unauthorized("authentication failed: wrong secret".into())
 }
 
 /// The connecting side of the whole handshake, on a fresh connection.
@@ -265,8 +265,8 @@ pub fn accept<R: Read>(
     let first = next()?;
     let (challenge, expected) = match challenge(Some(secret), &first) {
         Ok(c) => c,
-        Err(refusal) => {
-            send(refusal);
+        Err(why) => {
+            send(unauthorized(why));
             return Err(format!("no Hello (got {})", first.msg_type().name()));
         }
     };

@@ -155,7 +155,7 @@ fn serve(stream: &TcpStream, outputs: &Outputs) {
             Ok(None) => return,
             Ok(Some(Message::Ping { nonce })) => Message::Pong { nonce },
             Ok(Some(hello @ Message::Hello { .. })) => match crate::auth::challenge(None, &hello) {
-                Err(refusal) => refusal,
+                Err(why) => crate::auth::unauthorized(why),
                 Ok((challenge, _)) => challenge,
             },
             Ok(Some(Message::FetchOutput { job_id, save, part })) => {

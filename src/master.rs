@@ -433,8 +433,8 @@ fn handle(
         }
         Message::Hello { .. } => {
             // A peer with a secret, and we have none: say so plainly.
-            if let Err(refusal) = auth::challenge(None, &msg) {
-                outbox.send(refusal);
+            if let Err(why) = auth::challenge(None, &msg) {
+                outbox.send(auth::unauthorized(why));
             }
         }
         Message::ListWorkers {} => {
