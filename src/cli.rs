@@ -35,6 +35,42 @@ pub fn common_flags(opts: &mut Options) {
     );
 }
 
+/// Adds `--max-connections` and `--idle-timeout-ms` (master and worker).
+pub fn limit_flags(opts: &mut Options) {
+    let d = crate::connection::Limits::default();
+    opts.optopt(
+        "",
+        "max-connections",
+        &format!(
+            "connections served at once; more are refused (default {})",
+            d.max_connections
+        ),
+        "N",
+    );
+    opts.optopt(
+        "",
+        "idle-timeout-ms",
+        &format!(
+            "close a connection that sends nothing for this long (default {})",
+            d.idle_timeout.as_millis()
+        ),
+        "N",
+    );
+}
+
+/// The values of `limit_flags`.
+pub fn limits(m: &Matches) -> crate::connection::Limits {
+    let d = crate::connection::Limits::default();
+    let max_connections: usize = value(m, "max-connections", d.max_connections);
+    if max_connections == 0 {
+        usage_error("--max-connections must be at least 1");
+    }
+    crate::connection::Limits {
+        max_connections,
+        idle_timeout: millis(m, "idle-timeout-ms", d.idle_timeout.as_millis() as u64),
+    }
+}
+
 /// Parses `args` (without the program name). Prints help and exits 0 on
 /// `--help`; prints the problem and exits 2 on a bad flag. Sets the log level
 /// and the process's secret.

@@ -329,3 +329,68 @@ mod tests {
         }
     }
 }
+
+/// How many connections a process serves at once, and how long one may
+/// stay silent.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub idle_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_connections: 1024,
+            idle_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Counts the connections being served; `enter` refuses one over the cap.
+/// Each connection costs a thread, its stacks and buffers, and a file
+/// descriptor: without a cap, a flood of connections exhausts them all.
+#[derive(Debug, Default)]
+pub struct Gate {
+    live: std::sync::atomic::AtomicUsize,
+}
+
+/// A place taken in a `Gate`, given back on drop.
+pub struct Permit(std::sync::Arc<Gate>);
+
+impl Gate {
+    /// A place for one more connection, if fewer than `max` are served.
+    pub fn enter(self: &std::sync::Arc<Self>, max: usize) -> Option<Permit> {
+        use std::sync::atomic::Ordering;
+        let taken = self.live.fetch_add(1, Ordering::AcqRel);
+        if taken >= max {
+            self.live.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(Permit(std::sync::Arc::clone(self)))
+    }
+
+    /// Connections served now.
+    pub fn live(&self) -> usize {
+        self.live.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.0
+            .live
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+/// Refuses a connection over the cap: an `Error` frame (a binary peer
+/// reads it; others see the connection close), then close.
+pub fn refuse_busy(stream: &TcpStream, max: usize) {
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+    let _ = FrameWriter::new(stream).send(&Message::Error {
+        code: crate::message::error_code::BUSY,
+        message: format!("too many connections (over {max}); try again later"),
+    });
+    let _ = stream.shutdown(Shutdown::Both);
+}

@@ -12,7 +12,7 @@ use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
-use crate::connection::{linger_close, FrameReader, FrameWriter};
+use crate::connection::{linger_close, refuse_busy, FrameReader, FrameWriter, Gate, Limits};
 use crate::error::{Error, Result};
 use crate::event;
 use crate::message::{error_code, Message};
@@ -104,22 +104,42 @@ fn send_shuffle(
 }
 
 /// Starts the accept loop on its own thread.
-pub fn spawn(listener: TcpListener, outputs: Outputs) -> Result<()> {
+pub fn spawn(listener: TcpListener, outputs: Outputs, limits: Limits) -> Result<()> {
     thread::Builder::new()
         .name("data-port".into())
-        .spawn(move || accept_loop(listener, outputs))
+        .spawn(move || accept_loop(listener, outputs, limits))
         .map(|_| ())
         .map_err(|e| Error::io("starting the data port thread", e))
 }
 
-fn accept_loop(listener: TcpListener, outputs: Outputs) {
+fn accept_loop(listener: TcpListener, outputs: Outputs, limits: Limits) {
+    let gate = std::sync::Arc::new(Gate::default());
     for conn in listener.incoming() {
         match conn {
             Ok(stream) => {
+                let Some(permit) = gate.enter(limits.max_connections) else {
+                    let peer = stream
+                        .peer_addr()
+                        .map(|a| a.to_string())
+                        .unwrap_or_default();
+                    event!(
+                        Warn,
+                        "worker",
+                        "connection_refused",
+                        peer = peer,
+                        reason = "too_many"
+                    );
+                    refuse_busy(&stream, limits.max_connections);
+                    continue;
+                };
+                let _ = stream.set_read_timeout(Some(limits.idle_timeout));
                 let outputs = outputs.clone();
                 let spawned = thread::Builder::new()
                     .name("data-conn".into())
-                    .spawn(move || serve(&stream, &outputs));
+                    .spawn(move || {
+                        let _permit = permit;
+                        serve(&stream, &outputs)
+                    });
                 if let Err(e) = spawned {
                     event!(Error, "worker", "thread_spawn_failed", error = e);
                 }

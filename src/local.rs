@@ -32,6 +32,7 @@ pub fn start(workers: u32, slots_per_worker: u32, memory_bytes: u64) -> Result<S
             recovery_grace: Duration::from_secs(10),
             retained_jobs: 100,
         },
+        limits: crate::connection::Limits::default(),
     };
     thread::Builder::new()
         .name("local-master".into())
@@ -57,6 +58,7 @@ pub fn start(workers: u32, slots_per_worker: u32, memory_bytes: u64) -> Result<S
                 .join(format!("minispark-local-{}-{i}", std::process::id())),
             fetches: 4,
             faults: crate::fault::FaultConfig::default(),
+            limits: crate::connection::Limits::default(),
         };
         thread::Builder::new()
             .name("local-worker".into())

@@ -20,7 +20,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::auth;
-use crate::connection::{linger_close, FrameReader, Outbox};
+use crate::connection::{linger_close, refuse_busy, FrameReader, Gate, Limits, Outbox};
 use crate::error::{Error, Result};
 use crate::event;
 use crate::frame::MAGIC;
@@ -37,6 +37,8 @@ pub struct MasterConfig {
     pub heartbeat_timeout: Duration,
     /// Retries, timeouts, speculation.
     pub scheduling: SchedulerConfig,
+    /// Connections served at once, and how long one may stay silent.
+    pub limits: Limits,
 }
 
 /// Everything behind the master's one lock.
@@ -109,13 +111,34 @@ pub fn run(listener: TcpListener, config: MasterConfig) -> Result<()> {
         .spawn(move || timer(&monitor))
         .map_err(|e| Error::io("starting the timer thread", e))?;
 
+    let limits = master.config.limits;
+    let gate = Arc::new(Gate::default());
     for conn in listener.incoming() {
         match conn {
             Ok(stream) => {
+                let Some(permit) = gate.enter(limits.max_connections) else {
+                    let peer = stream
+                        .peer_addr()
+                        .map(|a| a.to_string())
+                        .unwrap_or_default();
+                    event!(
+                        Warn,
+                        "master",
+                        "connection_refused",
+                        peer = peer,
+                        reason = "too_many"
+                    );
+                    refuse_busy(&stream, limits.max_connections);
+                    continue;
+                };
+                // A peer that sends nothing for this long is dropped: slow or
+                // half-open peers do not hold a thread forever.
+                let _ = stream.set_read_timeout(Some(limits.idle_timeout));
                 let master = Arc::clone(&master);
-                let spawned = thread::Builder::new()
-                    .name("conn".into())
-                    .spawn(move || serve_connection(&master, stream));
+                let spawned = thread::Builder::new().name("conn".into()).spawn(move || {
+                    let _permit = permit;
+                    serve_connection(&master, stream)
+                });
                 if let Err(e) = spawned {
                     event!(Error, "master", "thread_spawn_failed", error = e);
                 }

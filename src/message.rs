@@ -215,6 +215,8 @@ pub mod error_code {
     pub const NOT_FOUND: u16 = 6;
     /// Authentication is required, or failed; the connection closes.
     pub const UNAUTHORIZED: u16 = 7;
+    /// Too many connections; this one closes. Try again later.
+    pub const BUSY: u16 = 8;
 }
 
 crate::wire_enum! {

@@ -17,7 +17,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::Duration;
 
-use crate::connection::{connect, FrameReader, FrameWriter, Outbox};
+use crate::connection::{connect, FrameReader, FrameWriter, Limits, Outbox};
 use crate::data_port;
 use crate::error::{Error, Result};
 use crate::event;
@@ -55,6 +55,8 @@ pub struct WorkerConfig {
     pub fetches: usize,
     /// Failures, crashes and stalls to inject (tests and demos).
     pub faults: FaultConfig,
+    /// Connections its data port serves at once, and their idle timeout.
+    pub limits: Limits,
 }
 
 /// Runs the worker until the process ends. `data_listener` is the already
@@ -81,7 +83,7 @@ pub fn run(data_listener: TcpListener, config: WorkerConfig) -> Result<()> {
         config.faults.clone(),
     )
     .map_err(|e| Error::io("starting the task thread pool", e))?;
-    data_port::spawn(data_listener, tasks.outputs.clone())?;
+    data_port::spawn(data_listener, tasks.outputs.clone(), config.limits)?;
     event!(
         Info,
         "worker",

@@ -192,3 +192,34 @@ fn an_open_master_on_a_public_address_warns() {
         stderr(&refused)
     );
 }
+
+#[test]
+fn connections_over_the_cap_are_refused_and_silent_ones_dropped() {
+    use std::io::Read;
+    use std::net::TcpStream;
+    let m = master(&["--max-connections", "3", "--idle-timeout-ms", "400"]);
+    // Three silent peers take every place.
+    let mut silent: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect(&m.addr).unwrap())
+        .collect();
+    wait_for(LIMIT, "a fourth connection to be refused as busy", || {
+        let reply = exchange(&m.addr, b"");
+        let (msg, _) = minispark::message::Message::parse(&reply).ok()?;
+        matches!(msg, minispark::message::Message::Error { code: 8, .. }).then_some(())
+    });
+    assert!(
+        m.log_text().contains("connection_refused"),
+        "{}",
+        m.log_text()
+    );
+    // Silent ones are closed after the idle timeout (read sees EOF)...
+    for s in &mut silent {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = [0u8; 16];
+        assert_eq!(s.read(&mut buf).unwrap_or(0), 0, "closed by the master");
+    }
+    // ...which frees their places.
+    wait_for(LIMIT, "a place to free up", || {
+        (client(&["--master", &m.addr, "ping"]).status.code() == Some(0)).then_some(())
+    });
+}

@@ -54,6 +54,7 @@ fn main() {
         "finished jobs kept for status queries; older ones are forgotten (default 100)",
         "N",
     );
+    cli::limit_flags(&mut opts);
     cli::common_flags(&mut opts);
     let m = cli::parse(
         &opts,
@@ -76,6 +77,7 @@ fn main() {
             recovery_grace: heartbeat_timeout,
             retained_jobs: cli::value(&m, "retained-jobs", 100usize).max(1),
         },
+        limits: cli::limits(&m),
     };
     let listener = cli::bind(
         &m.opt_str("bind").unwrap_or_else(|| "0.0.0.0".into()),

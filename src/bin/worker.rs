@@ -107,6 +107,7 @@ fn main() {
         "seed for the fault choices, to reproduce a run (default: from the clock)",
         "N",
     );
+    cli::limit_flags(&mut opts);
     cli::common_flags(&mut opts);
     let m = cli::parse(
         &opts,
@@ -140,6 +141,7 @@ fn main() {
             slow_for: cli::millis(&m, "slow-ms", 2000),
             seed: cli::value(&m, "fault-seed", Rng::from_time().next_u64()),
         },
+        limits: cli::limits(&m),
     };
     let listener = cli::bind(
         &m.opt_str("bind").unwrap_or_else(|| "0.0.0.0".into()),
