@@ -54,6 +54,7 @@ pub mod submission;
 pub mod task;
 pub mod text_mode;
 pub mod timeline;
+pub mod trim;
 pub mod web;
 pub mod wire;
 pub mod worker;

@@ -154,9 +154,13 @@ pub fn run(listener: TcpListener, config: MasterConfig) -> Result<()> {
     Ok(())
 }
 
+/// How often the master returns freed memory to the kernel.
+const TRIM_EVERY: Duration = Duration::from_secs(2);
+
 /// The master's clock: periodically declares silent workers dead (and
-/// shuts their connections), and lets the scheduler check for attempts
-/// past their timeout and for stragglers to speculate on.
+/// shuts their connections), lets the scheduler check for attempts past
+/// their timeout and for stragglers to speculate on, and gives freed
+/// memory back to the kernel.
 fn timer(master: &Master) {
     let timeout = master.config.heartbeat_timeout;
     // Check a few times per timeout so a death is noticed within ~1.25x it.
@@ -168,9 +172,16 @@ fn timer(master: &Master) {
         tick = tick.min(Duration::from_millis(100));
     }
     let tick = tick.clamp(Duration::from_millis(5), Duration::from_secs(1));
+    let mut trimmed = Instant::now();
     loop {
         thread::sleep(tick);
         let now = Instant::now();
+        // Memory freed by finished connections and jobs goes back to the
+        // kernel (see `trim.rs`).
+        if now.duration_since(trimmed) >= TRIM_EVERY {
+            trimmed = now;
+            crate::trim::release_free_memory();
+        }
         let expired = {
             let mut guard = master.state();
             let state = &mut *guard;

@@ -1,0 +1,46 @@
+//! Giving freed heap memory back to the kernel.
+//!
+//! OS idea: `free` returns memory to the allocator, not to the operating
+//! system. glibc's malloc gives each busy thread an *arena* (a heap of its
+//! own, up to 8 per core, so threads do not fight over one lock), and keeps
+//! the pages of freed chunks resident in case they are wanted again. After a
+//! burst of connections, each served by threads that allocated buffers and
+//! replies, the master's resident memory stays high though almost nothing is
+//! in use. `malloc_trim(0)` walks every arena and hands whole free pages back
+//! with `madvise(MADV_DONTNEED)`; the master's timer calls it every few
+//! seconds, so its memory comes back down after a load (see tests/load.rs).
+//!
+//! This is the one call into C in the engine. It is glibc's; elsewhere it
+//! does nothing.
+
+/// Asks the allocator to return free pages to the kernel. True if some
+/// were returned.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub fn release_free_memory() -> bool {
+    extern "C" {
+        fn malloc_trim(pad: usize) -> std::os::raw::c_int;
+    }
+    // SAFETY: `malloc_trim` takes a plain integer, touches only the
+    // allocator's own free lists, and takes each arena's lock: it is safe
+    // to call from any thread at any time.
+    unsafe { malloc_trim(0) != 0 }
+}
+
+/// Asks the allocator to return free pages to the kernel (not on this
+/// platform: nothing happens).
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn release_free_memory() -> bool {
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn trimming_is_harmless() {
+        let big: Vec<Vec<u8>> = (0..64).map(|i| vec![i as u8; 64 * 1024]).collect();
+        drop(big);
+        super::release_free_memory();
+        let again = vec![7u8; 1 << 20];
+        assert_eq!(again[12345], 7);
+    }
+}
