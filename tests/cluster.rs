@@ -192,8 +192,12 @@ fn workers_reregister_when_the_master_restarts() {
             "before: {before:?}\nafter: {after:?}"
         );
     }
-    assert!(w1.log_text().contains("master_lost"));
-    assert!(w1.log_text().contains("reregistered"));
+    // The master marks a worker ALIVE before the worker has read its
+    // RegisterAck and logged it: wait for the log line.
+    wait_for(LIMIT, "the worker to log its re-registration", || {
+        let log = w1.log_text();
+        (log.contains("master_lost") && log.contains("reregistered")).then_some(())
+    });
 }
 
 #[test]
