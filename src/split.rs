@@ -39,15 +39,18 @@ pub struct Split {
 /// Lists an input: a regular file, or a directory meaning all its regular,
 /// non-hidden files (names not starting with `.` or `_`, as Hadoop skips
 /// `_SUCCESS` and `.crc`), sorted by name, not recursive. Returns each file
-/// with its size in bytes.
+/// with its size in bytes. Every file is opened once, so one the submitter
+/// cannot read is refused now rather than failing the job later.
 ///
 /// # Errors
 ///
-/// Names the path and the reason: missing, unreadable, a directory with no
-/// files, or not a regular file (a FIFO or device has no size to split).
+/// Names the path and the reason: missing, unreadable, a broken symbolic
+/// link, a directory with no files, or not a regular file (a FIFO or device
+/// has no size to split).
 pub fn list_input(path: &Path) -> Result<Vec<(PathBuf, u64)>, String> {
-    let meta = fs::metadata(path).map_err(|e| format!("input {}: {e}", path.display()))?;
+    let meta = fs::metadata(path).map_err(|e| stat_error(path, &e))?;
     if meta.is_file() {
+        readable(path)?;
         return Ok(vec![(path.to_path_buf(), meta.len())]);
     }
     if !meta.is_dir() {
@@ -70,19 +73,41 @@ pub fn list_input(path: &Path) -> Result<Vec<(PathBuf, u64)>, String> {
         }
         let file = entry.path();
         // `fs::metadata` follows symlinks: a link to a file counts as a file.
-        let meta = fs::metadata(&file).map_err(|e| format!("input {}: {e}", file.display()))?;
+        let meta = fs::metadata(&file).map_err(|e| stat_error(&file, &e))?;
         if meta.is_file() {
+            readable(&file)?;
             files.push((file, meta.len()));
         }
     }
     if files.is_empty() {
         return Err(format!(
-            "input {}: directory has no input files",
+            "input {}: directory has no input files (only its regular files are read, \
+             not subdirectories, and not names starting with `.` or `_`)",
             path.display()
         ));
     }
     files.sort();
     Ok(files)
+}
+
+/// Why `path` could not be looked at; a symbolic link whose target is
+/// missing says so, since the link itself is there to see.
+fn stat_error(path: &Path, e: &io::Error) -> String {
+    match fs::read_link(path) {
+        Ok(target) => format!(
+            "input {}: broken symbolic link to {}: {e}",
+            path.display(),
+            target.display()
+        ),
+        Err(_) => format!("input {}: {e}", path.display()),
+    }
+}
+
+/// Checks that a regular file can be opened for reading.
+fn readable(path: &Path) -> Result<(), String> {
+    File::open(path)
+        .map(drop)
+        .map_err(|e| format!("input {}: cannot open for reading: {e}", path.display()))
 }
 
 /// Largest split `default_splits` makes, in bytes: Hadoop 1's block size.
@@ -498,6 +523,41 @@ mod tests {
         };
         let err = SplitReader::open(&split).err().unwrap();
         assert!(err.contains("missing"), "{err}");
+    }
+
+    #[test]
+    fn broken_links_and_unreadable_files_are_refused_with_the_reason() {
+        let dir = TempDir::new("unreadable");
+        dir.file("a.txt", b"a\n");
+        let link = dir.0.join("b.txt");
+        std::os::unix::fs::symlink("nowhere.txt", &link).unwrap();
+        let err = list_input(&dir.0).unwrap_err();
+        assert_eq!(
+            err,
+            format!(
+                "input {}: broken symbolic link to nowhere.txt: No such file or directory (os error 2)",
+                link.display()
+            )
+        );
+        // The link given as the input itself.
+        assert_eq!(list_input(&link).unwrap_err(), err);
+
+        fs::remove_file(&link).unwrap();
+        let secret = dir.file("secret.txt", b"s\n");
+        fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
+        let listed = list_input(&dir.0);
+        if fs::read(&secret).is_ok() {
+            // Root reads it whatever its mode says.
+            assert!(listed.is_ok(), "{listed:?}");
+        } else {
+            assert_eq!(
+                listed.unwrap_err(),
+                format!(
+                    "input {}: cannot open for reading: Permission denied (os error 13)",
+                    secret.display()
+                )
+            );
+        }
     }
 
     #[test]

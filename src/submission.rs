@@ -11,14 +11,19 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::job::{DatasetId, Job, Op};
+use crate::job::{span_at, DatasetId, Job, JobError, Op, MAX_SOURCE_BYTES};
 use crate::message::{KeyValue, Message, SourceSplits, SplitInfo};
 use crate::plan::{plan, Input, Plan};
 use crate::scheduler::NewJob;
 use crate::split::{default_splits, list_input, plan_splits};
 
-/// Largest job file accepted, in bytes.
-pub const MAX_JOB_FILE_BYTES: u64 = 1024 * 1024;
+/// Largest job file accepted, in bytes (1 MiB). `Job::parse` refuses a
+/// longer text too, so the master refuses one whoever sends it.
+pub const MAX_JOB_FILE_BYTES: u64 = MAX_SOURCE_BYTES as u64;
+
+/// Longest job file name the master accepts, in bytes (`PATH_MAX`). The name
+/// is repeated in every error about the job.
+pub const MAX_FILE_NAME_BYTES: usize = 4096;
 
 /// What the client asks for.
 pub struct Request<'a> {
@@ -59,8 +64,9 @@ pub fn prepare(req: &Request<'_>) -> Result<Message, Refused> {
             meta.len()
         )));
     }
-    let source = fs::read_to_string(req.path)
+    let bytes = fs::read(req.path)
         .map_err(|e| Refused::Setup(format!("cannot read job file {name}: {e}")))?;
+    let source = String::from_utf8(bytes).map_err(|e| Refused::JobFile(not_utf8(&name, &e)))?;
     let mut job =
         Job::parse(&name, &source, req.overrides).map_err(|e| Refused::JobFile(e.to_string()))?;
     let base = std::env::current_dir()
@@ -72,10 +78,10 @@ pub fn prepare(req: &Request<'_>) -> Result<Message, Refused> {
     let mut outputs: Vec<&str> = Vec::new();
     for save in &job.saves {
         if outputs.contains(&save.path.as_str()) {
-            return Err(Refused::Setup(format!(
-                "{name}:{}: two saves write to {}",
-                save.span.line, save.path
-            )));
+            // Two paths that differ as written, such as `out` and `/home/me/out`.
+            let message = format!("two saves write to {}", save.path);
+            let e = JobError::at(save.span, message).locate(&name, &source);
+            return Err(Refused::JobFile(e.to_string()));
         }
         outputs.push(&save.path);
         prepare_output(Path::new(&save.path), req.overwrite).map_err(Refused::Setup)?;
@@ -119,6 +125,24 @@ pub fn prepare(req: &Request<'_>) -> Result<Message, Refused> {
         parallelism: 2 * req.slots.max(1),
         inputs,
     })
+}
+
+/// The error for a job file that is not UTF-8, at its first bad byte.
+fn not_utf8(name: &str, e: &std::string::FromUtf8Error) -> String {
+    let bytes = e.as_bytes();
+    let good = e.utf8_error().valid_up_to();
+    // The bytes before the bad one are valid, so this is lossless.
+    let before = String::from_utf8_lossy(&bytes[..good]);
+    let span = span_at(&before, good);
+    JobError::at(
+        span,
+        format!(
+            "the job file is not valid UTF-8 (byte 0x{:02x})",
+            bytes.get(good).copied().unwrap_or(0)
+        ),
+    )
+    .locate(name, &before)
+    .to_string()
 }
 
 /// Files the engine itself writes into an output directory.
@@ -189,6 +213,12 @@ pub fn accept(
     parallelism: u32,
     inputs: Vec<SourceSplits>,
 ) -> Result<NewJob, String> {
+    if file.len() > MAX_FILE_NAME_BYTES {
+        return Err(format!(
+            "the job file name is {} bytes long; the limit is {MAX_FILE_NAME_BYTES}",
+            file.len()
+        ));
+    }
     let overrides: BTreeMap<String, String> = params
         .iter()
         .map(|kv| (kv.key.clone(), kv.value.clone()))

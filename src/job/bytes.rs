@@ -126,6 +126,21 @@ pub(crate) fn split_on(s: &[u8], sep: &[u8]) -> Vec<Range<usize>> {
     parts
 }
 
+/// How many non-overlapping times `sub` (not empty) occurs in `s`, from
+/// the left: the number of replacements `replace` makes.
+pub(crate) fn count(s: &[u8], sub: &[u8]) -> usize {
+    if sub.is_empty() {
+        return 0;
+    }
+    let mut n = 0;
+    let mut start = 0;
+    while let Some(p) = find(&s[start..], sub) {
+        n += 1;
+        start += p + sub.len();
+    }
+    n
+}
+
 /// `s` with every non-overlapping `from` replaced by `to`, left to right.
 /// An empty `from` changes nothing.
 pub(crate) fn replace(s: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {

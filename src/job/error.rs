@@ -28,9 +28,18 @@ pub struct JobError {
     pub col: u32,
     /// What was wrong, without the location.
     pub message: String,
-    /// The text of line `line`, shown under the message.
+    /// The text of line `line`, shown under the message; for a line longer
+    /// than `SHOWN_LINE_CHARS`, the part around column `col`, with `...`
+    /// where it was cut.
     pub source_line: String,
+    /// Characters of `source_line` before the caret.
+    caret: usize,
 }
+
+/// Longest source line shown in full under a message; of a longer one, only
+/// this many characters around the column are shown, so a message stays
+/// short whatever the line.
+pub(crate) const SHOWN_LINE_CHARS: usize = 120;
 
 impl JobError {
     /// An error at `span`; the file and source line are filled in by `locate`.
@@ -41,6 +50,7 @@ impl JobError {
             col: span.col,
             message: message.into(),
             source_line: String::new(),
+            caret: (span.col as usize).saturating_sub(1),
         }
     }
 
@@ -48,11 +58,34 @@ impl JobError {
     pub(crate) fn locate(mut self, file: &str, source: &str) -> JobError {
         self.file = file.to_string();
         let index = (self.line as usize).saturating_sub(1);
-        self.source_line = source
+        let line = source
             .split('\n')
             .nth(index)
-            .map(|l| l.strip_suffix('\r').unwrap_or(l).to_string())
+            .map(|l| l.strip_suffix('\r').unwrap_or(l))
             .unwrap_or_default();
+        let before = (self.col as usize).saturating_sub(1);
+        let chars = line.chars().count();
+        if chars <= SHOWN_LINE_CHARS {
+            self.source_line = line.to_string();
+            self.caret = before;
+            return self;
+        }
+        // A window of the line with the column a third of the way in.
+        let from = before
+            .min(chars)
+            .saturating_sub(SHOWN_LINE_CHARS / 3)
+            .min(chars - SHOWN_LINE_CHARS);
+        let to = from + SHOWN_LINE_CHARS;
+        let mut shown = String::new();
+        if from > 0 {
+            shown.push_str("...");
+        }
+        shown.extend(line.chars().skip(from).take(SHOWN_LINE_CHARS));
+        if to < chars {
+            shown.push_str("...");
+        }
+        self.caret = before - from + if from > 0 { 3 } else { 0 };
+        self.source_line = shown;
         self
     }
 }
@@ -67,10 +100,9 @@ impl fmt::Display for JobError {
             "{}:{}:{}: error: {}\n    {}\n    ",
             self.file, self.line, self.col, self.message, self.source_line
         )?;
-        let before = (self.col as usize).saturating_sub(1);
-        let mut pad = String::with_capacity(before);
+        let mut pad = String::with_capacity(self.caret);
         let mut chars = self.source_line.chars();
-        for _ in 0..before {
+        for _ in 0..self.caret {
             pad.push(if chars.next() == Some('\t') {
                 '\t'
             } else {
@@ -82,6 +114,22 @@ impl fmt::Display for JobError {
 }
 
 impl std::error::Error for JobError {}
+
+/// The line and column of byte `offset` of `text` (of the character that
+/// contains it, if it falls inside one).
+pub(crate) fn span_at(text: &str, offset: usize) -> Span {
+    let mut at = offset.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let before = &text[..at];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).saturating_add(1);
+    Span {
+        line: count(before.matches('\n').count()),
+        col: count(before[line_start..].chars().count()),
+    }
+}
 
 /// The candidate closest to `word` by edit distance, if it is close enough
 /// to be a likely typo (at most 2 edits, and fewer than half the word).
@@ -139,6 +187,47 @@ mod tests {
         assert_eq!(e.to_string(), "f:1:4: error: m\n    ab\n       ^");
         let e = JobError::at(Span { line: 9, col: 1 }, "m").locate("f", "ab");
         assert_eq!(e.to_string(), "f:9:1: error: m\n    \n    ^");
+    }
+
+    #[test]
+    fn a_long_line_is_shown_as_a_window_around_the_column() {
+        let line: String = (0..300)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect();
+        let shown = |col: u32| {
+            let e = JobError::at(Span { line: 1, col }, "m").locate("f", &line);
+            let text = e.to_string();
+            let lines: Vec<&str> = text.lines().collect();
+            // The caret is under the character at `col`.
+            let caret = lines[2].len() - 1;
+            let under = lines[1][caret..].chars().next();
+            (lines[1].len(), under, lines[1].starts_with("    ..."))
+        };
+        let at = |col: usize| line[col - 1..].chars().next();
+        let width = 4 + SHOWN_LINE_CHARS;
+        // Near the start: the start of the line, cut at the end.
+        assert_eq!(shown(5), (width + 3, at(5), false));
+        // In the middle: cut at both ends.
+        assert_eq!(shown(200), (width + 6, at(200), true));
+        // At the end, and past it: the end of the line.
+        assert_eq!(shown(300), (width + 3, at(300), true));
+        let e = JobError::at(Span { line: 1, col: 305 }, "m").locate("f", &line);
+        let text = e.to_string();
+        assert!(
+            text.ends_with(&format!("...{}\n    {}^", &line[180..], " ".repeat(127))),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn span_at_counts_lines_and_characters() {
+        let text = "ab\né\u{1F600}x";
+        assert_eq!(span_at(text, 0), Span { line: 1, col: 1 });
+        assert_eq!(span_at(text, 3), Span { line: 2, col: 1 });
+        // Inside `é`: its own place.
+        assert_eq!(span_at(text, 4), Span { line: 2, col: 1 });
+        assert_eq!(span_at(text, 9), Span { line: 2, col: 3 });
+        assert_eq!(span_at(text, 99), Span { line: 2, col: 4 });
     }
 
     #[test]

@@ -12,8 +12,16 @@
 //! the tree (`Val` holds `Cow`s); `contains($0, "x")` allocates nothing.
 //! Runtime errors name the offending value and show the text of the
 //! smallest expression that failed: ``cannot use "abc" as a number in `$3 + 1` ``.
+//!
+//! Limits: `concat` and `replace` can make a string far longer than the
+//! text that asks for it (`replace(replace(s, "a", "aaaa"), "a", "aaaa")`
+//! grows fourfold per level), so a string they make is capped:
+//! `MAX_CONSTANT_BYTES` for a constant, `MAX_VALUE_BYTES` per record. And
+//! since the master computes a job's constants when it checks the job, the
+//! work all of them take together is capped too (`MAX_CONSTANT_WORK`).
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -23,6 +31,16 @@ use super::error::{did_you_mean, JobError};
 use super::parser::{Syn, SynKind};
 use super::value::{Num, Val, Value};
 use crate::record::RecordRef;
+
+/// Longest string a constant may compute to (1 MiB).
+pub(crate) const MAX_CONSTANT_BYTES: usize = 1024 * 1024;
+
+/// Longest string an expression may compute from a record (64 MiB).
+pub(crate) const MAX_VALUE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Most work computing all of a job's constants may take, counted in bytes
+/// copied or compared (256 Mi: well under a second).
+pub(crate) const MAX_CONSTANT_WORK: u64 = 256 * 1024 * 1024;
 
 /// Binary operators, from the lowest precedence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,6 +246,9 @@ pub(crate) struct Context<'a> {
     /// Names of datasets, so using one as a value gets a clear message.
     pub datasets: &'a [&'a str],
     pub scope: Scope<'a>,
+    /// Work spent on constants so far, by every `compile` of the job;
+    /// bounded by `MAX_CONSTANT_WORK`.
+    pub work: &'a Cell<u64>,
 }
 
 /// Checks `syn` and turns it into an `Expr`; also returns its static type.
@@ -362,6 +383,7 @@ impl Compiler<'_> {
 
     fn name(&self, syn: &Syn, name: &str) -> Result<(Node, Ty), JobError> {
         if let Some(value) = self.cx.params.get(name) {
+            self.charge(syn, value.len() as u64)?;
             let v = Value::Str(value.as_bytes().to_vec());
             return Ok((self.at(syn, Kind::Const(v)), Ty::Str));
         }
@@ -517,9 +539,10 @@ impl Compiler<'_> {
     /// Makes a node; when all its children are constants, computes it now.
     fn fold(&self, syn: &Syn, kind: Kind, ty: Ty) -> Result<(Node, Ty), JobError> {
         let node = self.at(syn, kind);
-        if !node.children().all(|c| matches!(c.kind, Kind::Const(_))) {
+        let Some(cost) = fold_cost(&node) else {
             return Ok((node, ty));
-        }
+        };
+        self.charge(syn, cost)?;
         let env = Env {
             record: RecordRef::line(&[]),
             file: "",
@@ -527,12 +550,62 @@ impl Compiler<'_> {
             line: Cow::Borrowed(&[]),
             split_pair: false,
             text: self.text,
+            max_bytes: MAX_CONSTANT_BYTES,
         };
         let value = eval(&node, &env)
             .map_err(|message| JobError::at(syn.span, message))?
             .into_value();
+        self.charge(syn, weight(&value))?;
         let ty = Ty::of(&value);
         Ok((self.at(syn, Kind::Const(value)), ty))
+    }
+
+    /// Adds `cost` to the work spent on the job's constants.
+    fn charge(&self, syn: &Syn, cost: u64) -> Result<(), JobError> {
+        let work = self.cx.work.get().saturating_add(cost);
+        self.cx.work.set(work);
+        if work > MAX_CONSTANT_WORK {
+            return Err(JobError::at(
+                syn.span,
+                format!(
+                    "the constants of this job take too much work to compute (over {MAX_CONSTANT_WORK} bytes copied or compared); make them simpler or smaller"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The work of computing `node` now, if all its children are constants:
+/// reading them, and for a search, comparing at every place.
+fn fold_cost(node: &Node) -> Option<u64> {
+    let mut inputs = Vec::new();
+    for child in node.children() {
+        match &child.kind {
+            Kind::Const(v) => inputs.push(v),
+            _ => return None,
+        }
+    }
+    let read: u64 = inputs.iter().map(|v| weight(v)).sum();
+    let search = match (&node.kind, inputs.as_slice()) {
+        (
+            Kind::Call(
+                Func::Contains | Func::Split | Func::Replace | Func::Before | Func::After,
+                _,
+            ),
+            [hay, needle, ..],
+        ) => weight(hay).saturating_mul(weight(needle)),
+        _ => 0,
+    };
+    Some(read.saturating_add(search))
+}
+
+/// Roughly the bytes a value takes: what reading or copying it costs.
+fn weight(v: &Value) -> u64 {
+    match v {
+        Value::Str(s) => s.len() as u64,
+        Value::List(items) => items.iter().map(|i| 32 + weight(i)).sum(),
+        _ => 8,
     }
 }
 
@@ -665,6 +738,8 @@ struct Env<'a> {
     split_pair: bool,
     /// The whole expression's text; nodes hold ranges into it.
     text: &'a str,
+    /// Longest string `concat` or `replace` may make.
+    max_bytes: usize,
 }
 
 impl<'a> Env<'a> {
@@ -683,7 +758,27 @@ impl<'a> Env<'a> {
             line,
             split_pair,
             text: &expr.text,
+            max_bytes: MAX_VALUE_BYTES,
         }
+    }
+
+    /// Refuses a string of `len` bytes that `func` would make, if too long.
+    fn fits(&self, node: &Node, func: &str, len: usize) -> Result<(), String> {
+        if len <= self.max_bytes {
+            return Ok(());
+        }
+        let what = if self.max_bytes == MAX_CONSTANT_BYTES {
+            "a constant"
+        } else {
+            "a value"
+        };
+        Err(self.fail(
+            node,
+            format_args!(
+                "`{func}` would make {what} longer than {} bytes (the limit)",
+                self.max_bytes
+            ),
+        ))
     }
 
     /// `message in `node text``.
@@ -953,11 +1048,25 @@ fn call<'e>(
             }
             let mut out = Vec::new();
             for i in 0..args.len() {
-                out.extend_from_slice(&text(i)?);
+                let piece = text(i)?;
+                env.fits(node, "concat", out.len().saturating_add(piece.len()))?;
+                out.extend_from_slice(&piece);
             }
             Val::Str(Cow::Owned(out))
         }
-        Func::Replace => Val::Str(Cow::Owned(bytes::replace(&text(0)?, &text(1)?, &text(2)?))),
+        Func::Replace => {
+            let (s, from, to) = (text(0)?, text(1)?, text(2)?);
+            if to.len() > from.len() && !from.is_empty() {
+                // Count the matches only if as many as could fit would be too many.
+                let growth = to.len() - from.len();
+                let most = (s.len() / from.len()).saturating_mul(growth);
+                if s.len().saturating_add(most) > env.max_bytes {
+                    let grows = growth.saturating_mul(bytes::count(&s, &from));
+                    env.fits(node, "replace", s.len().saturating_add(grows))?;
+                }
+            }
+            Val::Str(Cow::Owned(bytes::replace(&s, &from, &to)))
+        }
         // An empty `sep` occurs at 0: `before` gives "", `after` all of `s`.
         Func::Before => {
             let s = text(0)?;
@@ -1021,6 +1130,7 @@ mod tests {
             params: &params,
             datasets: &["lines"],
             scope,
+            work: &Cell::new(0),
         };
         compile(value, &cx).map(|(e, _)| e)
     }

@@ -12,6 +12,7 @@
 //! against the input dataset; constant arguments (paths, commands,
 //! separators, counts) are computed here, once.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use super::error::{did_you_mean, JobError};
@@ -22,8 +23,17 @@ use super::value::{parse_number, Num, Value};
 use super::{Aggregator, Dataset, DatasetId, Op, Save};
 use crate::record::RecordRef;
 
-/// Deepest chain of datasets one dataset may depend on.
+/// Deepest chain of datasets one dataset may depend on, counting each
+/// source or operator and each name on the way: `d2 = d1.filter(c)` is two
+/// levels, `filter` and `d1`. Each level is a few frames of recursion.
 pub(crate) const MAX_CHAIN: usize = 128;
+
+/// Most datasets in one job, counting every step of a chain and the
+/// datasets no save needs (they are checked too).
+pub(crate) const MAX_DATASETS: usize = 1000;
+
+/// Most `save` statements in one job.
+pub(crate) const MAX_SAVES: usize = 100;
 
 /// An operator's or source's parameter list.
 struct Sig {
@@ -80,7 +90,9 @@ const AGGREGATORS: &[&str] = &["sum", "count", "min", "max", "mean", "first", "c
 ///
 /// # Errors
 /// Redefinitions, undefined names, cycles, unknown sources and operators,
-/// bad arguments, a job without `save`, two saves to one path.
+/// bad arguments, a job without `save`, two saves to one path, more than
+/// `MAX_DATASETS` datasets or `MAX_SAVES` saves, a chain longer than
+/// `MAX_CHAIN`.
 pub(crate) fn build(
     source: &str,
     statements: &[Stmt],
@@ -116,22 +128,32 @@ pub(crate) fn build(
         stack: Vec::new(),
         depth: 0,
         datasets: Vec::new(),
+        work: Cell::new(0),
     };
 
     let mut saves: Vec<Save> = Vec::new();
+    // Path to the line of the save that writes it.
+    let mut saved_at: BTreeMap<String, u32> = BTreeMap::new();
     for stmt in statements {
         let Stmt::Save { target, args, span } = stmt else {
             continue;
         };
+        if saves.len() == MAX_SAVES {
+            return Err(JobError::at(
+                *span,
+                format!("too many saves: a job may have at most {MAX_SAVES}"),
+            ));
+        }
         let dataset = graph.dataset(target)?;
         let slots = bind_args(&SAVE, args, *span)?;
         let path = graph.const_str(slots[0], "the path of `save`")?;
-        if let Some(other) = saves.iter().find(|s| s.path == path) {
+        if let Some(line) = saved_at.get(&path) {
             return Err(JobError::at(
                 *span,
-                format!("`{path}` is already saved to at line {}", other.span.line),
+                format!("`{path}` is already saved to at line {line}"),
             ));
         }
+        saved_at.insert(path.clone(), span.line);
         saves.push(Save {
             dataset,
             path,
@@ -170,9 +192,12 @@ struct Graph<'s> {
     state: BTreeMap<&'s str, State>,
     /// Names being resolved, outermost first (to show a cycle).
     stack: Vec<&'s str>,
-    /// Nested `dataset` calls, bounded by `MAX_CHAIN`.
+    /// Nested `dataset` calls (sources, operators and names, each the input
+    /// of the one before), bounded by `MAX_CHAIN`.
     depth: usize,
     datasets: Vec<Dataset>,
+    /// Work spent computing constants, over the whole job.
+    work: Cell<u64>,
 }
 
 impl<'s> Graph<'s> {
@@ -219,7 +244,9 @@ impl<'s> Graph<'s> {
         if self.depth >= MAX_CHAIN {
             return Err(JobError::at(
                 syn.span,
-                format!("datasets nested too deeply (a chain of more than {MAX_CHAIN})"),
+                format!(
+                    "datasets nested too deeply (a chain of more than {MAX_CHAIN} datasets and names)"
+                ),
             ));
         }
         self.depth += 1;
@@ -236,14 +263,23 @@ impl<'s> Graph<'s> {
         result
     }
 
-    fn push(&mut self, op: Op, keyed: bool, span: Span) -> DatasetId {
+    /// Adds a dataset; `span` is where its source or operator is named.
+    fn push(&mut self, op: Op, keyed: bool, span: Span) -> Result<DatasetId, JobError> {
+        if self.datasets.len() == MAX_DATASETS {
+            return Err(JobError::at(
+                span,
+                format!(
+                    "too many datasets: a job may have at most {MAX_DATASETS} (each step of a chain counts)"
+                ),
+            ));
+        }
         self.datasets.push(Dataset {
             name: None,
             op,
             keyed,
             span,
         });
-        self.datasets.len() - 1
+        Ok(self.datasets.len() - 1)
     }
 
     fn source_call(
@@ -286,7 +322,7 @@ impl<'s> Graph<'s> {
                 splits,
             }
         };
-        Ok(self.push(op, false, syn.span))
+        self.push(op, false, syn.span)
     }
 
     fn operator(
@@ -416,7 +452,7 @@ impl<'s> Graph<'s> {
                 (Op::Union { left: input, right }, both)
             }
         };
-        Ok(self.push(op, keyed, syn.span))
+        self.push(op, keyed, syn.span)
     }
 
     fn need_keyed(&self, id: DatasetId, op: &str, at: Span) -> Result<(), JobError> {
@@ -477,6 +513,7 @@ impl<'s> Graph<'s> {
             params: self.params,
             datasets: self.names,
             scope: Scope::Record { keyed },
+            work: &self.work,
         };
         compile(syn, &cx)
     }
@@ -488,6 +525,7 @@ impl<'s> Graph<'s> {
             params: self.params,
             datasets: self.names,
             scope: Scope::Const { what },
+            work: &self.work,
         };
         let (expr, _) = compile(syn, &cx)?;
         if let Some(v) = expr.constant() {

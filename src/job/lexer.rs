@@ -113,15 +113,16 @@ pub(crate) fn describe(tok: &Tok) -> String {
 /// Splits `source` into tokens. The last token is always `Eof`.
 ///
 /// # Errors
-/// An unexpected character, an unterminated string, an unknown escape, or a
-/// number too large, at its place.
+/// An unexpected character, an unterminated string, an unknown escape, a
+/// number too large, or a `(`, `$(` or `[` never closed, at its place.
 pub(crate) fn tokenize(source: &str) -> Result<Vec<Token>, JobError> {
     let mut lexer = Lexer {
         src: source,
         pos: 0,
         line: 1,
         col: 1,
-        depth: 0,
+        open: Vec::new(),
+        lookahead: None,
         tokens: Vec::new(),
     };
     lexer.run()?;
@@ -134,8 +135,13 @@ struct Lexer<'s> {
     pos: usize,
     line: u32,
     col: u32,
-    /// Open `(`, `$(` and `[`: newlines inside them do not end a statement.
-    depth: u32,
+    /// The `(`, `$(` and `[` still open, innermost last, with their places:
+    /// newlines inside them do not end a statement.
+    open: Vec<(&'static str, Span)>,
+    /// The last answer of `next_line_continues`: the byte offset of the
+    /// next character that is not blank or a comment, and whether it is `.`.
+    /// Valid while `pos` has not passed that offset.
+    lookahead: Option<(usize, bool)>,
     tokens: Vec<Token>,
 }
 
@@ -187,7 +193,7 @@ impl Lexer<'_> {
                 '#' => self.skip_comment(),
                 '\n' => {
                     self.bump();
-                    let ends_statement = self.depth == 0
+                    let ends_statement = self.open.is_empty()
                         && !self.next_line_continues()
                         && !matches!(
                             self.tokens.last().map(|t| &t.tok),
@@ -236,6 +242,14 @@ impl Lexer<'_> {
                 }
             }
         }
+        // Nothing after it could close it: say where it was opened, rather
+        // than what the parser finds at the end of the file.
+        if let Some((bracket, span)) = self.open.last() {
+            return Err(JobError::at(
+                *span,
+                format!("this `{bracket}` is never closed"),
+            ));
+        }
         let span = self.here();
         let at = self.pos;
         if !matches!(
@@ -254,20 +268,35 @@ impl Lexer<'_> {
         }
     }
 
-    /// After a newline at depth 0: does the next line with a token start with
-    /// `.`? Then the statement continues (`lines = read_text(p)` / `.filter(...)`).
-    fn next_line_continues(&self) -> bool {
+    /// After a newline outside brackets: does the next line with a token
+    /// start with `.`? Then the statement continues (`lines = read_text(p)`
+    /// / `.filter(...)`).
+    ///
+    /// Only blank lines and comments lie between here and the character
+    /// that decides, so the answer is remembered until the lexer reaches it:
+    /// a run of blank lines is scanned once, not once per line.
+    fn next_line_continues(&mut self) -> bool {
+        if let Some((decider, answer)) = self.lookahead {
+            if self.pos <= decider {
+                return answer;
+            }
+        }
         let mut in_comment = false;
-        for c in self.src[self.pos..].chars() {
+        let mut found = (self.src.len(), false);
+        for (i, c) in self.src[self.pos..].char_indices() {
             match c {
                 '\n' => in_comment = false,
                 _ if in_comment => {}
                 '#' => in_comment = true,
                 ' ' | '\t' | '\r' => {}
-                c => return c == '.',
+                c => {
+                    found = (self.pos + i, c == '.');
+                    break;
+                }
             }
         }
-        false
+        self.lookahead = Some(found);
+        found.1
     }
 
     /// A string literal; the opening quote is next.
@@ -357,7 +386,7 @@ impl Lexer<'_> {
             }
             Some('(') => {
                 self.bump();
-                self.depth += 1;
+                self.open.push(("$(", span));
                 Ok(Tok::DollarParen)
             }
             Some(c) if c.is_ascii_alphabetic() => {
@@ -423,8 +452,11 @@ impl Lexer<'_> {
             self.bump();
         }
         match tok {
-            Tok::LParen | Tok::LBracket => self.depth += 1,
-            Tok::RParen | Tok::RBracket => self.depth = self.depth.saturating_sub(1),
+            Tok::LParen => self.open.push(("(", span)),
+            Tok::LBracket => self.open.push(("[", span)),
+            Tok::RParen | Tok::RBracket => {
+                self.open.pop();
+            }
             _ => {}
         }
         Ok(tok)
@@ -519,5 +551,41 @@ mod tests {
         assert!(tokenize("$foo").is_err());
         assert!(tokenize("\"\\q\"").is_err());
         assert!(tokenize("\"abc\\").is_err());
+    }
+
+    #[test]
+    fn a_bracket_never_closed_is_an_error_where_it_opens() {
+        let e = tokenize("a = f(g(1), [2]\n\nb = 3\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.col, e.message.as_str()),
+            (1, 6, "this `(` is never closed")
+        );
+        let e = tokenize("a = $(1 + [(2)]").unwrap_err();
+        assert_eq!(
+            (e.line, e.col, e.message.as_str()),
+            (1, 5, "this `$(` is never closed")
+        );
+        let e = tokenize("a = x[f(1)\n").unwrap_err();
+        assert_eq!((e.line, e.col), (1, 6));
+        // A stray closer is the parser's to report.
+        assert!(tokenize("a = 1)").is_ok());
+    }
+
+    /// Blank lines and comments between statements are looked past once,
+    /// not once per line: a file of a million newlines lexes in linear time.
+    #[test]
+    fn runs_of_blank_lines_are_scanned_once() {
+        let started = std::time::Instant::now();
+        let blank = "\n".repeat(1 << 20);
+        assert_eq!(toks(&blank), [Tok::Eof]);
+        let continued = format!("a = b{}.c()", "\n  # note\n".repeat(100_000));
+        assert_eq!(
+            toks(&continued)
+                .iter()
+                .filter(|t| **t == Tok::Newline)
+                .count(),
+            1
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
     }
 }

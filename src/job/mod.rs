@@ -26,6 +26,7 @@ mod value;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+pub(crate) use error::span_at;
 pub use error::JobError;
 pub use expr::{BinOp, Expr, RecordCtx, UnOp};
 pub use lexer::Span;
@@ -36,6 +37,18 @@ pub(crate) use value::{format_float, parse_number, quote, Num};
 
 /// Index of a dataset in `Job::datasets`.
 pub type DatasetId = usize;
+
+/// Largest job file accepted, in bytes (1 MiB). The master parses whatever
+/// text a client sends, so the limit is checked here, by the parser itself,
+/// and not only where a file is read.
+pub const MAX_SOURCE_BYTES: usize = 1024 * 1024;
+
+/// Most datasets one job may define, counting every step of a chain
+/// (`read_text(p).filter(c).map(e)` is three).
+pub const MAX_DATASETS: usize = graph::MAX_DATASETS;
+
+/// Most `save` statements in one job.
+pub const MAX_SAVES: usize = graph::MAX_SAVES;
 
 /// A parsed, checked job with its params bound.
 #[derive(Debug, Clone)]
@@ -228,13 +241,17 @@ impl Job {
     /// # Errors
     /// The first mistake, with file, line and column: syntax, names, types,
     /// argument counts, cycles, a job without `save`, an override of an
-    /// undeclared param, a required param not given.
+    /// undeclared param, a required param not given, a limit exceeded (the
+    /// size of the text, the number of datasets or saves, nesting).
     pub fn parse(
         file: &str,
         source: &str,
         overrides: &BTreeMap<String, String>,
     ) -> Result<Job, JobError> {
         let locate = |e: JobError| e.locate(file, source);
+        if source.len() > MAX_SOURCE_BYTES {
+            return Err(locate(too_large(source)));
+        }
         let tokens = lexer::tokenize(source).map_err(locate)?;
         let statements = parser::parse(source, &tokens).map_err(locate)?;
         let bound = bind(&statements, overrides).map_err(locate)?;
@@ -290,6 +307,18 @@ pub fn sep_of(job: &Job, id: DatasetId) -> Option<u8> {
             _ => return dataset.keyed.then_some(b'\t'),
         }
     }
+}
+
+/// The error for a text over `MAX_SOURCE_BYTES`, at the character where it
+/// crosses the limit.
+fn too_large(source: &str) -> JobError {
+    JobError::at(
+        error::span_at(source, MAX_SOURCE_BYTES),
+        format!(
+            "the job file is {} bytes, over the limit of {MAX_SOURCE_BYTES} bytes (1 MiB); it crosses the limit here",
+            source.len()
+        ),
+    )
 }
 
 /// The params of a job after binding.

@@ -652,7 +652,7 @@ mod tests {
     #[test]
     fn syntax_errors() {
         let cases = [
-            ("x = (1", 1, 7, "expected `)` to close `(`, found the end of the line"),
+            ("x = (1 2)", 1, 8, "expected `)` to close `(`, found number 2"),
             ("x = 1 +", 1, 8, "expected an expression, found the end of the line"),
             ("x = a b", 1, 7, "expected the end of the statement, found name `b`"),
             ("x = a < b < c", 1, 11, "comparisons cannot be chained; combine them with `and`"),

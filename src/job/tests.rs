@@ -1,6 +1,7 @@
 //! Tests of the whole front end: job text in, datasets or exact errors out.
 
 use super::*;
+use crate::job::error::JobError;
 use crate::record::Record;
 use crate::rng::Rng;
 
@@ -621,6 +622,281 @@ fn deep_chains_of_definitions_are_an_error_not_a_crash() {
         .unwrap()
         .unwrap_err();
     assert!(e.message.contains("nested too deeply"), "{e}");
+}
+
+/// Parses `src` on a thread with a 2 MiB stack (what threads of the master
+/// and workers that parse jobs have), so that a recursion the limits fail
+/// to bound shows as a crash, in debug builds too; returns the error, and
+/// fails if parsing took over `secs`.
+fn limited_error(src: String, given: &[(&str, &str)], secs: u64) -> JobError {
+    let given = overrides(given);
+    let started = std::time::Instant::now();
+    let result = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || Job::parse("big.job", &src, &given).map(|_| ()))
+        .unwrap()
+        .join()
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert!(elapsed.as_secs() < secs, "took {elapsed:?}");
+    match result {
+        Ok(()) => panic!("parsed"),
+        Err(e) => e,
+    }
+}
+
+/// `(line, col, message)` of an error, to compare in one go.
+fn place(e: &JobError) -> (u32, u32, &str) {
+    (e.line, e.col, e.message.as_str())
+}
+
+#[test]
+fn aliases_chained_too_deep_are_an_error_not_a_crash() {
+    let mut src = String::from("d0 = read_text(\"a\")\n");
+    for i in 1..2000 {
+        src.push_str(&format!("d{i} = d{}\n", i - 1));
+    }
+    src.push_str("d1999.save(\"o\")\n");
+    let e = limited_error(src, &[], 5);
+    // `d1999` in the save is level 1, `d1998` in `d1999 = d1998` level 2,
+    // ..., `d1871` in `d1872 = d1871` level 129: one too many.
+    assert_eq!(
+        place(&e),
+        (
+            1873,
+            9,
+            "datasets nested too deeply (a chain of more than 128 datasets and names)"
+        )
+    );
+}
+
+#[test]
+fn nesting_100_000_deep_is_a_quick_error_at_its_place() {
+    // (opening, closing, which opening is the first too deep): the
+    // statement's expression is one level, each opening one more, but `-(`
+    // is two.
+    let cases = [
+        ("(", ")", 65),
+        ("f(", ")", 65),
+        ("split(", ")[0]", 65),
+        ("$(", ")", 65),
+        ("x[", "]", 65),
+        ("not ", "", 65),
+        ("-", "", 65),
+        ("-(", ")", 33),
+    ];
+    for (open, close, nth) in cases {
+        let src = format!("x = {}1{}\n", open.repeat(100_000), close.repeat(100_000));
+        let e = limited_error(src, &[], 2);
+        let col = "x = ".len() + open.len() * (nth - 1) + 1;
+        assert_eq!(
+            place(&e),
+            (
+                1,
+                col as u32,
+                "expression nested too deeply (more than 64 levels)"
+            ),
+            "{open}"
+        );
+    }
+}
+
+#[test]
+fn too_many_datasets_is_an_error_at_the_one_over_the_limit() {
+    let statements = |n: usize| {
+        let mut src = String::from("d0 = read_text(\"a\").filter(true)\nd0.save(\"o\")\n");
+        for i in 1..n {
+            src.push_str(&format!("d{i} = read_text(\"a\")\n"));
+        }
+        src
+    };
+    // d0 is two datasets, so MAX_DATASETS - 1 statements reach the limit.
+    assert!(Job::parse("t.job", &statements(MAX_DATASETS - 1), &BTreeMap::new()).is_ok());
+    let e = limited_error(statements(MAX_DATASETS), &[], 2);
+    assert_eq!(
+        place(&e),
+        (
+            MAX_DATASETS as u32 + 1,
+            // `read_text` in `d999 = read_text("a")`
+            5 + (MAX_DATASETS - 1).to_string().len() as u32,
+            "too many datasets: a job may have at most 1000 (each step of a chain counts)"
+        )
+    );
+}
+
+#[test]
+fn too_many_saves_is_an_error_at_the_one_over_the_limit() {
+    let saves = |n: usize| {
+        let mut src = String::from("a = read_text(\"in\")\n");
+        for i in 0..n {
+            src.push_str(&format!("a.save(\"o{i}\")\n"));
+        }
+        src
+    };
+    assert!(Job::parse("t.job", &saves(MAX_SAVES), &BTreeMap::new()).is_ok());
+    let e = limited_error(saves(MAX_SAVES + 1), &[], 2);
+    assert_eq!(
+        place(&e),
+        (
+            MAX_SAVES as u32 + 2,
+            3,
+            "too many saves: a job may have at most 100"
+        )
+    );
+}
+
+#[test]
+fn a_text_over_the_size_limit_is_an_error_where_it_crosses_it() {
+    let job = "read_text(\"in\").save(\"o\")\n";
+    // Padding lines of 64 bytes, up to exactly the limit: accepted.
+    let line = format!("#{}\n", "x".repeat(62));
+    let fill = (MAX_SOURCE_BYTES - job.len()) / line.len();
+    let mut src = format!("{job}{}", line.repeat(fill));
+    src.push_str(&"#".repeat(MAX_SOURCE_BYTES - src.len()));
+    assert_eq!(src.len(), MAX_SOURCE_BYTES);
+    assert!(Job::parse("t.job", &src, &BTreeMap::new()).is_ok());
+    // One more byte: refused, at that byte (a two-byte `é` is cut before it).
+    let last_line_len = src.len() - src.rfind('\n').unwrap() - 1;
+    for extra in ["#", "é"] {
+        let mut over = src.clone();
+        if extra == "é" {
+            over.pop();
+        }
+        over.push_str(extra);
+        let e = limited_error(over.clone(), &[], 2);
+        let col = if extra == "é" {
+            last_line_len
+        } else {
+            last_line_len + 1
+        };
+        assert_eq!(
+            place(&e),
+            (
+                fill as u32 + 2,
+                col as u32,
+                format!(
+                    "the job file is {} bytes, over the limit of 1048576 bytes (1 MiB); it crosses the limit here",
+                    over.len()
+                )
+                .as_str()
+            )
+        );
+    }
+}
+
+/// Constants are computed when the job is checked (on the master too), so
+/// what they may grow to, and the work they may take, is bounded.
+#[test]
+fn constants_that_grow_without_bound_are_refused() {
+    // Tenfold per level: ten levels would be 10 GB.
+    let grow = |levels: usize| {
+        format!(
+            "read_text(\"a\").save({}\"a\"{})",
+            "replace(".repeat(levels),
+            ", \"a\", \"aaaaaaaaaa\")".repeat(levels)
+        )
+    };
+    assert!(Job::parse("t.job", &grow(6), &BTreeMap::new()).is_ok());
+    let e = limited_error(grow(10), &[], 2);
+    // At the seventh `replace` from the inside (the fourth from the
+    // outside): 10^7 bytes, the first over 1 MiB.
+    assert_eq!((e.line, e.col), (1, 21 + 3 * 8));
+    assert!(
+        e.message.starts_with(
+            "`replace` would make a constant longer than 1048576 bytes (the limit) in `replace("
+        ),
+        "{e}"
+    );
+
+    // A param given on the command line, a thousand times over.
+    let big = "x".repeat(1 << 16);
+    let src = format!(
+        "param p\nread_text(\"a\").save(concat({}p))",
+        "p, ".repeat(999)
+    );
+    let e = limited_error(src, &[("p", &big)], 2);
+    assert_eq!((e.line, e.col), (2, 21));
+    assert!(
+        e.message
+            .starts_with("`concat` would make a constant longer than"),
+        "{e}"
+    );
+
+    // Searching a large constant many times: bounded work, not a hang.
+    let needle = format!("{}b", "a".repeat(1 << 10));
+    let src = format!(
+        "param hay\nparam needle\nread_text(\"a\").map(concat({})).save(\"o\")",
+        vec!["contains(hay, needle)"; 2000].join(", ")
+    );
+    let hay = "a".repeat(1 << 14);
+    let e = limited_error(src, &[("hay", &hay), ("needle", &needle)], 2);
+    assert!(
+        e.message
+            .starts_with("the constants of this job take too much work to compute"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_value_computed_from_a_record_is_bounded_too() {
+    let job = parse_ok(&format!(
+        "read_text(\"a\").map({}$0{}).save(\"o\")",
+        "replace(".repeat(9),
+        ", \"a\", \"aaaaaaaaaa\")".repeat(9)
+    ));
+    let Op::Map { value, .. } = &job.datasets[1].op else {
+        panic!()
+    };
+    let record = Record::line(b"a".to_vec());
+    let ctx = RecordCtx {
+        record: record.as_ref(),
+        file: "",
+        sep: None,
+    };
+    let e = value.eval(&ctx).unwrap_err();
+    assert!(
+        e.starts_with(
+            "`replace` would make a value longer than 67108864 bytes (the limit) in `replace("
+        ),
+        "{}",
+        &e[..100]
+    );
+}
+
+/// Texts at the size limit shaped to hit slow paths (a run of blank lines,
+/// thousands of params, a huge literal, an error on a huge line): each is
+/// checked in well under a second, and an error shows a window of its line.
+#[test]
+fn texts_at_the_size_limit_are_checked_quickly() {
+    let n = MAX_SOURCE_BYTES;
+    let mut params = String::new();
+    for i in 0..40_000 {
+        params.push_str(&format!("param p{i} = \"{i}\"\n"));
+    }
+    params.push_str("read_text(p1).save(concat(p2, p39999))\n");
+    let texts = [
+        "\n".repeat(n),
+        format!(
+            "x = read_text(\"a\"){}.save(\"o\")",
+            "\n  # c\n".repeat(n / 8)
+        ),
+        params,
+        format!("read_text(\"{}\").save(\"o\")", "a".repeat(n - 30)),
+        format!("read_text(\"{}\") @ .save(\"o\")", "a".repeat(n - 40)),
+    ];
+    for src in texts {
+        assert!(src.len() <= n);
+        let started = std::time::Instant::now();
+        let result = Job::parse("big.job", &src, &BTreeMap::new());
+        assert!(
+            started.elapsed().as_secs() < 2,
+            "took {:?}",
+            started.elapsed()
+        );
+        if let Err(e) = result {
+            assert!(e.to_string().len() < 500, "{}", &e.to_string()[..500]);
+        }
+    }
 }
 
 /// Mutated and random job texts: every outcome is a `Job` or a `JobError`;
