@@ -126,7 +126,7 @@ impl<W: Write> FrameWriter<W> {
 
     /// Encodes `msg` as a frame, writes it and flushes.
     pub fn send(&mut self, msg: &Message) -> Result<()> {
-        let bytes = msg.to_frame_bytes();
+        let bytes = msg.encode().map_err(Error::Protocol)?;
         self.inner
             .write_all(&bytes)
             .and_then(|()| self.inner.flush())

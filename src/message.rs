@@ -488,12 +488,35 @@ crate::wire_struct! {
 
 impl Message {
     /// Encodes the message as one whole frame.
-    pub fn to_frame_bytes(&self) -> Vec<u8> {
+    ///
+    /// # Errors
+    /// Its payload is over `MAX_FRAME_LEN` (a reply too large to send).
+    pub fn encode(&self) -> Result<Vec<u8>, String> {
         let mut payload = Vec::new();
         self.put_payload(&mut payload);
+        if payload.len() > frame::MAX_FRAME_LEN {
+            return Err(format!(
+                "{} of {} bytes is over the {}-byte frame limit",
+                self.msg_type().name(),
+                payload.len(),
+                frame::MAX_FRAME_LEN
+            ));
+        }
         let mut out = Vec::with_capacity(frame::HEADER_LEN + payload.len() + frame::CRC_LEN);
         frame::encode(self.msg_type(), &payload, &mut out);
-        out
+        Ok(out)
+    }
+
+    /// Encodes a message known to be small (tests, the `frame` tool).
+    ///
+    /// # Panics
+    /// If its payload is over `MAX_FRAME_LEN`; use `encode` for anything
+    /// whose size depends on data.
+    pub fn to_frame_bytes(&self) -> Vec<u8> {
+        match self.encode() {
+            Ok(bytes) => bytes,
+            Err(e) => panic!("{e}"),
+        }
     }
 
     /// Decodes a frame's payload according to its type.

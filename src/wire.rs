@@ -163,7 +163,10 @@ impl<T: Field> Field for Vec<T> {
         if count > left {
             return Err(r.malformed(name, format!("count {count} but only {left} bytes left")));
         }
-        let mut items = Vec::with_capacity(count);
+        // Reserve for what the bytes can hold at most, not more: an element
+        // may be far larger in memory than its one byte on the wire.
+        let mut items =
+            Vec::with_capacity(count.min(left / std::mem::size_of::<T>().max(1)).min(1024));
         for _ in 0..count {
             items.push(T::get(r, name)?);
         }
