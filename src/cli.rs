@@ -37,7 +37,7 @@ pub fn common_flags(opts: &mut Options) {
 
 /// Adds `--max-connections` and `--idle-timeout-ms` (master and worker).
 pub fn limit_flags(opts: &mut Options) {
-    let d = crate::connection::Limits::default();
+    let d = crate::net::connection::Limits::default();
     opts.optopt(
         "",
         "max-connections",
@@ -59,13 +59,13 @@ pub fn limit_flags(opts: &mut Options) {
 }
 
 /// The values of `limit_flags`.
-pub fn limits(m: &Matches) -> crate::connection::Limits {
-    let d = crate::connection::Limits::default();
+pub fn limits(m: &Matches) -> crate::net::connection::Limits {
+    let d = crate::net::connection::Limits::default();
     let max_connections: usize = value(m, "max-connections", d.max_connections);
     if max_connections == 0 {
         usage_error("--max-connections must be at least 1");
     }
-    crate::connection::Limits {
+    crate::net::connection::Limits {
         max_connections,
         idle_timeout: millis(m, "idle-timeout-ms", d.idle_timeout.as_millis() as u64),
     }
@@ -87,8 +87,8 @@ pub fn parse(opts: &Options, args: &[String], brief: &str) -> Matches {
         matches.opt_present("quiet"),
         matches.opt_present("verbose"),
     ));
-    match crate::auth::from_flag_or_env(matches.opt_str("secret-file")) {
-        Ok(secret) => crate::auth::set_secret(secret),
+    match crate::net::auth::from_flag_or_env(matches.opt_str("secret-file")) {
+        Ok(secret) => crate::net::auth::set_secret(secret),
         Err(e) => usage_error(&e),
     }
     matches

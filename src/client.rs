@@ -4,9 +4,9 @@
 use std::net::TcpStream;
 use std::time::Duration;
 
-use crate::connection::{connect, FrameReader, FrameWriter};
 use crate::error::{Error, Result};
-use crate::message::{JobReport, JobSummary, Message, WorkerInfo};
+use crate::net::connection::{connect, FrameReader, FrameWriter};
+use crate::protocol::message::{JobReport, JobSummary, Message, WorkerInfo};
 
 /// Where the client looks for the master unless told otherwise.
 pub const DEFAULT_MASTER: &str = "127.0.0.1:7000";

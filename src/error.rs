@@ -8,7 +8,7 @@
 use std::fmt;
 use std::io;
 
-use crate::frame::Invalid;
+use crate::protocol::frame::Invalid;
 
 /// Everything that can fail in Mini-Spark.
 #[derive(Debug)]

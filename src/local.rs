@@ -23,7 +23,7 @@ pub fn start(workers: u32, slots_per_worker: u32, memory_bytes: u64) -> Result<S
         .to_string();
     let config = MasterConfig {
         heartbeat_timeout: Duration::from_secs(10),
-        scheduling: crate::scheduler::SchedulerConfig {
+        scheduling: crate::master::scheduler::SchedulerConfig {
             max_attempts: 3,
             task_timeout: None,
             speculation: false,
@@ -32,7 +32,7 @@ pub fn start(workers: u32, slots_per_worker: u32, memory_bytes: u64) -> Result<S
             recovery_grace: Duration::from_secs(10),
             retained_jobs: 100,
         },
-        limits: crate::connection::Limits::default(),
+        limits: crate::net::connection::Limits::default(),
     };
     thread::Builder::new()
         .name("local-master".into())
@@ -57,8 +57,8 @@ pub fn start(workers: u32, slots_per_worker: u32, memory_bytes: u64) -> Result<S
             work_dir: std::env::temp_dir()
                 .join(format!("minispark-local-{}-{i}", std::process::id())),
             fetches: 4,
-            faults: crate::fault::FaultConfig::default(),
-            limits: crate::connection::Limits::default(),
+            faults: crate::worker::fault::FaultConfig::default(),
+            limits: crate::net::connection::Limits::default(),
         };
         thread::Builder::new()
             .name("local-worker".into())

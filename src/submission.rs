@@ -11,11 +11,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::exec::split::{default_splits, list_input, plan_splits};
+use crate::job::plan::{plan, Input, Plan};
 use crate::job::{span_at, DatasetId, Job, JobError, Op, MAX_SOURCE_BYTES};
-use crate::message::{KeyValue, Message, SourceSplits, SplitInfo};
-use crate::plan::{plan, Input, Plan};
-use crate::scheduler::NewJob;
-use crate::split::{default_splits, list_input, plan_splits};
+use crate::protocol::message::{KeyValue, Message, SourceSplits, SplitInfo};
 
 /// Largest job file accepted, in bytes (1 MiB). `Job::parse` refuses a
 /// longer text too, so the master refuses one whoever sends it.
@@ -199,6 +198,20 @@ fn prepare_output(dir: &Path, overwrite: bool) -> Result<(), String> {
         Err(_) => {}
     }
     fs::create_dir_all(dir).map_err(|e| format!("cannot create output directory {shown}: {e}"))
+}
+
+/// A job as the master accepted it.
+pub struct NewJob {
+    pub file: String,
+    pub source: String,
+    pub params: Vec<KeyValue>,
+    pub base_dir: String,
+    pub parallelism: u32,
+    /// The output directory of each save.
+    pub outputs: Vec<String>,
+    pub plan: Plan,
+    /// The splits of each source dataset.
+    pub splits: HashMap<DatasetId, Vec<SplitInfo>>,
 }
 
 /// Re-parses and plans a submitted job, on the master.

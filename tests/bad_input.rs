@@ -27,9 +27,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::*;
-use minispark::frame::{self, FrameError};
 use minispark::job::{Job, MAX_DATASETS, MAX_SOURCE_BYTES};
-use minispark::message::{error_code, KeyValue, Message, SourceSplits, SplitInfo};
+use minispark::protocol::frame::{self, FrameError};
+use minispark::protocol::message::{error_code, KeyValue, Message, SourceSplits, SplitInfo};
 use minispark::rng::Rng;
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -766,7 +766,7 @@ fn sample_frames() -> Vec<Vec<u8>> {
             outputs: vec!["/out/a".into(), "/out/b".into()],
         },
         Message::DataChunk {
-            data: minispark::wire::Bytes(b"an error line\n\xff\x00".to_vec()),
+            data: minispark::protocol::wire::Bytes(b"an error line\n\xff\x00".to_vec()),
             last: 1,
         },
         Message::WaitJob {

@@ -5,8 +5,8 @@
 
 use std::collections::BTreeSet;
 
-use minispark::hex::from_hex;
-use minispark::message::{Message, MsgType};
+use minispark::protocol::hex::from_hex;
+use minispark::protocol::message::{Message, MsgType};
 
 fn doc() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/protocol.md"))

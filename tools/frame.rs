@@ -12,10 +12,10 @@
 use std::io::{self, Read, Write};
 use std::process;
 
-use minispark::connection::FrameReader;
 use minispark::error::Error;
-use minispark::hex::{from_hex, to_hex};
-use minispark::message::{Message, MsgType};
+use minispark::net::connection::FrameReader;
+use minispark::protocol::hex::{from_hex, to_hex};
+use minispark::protocol::message::{Message, MsgType};
 
 const USAGE: &str = "\
 Usage:

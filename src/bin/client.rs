@@ -9,9 +9,11 @@ use std::time::Duration;
 
 use getopts::{Matches, Options};
 use minispark::client::{self, fetch_part, Client};
-use minispark::message::{JobReport, JobState};
+use minispark::master::text_mode;
+use minispark::protocol::message::{JobReport, JobState};
 use minispark::submission::{self, Refused};
-use minispark::{cli, local, log, report, text_mode, timeline};
+use minispark::view::{report, timeline};
+use minispark::{cli, local, log};
 
 /// `println!` that ignores a closed stdout (`client ... | head`): a reader
 /// that stopped reading is not an error, and must not be a panic.
@@ -230,7 +232,7 @@ fn submit(m: &Matches, addr: &str, timeout: Duration, file: &str, wait: bool) ->
         .workers()
         .unwrap_or_else(|e| cli::fatal(&e.to_string()))
         .iter()
-        .filter(|w| w.state == minispark::message::WorkerState::Alive)
+        .filter(|w| w.state == minispark::protocol::message::WorkerState::Alive)
         .map(|w| w.slots)
         .sum();
     let overrides = params(m);

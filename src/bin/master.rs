@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use getopts::Options;
-use minispark::scheduler::SchedulerConfig;
+use minispark::master::scheduler::SchedulerConfig;
 use minispark::{cli, master};
 
 fn main() {
@@ -86,7 +86,7 @@ fn main() {
     match listener.local_addr() {
         Ok(addr) => {
             cli::announce(addr);
-            if minispark::auth::secret().is_none() && !addr.ip().is_loopback() {
+            if minispark::net::auth::secret().is_none() && !addr.ip().is_loopback() {
                 minispark::event!(
                     Warn,
                     "master",

@@ -3,7 +3,8 @@
 
 use getopts::Options;
 use minispark::rng::Rng;
-use minispark::{cli, client, fault, worker};
+use minispark::worker::fault;
+use minispark::{cli, client, worker};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -21,6 +21,7 @@ mod expr;
 mod graph;
 mod lexer;
 mod parser;
+pub mod plan;
 mod value;
 
 use std::collections::BTreeMap;

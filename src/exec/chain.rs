@@ -1,0 +1,260 @@
+//! The operator chain: a task's narrow operators (`filter`, `map`,
+//! `flat_map`) fused into one loop that pushes each record through them.
+//!
+//! OS idea: the cost of moving data. Narrow operators need no other record,
+//! so they run as nested function calls on one record at a time, the way a
+//! Hadoop mapper calls `context.write` for each output: `flat_map(split($0))`
+//! hands each word, still a slice of the buffer its line was read into, to
+//! `map($0, 1)`, whose key `$0` is that same slice, to the task's output
+//! (a part file's buffer, or the combiner's table), the first place its
+//! bytes are copied. No record is built, boxed or queued in between, and
+//! `split` hands over slices, not copies.
+
+use std::collections::VecDeque;
+
+use crate::exec::executor::Records;
+use crate::job::{sep_of, DatasetId, Expr, Job, Op, RecordCtx};
+use crate::record::{Record, RecordRef};
+
+/// Where a chain's records go: a part file, a shuffle, a sample, a buffer.
+pub trait Sink {
+    /// Takes one record; an error ends the task with that message.
+    fn push(&mut self, record: RecordRef<'_>) -> Result<(), String>;
+}
+
+/// A buffer of owned records: what `Chain::iter` yields from.
+impl Sink for VecDeque<Record> {
+    fn push(&mut self, record: RecordRef<'_>) -> Result<(), String> {
+        self.push_back(record.to_record());
+        Ok(())
+    }
+}
+
+/// The narrow operators between a task's input and its output, in order.
+pub struct Chain {
+    steps: Vec<Step>,
+    /// What `input_file()` gives: the split's file, or "" when the records
+    /// come from a pipe or the shuffle.
+    file: String,
+}
+
+struct Step {
+    op: StepOp,
+    /// The field separator of the step's input (`$n`).
+    sep: Option<u8>,
+}
+
+enum StepOp {
+    Filter(Expr),
+    Map {
+        key: Option<Expr>,
+        value: Expr,
+        /// The value's bytes when they need no record (`map($0, 1)`).
+        constant: Option<Vec<u8>>,
+    },
+    FlatMap(Expr),
+}
+
+impl Chain {
+    /// The chain of datasets `ids` of `job`, reading records from `file`.
+    ///
+    /// # Errors
+    /// When a dataset is not a narrow operator.
+    pub fn new(job: &Job, ids: &[DatasetId], file: &str) -> Result<Chain, String> {
+        let steps = ids
+            .iter()
+            .map(|&id| {
+                let dataset = job
+                    .datasets
+                    .get(id)
+                    .ok_or_else(|| format!("unknown dataset {id}"))?;
+                let op = match &dataset.op {
+                    Op::Filter { pred, .. } => StepOp::Filter(pred.clone()),
+                    Op::Map { key, value, .. } => StepOp::Map {
+                        key: key.clone(),
+                        value: value.clone(),
+                        constant: value.constant().map(|v| v.clone().into_bytes()),
+                    },
+                    Op::FlatMap { expr, .. } => StepOp::FlatMap(expr.clone()),
+                    other => {
+                        return Err(format!(
+                            "`{}` cannot run inside a task pipeline",
+                            other.name()
+                        ))
+                    }
+                };
+                let input = dataset.op.inputs().first().copied().unwrap_or(id);
+                Ok(Step {
+                    op,
+                    sep: sep_of(job, input),
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(Chain {
+            steps,
+            file: file.to_string(),
+        })
+    }
+
+    /// Runs `record` through every step; what comes out goes to `sink`.
+    ///
+    /// # Errors
+    /// The first error of an expression or of the sink.
+    pub fn push(&self, record: RecordRef<'_>, sink: &mut dyn Sink) -> Result<(), String> {
+        self.push_from(0, record, sink)
+    }
+
+    fn push_from(
+        &self,
+        at: usize,
+        record: RecordRef<'_>,
+        sink: &mut dyn Sink,
+    ) -> Result<(), String> {
+        let Some(step) = self.steps.get(at) else {
+            return sink.push(record);
+        };
+        let next = at + 1;
+        let ctx = RecordCtx {
+            record,
+            file: &self.file,
+            sep: step.sep,
+        };
+        match &step.op {
+            StepOp::Filter(pred) => match pred.eval_bool(&ctx)? {
+                true => self.push_from(next, record, sink),
+                false => Ok(()),
+            },
+            StepOp::Map {
+                key,
+                value,
+                constant,
+            } => {
+                let mut with_value = |value: &[u8]| match key {
+                    None => self.push_from(next, RecordRef::line(value), sink),
+                    Some(key) => key.with_bytes(&ctx, |key| {
+                        self.push_from(
+                            next,
+                            RecordRef {
+                                key: Some(key),
+                                value,
+                            },
+                            sink,
+                        )
+                    }),
+                };
+                match constant {
+                    Some(bytes) => with_value(bytes),
+                    None => value.with_bytes(&ctx, with_value),
+                }
+            }
+            StepOp::FlatMap(expr) => expr.for_each_item(&ctx, |item| {
+                self.push_from(next, RecordRef::line(item), sink)
+            }),
+        }
+    }
+
+    /// The chain as an iterator of owned records over `input`, for a
+    /// consumer that pulls (a pipe's feeder thread).
+    pub fn iter(self, input: Records) -> Records {
+        if self.steps.is_empty() {
+            return input;
+        }
+        Box::new(ChainIter {
+            chain: self,
+            input,
+            ready: VecDeque::new(),
+        })
+    }
+}
+
+struct ChainIter {
+    chain: Chain,
+    input: Records,
+    /// What the last input record became (a `flat_map` makes several).
+    ready: VecDeque<Record>,
+}
+
+impl Iterator for ChainIter {
+    type Item = Result<Record, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(record) = self.ready.pop_front() {
+                return Some(Ok(record));
+            }
+            let pushed = match self.input.next()? {
+                Ok(record) => self.chain.push(record.as_ref(), &mut self.ready),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = pushed {
+                return Some(Err(e));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn chain_of(src: &str) -> (Job, Chain) {
+        let job = Job::parse("t.job", src, &BTreeMap::new()).unwrap_or_else(|e| panic!("{e}"));
+        // Every dataset after the source, up to the one saved.
+        let ids: Vec<DatasetId> = (1..job.datasets.len()).collect();
+        let chain = Chain::new(&job, &ids, "dir/f.txt").unwrap();
+        (job, chain)
+    }
+
+    fn run(chain: &Chain, lines: &[&str]) -> Result<Vec<String>, String> {
+        let mut out: VecDeque<Record> = VecDeque::new();
+        for line in lines {
+            chain.push(RecordRef::line(line.as_bytes()), &mut out)?;
+        }
+        Ok(out
+            .iter()
+            .map(|r| String::from_utf8_lossy(&r.to_line()).into_owned())
+            .collect())
+    }
+
+    #[test]
+    fn steps_run_in_order_and_borrow_through() {
+        let (_, chain) = chain_of(
+            "read_text(\"x\").flat_map(split($0)).filter($0 != \"b\").map($0, 1).save(\"o\")",
+        );
+        assert_eq!(
+            run(&chain, &["a b c", "", "b a"]).unwrap(),
+            ["a\t1", "c\t1", "a\t1"]
+        );
+    }
+
+    #[test]
+    fn fields_of_pairs_and_input_file() {
+        let (_, chain) = chain_of(
+            "read_csv(\"x\").map($2, concat($1, \"@\", input_file())).map($value, $key).save(\"o\")",
+        );
+        assert_eq!(run(&chain, &["1,k"]).unwrap(), ["1@dir/f.txt\tk"]);
+    }
+
+    #[test]
+    fn errors_name_the_expression() {
+        let (_, chain) = chain_of("read_text(\"x\").map(int($0) + 1).save(\"o\")");
+        let err = run(&chain, &["7", "x"]).unwrap_err();
+        assert!(err.contains("`int($0)"), "{err}");
+    }
+
+    #[test]
+    fn iter_pulls_the_same_records() {
+        let (_, chain) = chain_of("read_text(\"x\").flat_map(split($0, \",\")).save(\"o\")");
+        let input: Records = Box::new(
+            vec![
+                Ok(Record::line(b"a,b".to_vec())),
+                Ok(Record::line(b"c".to_vec())),
+            ]
+            .into_iter(),
+        );
+        let got: Vec<Record> = chain.iter(input).collect::<Result<_, _>>().unwrap();
+        assert_eq!(got.len(), 3);
+        assert_eq!(&*got[2].value, b"c");
+    }
+}

@@ -1,0 +1,573 @@
+//! The executor: runs one task, record by record, from its input (a split
+//! of a file, or a reduce partition fetched from the shuffle) through its
+//! narrow operators to its output (part files, shuffle files, or a sample).
+//!
+//! OS idea: streaming. Each operator is an iterator that pulls from the one
+//! before it, so a record travels from `read(2)` of the input file through
+//! every operator to the `write(2)` of the output before the next one is
+//! read: memory stays flat whatever the input size, and nothing touches disk
+//! in between. `pipe` splices a child process into the stream: records go to
+//! its stdin and come back from its stdout (see `pipe.rs`). Where records
+//! must wait for each other (a shuffle, an aggregation, a sort) the task's
+//! memory share bounds them and the rest spills to disk (`spill.rs`).
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::exec::chain::{Chain, Sink};
+use crate::exec::pipe::Pipe;
+use crate::exec::reducer;
+use crate::exec::split::{Split, SplitReader};
+use crate::job::plan::{Input, Output, Partitioner, Plan, ShufflePlan};
+use crate::job::{DatasetId, Job, Op};
+use crate::protocol::message::{Pair, TaskMetrics, TaskSpec};
+use crate::protocol::wire::Bytes;
+use crate::record::{Record, RecordRef};
+use crate::rng::Rng;
+use crate::storage::aggregate::HashAggregator;
+use crate::storage::hash::partition_of;
+use crate::storage::outputs::LocalMaps;
+use crate::storage::shuffle::{FailureSlot, FetchFailure, ShuffleWriter};
+use crate::storage::spill::SpillDir;
+
+/// A stream of records; an `Err` ends the task with that message.
+pub type Records = Box<dyn Iterator<Item = Result<Record, String>> + Send>;
+
+/// How often (in records) a loop checks whether its task was cancelled.
+pub const CANCEL_CHECK_EVERY: u64 = 1024;
+/// Runs merged at once by the external sort and the aggregator.
+pub const MERGE_FAN_IN: usize = 16;
+
+/// What a task may do and use, from the worker's flags.
+#[derive(Debug, Clone)]
+pub struct TaskEnv {
+    /// `pipe` runs arbitrary commands: only with `worker --allow-pipe`.
+    pub allow_pipe: bool,
+    /// This task's share of the worker's `--memory`, in bytes.
+    pub memory_bytes: usize,
+    /// Map outputs fetched at once by a reduce task.
+    pub fetch_in_flight: usize,
+    /// Map outputs on this worker, read from disk rather than fetched.
+    pub local_maps: LocalMaps,
+}
+
+/// Where an attempt writes; chosen by the worker from the stage's output.
+#[derive(Debug, Clone)]
+pub enum Destination {
+    /// A part file, under a temporary name until the attempt is committed.
+    Part(PathBuf),
+    /// A map output: data and index files in the work directory.
+    Map { data: PathBuf, index: PathBuf },
+    /// Nothing on disk: the sampled records go back to the master.
+    Sample,
+}
+
+/// What a finished attempt reports.
+pub struct TaskResult {
+    pub metrics: TaskMetrics,
+    pub samples: Vec<Pair>,
+}
+
+/// Counters shared with iterators that may run on other threads.
+#[derive(Default)]
+pub struct Counters {
+    pub records_in: AtomicU64,
+    pub bytes_in: AtomicU64,
+    pub fetched_bytes: Arc<AtomicU64>,
+    /// The map output a fetch failed on, if one did.
+    pub fetch_failure: FailureSlot,
+}
+
+/// Why an attempt failed: its error, and the map output it could not
+/// fetch when that was the cause (the master then re-runs that map task
+/// instead of counting a failure against this one).
+#[derive(Debug)]
+pub struct Failure {
+    pub error: String,
+    pub fetch: Option<FetchFailure>,
+}
+
+impl From<String> for Failure {
+    fn from(error: String) -> Failure {
+        Failure { error, fetch: None }
+    }
+}
+
+/// Runs segment `spec.segment` of stage `spec.stage` of `plan`.
+///
+/// `spill_dir` is created for the task's spill files and removed (with
+/// them) when the task ends, whether it succeeds or fails.
+///
+/// # Errors
+/// The first error of any operator, naming what failed; "cancelled" when
+/// `cancel` was set.
+pub fn run(
+    spec: &TaskSpec,
+    job: &Arc<Job>,
+    plan: &Plan,
+    env: &TaskEnv,
+    cancel: Arc<AtomicBool>,
+    dest: &Destination,
+    spill_dir: PathBuf,
+) -> Result<TaskResult, Failure> {
+    let started = Instant::now();
+    let spill = Arc::new(
+        SpillDir::new(spill_dir.clone())
+            .map_err(|e| format!("cannot create spill directory {}: {e}", spill_dir.display()))?,
+    );
+    let counters = Arc::new(Counters::default());
+    let result = run_stage(spec, job, plan, env, &cancel, dest, &spill, &counters);
+    if cancel.load(Ordering::Relaxed) {
+        // Whatever broke (a killed pipe child, say), the cause is the cancel.
+        return Err(Failure::from("cancelled".to_string()));
+    }
+    let (mut metrics, samples) = result.map_err(|error| Failure {
+        error,
+        fetch: counters
+            .fetch_failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take(),
+    })?;
+    let spilled = spill.stats();
+    metrics.records_in = counters.records_in.load(Ordering::Relaxed);
+    metrics.bytes_in = counters.bytes_in.load(Ordering::Relaxed);
+    metrics.shuffle_read_bytes = counters.fetched_bytes.load(Ordering::Relaxed);
+    metrics.spill_bytes = spilled.bytes;
+    metrics.spill_records = spilled.records;
+    metrics.duration_ms = started.elapsed().as_millis() as u64;
+    Ok(TaskResult { metrics, samples })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_stage(
+    spec: &TaskSpec,
+    job: &Arc<Job>,
+    plan: &Plan,
+    env: &TaskEnv,
+    cancel: &Arc<AtomicBool>,
+    dest: &Destination,
+    spill: &Arc<SpillDir>,
+    counters: &Arc<Counters>,
+) -> Result<(TaskMetrics, Vec<Pair>), String> {
+    let stage = plan
+        .stages
+        .get(spec.stage as usize)
+        .ok_or_else(|| format!("the job has no stage {}", spec.stage))?;
+    let segment = stage
+        .segments
+        .get(spec.segment as usize)
+        .ok_or_else(|| format!("stage {} has no segment {}", spec.stage, spec.segment))?;
+    // `input_file()` names the split's file until the records come from
+    // somewhere else: a pipe's child process, or the shuffle.
+    let (mut input, mut file) = match segment.input {
+        Input::Source(d) => (
+            TaskInput::Split(source(
+                spec,
+                job,
+                d,
+                Arc::clone(counters),
+                Arc::clone(cancel),
+            )?),
+            spec.split.path.clone(),
+        ),
+        Input::Shuffle(w) => (
+            TaskInput::Records(reducer::reduce(
+                job, plan, w, spec, env, spill, counters, cancel,
+            )?),
+            String::new(),
+        ),
+    };
+    // Narrow operators fuse into one chain; a pipe ends the chain before it
+    // (whose records its feeder thread pulls) and starts a new one.
+    let mut narrow = Vec::new();
+    for &id in &segment.pipeline {
+        let Some(Op::Pipe { command, .. }) = job.datasets.get(id).map(|d| &d.op) else {
+            narrow.push(id);
+            continue;
+        };
+        if !env.allow_pipe {
+            return Err(format!(
+                "pipe({command:?}) refused: this worker runs commands only when started with --allow-pipe"
+            ));
+        }
+        let chain = Chain::new(job, &narrow, &file)?;
+        let lines = chain
+            .iter(input.into_records())
+            .map(|r| r.map(|record| record.to_line().into_owned()));
+        let pipe = Pipe::spawn(command, lines, Arc::clone(cancel))?;
+        input = TaskInput::Records(Box::new(pipe.map(|r| r.map(Record::line))));
+        narrow.clear();
+        file.clear();
+    }
+    let chain = Chain::new(job, &narrow, &file)?;
+    let mut metrics = TaskMetrics::default();
+    let mut samples = Vec::new();
+    match (stage.output, dest) {
+        (Output::Save(_), Destination::Part(path)) => {
+            (metrics.records_out, metrics.bytes_out) = write_part(input, &chain, path)?;
+        }
+        (Output::Shuffle(id), Destination::Map { data, index }) => {
+            let shuffle = plan
+                .shuffles
+                .get(id as usize)
+                .ok_or_else(|| format!("the job has no shuffle {id}"))?;
+            let out = write_shuffle(input, &chain, shuffle, spec, env, spill, data, index)?;
+            (metrics.records_out, metrics.shuffle_write_bytes) = out;
+            metrics.bytes_out = metrics.shuffle_write_bytes;
+        }
+        (Output::Sample(_), Destination::Sample) => {
+            let seed = spec.job_id ^ (u64::from(spec.task) << 20);
+            let mut sampler = Sampler::new(spec.sample_size as usize, seed);
+            input.drain(&chain, &mut sampler)?;
+            samples = sampler.kept;
+            metrics.records_out = samples.len() as u64;
+        }
+        (output, dest) => return Err(format!("stage output {output:?} cannot go to {dest:?}")),
+    }
+    Ok((metrics, samples))
+}
+
+/// Where a task's records come from.
+enum TaskInput {
+    /// The lines of its split, each handed on straight from the read buffer.
+    Split(Source),
+    /// Records made by something else: the reducer, or a pipe's child.
+    Records(Records),
+}
+
+impl TaskInput {
+    /// Pushes every record through `chain` into `sink`.
+    fn drain(self, chain: &Chain, sink: &mut dyn Sink) -> Result<(), String> {
+        match self {
+            TaskInput::Split(mut source) => {
+                while let Some(line) = source.next_line()? {
+                    chain.push(RecordRef::line(line), sink)?;
+                }
+            }
+            TaskInput::Records(records) => {
+                for record in records {
+                    chain.push(record?.as_ref(), sink)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The records as an iterator, for a consumer that pulls.
+    fn into_records(self) -> Records {
+        match self {
+            TaskInput::Split(source) => Box::new(SourceIter(source)),
+            TaskInput::Records(records) => records,
+        }
+    }
+}
+
+/// Writes records one per line to `out` (created with its parent
+/// directories); returns records and bytes written.
+fn write_part(input: TaskInput, chain: &Chain, out: &Path) -> Result<(u64, u64), String> {
+    if let Some(dir) = out.parent() {
+        fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let file = File::create(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    let mut part = PartWriter {
+        // One write(2) per 256 KiB, not per record.
+        out: BufWriter::with_capacity(256 * 1024, file),
+        path: out,
+        records: 0,
+        bytes: 0,
+    };
+    input.drain(chain, &mut part)?;
+    let write_err = |e: std::io::Error| format!("writing {}: {e}", out.display());
+    let file = part
+        .out
+        .into_inner()
+        .map_err(|e| write_err(e.into_error()))?;
+    // The output must be on disk before it is committed by a link.
+    file.sync_all().map_err(write_err)?;
+    Ok((part.records, part.bytes))
+}
+
+struct PartWriter<'a> {
+    out: BufWriter<File>,
+    path: &'a Path,
+    records: u64,
+    bytes: u64,
+}
+
+impl Sink for PartWriter<'_> {
+    fn push(&mut self, record: RecordRef<'_>) -> Result<(), String> {
+        // `key<TAB>value`, written in pieces rather than built first.
+        let mut write = |bytes: &[u8]| {
+            self.out
+                .write_all(bytes)
+                .map_err(|e| format!("writing {}: {e}", self.path.display()))
+        };
+        if let Some(key) = record.key {
+            write(key)?;
+            write(b"\t")?;
+        }
+        write(record.value)?;
+        write(b"\n")?;
+        self.records += 1;
+        self.bytes += record.size() as u64 + 1;
+        Ok(())
+    }
+}
+
+/// Sends each record to its reduce partition; `reduce_by_key` first
+/// combines values per key (the map-side combiner). Returns records and
+/// bytes written.
+#[allow(clippy::too_many_arguments)]
+fn write_shuffle(
+    input: TaskInput,
+    chain: &Chain,
+    shuffle: &ShufflePlan,
+    spec: &TaskSpec,
+    env: &TaskEnv,
+    spill: &Arc<SpillDir>,
+    data: &Path,
+    index: &Path,
+) -> Result<(u64, u64), String> {
+    if let Some(dir) = data.parent() {
+        fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let wide = shuffle.wide;
+    // With a combiner, the combiner and the writer share the task's memory.
+    let budget = match shuffle.combine {
+        Some(_) => env.memory_bytes / 2,
+        None => env.memory_bytes,
+    };
+    let mut out = ShuffleSink {
+        place: Place::new(shuffle, &spec.boundaries),
+        writer: ShuffleWriter::new(shuffle.partitions, budget, Arc::clone(spill)),
+        needs_key: !shuffle.by_whole_record,
+        wide,
+        written: 0,
+    };
+    match &shuffle.combine {
+        Some(agg) => {
+            let mut combiner = Combiner {
+                table: HashAggregator::new(agg.clone(), budget, MERGE_FAN_IN, Arc::clone(spill)),
+                next_ord: u64::from(spec.task) << 32,
+                wide,
+            };
+            input.drain(chain, &mut combiner)?;
+            for record in combiner.table.finish_partial()? {
+                out.push(record?.as_ref())?;
+            }
+        }
+        None => input.drain(chain, &mut out)?,
+    }
+    let bytes = out.writer.finish(data, index)?;
+    Ok((out.written, bytes))
+}
+
+fn keyless(wide: DatasetId) -> String {
+    format!("dataset {wide} needs key-value records; make them with map(key, value)")
+}
+
+struct ShuffleSink<'a> {
+    place: Place<'a>,
+    writer: ShuffleWriter,
+    needs_key: bool,
+    /// The wide dataset the shuffle feeds, for error messages.
+    wide: DatasetId,
+    written: u64,
+}
+
+impl Sink for ShuffleSink<'_> {
+    fn push(&mut self, record: RecordRef<'_>) -> Result<(), String> {
+        if self.needs_key && record.key.is_none() {
+            return Err(keyless(self.wide));
+        }
+        self.writer.write(self.place.partition(record), record)?;
+        self.written += 1;
+        Ok(())
+    }
+}
+
+/// The map-side combiner: values folded per key before the shuffle.
+struct Combiner {
+    table: HashAggregator,
+    /// Each value's position in the task's input (`first` keeps the
+    /// earliest), unique across the map tasks.
+    next_ord: u64,
+    wide: DatasetId,
+}
+
+impl Sink for Combiner {
+    fn push(&mut self, record: RecordRef<'_>) -> Result<(), String> {
+        let key = record.key.ok_or_else(|| keyless(self.wide))?;
+        self.next_ord += 1;
+        self.table.add(key, record.value, self.next_ord)
+    }
+}
+
+/// Which reduce partition a record goes to.
+enum Place<'a> {
+    /// `partition_hash(key) % partitions`; `distinct` hashes the whole record.
+    Hash { partitions: u32, whole_record: bool },
+    /// The number of boundaries at or below the record's (key, value).
+    Range { boundaries: &'a [Pair] },
+}
+
+impl<'a> Place<'a> {
+    fn new(shuffle: &ShufflePlan, boundaries: &'a [Pair]) -> Place<'a> {
+        match shuffle.partitioner {
+            Partitioner::Hash => Place::Hash {
+                partitions: shuffle.partitions,
+                whole_record: shuffle.by_whole_record,
+            },
+            Partitioner::Range => Place::Range { boundaries },
+        }
+    }
+
+    fn partition(&self, r: RecordRef<'_>) -> u32 {
+        match self {
+            Place::Hash {
+                partitions,
+                whole_record,
+            } => match (r.key, whole_record) {
+                (Some(k), false) => partition_of(k, *partitions),
+                _ => partition_of(&r.to_line(), *partitions),
+            },
+            Place::Range { boundaries } => {
+                let key = r.key.unwrap_or_default();
+                boundaries.partition_point(|b| (&b.key.0[..], &b.value.0[..]) <= (key, r.value))
+                    as u32
+            }
+        }
+    }
+}
+
+/// A uniform sample of at most `size` records (reservoir sampling, seeded
+/// so a retried attempt samples the same records).
+struct Sampler {
+    rng: Rng,
+    size: usize,
+    seen: u64,
+    kept: Vec<Pair>,
+}
+
+impl Sampler {
+    fn new(size: usize, seed: u64) -> Sampler {
+        Sampler {
+            rng: Rng::new(seed),
+            size,
+            seen: 0,
+            kept: Vec::with_capacity(size),
+        }
+    }
+}
+
+impl Sink for Sampler {
+    fn push(&mut self, record: RecordRef<'_>) -> Result<(), String> {
+        let i = self.seen;
+        self.seen += 1;
+        let slot = if (i as usize) < self.size {
+            i as usize
+        } else {
+            self.rng.below(i + 1) as usize
+        };
+        if slot < self.size {
+            let pair = Pair {
+                key: Bytes(record.key.unwrap_or_default().to_vec()),
+                value: Bytes(record.value.to_vec()),
+            };
+            if slot == self.kept.len() {
+                self.kept.push(pair);
+            } else {
+                self.kept[slot] = pair;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The lines of the task's split, read by the pipeline's first dataset.
+fn source(
+    spec: &TaskSpec,
+    job: &Job,
+    dataset: DatasetId,
+    counters: Arc<Counters>,
+    cancel: Arc<AtomicBool>,
+) -> Result<Source, String> {
+    let skip_header = match &job
+        .datasets
+        .get(dataset)
+        .ok_or("unknown source dataset")?
+        .op
+    {
+        Op::ReadText { .. } => false,
+        Op::ReadCsv { header, .. } => *header && spec.split.start == 0,
+        other => return Err(format!("a task cannot start at `{}`", other.name())),
+    };
+    let split = Split {
+        path: spec.split.path.clone(),
+        start: spec.split.start,
+        len: spec.split.len,
+    };
+    Ok(Source {
+        reader: SplitReader::open(&split)?,
+        skip_header,
+        counters,
+        cancel,
+    })
+}
+
+/// A split's lines, counted, checked for a cancel, a CSV header skipped.
+struct Source {
+    reader: SplitReader,
+    skip_header: bool,
+    counters: Arc<Counters>,
+    cancel: Arc<AtomicBool>,
+}
+
+impl Source {
+    /// The next line, borrowed from the reader's buffer.
+    fn next_line(&mut self) -> Result<Option<&[u8]>, String> {
+        let n = self.counters.records_in.load(Ordering::Relaxed);
+        if n.is_multiple_of(CANCEL_CHECK_EVERY) && self.cancel.load(Ordering::Relaxed) {
+            return Err("cancelled".into());
+        }
+        if self.skip_header {
+            self.skip_header = false;
+            let Some(len) = self.reader.next_line()?.map(<[u8]>::len) else {
+                return Ok(None);
+            };
+            count(&self.counters, len);
+        }
+        let line = self.reader.next_line()?;
+        if let Some(line) = line {
+            count(&self.counters, line.len());
+        }
+        Ok(line)
+    }
+}
+
+/// Counts a line read (a CSV header too: it was input).
+fn count(counters: &Counters, len: usize) {
+    counters.records_in.fetch_add(1, Ordering::Relaxed);
+    counters
+        .bytes_in
+        .fetch_add(len as u64 + 1, Ordering::Relaxed);
+}
+
+/// A split's lines as owned records, for a consumer that pulls.
+struct SourceIter(Source);
+
+impl Iterator for SourceIter {
+    type Item = Result<Record, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0
+            .next_line()
+            .map(|line| line.map(|l| Record::line(l.to_vec())))
+            .transpose()
+    }
+}

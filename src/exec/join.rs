@@ -1,0 +1,592 @@
+//! The reduce side of `join` and `left_join`: a hash join while the left
+//! side fits in memory, and a sort-merge join when it does not.
+//!
+//! OS idea: choosing an algorithm by the memory at hand. The hash join
+//! (Spark's RDD `join` works this way, through `cogroup`'s hash map) puts
+//! the left side's records in a table by key and streams the right side
+//! past it: each record is read once and nothing is sorted, so it is the
+//! fast path when one side is small, like users against their orders.
+//! When the left side outgrows its budget mid-build, what the table holds
+//! goes back in front of the rest of the stream and both sides go through
+//! the external merge sort (`sort.rs`) instead: sorted runs spill to disk,
+//! and the merge join streams both sides, holding one key's left values
+//! (spilled too when one key has more than its share).
+//!
+//! The hash join emits the matches of each right record in the order the
+//! right side arrives; the sort-merge join emits keys in byte order. Both
+//! emit the same lines; neither promises an order within a part file.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write};
+use std::iter::Peekable;
+use std::mem::size_of;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::exec::executor::Records;
+use crate::exec::reducer::sorted;
+use crate::record::{Record, SmallBytes};
+use crate::storage::aggregate::hash_table_bytes;
+use crate::storage::hash::FastBuildHasher;
+use crate::storage::runfile::{RunReader, RunWriter};
+use crate::storage::sort::heap_bytes;
+use crate::storage::spill::SpillDir;
+
+/// Joins `left` with the records `right` fetches, on their keys, within
+/// `budget` bytes: `key<TAB>left<TAB>right` for every matching pair, and
+/// for a left join (`outer`) `key<TAB>left<TAB>` for each left record that
+/// nothing matched.
+///
+/// # Errors
+/// A fetch, sort or spill error.
+pub fn join(
+    left: Records,
+    right: impl FnOnce() -> Result<Records, String>,
+    outer: bool,
+    budget: usize,
+    spill: &Arc<SpillDir>,
+) -> Result<Records, String> {
+    let left = match JoinTable::build(left, budget / 2)? {
+        Build::Table(table) => {
+            return Ok(Box::new(HashJoin {
+                table,
+                right: right()?,
+                outer,
+                pending: None,
+                unmatched: None,
+            }))
+        }
+        Build::TooBig(left) => left,
+    };
+    // An eighth of the budget holds the current key's left values. The left
+    // side sorts in at most half; the right side gets what the sorted left
+    // side does not keep.
+    let group = budget / 8;
+    let (left, kept) = sorted(left, budget / 2, spill)?;
+    let right_budget = budget.saturating_sub(group + kept).max(budget / 8);
+    let (right, _) = sorted(right()?, right_budget, spill)?;
+    Ok(Box::new(MergeJoin::new(
+        left,
+        right,
+        outer,
+        group,
+        Arc::clone(spill),
+    )))
+}
+
+fn joined(key: &[u8], left: &[u8], right: &[u8]) -> Record {
+    Record::pair(key, SmallBytes::concat(&[left, b"\t", right]))
+}
+
+fn key(r: &Record) -> &[u8] {
+    r.key.as_deref().unwrap_or_default()
+}
+
+/// Marks the end of a key's chain of values.
+const END: u32 = u32::MAX;
+
+/// The left side by key. A key's first value is kept in its slot, so
+/// looking a key up reads one slot (one cache miss on a big table); its
+/// other values, if any, are a chain through `more`, one vector for all
+/// keys rather than one per key (most keys of a join's small side, like
+/// user ids, have one value).
+#[derive(Default)]
+struct JoinTable {
+    keys: HashMap<SmallBytes, Slot, FastBuildHasher>,
+    /// Second and later values of keys, each with the index of the next.
+    more: Vec<(SmallBytes, u32)>,
+    /// Heap blocks of keys and values too long to be inline.
+    heap: usize,
+}
+
+struct Slot {
+    first: SmallBytes,
+    /// The key's second value in `more` and its last one (`END`: none).
+    next: u32,
+    last: u32,
+    /// Has a right record matched this key? (For a left join.)
+    matched: bool,
+}
+
+enum Build {
+    Table(JoinTable),
+    /// Over budget: every left record (the table's, then the rest).
+    TooBig(Records),
+}
+
+const KEY_SLOT_BYTES: usize = size_of::<(SmallBytes, Slot)>();
+const MORE_SLOT_BYTES: usize = size_of::<(SmallBytes, u32)>();
+
+impl JoinTable {
+    /// Reads all of `left` into a table, unless it would need more than
+    /// `budget` bytes.
+    fn build(mut left: Records, budget: usize) -> Result<Build, String> {
+        let mut table = JoinTable::default();
+        while let Some(record) = left.next() {
+            let record = record?;
+            if table.bytes_after_insert(&record) > budget {
+                let held = table.into_records().into_iter().map(Ok);
+                return Ok(Build::TooBig(Box::new(
+                    held.chain(std::iter::once(Ok(record))).chain(left),
+                )));
+            }
+            table.insert(record);
+        }
+        Ok(Build::Table(table))
+    }
+
+    /// Memory held once `record` is in, counting a table or vector that
+    /// grows as both its old and new allocation (they coexist while it
+    /// moves).
+    fn bytes_after_insert(&self, record: &Record) -> usize {
+        let long = |b: &SmallBytes| match b.len() {
+            0..=crate::record::INLINE_BYTES => 0,
+            n => heap_bytes(n),
+        };
+        let (keys, more) = (self.keys.capacity(), self.more.capacity());
+        let mut bytes = hash_table_bytes(keys, KEY_SLOT_BYTES)
+            + heap_bytes(more * MORE_SLOT_BYTES)
+            + self.heap
+            + record.key.as_ref().map_or(0, long)
+            + long(&record.value);
+        if self.keys.len() == keys {
+            bytes += hash_table_bytes(keys * 2 + 1, KEY_SLOT_BYTES);
+        }
+        if self.more.len() == more {
+            bytes += heap_bytes((more * 2).max(4) * MORE_SLOT_BYTES);
+        }
+        // Chains index `more` with a u32.
+        if self.more.len() >= END as usize {
+            bytes = usize::MAX;
+        }
+        bytes
+    }
+
+    fn insert(&mut self, record: Record) {
+        self.heap +=
+            record.key.as_ref().map_or(0, SmallBytes::heap_capacity) + record.value.heap_capacity();
+        let key = record.key.unwrap_or_default();
+        let Some(slot) = self.keys.get_mut(&key[..]) else {
+            let slot = Slot {
+                first: record.value,
+                next: END,
+                last: END,
+                matched: false,
+            };
+            self.keys.insert(key, slot);
+            return;
+        };
+        let at = self.more.len() as u32;
+        self.more.push((record.value, END));
+        match slot.last {
+            END => slot.next = at,
+            last => self.more[last as usize].1 = at,
+        }
+        slot.last = at;
+    }
+
+    /// The values of a key, in the order they arrived.
+    fn values<'a>(&'a self, slot: &'a Slot) -> impl Iterator<Item = &'a SmallBytes> {
+        std::iter::once(&slot.first).chain(self.more_from(slot.next).map(|(v, _)| v))
+    }
+
+    /// The chain of values in `more` from index `at`.
+    fn more_from(&self, mut at: u32) -> impl Iterator<Item = (&SmallBytes, u32)> {
+        std::iter::from_fn(move || {
+            let (value, next) = self.more.get(at as usize)?;
+            at = *next;
+            Some((value, at))
+        })
+    }
+
+    /// The table's records, taken apart again.
+    fn into_records(self) -> Vec<Record> {
+        let mut out = Vec::with_capacity(self.keys.len() + self.more.len());
+        for (key, slot) in &self.keys {
+            for value in self.values(slot) {
+                out.push(Record::pair(key.clone(), value.clone()));
+            }
+        }
+        out
+    }
+}
+
+/// The hash join: each right record, looked up in the left side's table,
+/// makes one output record per left value of its key.
+struct HashJoin {
+    table: JoinTable,
+    right: Records,
+    outer: bool,
+    /// A right record whose key has more left values, and the next one's
+    /// index in `table.more`.
+    pending: Option<(Record, u32)>,
+    /// For a left join, once the right side is done: the unmatched left records.
+    unmatched: Option<std::vec::IntoIter<Record>>,
+}
+
+impl Iterator for HashJoin {
+    type Item = Result<Record, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some((right, at)) = self.pending.take() {
+            if let Some((left, next)) = self.table.more_from(at).next() {
+                let out = joined(key(&right), left, &right.value);
+                if next != END {
+                    self.pending = Some((right, next));
+                }
+                return Some(Ok(out));
+            }
+        }
+        if let Some(rest) = &mut self.unmatched {
+            return rest.next().map(Ok);
+        }
+        loop {
+            match self.right.next() {
+                Some(Ok(right)) => {
+                    let Some(slot) = self.table.keys.get_mut(key(&right)) else {
+                        continue;
+                    };
+                    slot.matched = true;
+                    let out = joined(key(&right), &slot.first, &right.value);
+                    if slot.next != END {
+                        self.pending = Some((right, slot.next));
+                    }
+                    return Some(Ok(out));
+                }
+                Some(Err(e)) => return Some(Err(e)),
+                None if self.outer => {
+                    let mut out = Vec::new();
+                    for (key, slot) in self.table.keys.iter().filter(|(_, s)| !s.matched) {
+                        for value in self.table.values(slot) {
+                            out.push(joined(key, value, b""));
+                        }
+                    }
+                    self.table = JoinTable::default();
+                    self.outer = false;
+                    self.unmatched = Some(out.into_iter());
+                    return self.next();
+                }
+                None => return None,
+            }
+        }
+    }
+}
+
+/// A sort-merge join of two streams sorted by key. For each key on both
+/// sides it holds the left values (spilled to a run file past their budget)
+/// and streams the right ones, one at a time: `key<TAB>left<TAB>right` for
+/// every pair. A left join also emits `key<TAB>left<TAB>` for left records
+/// no right record matches. Memory: one key's left values (bounded), one
+/// right record, one output record.
+struct MergeJoin {
+    left: Peekable<Records>,
+    right: Peekable<Records>,
+    outer: bool,
+    group_budget: usize,
+    spill: Arc<SpillDir>,
+    /// The key whose left group is loaded, and whether a right record matched it.
+    current: Option<(Vec<u8>, bool)>,
+    group: Group,
+    /// The right value being joined with the group, and where in the group we are.
+    pass: Option<(Vec<u8>, Cursor)>,
+    failed: bool,
+}
+
+/// One key's left values.
+enum Group {
+    Memory(Vec<Vec<u8>>),
+    /// Too many for the budget: in a run file.
+    Spilled(PathBuf),
+}
+
+enum Cursor {
+    Memory(usize),
+    File(RunReader<BufReader<File>>),
+}
+
+impl MergeJoin {
+    fn new(
+        left: Records,
+        right: Records,
+        outer: bool,
+        group_budget: usize,
+        spill: Arc<SpillDir>,
+    ) -> MergeJoin {
+        MergeJoin {
+            left: left.peekable(),
+            right: right.peekable(),
+            outer,
+            group_budget,
+            spill,
+            current: None,
+            group: Group::Memory(Vec::new()),
+            pass: None,
+            failed: false,
+        }
+    }
+
+    /// The next joined record, or `None` at the end.
+    fn step(&mut self) -> Result<Option<Record>, String> {
+        loop {
+            // 1. Joining one right value with the group: the next left value.
+            if let (Some((key, _)), Some((right, cursor))) = (&self.current, &mut self.pass) {
+                let left = match (cursor, &self.group) {
+                    (Cursor::Memory(i), Group::Memory(values)) => {
+                        let v = values.get(*i).cloned();
+                        *i += 1;
+                        v
+                    }
+                    (Cursor::File(reader), _) => {
+                        reader.next().transpose()?.map(|r| r.value.into_vec())
+                    }
+                    _ => None,
+                };
+                match left {
+                    Some(left) => return Ok(Some(joined(key, &left, right))),
+                    None => self.pass = None,
+                }
+                continue;
+            }
+            // 2. A group is loaded: the next right record with its key, or done with it.
+            if let Some((group_key, matched)) = &mut self.current {
+                if let Some(Err(_)) = self.right.peek() {
+                    return Err(self.right.next().and_then(Result::err).unwrap_or_default());
+                }
+                let same =
+                    matches!(self.right.peek(), Some(Ok(r)) if key(r) == group_key.as_slice());
+                if same {
+                    let Some(Ok(r)) = self.right.next() else {
+                        continue;
+                    };
+                    *matched = true;
+                    let cursor = self.cursor()?;
+                    self.pass = Some((r.value.into_vec(), cursor));
+                } else if !*matched && self.outer {
+                    // One pass with an empty right side, then the group is done.
+                    *matched = true;
+                    let cursor = self.cursor()?;
+                    self.pass = Some((Vec::new(), cursor));
+                } else {
+                    self.current = None;
+                }
+                continue;
+            }
+            // 3. Find the next key on both sides (or, for a left join, any left key).
+            if let Some(Err(_)) = self.left.peek() {
+                return Err(self.left.next().and_then(Result::err).unwrap_or_default());
+            }
+            if let Some(Err(_)) = self.right.peek() {
+                return Err(self.right.next().and_then(Result::err).unwrap_or_default());
+            }
+            let Some(Ok(l)) = self.left.peek() else {
+                return Ok(None);
+            };
+            let order = match self.right.peek() {
+                Some(Ok(r)) => key(l).cmp(key(r)),
+                _ => std::cmp::Ordering::Less,
+            };
+            match order {
+                std::cmp::Ordering::Greater => {
+                    self.right.next();
+                }
+                std::cmp::Ordering::Less if !self.outer => {
+                    self.left.next();
+                }
+                _ => {
+                    let k = key(l).to_vec();
+                    self.load_group(&k)?;
+                    self.current = Some((k, false));
+                }
+            }
+        }
+    }
+
+    fn cursor(&self) -> Result<Cursor, String> {
+        Ok(match &self.group {
+            Group::Memory(_) => Cursor::Memory(0),
+            Group::Spilled(path) => {
+                let file =
+                    File::open(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+                Cursor::File(RunReader::new(
+                    BufReader::new(file),
+                    path.display().to_string(),
+                ))
+            }
+        })
+    }
+
+    /// Takes every left record with key `k` into the group, spilling it to a
+    /// run file once it outgrows its budget.
+    fn load_group(&mut self, k: &[u8]) -> Result<(), String> {
+        let spill_err = |e: std::io::Error| format!("spilling a join group: {e}");
+        let mut values = Vec::new();
+        let mut bytes = 0usize;
+        let mut writer: Option<(PathBuf, RunWriter<BufWriter<File>>)> = None;
+        while matches!(self.left.peek(), Some(Ok(r)) if key(r) == k) {
+            let Some(Ok(rec)) = self.left.next() else {
+                break;
+            };
+            if let Some((_, w)) = writer.as_mut() {
+                w.write(&Record::line(rec.value)).map_err(spill_err)?;
+                continue;
+            }
+            bytes += rec.value.len() + 32;
+            values.push(rec.value.into_vec());
+            if bytes > self.group_budget {
+                let (path, file) = self.spill.create("join")?;
+                let mut w = RunWriter::new(BufWriter::new(file));
+                for v in values.drain(..) {
+                    w.write(&Record::line(v)).map_err(spill_err)?;
+                }
+                writer = Some((path, w));
+            }
+        }
+        self.group = match writer {
+            None => Group::Memory(values),
+            Some((path, w)) => {
+                let (mut inner, stats) = w.finish().map_err(spill_err)?;
+                inner.flush().map_err(spill_err)?;
+                self.spill.record(stats);
+                Group::Spilled(path)
+            }
+        };
+        Ok(())
+    }
+}
+
+impl Iterator for MergeJoin {
+    type Item = Result<Record, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        match self.step() {
+            Ok(r) => r.map(Ok),
+            Err(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+
+    fn records(pairs: &[(String, String)]) -> Records {
+        let v: Vec<Result<Record, String>> = pairs
+            .iter()
+            .map(|(k, v)| Ok(Record::pair(k.as_bytes(), v.as_bytes())))
+            .collect();
+        Box::new(v.into_iter())
+    }
+
+    /// The join's lines, sorted, computed by a nested loop.
+    fn reference(
+        left: &[(String, String)],
+        right: &[(String, String)],
+        outer: bool,
+    ) -> Vec<String> {
+        let mut out = Vec::new();
+        for (lk, lv) in left {
+            let matches: Vec<&String> = right
+                .iter()
+                .filter(|(k, _)| k == lk)
+                .map(|(_, v)| v)
+                .collect();
+            for rv in &matches {
+                out.push(format!("{lk}\t{lv}\t{rv}"));
+            }
+            if outer && matches.is_empty() {
+                out.push(format!("{lk}\t{lv}\t"));
+            }
+        }
+        out.sort();
+        out
+    }
+
+    fn run(
+        left: &[(String, String)],
+        right: &[(String, String)],
+        outer: bool,
+        budget: usize,
+        name: &str,
+    ) -> (Vec<String>, u64) {
+        let dir =
+            std::env::temp_dir().join(format!("minispark-join-{name}-{}", std::process::id()));
+        let spill = Arc::new(SpillDir::new(dir).unwrap());
+        let out = join(records(left), || Ok(records(right)), outer, budget, &spill).unwrap();
+        let mut lines: Vec<String> = out
+            .map(|r| String::from_utf8(r.unwrap().to_line().into_owned()).unwrap())
+            .collect();
+        lines.sort();
+        (lines, spill.stats().bytes)
+    }
+
+    fn side(rng: &mut Rng, n: usize, keys: u64, tag: &str) -> Vec<(String, String)> {
+        (0..n)
+            .map(|i| {
+                // Some keys and values too long to be inline.
+                let k = rng.below(keys);
+                let key = if k.is_multiple_of(7) {
+                    format!("{k}-{}", "k".repeat(40))
+                } else {
+                    k.to_string()
+                };
+                (
+                    key,
+                    format!(
+                        "{tag}{i}{}",
+                        if i % 5 == 0 {
+                            "v".repeat(40)
+                        } else {
+                            String::new()
+                        }
+                    ),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn hash_and_sort_merge_joins_agree_with_a_nested_loop() {
+        let mut rng = Rng::new(5);
+        // Keys repeat on both sides; some appear on one side only.
+        let left = side(&mut rng, 400, 150, "l");
+        let right = side(&mut rng, 600, 200, "r");
+        for outer in [false, true] {
+            let want = reference(&left, &right, outer);
+            let (hashed, spilled) = run(&left, &right, outer, 1 << 30, "big");
+            assert_eq!(hashed, want, "hash join, outer={outer}");
+            assert_eq!(spilled, 0, "the hash join spills nothing");
+            // A budget of a few KB: the table overflows and the sort-merge
+            // join takes over, with spilled runs and spilled key groups.
+            let (merged, spilled) = run(&left, &right, outer, 4096, "small");
+            assert_eq!(merged, want, "sort-merge join, outer={outer}");
+            assert!(spilled > 0);
+        }
+    }
+
+    #[test]
+    fn empty_sides() {
+        let some = vec![("1".to_string(), "a".to_string())];
+        assert!(run(&some, &[], false, 1 << 20, "e1").0.is_empty());
+        assert_eq!(run(&some, &[], true, 1 << 20, "e2").0, ["1\ta\t"]);
+        assert!(run(&[], &some, true, 1 << 20, "e3").0.is_empty());
+        assert!(run(&[], &some, true, 0, "e4").0.is_empty());
+    }
+
+    #[test]
+    fn one_key_with_many_values_on_both_sides() {
+        let left: Vec<(String, String)> = (0..300).map(|i| ("k".into(), format!("l{i}"))).collect();
+        let right: Vec<(String, String)> = (0..40).map(|i| ("k".into(), format!("r{i}"))).collect();
+        let want = reference(&left, &right, false);
+        assert_eq!(want.len(), 12_000);
+        assert_eq!(run(&left, &right, false, 1 << 30, "skew1").0, want);
+        assert_eq!(run(&left, &right, false, 2048, "skew2").0, want);
+    }
+}

@@ -1,0 +1,169 @@
+//! The reduce side of wide operators: what a task does with the partition
+//! it fetched from every map output.
+//!
+//! | operator | how |
+//! |---|---|
+//! | `reduce_by_key` | merge the map side's partial aggregates in a bounded-memory hash table (`aggregate.rs`) |
+//! | `group_by_key` | external sort by (key, value), then one record per run of equal keys |
+//! | `distinct` | external sort, then drop each record equal to the one before |
+//! | `sort_by_key` | external sort (the range partitioning already ordered the partitions) |
+//! | `join`, `left_join` | a hash join, or external sorts and a merge join when the left side does not fit (`join.rs`) |
+//!
+//! OS idea: nothing here needs a partition to fit in memory. Sorted runs
+//! spill to disk and stream back through a k-way merge.
+
+use std::iter::Peekable;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::exec::executor::{Counters, Records, TaskEnv, CANCEL_CHECK_EVERY, MERGE_FAN_IN};
+use crate::exec::join::join;
+use crate::job::plan::Plan;
+use crate::job::{DatasetId, Job, Op};
+use crate::protocol::message::TaskSpec;
+use crate::record::Record;
+use crate::storage::aggregate::HashAggregator;
+use crate::storage::shuffle::{fetch, FetchRequest};
+use crate::storage::sort::ExternalSorter;
+use crate::storage::spill::SpillDir;
+
+/// Computes reduce partition `spec.index` of wide operator `wide`.
+#[allow(clippy::too_many_arguments)]
+pub fn reduce(
+    job: &Job,
+    plan: &Plan,
+    wide: DatasetId,
+    spec: &TaskSpec,
+    env: &TaskEnv,
+    spill: &Arc<SpillDir>,
+    counters: &Arc<Counters>,
+    cancel: &Arc<AtomicBool>,
+) -> Result<Records, String> {
+    let shuffles = plan.shuffles_of(wide);
+    let fetch_side = |side: usize| -> Result<Records, String> {
+        let shuffle = shuffles
+            .get(side)
+            .ok_or_else(|| format!("dataset {wide} has no input {side}"))?;
+        let read = spec
+            .shuffle_reads
+            .iter()
+            .find(|r| r.shuffle == shuffle.id)
+            .ok_or_else(|| format!("the task was not told where shuffle {} lives", shuffle.id))?;
+        let fetched = fetch(
+            FetchRequest {
+                job_id: spec.job_id,
+                shuffle: shuffle.id,
+                partition: spec.index,
+                maps: read.maps.clone(),
+            },
+            env.fetch_in_flight,
+            Arc::clone(&counters.fetched_bytes),
+            env.local_maps.clone(),
+            Arc::clone(&counters.fetch_failure),
+        );
+        let (counters, cancel) = (Arc::clone(counters), Arc::clone(cancel));
+        Ok(Box::new(fetched.map(move |r| {
+            let n = counters.records_in.fetch_add(1, Ordering::Relaxed);
+            if n % CANCEL_CHECK_EVERY == 0 && cancel.load(Ordering::Relaxed) {
+                return Err("cancelled".to_string());
+            }
+            r
+        })))
+    };
+    // The share also pays for fixed buffers: the fetched blocks in flight
+    // and one block per run a merge reads. Records get the rest.
+    let block = crate::storage::runfile::BLOCK_BYTES + crate::storage::runfile::BLOCK_HEADER_BYTES;
+    let reserved = (2 * env.fetch_in_flight + MERGE_FAN_IN) * block;
+    let budget = env
+        .memory_bytes
+        .saturating_sub(reserved)
+        .max(env.memory_bytes / 4);
+    let op = &job
+        .datasets
+        .get(wide)
+        .ok_or_else(|| format!("no dataset {wide}"))?
+        .op;
+    Ok(match op {
+        Op::ReduceByKey { agg, .. } => {
+            let mut table =
+                HashAggregator::new(agg.clone(), budget, MERGE_FAN_IN, Arc::clone(spill));
+            for r in fetch_side(0)? {
+                let r = r?;
+                table.merge_partial(r.key.as_deref().unwrap_or_default(), &r.value)?;
+            }
+            table.finish()?
+        }
+        Op::GroupByKey { .. } => Box::new(Groups {
+            sorted: sorted(fetch_side(0)?, budget, spill)?.0.peekable(),
+        }),
+        Op::Distinct { .. } => {
+            let mut last: Option<Record> = None;
+            Box::new(
+                sorted(fetch_side(0)?, budget, spill)?
+                    .0
+                    .filter(move |r| match r {
+                        Ok(rec) if last.as_ref() == Some(rec) => false,
+                        Ok(rec) => {
+                            last = Some(rec.clone());
+                            true
+                        }
+                        Err(_) => true,
+                    }),
+            )
+        }
+        Op::SortByKey { .. } => sorted(fetch_side(0)?, budget, spill)?.0,
+        Op::Join { .. } | Op::LeftJoin { .. } => {
+            let outer = matches!(op, Op::LeftJoin { .. });
+            join(fetch_side(0)?, || fetch_side(1), outer, budget, spill)?
+        }
+        other => return Err(format!("`{}` is not computed from a shuffle", other.name())),
+    })
+}
+
+/// Sorts `records` within `budget`; returns them and the memory they keep
+/// while being read.
+pub(crate) fn sorted(
+    records: Records,
+    budget: usize,
+    spill: &Arc<SpillDir>,
+) -> Result<(Records, usize), String> {
+    let mut sorter = ExternalSorter::new(budget, MERGE_FAN_IN, Arc::clone(spill));
+    for r in records {
+        sorter.push(r?)?;
+    }
+    let retained = sorter.retained_bytes();
+    Ok((Box::new(sorter.finish()?), retained))
+}
+
+/// `group_by_key`: one record per key, its values in byte order joined by
+/// commas (the records arrive sorted by key, then value).
+struct Groups {
+    sorted: Peekable<Records>,
+}
+
+impl Iterator for Groups {
+    type Item = Result<Record, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let first = match self.sorted.next()? {
+            Ok(r) => r,
+            Err(e) => return Some(Err(e)),
+        };
+        let key = first.key.unwrap_or_default();
+        let mut values = first.value.into_vec();
+        while let Some(Ok(next)) = self.sorted.peek() {
+            if next.key.as_deref().unwrap_or_default() != &key[..] {
+                break;
+            }
+            let Some(Ok(next)) = self.sorted.next() else {
+                break;
+            };
+            values.push(b',');
+            values.extend_from_slice(&next.value);
+        }
+        if let Some(Err(_)) = self.sorted.peek() {
+            return self.sorted.next();
+        }
+        Some(Ok(Record::pair(key, values)))
+    }
+}

@@ -1,0 +1,5 @@
+//! TODO
+
+pub mod auth;
+pub mod connection;
+pub mod http;

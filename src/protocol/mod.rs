@@ -1,0 +1,6 @@
+//! TODO
+
+pub mod frame;
+pub mod hex;
+pub mod message;
+pub mod wire;

@@ -1,0 +1,5 @@
+//! TODO
+
+pub mod json;
+pub mod report;
+pub mod timeline;

@@ -1,0 +1,592 @@
+//! A worker's task attempts: run them on the thread pool, then commit,
+//! abort or cancel them as the master decides.
+//!
+//! OS idea: atomic commit with the file system. An attempt writes its output
+//! under `OUTPUT/_temporary/attempt-N/part-XXXXX`, invisible to readers of
+//! `OUTPUT/part-*`. Committing is `link(2)` of that file to its final name,
+//! then unlinking the temporary one: `link` fails when the target exists,
+//! so the first attempt to commit wins and a late or duplicate attempt can
+//! never replace a committed part (a plain `rename(2)` would silently
+//! overwrite it). The job's `_SUCCESS` is written last, also by rename.
+//!
+//! A map task's output (`shuffle.rs`) is written in the worker's work
+//! directory under a name that includes its attempt; committing it means
+//! recording it as the output this worker serves for that map task.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::event;
+use crate::exec::executor::{self, Destination, Failure, TaskEnv};
+use crate::job::plan::{plan, Output, Plan};
+use crate::job::Job;
+use crate::net::connection::Outbox;
+use crate::protocol::message::{Message, TaskSpec, WorkerMetrics};
+use crate::storage::outputs::Outputs;
+use crate::worker::fault::{self, Fault, FaultConfig, Faults};
+use crate::worker::latency::LatencyWindow;
+use crate::worker::pool::ThreadPool;
+use crate::worker::procstat::CpuMeter;
+
+/// The directory, inside an output directory, where attempts write.
+pub const TEMP_DIR: &str = "_temporary";
+
+/// Most messages kept for the master while it is unreachable.
+const MAX_PENDING: usize = 10_000;
+
+/// The current connection to the master, replaced on every reconnect.
+/// Task results produced while there is none wait here and go out as soon as
+/// the worker has registered again: the master then decides (usually that
+/// the attempt is stale, so its output is aborted and cleaned up).
+#[derive(Clone, Default)]
+pub struct MasterLink(Arc<Mutex<LinkState>>);
+
+#[derive(Default)]
+struct LinkState {
+    outbox: Option<Outbox>,
+    pending: Vec<Message>,
+}
+
+impl MasterLink {
+    /// Installs a new connection (flushing what waited) or clears it.
+    pub fn set(&self, outbox: Option<Outbox>) {
+        let mut link = lock(&self.0);
+        if let Some(o) = &outbox {
+            for msg in link.pending.drain(..) {
+                o.send(msg);
+            }
+        }
+        link.outbox = outbox;
+    }
+
+    pub fn send(&self, msg: Message) {
+        let mut link = lock(&self.0);
+        let unsent = match &link.outbox {
+            Some(o) => o.try_send(msg),
+            None => Err(msg),
+        };
+        if let Err(msg) = unsent {
+            if link.pending.len() < MAX_PENDING {
+                link.pending.push(msg);
+            } else {
+                event!(
+                    Warn,
+                    "worker",
+                    "message_dropped",
+                    msg = msg.msg_type().name()
+                );
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Running,
+    /// Output written, waiting for `CommitTask` or `AbortTask`.
+    Finished,
+}
+
+struct Attempt {
+    job_id: u64,
+    phase: Phase,
+    cancel: Arc<AtomicBool>,
+    kind: AttemptKind,
+}
+
+/// Where an attempt's output goes, by its stage's output.
+#[derive(Clone)]
+enum AttemptKind {
+    Part {
+        /// `OUTPUT/_temporary/attempt-N`
+        temp_dir: PathBuf,
+        /// `OUTPUT/_temporary/attempt-N/part-XXXXX`
+        temp_file: PathBuf,
+        /// `OUTPUT/part-XXXXX`
+        final_file: PathBuf,
+        save: u32,
+        part: u32,
+    },
+    Map {
+        data: PathBuf,
+        index: PathBuf,
+        shuffle: u32,
+        map: u32,
+    },
+    Sample,
+}
+
+impl AttemptKind {
+    fn destination(&self) -> Destination {
+        match self {
+            AttemptKind::Part { temp_file, .. } => Destination::Part(temp_file.clone()),
+            AttemptKind::Map { data, index, .. } => Destination::Map {
+                data: data.clone(),
+                index: index.clone(),
+            },
+            AttemptKind::Sample => Destination::Sample,
+        }
+    }
+
+    /// Removes whatever the attempt wrote.
+    fn discard(&self) {
+        match self {
+            AttemptKind::Part { temp_dir, .. } => remove_dir(temp_dir),
+            AttemptKind::Map { data, index, .. } => {
+                let _ = fs::remove_file(data);
+                let _ = fs::remove_file(index);
+            }
+            AttemptKind::Sample => {}
+        }
+    }
+}
+
+/// What a worker counts about its attempts, for its heartbeats.
+#[derive(Default)]
+struct Stats {
+    done: u64,
+    failed: u64,
+    spill_bytes: u64,
+    latency: LatencyWindow,
+    cpu: CpuMeter,
+}
+
+/// Runs and settles this worker's task attempts.
+pub struct Tasks {
+    pool: ThreadPool,
+    attempts: Mutex<HashMap<u64, Attempt>>,
+    pub outputs: Outputs,
+    link: MasterLink,
+    env: TaskEnv,
+    /// Shuffle and spill files live under `WORK_DIR/job-N/`.
+    work_dir: PathBuf,
+    faults: Faults,
+    stats: Mutex<Stats>,
+}
+
+impl Tasks {
+    pub fn new(
+        slots: u32,
+        link: MasterLink,
+        env: TaskEnv,
+        work_dir: PathBuf,
+        faults: FaultConfig,
+    ) -> std::io::Result<Arc<Tasks>> {
+        Ok(Arc::new(Tasks {
+            pool: ThreadPool::new(slots as usize, "task")?,
+            attempts: Mutex::new(HashMap::new()),
+            // The same registry serves peers and this worker's own reducers.
+            outputs: env.local_maps.outputs(),
+            link,
+            env,
+            work_dir,
+            faults: Faults::new(faults),
+            stats: Mutex::new(Stats::default()),
+        }))
+    }
+
+    fn job_dir(&self, job_id: u64) -> PathBuf {
+        self.work_dir.join(format!("job-{job_id}"))
+    }
+
+    /// What the next heartbeat reports: CPU use since the last one, memory,
+    /// and the attempts so far.
+    pub fn metrics(&self, slots: u32) -> WorkerMetrics {
+        let mut stats = lock(&self.stats);
+        let (cpu_permille, rss_bytes) = match stats.cpu.measure() {
+            Ok((cpu, sample)) => (cpu, sample.rss_bytes),
+            Err(e) => {
+                event!(Debug, "worker", "procfs_unreadable", error = e);
+                (0, 0)
+            }
+        };
+        let (mean, p50, p99) = stats.latency.summary();
+        WorkerMetrics {
+            cpu_permille,
+            rss_bytes,
+            running: self.pool.busy() as u32,
+            slots,
+            tasks_done: stats.done,
+            tasks_failed: stats.failed,
+            spill_bytes: stats.spill_bytes,
+            shuffle_served_bytes: self.outputs.served_bytes(),
+            latency_mean_ms: mean,
+            latency_p50_ms: p50,
+            latency_p99_ms: p99,
+        }
+    }
+
+    /// Starts an attempt on the pool; blocks while every slot is busy.
+    pub fn launch(self: &Arc<Self>, spec: TaskSpec) {
+        let attempt = spec.attempt;
+        let (job, plan) = match parse(&spec) {
+            Ok(parsed) => parsed,
+            Err(error) => return self.link.send(Message::TaskFailed { attempt, error }),
+        };
+        let kind = match self.kind(&spec, &job, &plan) {
+            Ok(kind) => kind,
+            Err(error) => return self.link.send(Message::TaskFailed { attempt, error }),
+        };
+        let cancel = Arc::new(AtomicBool::new(false));
+        lock(&self.attempts).insert(
+            attempt,
+            Attempt {
+                job_id: spec.job_id,
+                phase: Phase::Running,
+                cancel: Arc::clone(&cancel),
+                kind: kind.clone(),
+            },
+        );
+        event!(
+            Info,
+            "worker",
+            "task_started",
+            job = spec.job_id,
+            stage = spec.stage,
+            task = spec.task,
+            attempt = attempt
+        );
+        let fault = self.faults.next();
+        if let Fault::Crash { after } = fault {
+            let crash = thread::Builder::new().name("crash".into()).spawn(move || {
+                thread::sleep(after);
+                fault::crash(attempt)
+            });
+            if crash.is_err() {
+                fault::crash(attempt);
+            }
+        }
+        let tasks = Arc::clone(self);
+        let (job, plan) = (Arc::new(job), Arc::new(plan));
+        self.pool
+            .execute(move || tasks.execute(&spec, &job, &plan, &kind, cancel, fault));
+    }
+
+    /// Where attempt `spec` writes, from its stage's output.
+    fn kind(&self, spec: &TaskSpec, job: &Job, plan: &Plan) -> Result<AttemptKind, String> {
+        let stage = plan
+            .stages
+            .get(spec.stage as usize)
+            .ok_or_else(|| format!("the job has no stage {}", spec.stage))?;
+        let attempt = spec.attempt;
+        Ok(match stage.output {
+            Output::Save(save) => {
+                let out = Path::new(&job.saves.get(save).ok_or("no such save")?.path);
+                let part = format!("part-{:05}", spec.task);
+                let temp_dir = out.join(TEMP_DIR).join(format!("attempt-{attempt}"));
+                AttemptKind::Part {
+                    temp_file: temp_dir.join(&part),
+                    temp_dir,
+                    final_file: out.join(&part),
+                    save: save as u32,
+                    part: spec.task,
+                }
+            }
+            Output::Shuffle(shuffle) => {
+                let base = self.job_dir(spec.job_id).join(format!(
+                    "shuffle-{shuffle}-map-{}-attempt-{attempt}",
+                    spec.task
+                ));
+                AttemptKind::Map {
+                    data: base.with_extension("data"),
+                    index: base.with_extension("index"),
+                    shuffle,
+                    map: spec.task,
+                }
+            }
+            Output::Sample(_) => AttemptKind::Sample,
+        })
+    }
+
+    /// Body of an attempt, on a pool thread.
+    fn execute(
+        &self,
+        spec: &TaskSpec,
+        job: &Arc<Job>,
+        plan: &Plan,
+        kind: &AttemptKind,
+        cancel: Arc<AtomicBool>,
+        fault: Fault,
+    ) {
+        let attempt = spec.attempt;
+        let started = Instant::now();
+        let spill_dir = self
+            .job_dir(spec.job_id)
+            .join(format!("spill-attempt-{attempt}"));
+        let mut result = executor::run(
+            spec,
+            job,
+            plan,
+            &self.env,
+            Arc::clone(&cancel),
+            &kind.destination(),
+            spill_dir,
+        );
+        match fault {
+            Fault::None => {}
+            Fault::Crash { .. } => fault::crash(attempt),
+            Fault::Fail => {
+                let error = "injected failure (worker --fail-probability)".to_string();
+                result = Err(Failure::from(error));
+            }
+            Fault::Slow(pause) => {
+                event!(
+                    Info,
+                    "worker",
+                    "slow_injected",
+                    attempt = attempt,
+                    ms = pause.as_millis()
+                );
+                let until = Instant::now() + pause;
+                while Instant::now() < until && !cancel.load(Ordering::Relaxed) {
+                    thread::sleep(Duration::from_millis(10));
+                }
+            }
+        }
+        let mut attempts = lock(&self.attempts);
+        // Aborted while running: nobody will commit this output.
+        let result = match attempts.get_mut(&attempt) {
+            None => Err(Failure::from("aborted".to_string())),
+            Some(a) if result.is_ok() => {
+                a.phase = Phase::Finished;
+                result
+            }
+            Some(_) => {
+                attempts.remove(&attempt);
+                result
+            }
+        };
+        drop(attempts);
+        let mut stats = lock(&self.stats);
+        match &result {
+            Ok(done) => {
+                stats.done += 1;
+                stats.spill_bytes += done.metrics.spill_bytes;
+                // The whole attempt, as its master waited for it.
+                stats.latency.record(started.elapsed().as_millis() as u64);
+            }
+            Err(_) => stats.failed += 1,
+        }
+        drop(stats);
+        match result {
+            Ok(done) => {
+                event!(
+                    Info,
+                    "worker",
+                    "task_finished",
+                    job = spec.job_id,
+                    stage = spec.stage,
+                    task = spec.task,
+                    attempt = attempt,
+                    records_out = done.metrics.records_out,
+                    ms = done.metrics.duration_ms
+                );
+                self.link.send(Message::TaskDone {
+                    attempt,
+                    metrics: done.metrics,
+                    samples: done.samples,
+                });
+            }
+            Err(Failure { error, fetch }) => {
+                kind.discard();
+                event!(
+                    Warn,
+                    "worker",
+                    "task_failed",
+                    job = spec.job_id,
+                    stage = spec.stage,
+                    task = spec.task,
+                    attempt = attempt,
+                    error = error
+                );
+                self.link.send(match fetch {
+                    Some(f) => Message::FetchFailed {
+                        attempt,
+                        shuffle: f.shuffle,
+                        map: f.map,
+                        addr: f.addr,
+                        error: f.error,
+                    },
+                    None => Message::TaskFailed { attempt, error },
+                });
+            }
+        }
+    }
+
+    /// Moves a finished attempt's output into place: links a part file to
+    /// its final name, or starts serving a map output.
+    pub fn commit(&self, attempt: u64) {
+        let Some(a) = lock(&self.attempts).remove(&attempt) else {
+            let error = format!("attempt {attempt} is not waiting for a commit here");
+            return self.link.send(Message::TaskFailed { attempt, error });
+        };
+        if a.phase != Phase::Finished {
+            a.cancel.store(true, Ordering::Relaxed);
+            let error = format!("attempt {attempt} had not finished");
+            return self.link.send(Message::TaskFailed { attempt, error });
+        }
+        match &a.kind {
+            AttemptKind::Part {
+                temp_dir,
+                temp_file,
+                final_file,
+                save,
+                part,
+            } => {
+                match fs::hard_link(temp_file, final_file) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                        // Another attempt committed this part first; it stays.
+                        event!(
+                            Warn,
+                            "worker",
+                            "commit_lost_race",
+                            attempt = attempt,
+                            part = final_file.display()
+                        );
+                    }
+                    Err(e) => {
+                        remove_dir(temp_dir);
+                        let error = format!("committing {}: {e}", final_file.display());
+                        return self.link.send(Message::TaskFailed { attempt, error });
+                    }
+                }
+                remove_dir(temp_dir);
+                self.outputs
+                    .add_part(a.job_id, *save, *part, final_file.clone());
+            }
+            AttemptKind::Map {
+                data,
+                index,
+                shuffle,
+                map,
+            } => {
+                let old =
+                    self.outputs
+                        .add_map(a.job_id, *shuffle, *map, data.clone(), index.clone());
+                if let Some((old_data, old_index)) = old.filter(|(d, _)| d != data) {
+                    let _ = fs::remove_file(old_data);
+                    let _ = fs::remove_file(old_index);
+                }
+            }
+            AttemptKind::Sample => {}
+        }
+        event!(
+            Info,
+            "worker",
+            "task_committed",
+            job = a.job_id,
+            attempt = attempt
+        );
+        self.link.send(Message::TaskCommitted { attempt });
+    }
+
+    /// Discards an attempt: stops it if running, removes its output.
+    pub fn abort(&self, attempt: u64) {
+        if let Some(a) = lock(&self.attempts).remove(&attempt) {
+            a.cancel.store(true, Ordering::Relaxed);
+            if a.phase == Phase::Finished {
+                a.kind.discard();
+            }
+            event!(
+                Info,
+                "worker",
+                "task_aborted",
+                job = a.job_id,
+                attempt = attempt
+            );
+        }
+    }
+
+    /// The job has ended: stops its attempts and removes its temporary
+    /// output, shuffle and spill files.
+    pub fn release_job(&self, job_id: u64) {
+        let mut attempts = lock(&self.attempts);
+        let ids: Vec<u64> = attempts
+            .iter()
+            .filter(|(_, a)| a.job_id == job_id)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in ids {
+            if let Some(a) = attempts.get(&id) {
+                a.cancel.store(true, Ordering::Relaxed);
+                // A running attempt removes its own files when it sees the flag.
+                if a.phase == Phase::Finished {
+                    a.kind.discard();
+                    attempts.remove(&id);
+                }
+            }
+        }
+        drop(attempts);
+        self.outputs.forget_maps(job_id);
+        remove_dir(&self.job_dir(job_id));
+        event!(Debug, "worker", "job_released", job = job_id);
+    }
+
+    /// Writes `_SUCCESS` in each output directory and removes `_temporary`.
+    pub fn commit_job(&self, job_id: u64, outputs: &[String]) {
+        let mut error = String::new();
+        for out in outputs {
+            if let Err(e) = write_success(Path::new(out)) {
+                error = e;
+                break;
+            }
+        }
+        event!(Info, "worker", "job_committed", job = job_id, error = error);
+        self.link.send(Message::JobCommitted { job_id, error });
+    }
+}
+
+/// `_SUCCESS` is created inside `_temporary` and renamed into place, so it
+/// appears whole and only after every part.
+fn write_success(out: &Path) -> Result<(), String> {
+    let temp_dir = out.join(TEMP_DIR);
+    fs::create_dir_all(&temp_dir)
+        .map_err(|e| format!("cannot create {}: {e}", temp_dir.display()))?;
+    let temp = temp_dir.join("_SUCCESS");
+    fs::File::create(&temp)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| format!("cannot write {}: {e}", temp.display()))?;
+    let target = out.join("_SUCCESS");
+    fs::rename(&temp, &target)
+        .map_err(|e| format!("cannot rename to {}: {e}", target.display()))?;
+    remove_dir(&temp_dir);
+    Ok(())
+}
+
+/// Parses and plans the task's job, exactly as the master did.
+fn parse(spec: &TaskSpec) -> Result<(Job, Plan), String> {
+    let overrides: BTreeMap<String, String> = spec
+        .params
+        .iter()
+        .map(|kv| (kv.key.clone(), kv.value.clone()))
+        .collect();
+    let mut job = Job::parse(&spec.file, &spec.source, &overrides).map_err(|e| e.to_string())?;
+    job.resolve_paths(Path::new(&spec.base_dir));
+    let plan = plan(&job, spec.parallelism)?;
+    Ok((job, plan))
+}
+
+fn remove_dir(dir: &Path) {
+    if let Err(e) = fs::remove_dir_all(dir) {
+        if e.kind() != ErrorKind::NotFound {
+            event!(
+                Warn,
+                "worker",
+                "cleanup_failed",
+                path = dir.display(),
+                error = e
+            );
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}

@@ -1,0 +1,246 @@
+//! A worker's data port: the socket its peers and tools talk to directly.
+//!
+//! OS idea: a second listening socket in the same process, with its own
+//! accept thread, so data traffic between workers never queues behind the
+//! control connection to the master. Each connection gets a thread and is a
+//! plain request/reply loop of frames: `Ping`; `FetchOutput`, which streams
+//! a committed output part to a client (`client results`); and
+//! `FetchShuffle`, which streams one reduce partition of a map output to
+//! another worker's reduce task. Both answer in `DataChunk` frames.
+
+use std::net::{TcpListener, TcpStream};
+use std::thread;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::event;
+use crate::net::connection::{linger_close, refuse_busy, FrameReader, FrameWriter, Gate, Limits};
+use crate::protocol::message::{error_code, Message};
+use crate::protocol::wire::Bytes;
+use crate::storage::outputs::Outputs;
+use crate::storage::shuffle;
+use std::io::Read;
+use std::path::Path;
+
+/// Bytes sent per `DataChunk` frame.
+const CHUNK_BYTES: usize = 64 * 1024;
+
+enum SendError {
+    /// Our side: the part is unknown or unreadable; the session goes on.
+    Local(String),
+    /// The peer's side: the connection broke.
+    Peer,
+}
+
+/// Streams `len` bytes of `path` from `start` as `DataChunk` frames.
+fn send_range(
+    writer: &mut FrameWriter<&TcpStream>,
+    path: &Path,
+    start: u64,
+    len: u64,
+) -> std::result::Result<(), SendError> {
+    let mut reader = shuffle::open_range(path, start, len).map_err(SendError::Local)?;
+    let mut buf = vec![0u8; CHUNK_BYTES];
+    loop {
+        // Fill a whole chunk (short reads are normal) so `last` is exact.
+        let mut filled = 0;
+        while filled < buf.len() {
+            match reader.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(SendError::Local(format!("reading {}: {e}", path.display()))),
+            }
+        }
+        let last = filled < buf.len();
+        let chunk = Message::DataChunk {
+            data: Bytes(buf[..filled].to_vec()),
+            last: u8::from(last),
+        };
+        writer.send(&chunk).map_err(|_| SendError::Peer)?;
+        if last {
+            return Ok(());
+        }
+    }
+}
+
+/// A committed output part, whole.
+fn send_part(
+    writer: &mut FrameWriter<&TcpStream>,
+    outputs: &Outputs,
+    job_id: u64,
+    save: u32,
+    part: u32,
+) -> std::result::Result<(), SendError> {
+    let path = outputs.part(job_id, save, part).ok_or_else(|| {
+        SendError::Local(format!(
+            "this worker holds no part {part} of save {save} of job {job_id}"
+        ))
+    })?;
+    let len = std::fs::metadata(&path)
+        .map_err(|e| SendError::Local(format!("cannot read {}: {e}", path.display())))?
+        .len();
+    send_range(writer, &path, 0, len)
+}
+
+/// One reduce partition of a committed map output, found through its index.
+fn send_shuffle(
+    writer: &mut FrameWriter<&TcpStream>,
+    outputs: &Outputs,
+    job_id: u64,
+    shuffle: u32,
+    map: u32,
+    partition: u32,
+) -> std::result::Result<(), SendError> {
+    let (data, index) = outputs.map(job_id, shuffle, map).ok_or_else(|| {
+        SendError::Local(format!(
+            "this worker holds no output of map {map} for shuffle {shuffle} of job {job_id}"
+        ))
+    })?;
+    let (start, len) = shuffle::partition_range(&index, partition).map_err(SendError::Local)?;
+    send_range(writer, &data, start, len)?;
+    outputs.add_served(len);
+    Ok(())
+}
+
+/// Starts the accept loop on its own thread.
+pub fn spawn(listener: TcpListener, outputs: Outputs, limits: Limits) -> Result<()> {
+    thread::Builder::new()
+        .name("data-port".into())
+        .spawn(move || accept_loop(listener, outputs, limits))
+        .map(|_| ())
+        .map_err(|e| Error::io("starting the data port thread", e))
+}
+
+fn accept_loop(listener: TcpListener, outputs: Outputs, limits: Limits) {
+    let gate = std::sync::Arc::new(Gate::default());
+    for conn in listener.incoming() {
+        match conn {
+            Ok(stream) => {
+                let Some(permit) = gate.enter(limits.max_connections) else {
+                    let peer = stream
+                        .peer_addr()
+                        .map(|a| a.to_string())
+                        .unwrap_or_default();
+                    event!(
+                        Warn,
+                        "worker",
+                        "connection_refused",
+                        peer = peer,
+                        reason = "too_many"
+                    );
+                    refuse_busy(&stream, limits.max_connections);
+                    continue;
+                };
+                let _ = stream.set_read_timeout(Some(limits.idle_timeout));
+                let outputs = outputs.clone();
+                let spawned = thread::Builder::new()
+                    .name("data-conn".into())
+                    .spawn(move || {
+                        let _permit = permit;
+                        serve(&stream, &outputs)
+                    });
+                if let Err(e) = spawned {
+                    event!(Error, "worker", "thread_spawn_failed", error = e);
+                }
+            }
+            Err(e) => {
+                event!(Warn, "worker", "accept_failed", error = e);
+                thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+fn serve(stream: &TcpStream, outputs: &Outputs) {
+    let peer = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| "?".into());
+    let _ = stream.set_nodelay(true);
+    let mut reader = FrameReader::new(stream);
+    let mut writer = FrameWriter::new(stream);
+    if let Some(secret) = crate::net::auth::secret() {
+        let sent = crate::net::auth::accept(secret, &mut reader, |m| {
+            let _ = writer.send(&m);
+        });
+        if let Err(why) = sent {
+            event!(Warn, "worker", "auth_failed", peer = peer, reason = why);
+            linger_close(stream);
+            return;
+        }
+    }
+    loop {
+        let reply = match reader.read_message() {
+            Ok(None) => return,
+            Ok(Some(Message::Ping { nonce })) => Message::Pong { nonce },
+            Ok(Some(hello @ Message::Hello { .. })) => {
+                match crate::net::auth::challenge(None, &hello) {
+                    Err(why) => crate::net::auth::unauthorized(why),
+                    Ok((challenge, _)) => challenge,
+                }
+            }
+            Ok(Some(Message::FetchOutput { job_id, save, part })) => {
+                match send_part(&mut writer, outputs, job_id, save, part) {
+                    Ok(()) => continue,
+                    Err(SendError::Local(message)) => Message::Error {
+                        code: error_code::NOT_FOUND,
+                        message,
+                    },
+                    Err(SendError::Peer) => return,
+                }
+            }
+            Ok(Some(Message::FetchShuffle {
+                job_id,
+                shuffle,
+                map,
+                partition,
+            })) => match send_shuffle(&mut writer, outputs, job_id, shuffle, map, partition) {
+                Ok(()) => continue,
+                Err(SendError::Local(message)) => {
+                    event!(
+                        Warn,
+                        "worker",
+                        "fetch_refused",
+                        peer = peer,
+                        error = message
+                    );
+                    Message::Error {
+                        code: error_code::NOT_FOUND,
+                        message,
+                    }
+                }
+                Err(SendError::Peer) => return,
+            },
+            Ok(Some(other)) => Message::Error {
+                code: error_code::UNEXPECTED,
+                message: format!(
+                    "a worker's data port does not accept {}",
+                    other.msg_type().name()
+                ),
+            },
+            Err(Error::Frame(invalid)) => {
+                event!(Warn, "worker", "bad_frame", peer = peer, reason = invalid);
+                let _ = writer.send(&Message::Error {
+                    code: error_code::BAD_FRAME,
+                    message: invalid.to_string(),
+                });
+                linger_close(stream);
+                return;
+            }
+            Err(e) => {
+                event!(
+                    Debug,
+                    "worker",
+                    "data_session_ended",
+                    peer = peer,
+                    error = e
+                );
+                return;
+            }
+        };
+        if writer.send(&reply).is_err() {
+            return;
+        }
+    }
+}

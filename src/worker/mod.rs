@@ -1,0 +1,336 @@
+//! The worker process: registers with the master, sends heartbeats, and
+//! reconnects when the master goes away.
+//!
+//! OS idea: three kinds of thread around two sockets. The main thread owns
+//! the control connection to the master and blocks reading it; a heartbeat
+//! thread wakes on a timer (`recv_timeout` on a channel, which doubles as its
+//! stop signal) and queues a `Heartbeat` in the outbox; the data port has
+//! its own accept thread. When the master's connection ends (`read` returns
+//! 0 after a kill, or fails after a reset), the worker retries with
+//! exponential backoff and registers again, asking for its old id back.
+//!
+//! Tasks run on a thread pool (`task.rs`, `pool.rs`); the main thread only
+//! reads the master's orders and hands them over.
+
+pub mod attempts;
+pub mod data_port;
+pub mod fault;
+pub mod latency;
+pub mod pool;
+pub mod procstat;
+
+use std::net::TcpListener;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::event;
+use crate::exec::executor::TaskEnv;
+use crate::net::connection::{connect, FrameReader, FrameWriter, Limits, Outbox};
+use crate::protocol::message::Message;
+use crate::storage::outputs::LocalMaps;
+use crate::worker::attempts::{MasterLink, Tasks};
+use crate::worker::fault::FaultConfig;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The first wait before reconnecting; it doubles up to `reconnect_max`.
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Settings from the command line.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// `host:port` of the master.
+    pub master: String,
+    /// Task slots offered to the master.
+    pub slots: u32,
+    /// Memory budget for record data, in bytes.
+    pub memory_bytes: u64,
+    /// Interval between heartbeats.
+    pub heartbeat: Duration,
+    /// Longest wait between reconnection attempts.
+    pub reconnect_max: Duration,
+    /// Host name or IP peers should use to reach the data port; `None` means
+    /// the local address of the connection to the master.
+    pub advertise_host: Option<String>,
+    /// Whether `pipe` may run commands here.
+    pub allow_pipe: bool,
+    /// Where shuffle and spill files go.
+    pub work_dir: PathBuf,
+    /// Map outputs a reduce task fetches at once.
+    pub fetches: usize,
+    /// Failures, crashes and stalls to inject (tests and demos).
+    pub faults: FaultConfig,
+    /// Connections its data port serves at once, and their idle timeout.
+    pub limits: Limits,
+}
+
+/// Runs the worker until the process ends. `data_listener` is the already
+/// bound data port.
+pub fn run(data_listener: TcpListener, config: WorkerConfig) -> Result<()> {
+    let data_addr = data_listener
+        .local_addr()
+        .map_err(|e| Error::io("reading the data port's address", e))?;
+    let link = MasterLink::default();
+    clean_work_dir(&config.work_dir)?;
+    let env = TaskEnv {
+        allow_pipe: config.allow_pipe,
+        // Each running task gets an equal share of the budget.
+        memory_bytes: (config.memory_bytes / u64::from(config.slots.max(1))) as usize,
+        fetch_in_flight: config.fetches.max(1),
+        local_maps: LocalMaps::default(),
+    };
+    let local_maps = env.local_maps.clone();
+    let tasks = Tasks::new(
+        config.slots,
+        link.clone(),
+        env,
+        config.work_dir.clone(),
+        config.faults.clone(),
+    )
+    .map_err(|e| Error::io("starting the task thread pool", e))?;
+    data_port::spawn(data_listener, tasks.outputs.clone(), config.limits)?;
+    event!(
+        Info,
+        "worker",
+        "started",
+        data_port = data_addr,
+        master = config.master,
+        slots = config.slots,
+        memory = crate::size::format_size(config.memory_bytes)
+    );
+
+    let mut worker_id = 0;
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        match session(
+            &config,
+            &tasks,
+            &link,
+            &local_maps,
+            data_addr.port(),
+            data_addr.ip(),
+            worker_id,
+        ) {
+            Ok(SessionEnd { id, registered }) => {
+                worker_id = id;
+                if registered {
+                    backoff = FIRST_BACKOFF;
+                }
+            }
+            Err(e) => {
+                event!(
+                    Warn,
+                    "worker",
+                    "master_unreachable",
+                    master = config.master,
+                    error = e,
+                    retry_in_ms = backoff.as_millis()
+                );
+            }
+        }
+        thread::sleep(backoff);
+        backoff = (backoff * 2).min(config.reconnect_max);
+    }
+}
+
+struct SessionEnd {
+    /// The id the master gave us (kept for the next registration).
+    id: u32,
+    /// Whether the master accepted us this time.
+    registered: bool,
+}
+
+/// One connection to the master: register, then heartbeat until it ends.
+fn session(
+    config: &WorkerConfig,
+    tasks: &Arc<Tasks>,
+    link: &MasterLink,
+    local_maps: &LocalMaps,
+    data_port: u16,
+    data_ip: std::net::IpAddr,
+    prev_id: u32,
+) -> Result<SessionEnd> {
+    let stream = connect(
+        &config.master,
+        config.reconnect_max.max(Duration::from_secs(1)),
+    )?;
+    let _ = stream.set_nodelay(true);
+    let host = match &config.advertise_host {
+        Some(h) => h.clone(),
+        // Bound to a specific address: that one. Bound to 0.0.0.0: the
+        // address this machine uses to reach the master, which the master
+        // (and so the other workers) can reach back.
+        None if !data_ip.is_unspecified() => data_ip.to_string(),
+        None => stream
+            .local_addr()
+            .map_err(|e| Error::io("reading our address", e))?
+            .ip()
+            .to_string(),
+    };
+    let data_addr = format_host_port(&host, data_port);
+    local_maps.set_addr(data_addr.clone());
+
+    let mut writer = FrameWriter::new(&stream);
+    writer.send(&Message::Register {
+        data_addr: data_addr.clone(),
+        slots: config.slots,
+        memory_bytes: config.memory_bytes,
+        prev_id,
+    })?;
+    // Registration must be answered promptly; afterwards the master may stay
+    // quiet for as long as it likes.
+    let _ = stream.set_read_timeout(Some(config.heartbeat.max(Duration::from_secs(5))));
+    let mut reader = FrameReader::new(&stream);
+    let id = match reader.read_message()? {
+        Some(Message::RegisterAck { worker_id }) => worker_id,
+        Some(Message::Error { code, message }) => return Err(Error::Remote { code, message }),
+        Some(other) => {
+            return Err(Error::Protocol(format!(
+                "expected RegisterAck, got {}",
+                other.msg_type().name()
+            )))
+        }
+        None => return Err(Error::Protocol("master closed before RegisterAck".into())),
+    };
+    let _ = stream.set_read_timeout(None);
+    event!(
+        Info,
+        "worker",
+        if prev_id == id {
+            "reregistered"
+        } else {
+            "registered"
+        },
+        id = id,
+        master = config.master,
+        data_addr = data_addr
+    );
+
+    let (outbox, writer_thread) = Outbox::spawn(&stream, "to-master".into())
+        .map_err(|e| Error::io("starting the writer thread", e))?;
+    link.set(Some(outbox.clone()));
+    let (stop_tx, stop_rx) = mpsc::channel::<()>();
+    let beats = outbox.clone();
+    let interval = config.heartbeat;
+    let (measured, slots) = (Arc::clone(tasks), config.slots);
+    let heartbeat_thread = thread::Builder::new()
+        .name("heartbeat".into())
+        .spawn(move || loop {
+            match stop_rx.recv_timeout(interval) {
+                Err(RecvTimeoutError::Timeout) => {
+                    if !beats.send(Message::Heartbeat {
+                        worker_id: id,
+                        metrics: measured.metrics(slots),
+                    }) {
+                        return;
+                    }
+                }
+                // A message or a disconnect both mean: stop.
+                _ => return,
+            }
+        })
+        .map_err(|e| Error::io("starting the heartbeat thread", e))?;
+
+    let reason = loop {
+        match reader.read_message() {
+            Ok(Some(Message::LaunchTask { task })) => tasks.launch(task),
+            Ok(Some(Message::CommitTask { attempt })) => tasks.commit(attempt),
+            Ok(Some(Message::AbortTask { attempt })) => tasks.abort(attempt),
+            Ok(Some(Message::CommitJob { job_id, outputs })) => tasks.commit_job(job_id, &outputs),
+            Ok(Some(Message::ReleaseJob { job_id })) => tasks.release_job(job_id),
+            Ok(Some(Message::Error { code, message })) => {
+                event!(
+                    Warn,
+                    "worker",
+                    "master_error",
+                    code = code,
+                    message = message
+                );
+            }
+            Ok(Some(other)) => {
+                event!(Debug, "worker", "ignored_message", msg = other);
+            }
+            Ok(None) => break "master closed the connection".to_string(),
+            Err(e) => break e.to_string(),
+        }
+    };
+    event!(Warn, "worker", "master_lost", id = id, reason = reason);
+    link.set(None);
+    drop(stop_tx);
+    let _ = heartbeat_thread.join();
+    drop(outbox);
+    let _ = writer_thread.join();
+    Ok(SessionEnd {
+        id,
+        registered: true,
+    })
+}
+
+/// Prefix of a default work directory's name; the rest is the worker's pid.
+pub const DEFAULT_WORK_DIR_PREFIX: &str = "minispark-worker-";
+
+/// Marks a directory as a worker's own: only such a directory is emptied.
+const WORK_DIR_MARKER: &str = ".minispark-work-dir";
+
+/// Makes `dir` empty and ours: what a previous run of this worker left
+/// there (shuffle and spill files of jobs it will never hear of again) is
+/// removed. A directory is emptied only if it carries our marker file (or
+/// is empty): a mistyped `--work-dir $HOME` is refused, not wiped. Default
+/// work directories (`$TMPDIR/minispark-worker-PID`) of workers no longer
+/// running (no `/proc/PID`) are removed too: a worker killed with -9 never
+/// cleaned up its own.
+fn clean_work_dir(dir: &Path) -> Result<()> {
+    let io = |what: &str, e| Error::io(format!("{what} work directory {}", dir.display()), e);
+    if let Ok(mut entries) = std::fs::read_dir(dir) {
+        if entries.next().is_some() && !dir.join(WORK_DIR_MARKER).exists() {
+            return Err(Error::Usage(format!(
+                "work directory {} is not empty and is not a Mini-Spark work directory \
+                 (no {WORK_DIR_MARKER}); refusing to empty it",
+                dir.display()
+            )));
+        }
+        std::fs::remove_dir_all(dir).map_err(|e| io("cleaning", e))?;
+        event!(Info, "worker", "work_dir_cleaned", dir = dir.display());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| io("creating", e))?;
+    std::fs::write(dir.join(WORK_DIR_MARKER), b"").map_err(|e| io("marking", e))?;
+    let Some(parent) = dir.parent() else {
+        return Ok(());
+    };
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(DEFAULT_WORK_DIR_PREFIX))
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid.to_string()).exists() {
+            let stale = entry.path();
+            if std::fs::remove_dir_all(&stale).is_ok() {
+                event!(
+                    Info,
+                    "worker",
+                    "stale_work_dir_removed",
+                    dir = stale.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `host:port`, with brackets around an IPv6 literal.
+fn format_host_port(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
