@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use common::json::Value;
 use common::*;
+use minispark::view::markup::well_formed;
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -132,38 +133,6 @@ fn the_page_and_its_errors() {
 
 fn text_of_jobs(addr: &str) -> String {
     common::text(addr, "JOBS").join("\n")
-}
-
-/// Tags balanced and nested, attribute values quoted.
-fn well_formed(svg: &str) -> Result<(), String> {
-    let mut stack: Vec<String> = Vec::new();
-    let mut rest = svg;
-    while let Some(i) = rest.find('<') {
-        let after = &rest[i + 1..];
-        let end = after.find('>').ok_or("unclosed tag")?;
-        let tag = &after[..end];
-        rest = &after[end + 1..];
-        if let Some(name) = tag.strip_prefix('/') {
-            let open = stack.pop().ok_or(format!("stray </{name}>"))?;
-            if open != name.trim() {
-                return Err(format!("<{open}> closed by </{name}>"));
-            }
-        } else if !tag.ends_with('/') {
-            let name = tag
-                .split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_string();
-            stack.push(name);
-        }
-        if !tag.matches('"').count().is_multiple_of(2) {
-            return Err(format!("unbalanced quotes in <{tag}>"));
-        }
-    }
-    match stack.pop() {
-        Some(open) => Err(format!("<{open}> never closed")),
-        None => Ok(()),
-    }
 }
 
 #[test]

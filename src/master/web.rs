@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use crate::event;
 use crate::master::Master;
-use crate::net::http::{self, html_escape, BadRequest, Response};
+use crate::net::http::{self, BadRequest, Response};
+use crate::view::markup::html_escape;
 use crate::protocol::message::{
     JobReport, JobState, JobSummary, StageReport, WorkerInfo, WorkerState,
 };

@@ -404,27 +404,6 @@ pub fn percent_decode(s: &str) -> Result<String, String> {
     String::from_utf8(out).map_err(|_| format!("{s:?} does not decode to UTF-8 text"))
 }
 
-/// Escapes text for HTML and XML (the page, and the SVG timeline): the
-/// five special characters become references, and control characters XML
-/// 1.0 does not allow (all below space but tab, newline, return) become
-/// U+FFFD. Safe in element text and in quoted attribute values.
-pub fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if c < ' ' || c == '\u{fffe}' || c == '\u{ffff}' => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -809,16 +788,6 @@ mod tests {
         ] {
             assert!(percent_decode(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn html_escape_cases() {
-        assert_eq!(html_escape("plain text é"), "plain text é");
-        assert_eq!(
-            html_escape(r#"<a href="x?a=1&b='2'">"#),
-            "&lt;a href=&quot;x?a=1&amp;b=&#39;2&#39;&quot;&gt;"
-        );
-        assert_eq!(html_escape("&amp;"), "&amp;amp;");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! TODO
 
 pub mod json;
+pub mod markup;
 pub mod report;
 pub mod timeline;

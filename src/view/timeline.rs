@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::net::http::html_escape;
+use crate::view::markup::html_escape;
 use crate::protocol::message::{AttemptOutcome, AttemptReport, JobReport};
 
 // The layout, in pixels. The chart is `WIDTH` wide: a column of row labels,
@@ -447,6 +447,7 @@ fn open_svg(out: &mut String, width: f64, height: f64) {
 mod tests {
     use super::*;
     use crate::protocol::message::{JobState, StageReport};
+    use crate::view::markup::well_formed;
 
     fn attempt(worker: u32, start_ms: u64, end_ms: u64, outcome: AttemptOutcome) -> AttemptReport {
         AttemptReport {
@@ -562,142 +563,6 @@ mod tests {
         reports
     }
 
-    /// A tiny XML well-formedness checker, enough for what `render` writes:
-    /// elements properly nested, attribute values quoted and not repeated,
-    /// no raw `&`, `<` or `>` in text or values except as references, no
-    /// control characters, one root element.
-    fn check_xml(doc: &str) -> Result<(), String> {
-        let chars: Vec<char> = doc.chars().collect();
-        let mut open: Vec<String> = Vec::new();
-        let mut roots = 0;
-        let mut i = 0;
-        while i < chars.len() {
-            let c = chars[i];
-            if c == '<' {
-                let (next, name, closing, empty) = check_tag(&chars, i)?;
-                if closing {
-                    match open.pop() {
-                        Some(top) if top == name => {}
-                        top => return Err(format!("</{name}> at {i} closes {top:?}")),
-                    }
-                } else {
-                    if open.is_empty() {
-                        roots += 1;
-                    }
-                    if !empty {
-                        open.push(name);
-                    }
-                }
-                i = next;
-                continue;
-            }
-            if open.is_empty() && !c.is_whitespace() {
-                return Err(format!("text {c:?} outside the root at {i}"));
-            }
-            i = check_char(&chars, i, '<')?;
-        }
-        match (roots, open.is_empty()) {
-            (1, true) => Ok(()),
-            (1, false) => Err(format!("unclosed elements {open:?}")),
-            _ => Err(format!("{roots} root elements")),
-        }
-    }
-
-    /// Checks the tag starting at `chars[at] == '<'`. Returns the index after
-    /// it, its name, whether it is a closing tag and whether it is empty (`/>`).
-    fn check_tag(chars: &[char], at: usize) -> Result<(usize, String, bool, bool), String> {
-        let mut i = at + 1;
-        let closing = chars.get(i) == Some(&'/');
-        if closing {
-            i += 1;
-        }
-        let name = take_name(chars, &mut i);
-        if name.is_empty() {
-            return Err(format!("tag without a name at {at}"));
-        }
-        let mut seen = Vec::new();
-        loop {
-            let spaced = skip_space(chars, &mut i);
-            match chars.get(i) {
-                Some('>') => return Ok((i + 1, name, closing, false)),
-                Some('/') if !closing && chars.get(i + 1) == Some(&'>') => {
-                    return Ok((i + 2, name, closing, true))
-                }
-                Some(_) if !closing && spaced => {
-                    let attr = take_name(chars, &mut i);
-                    if attr.is_empty() || chars.get(i) != Some(&'=') {
-                        return Err(format!("bad attribute in <{name}> at {i}"));
-                    }
-                    if seen.contains(&attr) {
-                        return Err(format!("attribute {attr} twice in <{name}>"));
-                    }
-                    seen.push(attr);
-                    i += 1;
-                    if chars.get(i) != Some(&'"') {
-                        return Err(format!("unquoted value in <{name}> at {i}"));
-                    }
-                    i += 1;
-                    while chars.get(i) != Some(&'"') {
-                        if i >= chars.len() {
-                            return Err(format!("unterminated value in <{name}>"));
-                        }
-                        i = check_char(chars, i, '"')?;
-                    }
-                    i += 1;
-                }
-                _ => return Err(format!("malformed <{name}> at {i}")),
-            }
-        }
-    }
-
-    /// Checks one character of text or of a value (ended by `end`), reading a
-    /// whole reference if it is one. Returns the index after it.
-    fn check_char(chars: &[char], i: usize, end: char) -> Result<usize, String> {
-        match chars[i] {
-            '&' => {
-                let rest: String = chars[i + 1..].iter().take(10).collect();
-                let Some(semi) = rest.find(';') else {
-                    return Err(format!("raw & at {i}"));
-                };
-                let name = &rest[..semi];
-                let numeric = name
-                    .strip_prefix('#')
-                    .is_some_and(|n| !n.is_empty() && n.chars().all(|d| d.is_ascii_digit()));
-                if ["amp", "lt", "gt", "quot", "apos"].contains(&name) || numeric {
-                    Ok(i + 1 + rest[..=semi].chars().count())
-                } else {
-                    Err(format!("unknown reference &{name}; at {i}"))
-                }
-            }
-            '<' | '>' => Err(format!("raw {:?} at {i}", chars[i])),
-            c if c == end => Err(format!("raw {c:?} at {i}")),
-            c if c < ' ' && !matches!(c, '\t' | '\n' | '\r') => {
-                Err(format!("control character {c:?} at {i}"))
-            }
-            _ => Ok(i + 1),
-        }
-    }
-
-    fn take_name(chars: &[char], i: &mut usize) -> String {
-        let mut name = String::new();
-        while let Some(&c) = chars.get(*i) {
-            if !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.')) {
-                break;
-            }
-            name.push(c);
-            *i += 1;
-        }
-        name
-    }
-
-    fn skip_space(chars: &[char], i: &mut usize) -> bool {
-        let before = *i;
-        while chars.get(*i).is_some_and(|c| c.is_whitespace()) {
-            *i += 1;
-        }
-        *i > before
-    }
-
     /// The attributes of every attempt bar, in order.
     fn attempt_bars(svg: &str) -> Vec<BTreeMap<String, String>> {
         svg.split(r#"<rect class="attempt" "#)
@@ -722,29 +587,10 @@ mod tests {
     }
 
     #[test]
-    fn the_checker_catches_broken_xml() {
-        assert!(check_xml(r#"<a><b x="1"/>t &amp; &#39;</a>"#).is_ok());
-        for bad in [
-            "<a><b></a></b>",
-            "<a>",
-            "<a x=1/>",
-            r#"<a x="1" x="2"/>"#,
-            r#"<a x="<"/>"#,
-            "<a>&</a>",
-            "<a>&bogus;</a>",
-            "<a>1 < 2</a>",
-            "<a/><b/>",
-            "<a>\u{1}</a>",
-        ] {
-            assert!(check_xml(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
     fn render_is_well_formed() {
         for report in all_reports() {
             let svg = render(&report);
-            if let Err(why) = check_xml(&svg) {
+            if let Err(why) = well_formed(&svg) {
                 panic!("job {}: {why}\n{svg}", report.id);
             }
             assert!(svg.starts_with("<svg "), "{svg}");
@@ -935,6 +781,6 @@ mod tests {
         assert!(svg.contains("no attempts yet"));
         assert!(svg.contains("job 1 a&amp;b.job RUNNING"));
         assert!(!svg.contains("class=\"attempt\""));
-        assert!(check_xml(&svg).is_ok());
+        assert!(well_formed(&svg).is_ok());
     }
 }

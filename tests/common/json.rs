@@ -1,4 +1,3 @@
-#![allow(dead_code)]
 //! A small, strict JSON parser (RFC 8259), so integration tests can read the
 //! master's `/api/v1` answers without a JSON crate.
 //!
@@ -13,6 +12,8 @@
 //! surrogates and anything after the top-level value are all errors.
 //! Nesting is limited to `MAX_DEPTH`, so a hostile text cannot overflow the
 //! stack.
+
+#![allow(dead_code)]
 
 /// Deepest nesting of arrays and objects `parse` accepts.
 pub const MAX_DEPTH: usize = 128;

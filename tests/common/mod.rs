@@ -13,6 +13,9 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use minispark::client::Client;
+use minispark::view::report::status_table;
+
 /// How long a process may take to print its address.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -434,7 +437,7 @@ pub fn start(addr: &str, job: &str, params: &[(&str, &str)]) -> String {
     stdout(&out).lines().next().unwrap().trim().to_string()
 }
 
-/// One stage's row of `client status`.
+/// One stage's row of `client status`: its tasks and attempts.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Row {
     pub done: u32,
@@ -444,52 +447,48 @@ pub struct Row {
     pub failed: u32,
 }
 
-/// A job as `client status` shows it: its state, stage rows and error.
+/// A job as the master reports it: its state, stage rows and error.
 #[derive(Debug, Clone)]
 pub struct Status {
     pub state: String,
     pub rows: Vec<Row>,
     pub error: String,
-    /// The whole text.
+    /// The job as `client status` prints it, for failure messages.
     pub text: String,
 }
 
-/// `client status ID`, parsed.
+/// The job's report, asked for through the client library (`JobStatus`).
+/// A job the master does not know (yet) has an empty `state`.
 pub fn status(addr: &str, id: &str) -> Status {
-    let text = stdout(&client(&["--master", addr, "status", id]));
-    let state = text
-        .lines()
-        .next()
-        .and_then(|l| l.split_whitespace().nth(3))
-        .unwrap_or_default()
-        .to_string();
-    let mut rows = Vec::new();
-    for line in text.lines().skip(2) {
-        let t: Vec<&str> = line.split_whitespace().collect();
-        if t.len() < 12 || t[0].parse::<u32>().is_err() {
-            continue;
+    let id: u64 = id.parse().unwrap_or_else(|_| panic!("job id {id:?}"));
+    let report = Client::connect(addr, Duration::from_secs(10)).and_then(|mut c| c.job(id));
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            return Status {
+                state: String::new(),
+                rows: Vec::new(),
+                error: String::new(),
+                text: e.to_string(),
+            }
         }
-        // The ops column has spaces: count the other columns from the end.
-        let n = t.len();
-        let (done, total) = t[n - 11].split_once('/').unwrap();
-        rows.push(Row {
-            done: done.parse().unwrap(),
-            total: total.parse().unwrap(),
-            running: t[n - 10].parse().unwrap(),
-            attempts: t[n - 9].parse().unwrap(),
-            failed: t[n - 8].parse().unwrap(),
-        });
-    }
-    let error = text
-        .lines()
-        .find_map(|l| l.strip_prefix("error "))
-        .unwrap_or_default()
-        .to_string();
+    };
+    let rows = report
+        .stages
+        .iter()
+        .map(|s| Row {
+            done: s.tasks_done,
+            total: s.tasks_total,
+            running: s.tasks_running,
+            attempts: s.attempts,
+            failed: s.attempts_failed,
+        })
+        .collect();
     Status {
-        state,
+        state: report.state.to_string(),
         rows,
-        error,
-        text,
+        error: report.error.clone(),
+        text: status_table(&report),
     }
 }
 
