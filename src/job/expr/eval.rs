@@ -26,10 +26,10 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use super::bytes;
-use super::error::{did_you_mean, JobError};
-use super::parser::{Syn, SynKind};
-use super::value::{Num, Val, Value};
+use crate::job::bytes;
+use crate::job::error::{did_you_mean, JobError};
+use crate::job::parser::{Syn, SynKind};
+use crate::job::value::{Num, Val, Value};
 use crate::record::RecordRef;
 
 /// Longest string a constant may compute to (1 MiB).
@@ -404,7 +404,7 @@ impl Compiler<'_> {
         &self,
         syn: &Syn,
         name: &str,
-        args: &[super::parser::Arg],
+        args: &[crate::job::parser::Arg],
     ) -> Result<(Node, Ty), JobError> {
         let Some(info) = FUNCS.iter().find(|f| f.name == name) else {
             let message = match name {
