@@ -1,0 +1,176 @@
+//! Tests of the whole pipeline, parse to compile to evaluate, and the
+//! helpers the tests in `compile` and `eval` share: they compile a source
+//! expression as a job would and evaluate it on a record.
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+
+use super::compile::{compile, Context, Scope};
+use super::eval::RecordCtx;
+use super::tree::Expr;
+use crate::job::error::JobError;
+use crate::job::lexer::tokenize;
+use crate::job::parser::{parse, Stmt};
+use crate::job::value::Value;
+use crate::record::Record;
+use crate::rng::Rng;
+
+fn params() -> BTreeMap<String, String> {
+    [("pattern", "err"), ("n", "3"), ("word", "abc")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+pub(super) fn compile_in(src: &str, scope: Scope) -> Result<Expr, JobError> {
+    let full = format!("x = {src}");
+    let stmts = parse(&full, &tokenize(&full)?)?;
+    let Some(Stmt::Define { value, .. }) = stmts.first() else {
+        panic!("not an expression: {src}");
+    };
+    let params = params();
+    let cx = Context {
+        source: &full,
+        params: &params,
+        datasets: &["lines"],
+        scope,
+        work: &Cell::new(0),
+    };
+    compile(value, &cx).map(|(e, _)| e)
+}
+
+pub(super) fn compile_str(src: &str) -> Expr {
+    compile_in(src, Scope::Record { keyed: true }).unwrap_or_else(|e| panic!("{src}: {e:?}"))
+}
+
+pub(super) fn eval_on(src: &str, record: &Record, sep: Option<u8>) -> Result<Value, String> {
+    let ctx = RecordCtx {
+        record: record.as_ref(),
+        file: "dir/part-1.txt",
+        sep,
+    };
+    compile_str(src).eval(&ctx)
+}
+
+pub(super) fn ev(src: &str, line: &[u8]) -> Result<Value, String> {
+    eval_on(src, &Record::line(line.to_vec()), None)
+}
+
+pub(super) fn s(v: &str) -> Value {
+    Value::Str(v.as_bytes().to_vec())
+}
+
+pub(super) fn static_error(src: &str) -> String {
+    match compile_in(src, Scope::Record { keyed: false }) {
+        Ok(e) => panic!("{src} compiled: {e:?}"),
+        Err(e) => format!("{}:{}: {}", e.line, e.col, e.message),
+    }
+}
+
+/// Random well-formed expressions over random records: errors are fine,
+/// panics are not.
+#[test]
+fn random_expressions_on_random_records_never_panic() {
+    const ATOMS: &[&str] = &[
+        "$0",
+        "$1",
+        "$2",
+        "$7",
+        "$key",
+        "$value",
+        "\"a\"",
+        "\"\"",
+        "\",\"",
+        "0",
+        "1",
+        "-1",
+        "2.5",
+        "9223372036854775807",
+        "true",
+        "false",
+        "pattern",
+        "n",
+        "input_file()",
+        "$(n)",
+        "$(1 - 2)",
+    ];
+    const UNARY: &[&str] = &[
+        "lower", "upper", "trim", "split", "len", "int", "float", "str", "basename", "-", "not ",
+    ];
+    const BINARY: &[&str] = &[
+        "+",
+        "-",
+        "*",
+        "/",
+        "%",
+        "==",
+        "!=",
+        "<",
+        ">=",
+        "and",
+        "or",
+        "contains",
+        "starts_with",
+        "ends_with",
+        "split",
+        "substr",
+        "concat",
+        "before",
+        "after",
+        "[]",
+    ];
+    fn gen(rng: &mut Rng, depth: u32) -> String {
+        if depth == 0 || rng.below(3) == 0 {
+            return ATOMS[rng.below(ATOMS.len() as u64) as usize].to_string();
+        }
+        if rng.below(3) == 0 {
+            let f = UNARY[rng.below(UNARY.len() as u64) as usize];
+            return format!("{f}({})", gen(rng, depth - 1));
+        }
+        let op = BINARY[rng.below(BINARY.len() as u64) as usize];
+        let (a, b) = (gen(rng, depth - 1), gen(rng, depth - 1));
+        match op {
+            "[]" => format!("split({a})[{b}]"),
+            "substr" if rng.below(2) == 0 => {
+                format!("substr({a}, {b}, {})", gen(rng, depth - 1))
+            }
+            c if c.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                && c != "and"
+                && c != "or" =>
+            {
+                format!("{c}({a}, {b})")
+            }
+            _ => format!("({a}) {op} ({b})"),
+        }
+    }
+    let mut rng = Rng::new(42);
+    let mut compiled = 0;
+    for _ in 0..3000 {
+        let src = gen(&mut rng, 4);
+        let Ok(expr) = compile_in(&src, Scope::Record { keyed: true }) else {
+            continue;
+        };
+        compiled += 1;
+        for _ in 0..5 {
+            let len = rng.below(24) as usize;
+            let alphabet = b"ab 1-.9\t,\xff\xc3e";
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| alphabet[rng.below(alphabet.len() as u64) as usize])
+                .collect();
+            let record = if rng.below(2) == 0 {
+                Record::line(bytes)
+            } else {
+                Record::pair(bytes.clone(), bytes.into_iter().rev().collect::<Vec<u8>>())
+            };
+            let sep = [None, Some(b','), Some(b'a')][rng.below(3) as usize];
+            let ctx = RecordCtx {
+                record: record.as_ref(),
+                file: "x/y",
+                sep,
+            };
+            let _ = expr.eval(&ctx);
+            let _ = expr.eval_bool(&ctx);
+        }
+    }
+    assert!(compiled > 500, "only {compiled} expressions compiled");
+}
