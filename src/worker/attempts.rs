@@ -137,7 +137,15 @@ impl AttemptKind {
     /// Removes whatever the attempt wrote.
     fn discard(&self) {
         match self {
-            AttemptKind::Part { temp_dir, .. } => remove_dir(temp_dir),
+            AttemptKind::Part { temp_dir, .. } => {
+                remove_dir(temp_dir);
+                // A late attempt may have made `_temporary` again after the
+                // job committed: rmdir(2) removes it only if it is empty,
+                // so an attempt still running elsewhere keeps its own.
+                if let Some(temporary) = temp_dir.parent() {
+                    let _ = fs::remove_dir(temporary);
+                }
+            }
             AttemptKind::Map { data, index, .. } => {
                 let _ = fs::remove_file(data);
                 let _ = fs::remove_file(index);
