@@ -9,8 +9,9 @@
 //! fields in wire order. The macro writes the encoder, the decoder and the
 //! `key=value` text form (used by logs and `tools/frame.rs`) from that line,
 //! so adding a message is adding a line. Type bytes are grouped by who talks:
-//! `0x0_` membership, `0x1_` client queries, `0x7F` errors; later groups
-//! (jobs, tasks, shuffle) take the next ranges.
+//! `0x0_` membership and authentication, `0x1_` the worker list, `0x2_` jobs
+//! (client and master), `0x3_` tasks (master and worker), `0x4_` data
+//! (reducers and clients fetching from a worker's data port), `0x7F` errors.
 
 use std::collections::BTreeMap;
 use std::fmt;
