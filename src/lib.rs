@@ -1,13 +1,33 @@
 //! Mini-Spark: a small distributed batch engine, written to be read.
 //!
-//! Start with `frame` (bytes on the wire), `message` (what the bytes mean),
-//! `connection` (reading whole frames off a socket), then `master` and
-//! `worker` (the two processes) and `membership` (who is alive).
+//! The folders are the parts of the system, in the order their imports go
+//! (each uses only those above it):
 //!
-//! The shuffle's storage is built by hand, each piece in a file of its own:
-//! `hash` (which partition a key goes to), `runfile` (records in CRC-checked
-//! blocks), `spill` (a task's spill directory), `sort` (the external merge
-//! sort) and `aggregate` (the bounded-memory hash aggregator).
+//! ```text
+//! protocol/  the bytes: frames, field encoding, the message table
+//! net/       the sockets: buffered connections, dialing and authentication,
+//!            the accept loop, HTTP
+//! job/       the job language: a .job file to a checked dataset graph, and
+//!            the planner that cuts it into stages at shuffles
+//! storage/   the bytes on disk: run files, spill, external sort, the hash
+//!            aggregator, shuffle write and fetch, the outputs a worker serves
+//! exec/      running one task: splits, the operator chain, pipe, reduce, join
+//! worker/    the worker process: its link to the master, attempts on a
+//!            thread pool, the data port, fault injection, procfs metrics
+//! master/    the master process: sessions, membership, the scheduler, the
+//!            journal, event logs, the web page and text mode
+//! view/      reports for people: status text, the SVG timeline, JSON
+//! ```
+//!
+//! The loose files are the crate's common ground: `record` (the unit of data),
+//! `error`, `log`, `rng`, `size`; `submission` (what the client prepares and
+//! the master accepts), `client` (the client library), `local` (an embedded
+//! cluster) and `cli` (flag plumbing for the binaries in `src/bin/`).
+//!
+//! To read it end to end, start with `protocol/frame.rs` (bytes on the
+//! wire), then `net/connection.rs` (whole frames off a socket), then
+//! `master/` and `worker/` (the two processes), then `exec/executor.rs` (a
+//! task) and `storage/` (where its records go).
 
 pub mod cli;
 pub mod client;
