@@ -1,6 +1,7 @@
 //! TODO
 
 pub mod chain;
+pub mod env;
 pub mod executor;
 pub mod join;
 pub mod pipe;
