@@ -12,7 +12,7 @@
 
 use std::collections::VecDeque;
 
-use crate::exec::executor::Records;
+use crate::exec::env::Records;
 use crate::job::{sep_of, DatasetId, Expr, Job, Op, RecordCtx};
 use crate::record::{Record, RecordRef};
 

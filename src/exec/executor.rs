@@ -2,23 +2,34 @@
 //! of a file, or a reduce partition fetched from the shuffle) through its
 //! narrow operators to its output (part files, shuffle files, or a sample).
 //!
-//! OS idea: streaming. Each operator is an iterator that pulls from the one
-//! before it, so a record travels from `read(2)` of the input file through
-//! every operator to the `write(2)` of the output before the next one is
-//! read: memory stays flat whatever the input size, and nothing touches disk
-//! in between. `pipe` splices a child process into the stream: records go to
-//! its stdin and come back from its stdout (see `pipe.rs`). Where records
-//! must wait for each other (a shuffle, an aggregation, a sort) the task's
-//! memory share bounds them and the rest spills to disk (`spill.rs`).
+//! It is the entry point of `exec/`: `run` gets the task's spec and its
+//! `TaskEnv` (`env.rs`) and wires up the rest.
+//!
+//! OS idea: streaming. The task's narrow operators are fused into one
+//! `Chain` (`chain.rs`), and the input loop pushes each record through it
+//! into a `Sink`: the part file's buffer, the shuffle writer, the map-side
+//! combiner or the sampler. A record travels from `read(2)` of the input
+//! file through every operator to the `write(2)` of the output before the
+//! next one is read, as nested calls with no queue between them: memory
+//! stays flat whatever the input size, and nothing touches disk in between.
+//! Records are pulled, as an iterator, only where the next part runs
+//! elsewhere: `pipe` splices a child process into the stream, so the chain
+//! before it is an iterator that the pipe's feeder thread pulls into the
+//! child's stdin, and the lines of the child's stdout are the next chain's
+//! input (`pipe.rs`); a reduce task's input is the iterator the reducer
+//! makes of its fetched partition (`reducer.rs`). Where records must wait
+//! for each other (a shuffle, an aggregation, a sort) the task's memory
+//! share bounds them and the rest spills to disk (`storage/spill.rs`).
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::exec::chain::{Chain, Sink};
+use crate::exec::env::{Counters, Failure, Records, TaskEnv, CANCEL_CHECK_EVERY, MERGE_FAN_IN};
 use crate::exec::pipe::Pipe;
 use crate::exec::reducer;
 use crate::exec::split::{Split, SplitReader};
@@ -30,30 +41,8 @@ use crate::record::{Record, RecordRef};
 use crate::rng::Rng;
 use crate::storage::aggregate::HashAggregator;
 use crate::storage::hash::partition_of;
-use crate::storage::outputs::LocalMaps;
-use crate::storage::shuffle::{FailureSlot, FetchFailure, ShuffleWriter};
+use crate::storage::shuffle::ShuffleWriter;
 use crate::storage::spill::SpillDir;
-
-/// A stream of records; an `Err` ends the task with that message.
-pub type Records = Box<dyn Iterator<Item = Result<Record, String>> + Send>;
-
-/// How often (in records) a loop checks whether its task was cancelled.
-pub const CANCEL_CHECK_EVERY: u64 = 1024;
-/// Runs merged at once by the external sort and the aggregator.
-pub const MERGE_FAN_IN: usize = 16;
-
-/// What a task may do and use, from the worker's flags.
-#[derive(Debug, Clone)]
-pub struct TaskEnv {
-    /// `pipe` runs arbitrary commands: only with `worker --allow-pipe`.
-    pub allow_pipe: bool,
-    /// This task's share of the worker's `--memory`, in bytes.
-    pub memory_bytes: usize,
-    /// Map outputs fetched at once by a reduce task.
-    pub fetch_in_flight: usize,
-    /// Map outputs on this worker, read from disk rather than fetched.
-    pub local_maps: LocalMaps,
-}
 
 /// Where an attempt writes; chosen by the worker from the stage's output.
 #[derive(Debug, Clone)]
@@ -70,31 +59,6 @@ pub enum Destination {
 pub struct TaskResult {
     pub metrics: TaskMetrics,
     pub samples: Vec<Pair>,
-}
-
-/// Counters shared with iterators that may run on other threads.
-#[derive(Default)]
-pub struct Counters {
-    pub records_in: AtomicU64,
-    pub bytes_in: AtomicU64,
-    pub fetched_bytes: Arc<AtomicU64>,
-    /// The map output a fetch failed on, if one did.
-    pub fetch_failure: FailureSlot,
-}
-
-/// Why an attempt failed: its error, and the map output it could not
-/// fetch when that was the cause (the master then re-runs that map task
-/// instead of counting a failure against this one).
-#[derive(Debug)]
-pub struct Failure {
-    pub error: String,
-    pub fetch: Option<FetchFailure>,
-}
-
-impl From<String> for Failure {
-    fn from(error: String) -> Failure {
-        Failure { error, fetch: None }
-    }
 }
 
 /// Runs segment `spec.segment` of stage `spec.stage` of `plan`.

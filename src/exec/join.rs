@@ -24,13 +24,12 @@ use std::mem::size_of;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::exec::executor::Records;
-use crate::exec::reducer::sorted;
+use crate::exec::env::{Records, MERGE_FAN_IN};
 use crate::record::{Record, SmallBytes};
 use crate::storage::aggregate::hash_table_bytes;
 use crate::storage::hash::FastBuildHasher;
 use crate::storage::runfile::{RunReader, RunWriter};
-use crate::storage::sort::heap_bytes;
+use crate::storage::sort::{heap_bytes, sorted};
 use crate::storage::spill::SpillDir;
 
 /// Joins `left` with the records `right` fetches, on their keys, within
@@ -63,12 +62,12 @@ pub fn join(
     // side sorts in at most half; the right side gets what the sorted left
     // side does not keep.
     let group = budget / 8;
-    let (left, kept) = sorted(left, budget / 2, spill)?;
+    let (left, kept) = sorted(left, budget / 2, MERGE_FAN_IN, spill)?;
     let right_budget = budget.saturating_sub(group + kept).max(budget / 8);
-    let (right, _) = sorted(right()?, right_budget, spill)?;
+    let (right, _) = sorted(right()?, right_budget, MERGE_FAN_IN, spill)?;
     Ok(Box::new(MergeJoin::new(
-        left,
-        right,
+        Box::new(left),
+        Box::new(right),
         outer,
         group,
         Arc::clone(spill),

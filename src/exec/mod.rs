@@ -1,6 +1,24 @@
-//! TODO
+//! Execution: how a worker runs one task, from its input records to its
+//! output.
+//!
+//! OS idea: streaming in bounded memory. A record goes from the input's
+//! `read(2)` through every narrow operator to the output's `write(2)` as
+//! nested calls before the next record is read; only where records must
+//! meet (a reduce partition, a join) do they wait, within the task's memory
+//! share, spilling to disk through `storage`.
+//!
+//! Start reading at `executor` (`run`: one task attempt), then:
+//!
+//! * `env`: what every part of a running task shares (`TaskEnv`,
+//!   `Counters`, `Failure`, the `Records` stream).
+//! * `chain`: the narrow operators fused into one push loop into a `Sink`.
+//! * `reducer`: the reduce side of wide operators over the fetched
+//!   partition; `join` is its hash and sort-merge join.
+//! * `split`: input files cut into byte ranges, read line by line.
+//! * `pipe`: a child process spliced into the stream.
 
 pub mod chain;
+pub mod env;
 pub mod executor;
 pub mod join;
 pub mod pipe;

@@ -3,7 +3,7 @@
 //!
 //! | operator | how |
 //! |---|---|
-//! | `reduce_by_key` | merge the map side's partial aggregates in a bounded-memory hash table (`aggregate.rs`) |
+//! | `reduce_by_key` | merge the map side's partial aggregates in a bounded-memory hash table (`storage/aggregate/`) |
 //! | `group_by_key` | external sort by (key, value), then one record per run of equal keys |
 //! | `distinct` | external sort, then drop each record equal to the one before |
 //! | `sort_by_key` | external sort (the range partitioning already ordered the partitions) |
@@ -16,7 +16,7 @@ use std::iter::Peekable;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::exec::executor::{Counters, Records, TaskEnv, CANCEL_CHECK_EVERY, MERGE_FAN_IN};
+use crate::exec::env::{Counters, Records, TaskEnv, CANCEL_CHECK_EVERY, MERGE_FAN_IN};
 use crate::exec::join::join;
 use crate::job::plan::Plan;
 use crate::job::{DatasetId, Job, Op};
@@ -24,7 +24,7 @@ use crate::protocol::message::TaskSpec;
 use crate::record::Record;
 use crate::storage::aggregate::HashAggregator;
 use crate::storage::shuffle::{fetch, FetchRequest};
-use crate::storage::sort::ExternalSorter;
+use crate::storage::sort::{sorted, Sorted};
 use crate::storage::spill::SpillDir;
 
 /// Computes reduce partition `spec.index` of wide operator `wide`.
@@ -94,12 +94,14 @@ pub fn reduce(
             table.finish()?
         }
         Op::GroupByKey { .. } => Box::new(Groups {
-            sorted: sorted(fetch_side(0)?, budget, spill)?.0.peekable(),
+            sorted: sorted(fetch_side(0)?, budget, MERGE_FAN_IN, spill)?
+                .0
+                .peekable(),
         }),
         Op::Distinct { .. } => {
             let mut last: Option<Record> = None;
             Box::new(
-                sorted(fetch_side(0)?, budget, spill)?
+                sorted(fetch_side(0)?, budget, MERGE_FAN_IN, spill)?
                     .0
                     .filter(move |r| match r {
                         Ok(rec) if last.as_ref() == Some(rec) => false,
@@ -111,7 +113,7 @@ pub fn reduce(
                     }),
             )
         }
-        Op::SortByKey { .. } => sorted(fetch_side(0)?, budget, spill)?.0,
+        Op::SortByKey { .. } => Box::new(sorted(fetch_side(0)?, budget, MERGE_FAN_IN, spill)?.0),
         Op::Join { .. } | Op::LeftJoin { .. } => {
             let outer = matches!(op, Op::LeftJoin { .. });
             join(fetch_side(0)?, || fetch_side(1), outer, budget, spill)?
@@ -120,25 +122,10 @@ pub fn reduce(
     })
 }
 
-/// Sorts `records` within `budget`; returns them and the memory they keep
-/// while being read.
-pub(crate) fn sorted(
-    records: Records,
-    budget: usize,
-    spill: &Arc<SpillDir>,
-) -> Result<(Records, usize), String> {
-    let mut sorter = ExternalSorter::new(budget, MERGE_FAN_IN, Arc::clone(spill));
-    for r in records {
-        sorter.push(r?)?;
-    }
-    let retained = sorter.retained_bytes();
-    Ok((Box::new(sorter.finish()?), retained))
-}
-
 /// `group_by_key`: one record per key, its values in byte order joined by
 /// commas (the records arrive sorted by key, then value).
 struct Groups {
-    sorted: Peekable<Records>,
+    sorted: Peekable<Sorted>,
 }
 
 impl Iterator for Groups {

@@ -1,4 +1,27 @@
-//! TODO
+//! Storage: a task's records in bounded memory and on disk, from one
+//! record's bytes to the files the worker serves to others.
+//!
+//! OS idea: memory is a budget and the disk is the overflow, fast when it
+//! is written and read in long sequential blocks. Every structure here that
+//! could grow with the data (a sort buffer, an aggregation table, the
+//! shuffle's partition buffers) has a byte budget; past it, what it holds
+//! goes to disk as a run, front to back, and comes back later as a stream
+//! (for a sort or an aggregation, a k-way merge of sorted runs).
+//!
+//! Start reading at the bottom and go up:
+//!
+//! * `runfile`: records as bytes in CRC-checked blocks, the one file
+//!   format of spills, map outputs and shuffle fetches.
+//! * `spill`: a task's spill directory, removed with the task.
+//! * `sort`: the external merge sort (runs, then a k-way merge), and the
+//!   allocator-aware memory estimates the other budgets use.
+//! * `aggregate/`: the bounded-memory hash aggregator of `reduce_by_key`
+//!   and its map-side combiner (`hash` has its table's hasher).
+//! * `shuffle`: a map task's partitioned data and index files, and a reduce
+//!   task's fetch of its partition from every map output (`hash` has the
+//!   partition function).
+//! * `outputs`: what the worker serves: the committed files a numbered
+//!   request may open.
 
 pub mod aggregate;
 pub mod hash;

@@ -248,7 +248,7 @@ impl std::fmt::Display for FetchFailure {
 }
 
 /// Where a fetch records the map output it failed on, for the task to
-/// report (see `executor::Failure`).
+/// report (see `exec::env::Failure`).
 pub type FailureSlot = Arc<Mutex<Option<FetchFailure>>>;
 
 /// The records of a partition, arriving from several fetch threads. The

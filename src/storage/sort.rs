@@ -179,6 +179,27 @@ impl Drop for ExternalSorter {
     }
 }
 
+/// Sorts a stream of `records` within `budget_bytes`, merging `fan_in` runs
+/// at once; returns them in order and the memory they keep while being
+/// read (`ExternalSorter::retained_bytes`: a caller sorting a second stream
+/// gives it what the first does not keep).
+///
+/// # Errors
+/// The first error of the stream, or of spilling and merging.
+pub fn sorted(
+    records: impl Iterator<Item = Result<Record, String>>,
+    budget_bytes: usize,
+    fan_in: usize,
+    spill: &Arc<SpillDir>,
+) -> Result<(Sorted, usize), String> {
+    let mut sorter = ExternalSorter::new(budget_bytes, fan_in, Arc::clone(spill));
+    for r in records {
+        sorter.push(r?)?;
+    }
+    let retained = sorter.retained_bytes();
+    Ok((sorter.finish()?, retained))
+}
+
 /// Merges sorted run files into one sorted stream. While there are more
 /// than `fan_in` runs, the oldest `fan_in` are merged into a new run (a
 /// pass); the last merge is streamed. Each run file is removed as soon as

@@ -23,7 +23,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::event;
-use crate::exec::executor::{self, Destination, Failure, TaskEnv};
+use crate::exec::env::{Failure, TaskEnv};
+use crate::exec::executor::{self, Destination};
 use crate::job::plan::{plan, Output, Plan};
 use crate::job::Job;
 use crate::net::connection::Outbox;

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::event;
-use crate::exec::executor::TaskEnv;
+use crate::exec::env::TaskEnv;
 use crate::net::connection::{connect, FrameReader, FrameWriter, Limits, Outbox};
 use crate::protocol::message::Message;
 use crate::storage::outputs::LocalMaps;

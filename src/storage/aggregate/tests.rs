@@ -2,6 +2,7 @@
 //! combining checked against a plain in-memory `BTreeMap` computation.
 
 use super::*;
+use crate::job::format_float;
 use crate::rng::Rng;
 use crate::storage::spill::tests::temp_path;
 use std::collections::BTreeMap;
@@ -140,25 +141,6 @@ fn min_and_max_compare_numbers_and_keep_the_text() {
         one_key(Aggregator::Min, &["9223372036854775807", "9.3e18"]).unwrap(),
         "9223372036854775807"
     );
-}
-
-#[test]
-fn exact_int_float_order() {
-    use std::cmp::Ordering::*;
-    assert_eq!(cmp_num(Num::Int(1), Num::Float(1.0)), Equal);
-    assert_eq!(cmp_num(Num::Int(1), Num::Float(1.5)), Less);
-    assert_eq!(cmp_num(Num::Int(-1), Num::Float(-1.5)), Greater);
-    assert_eq!(cmp_num(Num::Float(-0.5), Num::Int(0)), Less);
-    assert_eq!(
-        cmp_num(Num::Int(i64::MAX), Num::Float(9.223_372_036_854_776e18)),
-        Less
-    );
-    assert_eq!(
-        cmp_num(Num::Int(i64::MIN), Num::Float(-9.223_372_036_854_776e18)),
-        Equal
-    );
-    assert_eq!(cmp_num(Num::Int(0), Num::Float(f64::INFINITY)), Less);
-    assert_eq!(cmp_num(Num::Int(0), Num::Float(f64::NEG_INFINITY)), Greater);
 }
 
 #[test]
