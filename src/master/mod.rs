@@ -17,7 +17,6 @@
 pub mod eventlog;
 pub mod journal;
 pub mod membership;
-pub mod recovery;
 pub mod scheduler;
 pub mod text_mode;
 pub mod trim;

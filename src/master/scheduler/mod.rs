@@ -16,6 +16,8 @@
 //! needs to fetch it. When every part is committed, one worker writes
 //! `_SUCCESS` (`CommitJob`).
 
+mod recovery;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -25,13 +27,13 @@ use crate::job::plan::{Input, Output, Plan, StagePlan};
 use crate::master::eventlog::{self, EventLogs};
 use crate::master::journal::Journal;
 use crate::master::membership::Membership;
-use crate::master::recovery::Entry;
 use crate::protocol::message::{
     AttemptOutcome, AttemptReport, JobReport, JobState, JobSummary, KeyValue, MapLocation, Message,
     Pair, PartLocation, ShuffleRead, SourceSplits, SplitInfo, StageReport, TaskMetrics, TaskSpec,
     WorkerState,
 };
 use crate::submission::NewJob;
+use recovery::Entry;
 
 /// Records sampled in all, per reduce partition of a range shuffle.
 const SAMPLES_PER_PARTITION: u32 = 60;
