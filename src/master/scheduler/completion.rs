@@ -24,7 +24,7 @@ use crate::protocol::message::{AttemptOutcome, JobState, Message, Pair, TaskMetr
 
 impl Scheduler {
     /// An attempt finished. The first one accepted for its task commits.
-    pub fn task_done(
+    pub(super) fn task_done(
         &mut self,
         members: &mut Membership,
         worker: u32,
@@ -50,7 +50,7 @@ impl Scheduler {
             job.state == JobState::Running && job.stages[live.stage].tasks[live.task].runs(attempt)
         });
         if !running {
-            self.live.remove(&attempt);
+            self.attempts.live.remove(&attempt);
             if let Some(job) = self.jobs.get_mut(&live.job) {
                 job.end_attempt(attempt, AttemptOutcome::Aborted, now);
             }
@@ -83,7 +83,7 @@ impl Scheduler {
         task.duration = Some(Duration::from_millis(metrics.duration_ms));
         task.metrics = metrics.clone();
         if let Some(other) = other {
-            if let Some(l) = self.live.get_mut(&other) {
+            if let Some(l) = self.attempts.live.get_mut(&other) {
                 l.abandoned = true;
                 send(members, l.worker, Message::AbortTask { attempt: other });
                 event!(
@@ -118,7 +118,7 @@ impl Scheduler {
     }
 
     /// An attempt's output is in place (or, for a map task, being served).
-    pub fn task_committed(
+    pub(super) fn task_committed(
         &mut self,
         members: &mut Membership,
         worker: u32,
@@ -126,6 +126,7 @@ impl Scheduler {
         now: Instant,
     ) {
         let Some(live) = self
+            .attempts
             .live
             .get(&attempt)
             .copied()
@@ -140,7 +141,7 @@ impl Scheduler {
             );
             return;
         };
-        self.live.remove(&attempt);
+        self.attempts.live.remove(&attempt);
         let Some(job) = self.jobs.get_mut(&live.job) else {
             return;
         };
@@ -188,16 +189,19 @@ impl Scheduler {
                 });
             }
         }
-        if job.state == JobState::Running && job.all_done() {
-            request_job_commit(job, members, Some(worker));
-        }
         for entry in &entries {
             self.log(Some(live.job), entry, false);
+        }
+        // Acts on the commit only once it is journaled (see `journal.rs`).
+        if let Some(job) = self.jobs.get_mut(&live.job) {
+            if job.state == JobState::Running && job.all_done() {
+                request_job_commit(job, members, Some(worker));
+            }
         }
     }
 
     /// The worker wrote `_SUCCESS` (or could not).
-    pub fn job_committed(
+    pub(super) fn job_committed(
         &mut self,
         members: &mut Membership,
         worker: u32,
@@ -271,7 +275,7 @@ impl Scheduler {
             job.end_attempt(attempt, AttemptOutcome::Aborted, now);
         }
         // Its report stays as it is now, also across a restart.
-        let report = self.report(job_id, members, now);
+        let report = self.held_report(job_id, members, now);
         if let Some(job) = self.jobs.get_mut(&job_id) {
             for (event, fields) in report.iter().flat_map(eventlog::closing_events) {
                 job.event(now, event, &fields);
@@ -296,13 +300,14 @@ impl Scheduler {
         // Attempts still running keep their slots until their worker reports
         // them (as failed: cancelled); committing ones are aborted.
         let committing: Vec<(u64, u32)> = self
+            .attempts
             .live
             .iter()
             .filter(|(_, l)| l.job == job_id && l.finished)
             .map(|(&a, l)| (a, l.worker))
             .collect();
         for (attempt, worker) in committing {
-            self.live.remove(&attempt);
+            self.attempts.live.remove(&attempt);
             send(members, worker, Message::AbortTask { attempt });
         }
         for member in members.alive() {
@@ -343,7 +348,11 @@ impl Scheduler {
         worker: u32,
         attempt: u64,
     ) -> Option<Live> {
-        let live = self.live.get_mut(&attempt).filter(|l| l.worker == worker)?;
+        let live = self
+            .attempts
+            .live
+            .get_mut(&attempt)
+            .filter(|l| l.worker == worker)?;
         if !live.finished {
             live.finished = true;
             if let Some(m) = members.get_mut(worker) {

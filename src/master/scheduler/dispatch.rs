@@ -11,7 +11,7 @@
 use std::time::Instant;
 
 use super::completion::request_job_commit;
-use super::state::{live, ms, JobRun, TaskState};
+use super::state::{live, ms, Attempts, JobRun, TaskState};
 use super::Scheduler;
 use crate::event;
 use crate::job::plan::{Input, Output};
@@ -54,31 +54,58 @@ impl Scheduler {
                         continue;
                     }
                     let avoid = job.stages[s].tasks[t].avoid;
-                    let Some(worker) = next_free(&mut workers, self.last_worker, avoid) else {
+                    let last = self.attempts.last_worker;
+                    let Some(worker) = next_free(&mut workers, last, avoid) else {
                         if avoid.is_some() {
                             continue; // its other workers are busy: wait
                         }
                         return;
                     };
-                    let attempt = self.next_attempt;
-                    if launch(job, (s, t), attempt, worker, members, false, now) {
-                        self.next_attempt += 1;
-                        self.last_worker = worker;
-                        let task = &mut job.stages[s].tasks[t];
-                        task.state = TaskState::Running { attempt };
-                        task.avoid = None;
-                        self.live.insert(attempt, live(job.id, s, t, worker, now));
-                        job.stages[s].started.get_or_insert(now);
-                    }
+                    self.attempts
+                        .launch(job, (s, t), worker, members, false, now);
                 }
             }
         }
     }
 }
 
-/// Sends attempt `attempt` of task `t` of stage `s` to `worker`; false if
-/// the worker is gone.
-pub(super) fn launch(
+impl Attempts {
+    /// Starts a new attempt of task `t` of stage `s` on `worker`: sends it
+    /// (`LaunchTask`) and records it everywhere it shows: the worker's
+    /// running count, the task's state (`Running`, or beside it as the
+    /// `speculative` copy), the table of live attempts, the job's timeline
+    /// and event log. Returns its id; `None` if the worker is gone.
+    pub(super) fn launch(
+        &mut self,
+        job: &mut JobRun,
+        (s, t): (usize, usize),
+        worker: u32,
+        members: &mut Membership,
+        speculative: bool,
+        now: Instant,
+    ) -> Option<u64> {
+        let attempt = self.next;
+        if !send_launch(job, (s, t), attempt, worker, members, speculative, now) {
+            return None;
+        }
+        self.next += 1;
+        self.last_worker = worker;
+        let task = &mut job.stages[s].tasks[t];
+        if speculative {
+            task.copy = Some(attempt);
+        } else {
+            task.state = TaskState::Running { attempt };
+            task.avoid = None;
+        }
+        self.live.insert(attempt, live(job.id, s, t, worker, now));
+        job.stages[s].started.get_or_insert(now);
+        Some(attempt)
+    }
+}
+
+/// Sends attempt `attempt` of task `t` of stage `s` to `worker`, and counts
+/// it in the job's timeline and event log; false if the worker is gone.
+fn send_launch(
     job: &mut JobRun,
     (s, t): (usize, usize),
     attempt: u64,

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use super::completion::request_job_commit;
 use super::state::{JobRun, Live, TaskState};
-use super::Scheduler;
+use super::{FetchFailure, Scheduler};
 use crate::event;
 use crate::job::plan::{Input, Output};
 use crate::master::membership::Membership;
@@ -21,7 +21,7 @@ use crate::protocol::message::{AttemptOutcome, JobState};
 
 impl Scheduler {
     /// An attempt failed: retry it, or fail the job after `max_attempts`.
-    pub fn task_failed(
+    pub(super) fn task_failed(
         &mut self,
         members: &mut Membership,
         worker: u32,
@@ -40,7 +40,7 @@ impl Scheduler {
             );
             return;
         };
-        self.live.remove(&attempt);
+        self.attempts.live.remove(&attempt);
         if let Some(job) = self.jobs.get_mut(&live.job) {
             let outcome = match live.abandoned {
                 true => AttemptOutcome::Aborted,
@@ -63,7 +63,7 @@ impl Scheduler {
         error: String,
         now: Instant,
     ) {
-        if let Some(l) = self.live.get_mut(&attempt) {
+        if let Some(l) = self.attempts.live.get_mut(&attempt) {
             l.abandoned = true;
         }
         let max = self.config.max_attempts;
@@ -110,27 +110,29 @@ impl Scheduler {
         }
     }
 
-    /// A reduce attempt could not fetch map output `map` of `shuffle` from
-    /// `addr`. As Spark does on a FetchFailed, the master forgets that
-    /// output and runs its map task again (the reduce stage waits for it),
-    /// then the reduce task; the attempt does not count as a failure. An
-    /// output lost more than `max_attempts` times fails the job.
-    #[allow(clippy::too_many_arguments)]
-    pub fn fetch_failed(
+    /// A reduce attempt could not fetch a map output (`failure` says which,
+    /// and from where). As Spark does on a FetchFailed, the master forgets
+    /// that output and runs its map task again (the reduce stage waits for
+    /// it), then the reduce task; the attempt does not count as a failure.
+    /// An output lost more than `max_attempts` times fails the job.
+    pub(super) fn fetch_failed(
         &mut self,
         members: &mut Membership,
         worker: u32,
         attempt: u64,
-        shuffle: u32,
-        map: u32,
-        addr: &str,
-        error: String,
+        failure: FetchFailure,
         now: Instant,
     ) {
+        let FetchFailure {
+            shuffle,
+            map,
+            addr,
+            error,
+        } = failure;
         let Some(live) = self.settle(members, worker, attempt) else {
             return;
         };
-        self.live.remove(&attempt);
+        self.attempts.live.remove(&attempt);
         let max = self.config.max_attempts;
         let Some(job) = self.jobs.get_mut(&live.job) else {
             return;
@@ -205,13 +207,14 @@ impl Scheduler {
             m.running = 0;
         }
         let lost: Vec<(u64, Live)> = self
+            .attempts
             .live
             .iter()
             .filter(|(_, l)| l.worker == worker)
             .map(|(&a, &l)| (a, l))
             .collect();
         for (attempt, live) in lost {
-            self.live.remove(&attempt);
+            self.attempts.live.remove(&attempt);
             let Some(job) = self.jobs.get_mut(&live.job) else {
                 continue;
             };

@@ -16,8 +16,9 @@
 //! needs to fetch it. When every part is committed, one worker writes
 //! `_SUCCESS` (`CommitJob`).
 //!
-//! Where to start reading: this file is the `Scheduler` and how a job gets
-//! in (`submit`); then, in the order a task lives,
+//! Where to start reading: this file is the `Scheduler`'s face, how a job
+//! gets in (`submit`) and how a worker's reports do (`worker_event`); then,
+//! in the order a task lives,
 //!
 //! * `state.rs`: the state a job runs in: job, stage, task, attempt;
 //! * `dispatch.rs`: `schedule`, which hands pending tasks to free slots;
@@ -40,12 +41,14 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::master::journal::Journal;
-use crate::protocol::message::SourceSplits;
+use crate::master::membership::Membership;
+use crate::protocol::message::{Pair, SourceSplits, TaskMetrics};
 use crate::submission::NewJob;
 use recovery::Entry;
-use state::{JobRun, Live};
+use state::{Attempts, JobRun};
 
 pub use recovery::{Recovered, JOURNAL_FILE};
+pub use report::Lookup;
 
 /// The master's scheduling flags.
 #[derive(Debug, Clone)]
@@ -66,18 +69,56 @@ pub struct SchedulerConfig {
     pub retained_jobs: usize,
 }
 
+/// What a worker reports about its attempts and jobs: the scheduler's input
+/// from a worker's session, taken by `Scheduler::worker_event`. Each is
+/// the message of the same name (see protocol.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkerEvent {
+    /// The attempt finished; its output waits uncommitted.
+    TaskDone {
+        attempt: u64,
+        metrics: TaskMetrics,
+        samples: Vec<Pair>,
+    },
+    TaskFailed {
+        attempt: u64,
+        error: String,
+    },
+    /// The attempt could not read a map output.
+    FetchFailed {
+        attempt: u64,
+        failure: FetchFailure,
+    },
+    /// The attempt's output is in place.
+    TaskCommitted {
+        attempt: u64,
+    },
+    /// The job's `_SUCCESS` is written; `error` is empty on success.
+    JobCommitted {
+        job_id: u64,
+        error: String,
+    },
+}
+
+/// Which map output a reducer could not read, from where, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchFailure {
+    pub shuffle: u32,
+    pub map: u32,
+    /// The data address it was fetched from.
+    pub addr: String,
+    pub error: String,
+}
+
 /// Every job the master holds and every attempt in flight. Plain data: the
 /// master calls it under its lock, and it never blocks.
 pub struct Scheduler {
     /// Running jobs, and the `retained_jobs` most recently finished, by id.
     jobs: BTreeMap<u64, JobRun>,
-    /// Attempts holding a slot or awaiting their commit, by attempt id.
-    live: HashMap<u64, Live>,
-    /// The ids the next job and the next attempt get.
+    /// The id the next job gets.
     next_job: u64,
-    next_attempt: u64,
-    /// The worker that got the last task: round-robin starts after it.
-    last_worker: u32,
+    /// The attempts in flight, the next attempt's id, the round-robin cursor.
+    attempts: Attempts,
     config: SchedulerConfig,
     journal: Option<Journal>,
     /// This run of the master: 0 for a fresh journal, then one more per
@@ -91,20 +132,56 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
+    /// A scheduler with no jobs yet; `recover` fills it from the journal.
     pub fn new(mut config: SchedulerConfig) -> Scheduler {
         config.max_attempts = config.max_attempts.max(1);
         Scheduler {
             jobs: BTreeMap::new(),
-            live: HashMap::new(),
             next_job: 1,
-            next_attempt: 1,
-            last_worker: 0,
+            attempts: Attempts {
+                live: HashMap::new(),
+                next: 1,
+                last_worker: 0,
+            },
             config,
             journal: None,
             epoch: 0,
             max_worker: 0,
             recovered: None,
         }
+    }
+
+    /// Applies an event reported by worker `worker`, then hands out the slots
+    /// it freed (and the tasks it made runnable).
+    pub fn worker_event(
+        &mut self,
+        members: &mut Membership,
+        worker: u32,
+        event: WorkerEvent,
+        now: Instant,
+    ) {
+        match event {
+            WorkerEvent::TaskDone {
+                attempt,
+                metrics,
+                samples,
+            } => self.task_done(members, worker, attempt, metrics, samples, now),
+            WorkerEvent::TaskFailed { attempt, error } => {
+                self.task_failed(members, worker, attempt, error, now)
+            }
+            WorkerEvent::FetchFailed { attempt, failure } => {
+                self.fetch_failed(members, worker, attempt, failure, now)
+            }
+            // A completed stage may make the next one runnable.
+            WorkerEvent::TaskCommitted { attempt } => {
+                self.task_committed(members, worker, attempt, now)
+            }
+            // Ends the job; frees no slot.
+            WorkerEvent::JobCommitted { job_id, error } => {
+                return self.job_committed(members, worker, job_id, error, now)
+            }
+        }
+        self.schedule(members, now);
     }
 
     /// Accepts a planned job; its first tasks start at the next `schedule`.

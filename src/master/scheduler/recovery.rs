@@ -273,7 +273,7 @@ impl Scheduler {
             }
         }
         found.epoch = self.epoch;
-        self.next_attempt = u64::from(self.epoch) * ATTEMPTS_PER_EPOCH + 1;
+        self.attempts.next = u64::from(self.epoch) * ATTEMPTS_PER_EPOCH + 1;
         members.reserve_ids(self.max_worker);
         if found.jobs_running > 0 {
             self.recovered = Some(now);

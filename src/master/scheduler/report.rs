@@ -5,7 +5,11 @@
 //! under the master's lock and copied out, so whoever reads it (a client
 //! waiting on a socket, a browser) never holds the lock. Once a job ends its
 //! report is frozen (`final_report`), so it reads the same across a restart.
+//! A job forgotten since (`--retained-jobs`) is read back from its event log,
+//! but not under the lock: `report` says where the log is (`Lookup`), and
+//! the caller reads the file once it has let the lock go.
 
+use std::path::PathBuf;
 use std::time::Instant;
 
 use super::state::{ms, TaskState};
@@ -15,14 +19,50 @@ use crate::master::eventlog;
 use crate::master::membership::Membership;
 use crate::protocol::message::{JobReport, JobSummary, PartLocation, StageReport, TaskMetrics};
 
+/// Where a job's report is, as `Scheduler::report` finds it under the
+/// master's lock.
+#[derive(Debug)]
+pub enum Lookup {
+    /// The job is in memory: its report, copied.
+    Held(JobReport),
+    /// The job was forgotten; its event log may still be on disk.
+    Forgotten { job_id: u64, event_log: PathBuf },
+}
+
+impl Lookup {
+    /// The report: the copy, or what the event log says. Reads a file, so
+    /// call it without holding the master's lock.
+    pub fn read(self) -> Option<JobReport> {
+        match self {
+            Lookup::Held(report) => Some(report),
+            Lookup::Forgotten { job_id, event_log } => {
+                eventlog::read(&event_log).ok().filter(|r| r.id == job_id)
+            }
+        }
+    }
+}
+
 impl Scheduler {
-    /// Job `job_id`'s report: from memory, or from its event log once the
-    /// job has been forgotten.
-    pub fn report(&self, job_id: u64, members: &Membership, now: Instant) -> Option<JobReport> {
-        let Some(job) = self.jobs.get(&job_id) else {
-            let path = self.events().path(job_id)?;
-            return eventlog::read(&path).ok().filter(|r| r.id == job_id);
-        };
+    /// Job `job_id`'s report if the job is in memory, else where its event
+    /// log would be; `None` if neither (no state directory).
+    pub fn report(&self, job_id: u64, members: &Membership, now: Instant) -> Option<Lookup> {
+        match self.held_report(job_id, members, now) {
+            Some(report) => Some(Lookup::Held(report)),
+            None => Some(Lookup::Forgotten {
+                job_id,
+                event_log: self.events().path(job_id)?,
+            }),
+        }
+    }
+
+    /// Job `job_id`'s report, if the job is in memory.
+    pub fn held_report(
+        &self,
+        job_id: u64,
+        members: &Membership,
+        now: Instant,
+    ) -> Option<JobReport> {
+        let job = self.jobs.get(&job_id)?;
         if let Some(report) = &job.final_report {
             return Some(report.clone());
         }

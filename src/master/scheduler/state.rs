@@ -216,6 +216,17 @@ impl JobRun {
     }
 }
 
+/// The attempts in flight, and what names and places the next one: what
+/// launching an attempt changes outside its job (see `Attempts::launch`).
+pub(super) struct Attempts {
+    /// Attempts holding a slot or awaiting their commit, by attempt id.
+    pub(super) live: HashMap<u64, Live>,
+    /// The id the next attempt gets.
+    pub(super) next: u64,
+    /// The worker that got the last attempt: round-robin starts after it.
+    pub(super) last_worker: u32,
+}
+
 /// An attempt that occupies a worker's slot or awaits its commit.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Live {
@@ -224,7 +235,8 @@ pub(super) struct Live {
     pub(super) task: usize,
     pub(super) worker: u32,
     pub(super) started: Instant,
-    /// True once the attempt reported `TaskDone` (its slot is free again).
+    /// True once the attempt reported its end (`TaskDone`, `TaskFailed`,
+    /// `FetchFailed`): its slot is free again.
     pub(super) finished: bool,
     /// Given up on (timed out or superseded) and told to stop; it keeps its
     /// slot until the worker reports it.

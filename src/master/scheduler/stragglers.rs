@@ -11,8 +11,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::dispatch::{launch, next_free, send};
-use super::state::{live, Live, TaskState};
+use super::dispatch::{next_free, send};
+use super::state::{Live, TaskState};
 use super::Scheduler;
 use crate::event;
 use crate::master::membership::Membership;
@@ -27,8 +27,9 @@ const SPECULATION_MULTIPLIER: f64 = 1.5;
 const SPECULATION_MIN: Duration = Duration::from_millis(100);
 
 impl Scheduler {
-    /// Periodic checks, on the master's timer: attempts past
-    /// `--task-timeout-ms`, and stragglers worth a speculative copy.
+    /// Periodic checks, on the master's timer: the end of a restart's grace
+    /// period (see `recovery.rs`), attempts past `--task-timeout-ms`, and
+    /// stragglers worth a speculative copy; then a `schedule`.
     pub fn tick(&mut self, members: &mut Membership, now: Instant) {
         if let Some(since) = self.recovered {
             if now.duration_since(since) > self.config.recovery_grace {
@@ -38,6 +39,7 @@ impl Scheduler {
         }
         if let Some(timeout) = self.config.task_timeout {
             let late: Vec<(u64, Live)> = self
+                .attempts
                 .live
                 .iter()
                 .filter(|(_, l)| {
@@ -98,24 +100,23 @@ impl Scheduler {
                     else {
                         continue;
                     };
-                    let Some(running) = self.live.get(first) else {
+                    let Some(running) = self.attempts.live.get(first) else {
                         continue;
                     };
                     if now.duration_since(running.started) <= threshold {
                         continue;
                     }
                     let busy = running.worker;
-                    let Some(worker) = next_free(&mut workers, self.last_worker, Some(busy))
-                        .filter(|&w| w != busy)
+                    let last = self.attempts.last_worker;
+                    let Some(worker) =
+                        next_free(&mut workers, last, Some(busy)).filter(|&w| w != busy)
                     else {
                         return;
                     };
-                    let attempt = self.next_attempt;
-                    if launch(job, (s, t), attempt, worker, members, true, now) {
-                        self.next_attempt += 1;
-                        self.last_worker = worker;
-                        job.stages[s].tasks[t].copy = Some(attempt);
-                        self.live.insert(attempt, live(job.id, s, t, worker, now));
+                    let launched = self
+                        .attempts
+                        .launch(job, (s, t), worker, members, true, now);
+                    if let Some(attempt) = launched {
                         event!(
                             Info,
                             "scheduler",
