@@ -32,17 +32,69 @@ use crate::protocol::message::{
 };
 use crate::protocol::wire::{Field, PayloadReader};
 
-/// One change of the scheduler's state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Entry {
+/// Declares the journal's entries: for each, its name, tag byte and fields
+/// in the order they are written, as `messages!` (in `message.rs`) declares
+/// the wire messages. The macro writes the `Entry` enum and its codec from
+/// that table. An entry's bytes are its tag, then its fields with the wire
+/// encoding (`Field`), one after another, with no lengths between them.
+macro_rules! entries {
+    ($(
+        $(#[$doc:meta])*
+        $name:ident = $tag:literal { $($field:ident : $ty:ty),* $(,)? }
+    ),* $(,)?) => {
+        /// One change of the scheduler's state.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum Entry {
+            $( $(#[$doc])* $name { $($field: $ty),* } ),*
+        }
+
+        impl Entry {
+            /// A tag byte, then the fields in order.
+            pub fn encode(&self) -> Vec<u8> {
+                let mut out = Vec::new();
+                match self {
+                    $(Entry::$name { $($field),* } => {
+                        out.push($tag);
+                        $(Field::put($field, &mut out);)*
+                    })*
+                }
+                out
+            }
+
+            /// Reads an entry back.
+            ///
+            /// # Errors
+            /// An unknown tag, or fields that do not match it, named.
+            pub fn decode(bytes: &[u8]) -> Result<Entry, String> {
+                let Some((&tag, body)) = bytes.split_first() else {
+                    return Err("empty journal entry".into());
+                };
+                // The reader names a message type in its errors; entries are
+                // not messages, so only the reason is kept (see `reason`).
+                let mut r = PayloadReader::new(MsgType::SubmitJob, body);
+                let entry = match tag {
+                    $($tag => Entry::$name {
+                        $($field: get(&mut r, stringify!($field))?),*
+                    },)*
+                    other => return Err(format!("unknown journal entry tag {other}")),
+                };
+                r.finish()
+                    .map_err(|e| format!("journal entry {tag}: {}", reason(e)))?;
+                Ok(entry)
+            }
+        }
+    };
+}
+
+entries! {
     /// The master started its run number `epoch`; attempt ids of this run
     /// start at `epoch` x 10^9, so an attempt of an earlier run is never
     /// mistaken for one of this run.
-    Start { epoch: u32 },
+    Start = 1 { epoch: u32 },
     /// A worker id was handed out (ids are never reused after a restart).
-    Worker { id: u32 },
+    Worker = 2 { id: u32 },
     /// A job was accepted, with what it takes to plan it again.
-    Job {
+    Job = 3 {
         id: u64,
         file: String,
         source: String,
@@ -52,141 +104,11 @@ pub enum Entry {
         inputs: Vec<SourceSplits>,
     },
     /// A task's output was committed; for a map task, `worker` serves it.
-    TaskDone {
-        job: u64,
-        stage: u32,
-        task: u32,
-        worker: u32,
-        metrics: TaskMetrics,
-    },
+    TaskDone = 4 { job: u64, stage: u32, task: u32, worker: u32, metrics: TaskMetrics },
     /// A range shuffle's boundaries, from its sampling stage.
-    Boundaries {
-        job: u64,
-        shuffle: u32,
-        boundaries: Vec<Pair>,
-    },
+    Boundaries = 5 { job: u64, shuffle: u32, boundaries: Vec<Pair> },
     /// The job ended; its report as `client status` shows it.
-    JobEnded { report: JobReport },
-}
-
-const START: u8 = 1;
-const WORKER: u8 = 2;
-const JOB: u8 = 3;
-const TASK_DONE: u8 = 4;
-const BOUNDARIES: u8 = 5;
-const JOB_ENDED: u8 = 6;
-
-impl Entry {
-    /// A tag byte, then the fields in order.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        match self {
-            Entry::Start { epoch } => {
-                out.push(START);
-                epoch.put(&mut out);
-            }
-            Entry::Worker { id } => {
-                out.push(WORKER);
-                id.put(&mut out);
-            }
-            Entry::Job {
-                id,
-                file,
-                source,
-                params,
-                base_dir,
-                parallelism,
-                inputs,
-            } => {
-                out.push(JOB);
-                id.put(&mut out);
-                file.put(&mut out);
-                source.put(&mut out);
-                params.put(&mut out);
-                base_dir.put(&mut out);
-                parallelism.put(&mut out);
-                inputs.put(&mut out);
-            }
-            Entry::TaskDone {
-                job,
-                stage,
-                task,
-                worker,
-                metrics,
-            } => {
-                out.push(TASK_DONE);
-                job.put(&mut out);
-                stage.put(&mut out);
-                task.put(&mut out);
-                worker.put(&mut out);
-                metrics.put(&mut out);
-            }
-            Entry::Boundaries {
-                job,
-                shuffle,
-                boundaries,
-            } => {
-                out.push(BOUNDARIES);
-                job.put(&mut out);
-                shuffle.put(&mut out);
-                boundaries.put(&mut out);
-            }
-            Entry::JobEnded { report } => {
-                out.push(JOB_ENDED);
-                report.put(&mut out);
-            }
-        }
-        out
-    }
-
-    /// Reads an entry back.
-    ///
-    /// # Errors
-    /// An unknown tag, or fields that do not match it, named.
-    pub fn decode(bytes: &[u8]) -> Result<Entry, String> {
-        let Some((&tag, body)) = bytes.split_first() else {
-            return Err("empty journal entry".into());
-        };
-        // The reader names a message type in its errors; entries are not
-        // messages, so only the reason is kept (see `reason`).
-        let mut r = PayloadReader::new(MsgType::SubmitJob, body);
-        let entry = match tag {
-            START => Entry::Start {
-                epoch: get(&mut r, "epoch")?,
-            },
-            WORKER => Entry::Worker {
-                id: get(&mut r, "id")?,
-            },
-            JOB => Entry::Job {
-                id: get(&mut r, "id")?,
-                file: get(&mut r, "file")?,
-                source: get(&mut r, "source")?,
-                params: get(&mut r, "params")?,
-                base_dir: get(&mut r, "base_dir")?,
-                parallelism: get(&mut r, "parallelism")?,
-                inputs: get(&mut r, "inputs")?,
-            },
-            TASK_DONE => Entry::TaskDone {
-                job: get(&mut r, "job")?,
-                stage: get(&mut r, "stage")?,
-                task: get(&mut r, "task")?,
-                worker: get(&mut r, "worker")?,
-                metrics: get(&mut r, "metrics")?,
-            },
-            BOUNDARIES => Entry::Boundaries {
-                job: get(&mut r, "job")?,
-                shuffle: get(&mut r, "shuffle")?,
-                boundaries: get(&mut r, "boundaries")?,
-            },
-            JOB_ENDED => Entry::JobEnded {
-                report: get(&mut r, "report")?,
-            },
-            other => return Err(format!("unknown journal entry tag {other}")),
-        };
-        r.finish()
-            .map_err(|e| format!("journal entry {tag}: {}", reason(e)))?;
-        Ok(entry)
-    }
+    JobEnded = 6 { report: JobReport },
 }
 
 fn get<T: Field>(r: &mut PayloadReader<'_>, name: &str) -> Result<T, String> {
