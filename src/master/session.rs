@@ -20,7 +20,7 @@ use crate::master::Master;
 use crate::net::auth;
 use crate::net::connection::Outbox;
 use crate::protocol::message::{error_code, JobReport, Message, WorkerMetrics};
-use crate::submission;
+use crate::submission::{self, JobSource};
 
 /// Where a binary session stands: anonymous (clients, tools) until a
 /// `Register` makes it a worker's.
@@ -214,7 +214,14 @@ fn client_request(master: &Master, msg: Message, outbox: &Outbox, peer: &str, no
             inputs,
         } => {
             // Parsing and planning happen before taking the lock.
-            match submission::accept(file, source, params, base_dir, parallelism, inputs) {
+            let submitted = JobSource {
+                file,
+                source,
+                params,
+                base_dir,
+                parallelism,
+            };
+            match submission::accept(submitted, inputs) {
                 Ok(job) => {
                     let mut guard = master.state();
                     let state = &mut *guard;

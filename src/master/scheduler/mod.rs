@@ -199,17 +199,13 @@ impl Scheduler {
         inputs.sort_by_key(|i| i.dataset);
         let entry = Entry::Job {
             id,
-            file: job.file.clone(),
             source: job.source.clone(),
-            params: job.params.clone(),
-            base_dir: job.base_dir.clone(),
-            parallelism: job.parallelism,
             inputs,
         };
         self.insert_job(id, job, now);
         self.log(Some(id), &entry, true);
         if let Some(job) = self.jobs.get(&id) {
-            let fields = [("job", id.to_string()), ("file", job.file.clone())];
+            let fields = [("job", id.to_string()), ("file", job.source.file.clone())];
             job.event(now, "job_submitted", &fields);
         }
         id

@@ -27,10 +27,9 @@ use crate::job::plan::Output;
 use crate::master::journal::Journal;
 use crate::master::membership::Membership;
 use crate::protocol::frame::Invalid;
-use crate::protocol::message::{
-    JobReport, JobState, KeyValue, MsgType, Pair, SourceSplits, TaskMetrics,
-};
+use crate::protocol::message::{JobReport, JobState, MsgType, Pair, SourceSplits, TaskMetrics};
 use crate::protocol::wire::{Field, PayloadReader};
+use crate::submission::JobSource;
 
 /// Declares the journal's entries: for each, its name, tag byte and fields
 /// in the order they are written, as `messages!` (in `message.rs`) declares
@@ -94,15 +93,7 @@ entries! {
     /// A worker id was handed out (ids are never reused after a restart).
     Worker = 2 { id: u32 },
     /// A job was accepted, with what it takes to plan it again.
-    Job = 3 {
-        id: u64,
-        file: String,
-        source: String,
-        params: Vec<KeyValue>,
-        base_dir: String,
-        parallelism: u32,
-        inputs: Vec<SourceSplits>,
-    },
+    Job = 3 { id: u64, source: JobSource, inputs: Vec<SourceSplits> },
     /// A task's output was committed; for a map task, `worker` serves it.
     TaskDone = 4 { job: u64, stage: u32, task: u32, worker: u32, metrics: TaskMetrics },
     /// A range shuffle's boundaries, from its sampling stage.
@@ -211,33 +202,22 @@ impl Scheduler {
         match entry {
             Entry::Start { epoch } => self.epoch = self.epoch.max(epoch + 1),
             Entry::Worker { id } => self.max_worker = self.max_worker.max(id),
-            Entry::Job {
-                id,
-                file,
-                source,
-                params,
-                base_dir,
-                parallelism,
-                inputs,
-            } => {
-                match crate::submission::accept(file, source, params, base_dir, parallelism, inputs)
-                {
-                    Ok(new) => {
-                        self.insert_job(id, new, now);
-                        self.next_job = self.next_job.max(id + 1);
-                        if let Some(job) = self.jobs.get_mut(&id) {
-                            job.entries.push(bytes);
-                        }
+            Entry::Job { id, source, inputs } => match crate::submission::accept(source, inputs) {
+                Ok(new) => {
+                    self.insert_job(id, new, now);
+                    self.next_job = self.next_job.max(id + 1);
+                    if let Some(job) = self.jobs.get_mut(&id) {
+                        job.entries.push(bytes);
                     }
-                    Err(e) => event!(
-                        Error,
-                        "scheduler",
-                        "journal_job_skipped",
-                        job = id,
-                        error = e
-                    ),
                 }
-            }
+                Err(e) => event!(
+                    Error,
+                    "scheduler",
+                    "journal_job_skipped",
+                    job = id,
+                    error = e
+                ),
+            },
             Entry::TaskDone {
                 job,
                 stage,
@@ -374,7 +354,7 @@ impl Scheduler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::message::{JobState, SplitInfo, StageReport};
+    use crate::protocol::message::{JobState, KeyValue, SplitInfo, StageReport};
     use crate::protocol::wire::Bytes;
     use crate::rng::Rng;
 
@@ -384,14 +364,16 @@ mod tests {
             Entry::Worker { id: 7 },
             Entry::Job {
                 id: 9,
-                file: "jobs/wordcount.job".into(),
-                source: "param input\n".into(),
-                params: vec![KeyValue {
-                    key: "input".into(),
-                    value: "x".into(),
-                }],
-                base_dir: "/tmp".into(),
-                parallelism: 4,
+                source: JobSource {
+                    file: "jobs/wordcount.job".into(),
+                    source: "param input\n".into(),
+                    params: vec![KeyValue {
+                        key: "input".into(),
+                        value: "x".into(),
+                    }],
+                    base_dir: "/tmp".into(),
+                    parallelism: 4,
+                },
                 inputs: vec![SourceSplits {
                     dataset: 0,
                     splits: vec![SplitInfo {

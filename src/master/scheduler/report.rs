@@ -130,7 +130,7 @@ impl Scheduler {
             .collect();
         Some(JobReport {
             id: job.id,
-            file: job.file.clone(),
+            file: job.source.file.clone(),
             state: job.state,
             error: job.error.clone(),
             elapsed_ms: ms(job.finished.unwrap_or(now).duration_since(job.submitted)),
@@ -155,7 +155,7 @@ impl Scheduler {
                 },
                 None => JobSummary {
                     id: job.id,
-                    file: job.file.clone(),
+                    file: job.source.file.clone(),
                     state: job.state,
                     tasks_done: job
                         .stages

@@ -18,9 +18,9 @@ use crate::job::plan::{Input, Output, Plan, StagePlan};
 use crate::master::eventlog::EventLogs;
 use crate::master::membership::Membership;
 use crate::protocol::message::{
-    AttemptOutcome, AttemptReport, JobReport, JobState, KeyValue, Pair, SplitInfo, TaskMetrics,
+    AttemptOutcome, AttemptReport, JobReport, JobState, Pair, SplitInfo, TaskMetrics,
 };
-use crate::submission::NewJob;
+use crate::submission::{JobSource, NewJob};
 
 /// Where a task is in its life.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,11 +124,8 @@ pub(super) struct ShuffleRun {
 /// (`--retained-jobs`).
 pub(super) struct JobRun {
     pub(super) id: u64,
-    pub(super) file: String,
-    pub(super) source: String,
-    pub(super) params: Vec<KeyValue>,
-    pub(super) base_dir: String,
-    pub(super) parallelism: u32,
+    /// What it was submitted as; every attempt is sent it.
+    pub(super) source: JobSource,
     pub(super) outputs: Vec<String>,
     pub(super) plan: Plan,
     pub(super) state: JobState,
@@ -284,7 +281,7 @@ impl Scheduler {
             "scheduler",
             "job_submitted",
             job = id,
-            file = job.file,
+            file = job.source.file,
             stages = stages.len(),
             tasks = tasks
         );
@@ -298,11 +295,7 @@ impl Scheduler {
             id,
             JobRun {
                 id,
-                file: job.file,
                 source: job.source,
-                params: job.params,
-                base_dir: job.base_dir,
-                parallelism: job.parallelism,
                 outputs: job.outputs,
                 plan: job.plan,
                 state: JobState::Running,
