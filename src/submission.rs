@@ -200,13 +200,29 @@ fn prepare_output(dir: &Path, overwrite: bool) -> Result<(), String> {
     fs::create_dir_all(dir).map_err(|e| format!("cannot create output directory {shown}: {e}"))
 }
 
+crate::wire_struct! {
+    /// What a job is made of, as the client sent it: enough to parse and
+    /// plan it again, on the master after a restart (the journal keeps it)
+    /// and on every worker. On the wire these are the first fields of
+    /// `SubmitJob`, in this order.
+    pub struct JobSource {
+        /// The job file's name, for messages.
+        pub file: String,
+        /// The job file's text.
+        pub source: String,
+        /// Every param's final value.
+        pub params: Vec<KeyValue>,
+        /// The client's working directory; relative paths resolve against it.
+        pub base_dir: String,
+        /// The default number of splits per input and reduce partitions per
+        /// wide operator.
+        pub parallelism: u32,
+    }
+}
+
 /// A job as the master accepted it.
 pub struct NewJob {
-    pub file: String,
-    pub source: String,
-    pub params: Vec<KeyValue>,
-    pub base_dir: String,
-    pub parallelism: u32,
+    pub source: JobSource,
     /// The output directory of each save.
     pub outputs: Vec<String>,
     pub plan: Plan,
@@ -218,27 +234,22 @@ pub struct NewJob {
 ///
 /// # Errors
 /// The job-file error, rendered, or a message naming the missing input.
-pub fn accept(
-    file: String,
-    source: String,
-    params: Vec<KeyValue>,
-    base_dir: String,
-    parallelism: u32,
-    inputs: Vec<SourceSplits>,
-) -> Result<NewJob, String> {
+pub fn accept(submitted: JobSource, inputs: Vec<SourceSplits>) -> Result<NewJob, String> {
+    let file = &submitted.file;
     if file.len() > MAX_FILE_NAME_BYTES {
         return Err(format!(
             "the job file name is {} bytes long; the limit is {MAX_FILE_NAME_BYTES}",
             file.len()
         ));
     }
-    let overrides: BTreeMap<String, String> = params
+    let overrides: BTreeMap<String, String> = submitted
+        .params
         .iter()
         .map(|kv| (kv.key.clone(), kv.value.clone()))
         .collect();
-    let mut job = Job::parse(&file, &source, &overrides).map_err(|e| e.to_string())?;
-    job.resolve_paths(Path::new(&base_dir));
-    let plan = plan(&job, parallelism)?;
+    let mut job = Job::parse(file, &submitted.source, &overrides).map_err(|e| e.to_string())?;
+    job.resolve_paths(Path::new(&submitted.base_dir));
+    let plan = plan(&job, submitted.parallelism)?;
     let mut splits = HashMap::new();
     for source in sources(&plan) {
         let given = inputs
@@ -252,11 +263,7 @@ pub fn accept(
         splits.insert(source, given);
     }
     Ok(NewJob {
-        file,
-        source,
-        params,
-        base_dir,
-        parallelism,
+        source: submitted,
         outputs: job.saves.iter().map(|s| s.path.clone()).collect(),
         plan,
         splits,

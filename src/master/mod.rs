@@ -1,5 +1,5 @@
-//! The master process: accepts connections, keeps the worker table, and
-//! declares silent workers dead.
+//! The master process: accepts connections, keeps the worker table and the
+//! jobs (`scheduler`), and declares silent workers dead.
 //!
 //! OS idea: one thread per connection. `accept(2)` hands the listening
 //! thread a new socket; a thread of its own then blocks in `read` on it, so a
@@ -10,15 +10,16 @@
 //!
 //! Every connection starts the same way: the master peeks at its first
 //! bytes (`recv` with `MSG_PEEK`, which looks without consuming). The frame
-//! magic means a binary session (workers, clients, the `frame` tool); an
-//! HTTP method (`GET `) a browser or `curl`, served by `web`; anything else
-//! is a person with netcat, served by `text_mode`.
+//! magic means a binary session (workers, clients, the `frame` tool), whose
+//! messages `session` handles; an HTTP method (`GET `) a browser or `curl`,
+//! served by `web`; anything else is a person with netcat, served by
+//! `text_mode`.
 
 pub mod eventlog;
 pub mod journal;
 pub mod membership;
-pub mod recovery;
 pub mod scheduler;
+mod session;
 pub mod text_mode;
 pub mod trim;
 pub mod web;
@@ -30,13 +31,13 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::event;
-use crate::master::membership::{Membership, Registration};
+use crate::master::membership::Membership;
 use crate::master::scheduler::{Scheduler, SchedulerConfig};
+use crate::master::session::{handle, Role};
 use crate::net::auth;
 use crate::net::connection::{linger_close, refuse_busy, FrameReader, Gate, Limits, Outbox};
 use crate::protocol::frame::MAGIC;
-use crate::protocol::message::{error_code, JobReport, Message};
-use crate::submission;
+use crate::protocol::message::{error_code, Message};
 
 /// Settings from the command line.
 #[derive(Debug, Clone)]
@@ -62,7 +63,10 @@ pub struct Master {
     pub addr: SocketAddr,
     pub started: Instant,
     state: Mutex<State>,
-    /// Signalled after every change of job or task state, for `WaitJob`.
+    /// Signalled, for `WaitJob`, after a worker's message or a worker's death
+    /// (which is how tasks and jobs change state). A cancel or a timeout
+    /// found by the timer does not signal it: a waiter sees those at the
+    /// end of its wait.
     changed: Condvar,
 }
 
@@ -246,13 +250,6 @@ fn serve_connection(master: &Master, stream: TcpStream) {
     }
 }
 
-/// Where a binary session stands: anonymous (clients, tools) until a
-/// `Register` makes it a worker's.
-enum Role {
-    Anonymous,
-    Worker { id: u32, session: u64 },
-}
-
 fn serve_binary(master: &Master, stream: &TcpStream, peer: &str) -> Result<()> {
     let (outbox, writer) = Outbox::spawn(stream, format!("out-{peer}"))
         .map_err(|e| Error::io("starting a writer thread", e))?;
@@ -319,283 +316,4 @@ fn serve_binary(master: &Master, stream: &TcpStream, peer: &str) -> Result<()> {
         linger_close(stream);
     }
     result
-}
-
-fn handle(
-    master: &Master,
-    msg: Message,
-    role: &mut Role,
-    stream: &TcpStream,
-    outbox: &Outbox,
-    peer: &str,
-) {
-    let now = Instant::now();
-    let reply_error = |code: u16, message: String| {
-        outbox.send(Message::Error { code, message });
-    };
-    let worker = match role {
-        Role::Worker { id, .. } => Some(*id),
-        Role::Anonymous => None,
-    };
-    match msg {
-        Message::Register {
-            data_addr,
-            slots,
-            memory_bytes,
-            prev_id,
-        } if worker.is_none() => {
-            let reg = Registration {
-                data_addr: data_addr.clone(),
-                slots,
-                memory_bytes,
-                prev_id,
-            };
-            // dup(2) the socket before taking the lock.
-            let conn = stream.try_clone().ok();
-            let mut guard = master.state();
-            let state = &mut *guard;
-            let admitted = state.members.register(reg, outbox.clone(), conn, now);
-            state.scheduler.worker_seen(admitted.id);
-            if admitted.replaced.is_some() {
-                // The old connection's attempts are lost with it.
-                state.scheduler.worker_lost(&mut state.members, admitted.id);
-            }
-            *role = Role::Worker {
-                id: admitted.id,
-                session: admitted.session,
-            };
-            outbox.send(Message::RegisterAck {
-                worker_id: admitted.id,
-            });
-            state.scheduler.schedule(&mut state.members, now);
-            drop(guard);
-            if let Some(old) = admitted.replaced {
-                let _ = old.shutdown(Shutdown::Both);
-            }
-            event!(
-                Info,
-                "master",
-                if admitted.rejoined {
-                    "worker_reregistered"
-                } else {
-                    "worker_registered"
-                },
-                id = admitted.id,
-                addr = data_addr,
-                peer = peer,
-                slots = slots,
-                memory = crate::size::format_size(memory_bytes)
-            );
-        }
-        Message::Heartbeat { worker_id, metrics } if worker.is_some() => {
-            let Role::Worker { id, session } = *role else {
-                return;
-            };
-            let ok = worker_id == id && master.state().members.heartbeat(id, session, metrics, now);
-            if ok {
-                event!(Debug, "master", "heartbeat", id = worker_id);
-            } else {
-                event!(
-                    Warn,
-                    "master",
-                    "heartbeat_refused",
-                    id = worker_id,
-                    peer = peer
-                );
-                reply_error(
-                    error_code::UNKNOWN_WORKER,
-                    format!("worker {worker_id} is not registered on this connection"),
-                );
-            }
-        }
-        Message::TaskDone {
-            attempt,
-            metrics,
-            samples,
-        } if worker.is_some() => {
-            let mut guard = master.state();
-            let state = &mut *guard;
-            let w = worker.unwrap_or_default();
-            state
-                .scheduler
-                .task_done(&mut state.members, w, attempt, metrics, samples, now);
-            state.scheduler.schedule(&mut state.members, now);
-        }
-        Message::TaskFailed { attempt, error } if worker.is_some() => {
-            let mut guard = master.state();
-            let state = &mut *guard;
-            let w = worker.unwrap_or_default();
-            state
-                .scheduler
-                .task_failed(&mut state.members, w, attempt, error, now);
-            state.scheduler.schedule(&mut state.members, now);
-        }
-        Message::FetchFailed {
-            attempt,
-            shuffle,
-            map,
-            addr,
-            error,
-        } if worker.is_some() => {
-            let mut guard = master.state();
-            let state = &mut *guard;
-            let w = worker.unwrap_or_default();
-            state.scheduler.fetch_failed(
-                &mut state.members,
-                w,
-                attempt,
-                shuffle,
-                map,
-                &addr,
-                error,
-                now,
-            );
-            state.scheduler.schedule(&mut state.members, now);
-        }
-        Message::TaskCommitted { attempt } if worker.is_some() => {
-            let mut guard = master.state();
-            let state = &mut *guard;
-            let w = worker.unwrap_or_default();
-            state
-                .scheduler
-                .task_committed(&mut state.members, w, attempt, now);
-            // A completed stage may make the next one runnable.
-            state.scheduler.schedule(&mut state.members, now);
-        }
-        Message::JobCommitted { job_id, error } if worker.is_some() => {
-            let mut guard = master.state();
-            let state = &mut *guard;
-            let w = worker.unwrap_or_default();
-            state
-                .scheduler
-                .job_committed(&mut state.members, w, job_id, error, now);
-        }
-        Message::Ping { nonce } => {
-            outbox.send(Message::Pong { nonce });
-        }
-        Message::Hello { .. } => {
-            // A peer with a secret, and we have none: say so plainly.
-            if let Err(why) = auth::challenge(None, &msg) {
-                outbox.send(auth::unauthorized(why));
-            }
-        }
-        Message::ListWorkers {} => {
-            let workers = master.state().members.snapshot(now);
-            outbox.send(Message::WorkerList { workers });
-        }
-        Message::SubmitJob {
-            file,
-            source,
-            params,
-            base_dir,
-            parallelism,
-            inputs,
-        } => {
-            // Parsing and planning happen before taking the lock.
-            match submission::accept(file, source, params, base_dir, parallelism, inputs) {
-                Ok(job) => {
-                    let mut guard = master.state();
-                    let state = &mut *guard;
-                    let job_id = state.scheduler.submit(job, now);
-                    state.scheduler.schedule(&mut state.members, now);
-                    drop(guard);
-                    outbox.send(Message::JobAccepted { job_id });
-                }
-                Err(e) => {
-                    event!(Warn, "master", "job_refused", peer = peer, error = e);
-                    reply_error(error_code::BAD_JOB, e);
-                }
-            }
-        }
-        Message::GetJob { job_id } => {
-            let guard = master.state();
-            let report = guard.scheduler.report(job_id, &guard.members, now);
-            drop(guard);
-            match report {
-                Some(job) => outbox.send(Message::JobStatus { job }),
-                None => outbox.send(no_such_job(job_id)),
-            };
-        }
-        Message::WaitJob {
-            job_id,
-            tasks_done,
-            timeout_ms,
-        } => {
-            let reply = wait_job(master, job_id, tasks_done, timeout_ms);
-            outbox
-                .send(reply.map_or_else(|| no_such_job(job_id), |job| Message::JobStatus { job }));
-        }
-        Message::ListJobs {} => {
-            let jobs = master.state().scheduler.summaries(now);
-            outbox.send(Message::JobList { jobs });
-        }
-        Message::CancelJob { job_id } => {
-            let mut guard = master.state();
-            let state = &mut *guard;
-            let reply = match state.scheduler.cancel(&mut state.members, job_id, now) {
-                Ok(()) => state
-                    .scheduler
-                    .report(job_id, &state.members, now)
-                    .map(|job| Message::JobStatus { job }),
-                Err(_) => None,
-            };
-            drop(guard);
-            outbox.send(reply.unwrap_or_else(|| no_such_job(job_id)));
-        }
-        Message::Error { code, message } => {
-            event!(
-                Warn,
-                "master",
-                "peer_error",
-                peer = peer,
-                code = code,
-                message = message
-            );
-        }
-        other => {
-            let what = other.msg_type().name();
-            event!(
-                Warn,
-                "master",
-                "unexpected_message",
-                peer = peer,
-                msg = what
-            );
-            reply_error(
-                error_code::UNEXPECTED,
-                format!("the master does not accept {what} here"),
-            );
-        }
-    }
-}
-
-/// Longest a `WaitJob` may hold its connection.
-const MAX_WAIT: Duration = Duration::from_secs(30);
-
-/// Blocks this connection's thread on the `changed` condition variable
-/// until the job moves past `tasks_done`, ends, or the timeout passes. The
-/// wait releases the state lock, so it holds up nobody else.
-fn wait_job(master: &Master, job_id: u64, tasks_done: u32, timeout_ms: u32) -> Option<JobReport> {
-    let deadline = Instant::now() + Duration::from_millis(u64::from(timeout_ms)).min(MAX_WAIT);
-    let mut guard = master.state();
-    loop {
-        let now = Instant::now();
-        let report = guard.scheduler.report(job_id, &guard.members, now)?;
-        let done = report.stages.iter().map(|s| s.tasks_done).sum::<u32>();
-        if report.state.is_final() || done != tasks_done || now >= deadline {
-            return Some(report);
-        }
-        guard = master
-            .changed
-            .wait_timeout(guard, deadline - now)
-            .unwrap_or_else(|p| p.into_inner())
-            .0;
-    }
-}
-
-fn no_such_job(job_id: u64) -> Message {
-    Message::Error {
-        code: error_code::NO_SUCH_JOB,
-        message: format!("no job {job_id}"),
-    }
 }

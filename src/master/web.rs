@@ -112,16 +112,21 @@ fn snapshot(master: &Master, now: Instant) -> (Vec<WorkerInfo>, Vec<(JobSummary,
         .into_iter()
         .rev()
         .filter_map(|s| {
-            let report = state.scheduler.report(s.id, &state.members, now)?;
+            let report = state.scheduler.held_report(s.id, &state.members, now)?;
             Some((s, report))
         })
         .collect();
     (workers, jobs)
 }
 
+/// Job `id`'s report; a forgotten job's event log is read after the lock
+/// is released.
 fn report(master: &Master, id: u64, now: Instant) -> Option<JobReport> {
-    let state = master.state();
-    state.scheduler.report(id, &state.members, now)
+    let found = {
+        let state = master.state();
+        state.scheduler.report(id, &state.members, now)
+    };
+    found?.read()
 }
 
 // --- HTML -------------------------------------------------------------

@@ -1,0 +1,298 @@
+//! Failures: an attempt failed, a reducer could not fetch a map output, a
+//! worker was lost.
+//!
+//! Distributed-systems idea: recomputation from lineage. Nothing a worker
+//! holds is replicated; what is lost is computed again from what it was
+//! made of. A failed attempt runs again elsewhere (up to `max_attempts`,
+//! then its job fails). A map output that cannot be fetched, or whose worker
+//! died, sends its map task back to the queue, and the stages reading it wait
+//! for it, as Spark does on a `FetchFailed`. Only an attempt's own failure
+//! counts against it: a lost worker or a failed fetch is not the task's fault.
+
+use std::time::Instant;
+
+use super::completion::request_job_commit;
+use super::state::{JobRun, Live, TaskState};
+use super::{FetchFailure, Scheduler};
+use crate::event;
+use crate::job::plan::{Input, Output};
+use crate::master::membership::Membership;
+use crate::protocol::message::{AttemptOutcome, JobState};
+
+impl Scheduler {
+    /// An attempt failed: retry it, or fail the job after `max_attempts`.
+    pub(super) fn task_failed(
+        &mut self,
+        members: &mut Membership,
+        worker: u32,
+        attempt: u64,
+        error: String,
+        now: Instant,
+    ) {
+        let Some(live) = self.settle(members, worker, attempt) else {
+            event!(
+                Info,
+                "scheduler",
+                "stale_failure_ignored",
+                attempt = attempt,
+                worker = worker,
+                error = error
+            );
+            return;
+        };
+        self.attempts.live.remove(&attempt);
+        if let Some(job) = self.jobs.get_mut(&live.job) {
+            let outcome = match live.abandoned {
+                true => AttemptOutcome::Aborted,
+                false => AttemptOutcome::Failed,
+            };
+            job.end_attempt(attempt, outcome, now);
+        }
+        if !live.abandoned {
+            self.fail_attempt(members, attempt, live, error, now);
+        }
+    }
+
+    /// Counts a failure of `attempt`; the task runs again unless it has
+    /// failed `max_attempts` times, which fails its job.
+    pub(super) fn fail_attempt(
+        &mut self,
+        members: &mut Membership,
+        attempt: u64,
+        live: Live,
+        error: String,
+        now: Instant,
+    ) {
+        if let Some(l) = self.attempts.live.get_mut(&attempt) {
+            l.abandoned = true;
+        }
+        let max = self.config.max_attempts;
+        let Some(job) = self.jobs.get_mut(&live.job) else {
+            return;
+        };
+        let stage = &mut job.stages[live.stage];
+        let task = &mut stage.tasks[live.task];
+        let ours = task.runs(attempt) || task.state == (TaskState::Committing { attempt });
+        if job.state != JobState::Running || !ours {
+            return;
+        }
+        task.failures += 1;
+        stage.attempts_failed += 1;
+        event!(
+            Warn,
+            "scheduler",
+            "task_failed",
+            job = live.job,
+            stage = live.stage,
+            task = live.task,
+            attempt = attempt,
+            worker = live.worker,
+            failures = task.failures,
+            error = error
+        );
+        let failures = task.failures;
+        if failures >= max {
+            let reason = format!(
+                "task {} of stage {} failed {} times; last error: {}",
+                live.task, live.stage, failures, error
+            );
+            self.finish_job(members, live.job, JobState::Failed, reason, now);
+        } else if !task.drop_attempt(attempt) {
+            event!(
+                Info,
+                "scheduler",
+                "task_retry",
+                job = live.job,
+                stage = live.stage,
+                task = live.task,
+                failures = failures
+            );
+        }
+    }
+
+    /// A reduce attempt could not fetch a map output (`failure` says which,
+    /// and from where). As Spark does on a FetchFailed, the master forgets
+    /// that output and runs its map task again (the reduce stage waits for
+    /// it), then the reduce task; the attempt does not count as a failure.
+    /// An output lost more than `max_attempts` times fails the job.
+    pub(super) fn fetch_failed(
+        &mut self,
+        members: &mut Membership,
+        worker: u32,
+        attempt: u64,
+        failure: FetchFailure,
+        now: Instant,
+    ) {
+        let FetchFailure {
+            shuffle,
+            map,
+            addr,
+            error,
+        } = failure;
+        let Some(live) = self.settle(members, worker, attempt) else {
+            return;
+        };
+        self.attempts.live.remove(&attempt);
+        let max = self.config.max_attempts;
+        let Some(job) = self.jobs.get_mut(&live.job) else {
+            return;
+        };
+        job.end_attempt(attempt, AttemptOutcome::FetchFailed, now);
+        let reducer = &mut job.stages[live.stage].tasks[live.task];
+        if job.state != JobState::Running || live.abandoned || !reducer.runs(attempt) {
+            return;
+        }
+        reducer.drop_attempt(attempt);
+        job.stages[live.stage].attempts_failed += 1;
+        event!(
+            Warn,
+            "scheduler",
+            "fetch_failed",
+            job = live.job,
+            stage = live.stage,
+            task = live.task,
+            attempt = attempt,
+            shuffle = shuffle,
+            map = map,
+            from = addr,
+            error = error
+        );
+        let Some(map_stage) = job
+            .stages
+            .iter()
+            .position(|st| st.plan.output == Output::Shuffle(shuffle))
+        else {
+            return;
+        };
+        let stage = &mut job.stages[map_stage];
+        let Some(task) = stage.tasks.get_mut(map as usize) else {
+            return;
+        };
+        // Only if the output is still where the reducer looked: another
+        // reducer may have reported it first, and it may run again already.
+        let TaskState::Done { worker: holder } = task.state else {
+            return;
+        };
+        if members.get(holder).is_some_and(|m| m.data_addr != addr) {
+            return;
+        }
+        task.state = TaskState::Pending;
+        task.duration = None;
+        task.outputs_lost += 1;
+        stage.finished = None;
+        event!(
+            Warn,
+            "scheduler",
+            "map_output_lost",
+            job = live.job,
+            stage = map_stage,
+            task = map,
+            worker = holder,
+            reason = "fetch_failed"
+        );
+        if task.outputs_lost > max {
+            let reason = format!(
+                "the output of task {map} of stage {map_stage} could not be fetched {} times; \
+                 last error: {error}",
+                task.outputs_lost
+            );
+            self.finish_job(members, live.job, JobState::Failed, reason, now);
+        }
+    }
+
+    /// A worker died: its attempts go back to the queue, and so do the map
+    /// tasks whose output it held, where a stage still needs them.
+    pub fn worker_lost(&mut self, members: &mut Membership, worker: u32) {
+        if let Some(m) = members.get_mut(worker) {
+            m.running = 0;
+        }
+        let lost: Vec<(u64, Live)> = self
+            .attempts
+            .live
+            .iter()
+            .filter(|(_, l)| l.worker == worker)
+            .map(|(&a, &l)| (a, l))
+            .collect();
+        for (attempt, live) in lost {
+            self.attempts.live.remove(&attempt);
+            let Some(job) = self.jobs.get_mut(&live.job) else {
+                continue;
+            };
+            job.end_attempt(attempt, AttemptOutcome::Lost, Instant::now());
+            let task = &mut job.stages[live.stage].tasks[live.task];
+            let ours = task.runs(attempt) || task.state == (TaskState::Committing { attempt });
+            if job.state == JobState::Running && ours && !task.drop_attempt(attempt) {
+                event!(
+                    Warn,
+                    "scheduler",
+                    "task_requeued",
+                    job = live.job,
+                    stage = live.stage,
+                    task = live.task,
+                    attempt = attempt,
+                    worker = worker,
+                    reason = "worker_lost"
+                );
+            }
+        }
+        for job in self.jobs.values_mut() {
+            if job.state != JobState::Running {
+                continue;
+            }
+            lose_map_outputs(job, |w| w == worker, "worker_lost");
+            // A job commit in flight on the lost worker goes to another one.
+            if job.committer == Some(worker) {
+                request_job_commit(job, members, None);
+            }
+        }
+    }
+}
+
+/// Map outputs of a running job held by workers `lost` says are gone go
+/// back to the queue, where a stage still needs them.
+pub(super) fn lose_map_outputs(job: &mut JobRun, lost: impl Fn(u32) -> bool, reason: &str) {
+    if job.state != JobState::Running {
+        return;
+    }
+    for s in 0..job.stages.len() {
+        let Output::Shuffle(id) = job.stages[s].plan.output else {
+            continue;
+        };
+        if !shuffle_still_needed(job, id) {
+            continue;
+        }
+        let stage = &mut job.stages[s];
+        for (t, task) in stage.tasks.iter_mut().enumerate() {
+            let TaskState::Done { worker } = task.state else {
+                continue;
+            };
+            if lost(worker) {
+                task.state = TaskState::Pending;
+                task.duration = None;
+                stage.finished = None;
+                event!(
+                    Warn,
+                    "scheduler",
+                    "map_output_lost",
+                    job = job.id,
+                    stage = s,
+                    task = t,
+                    worker = worker,
+                    reason = reason
+                );
+            }
+        }
+    }
+}
+
+/// Whether some stage reading shuffle `id` has not completed yet.
+fn shuffle_still_needed(job: &JobRun, id: u32) -> bool {
+    let wide = job.plan.shuffles[id as usize].wide;
+    job.stages.iter().any(|s| {
+        !s.complete()
+            && s.plan
+                .segments
+                .iter()
+                .any(|seg| seg.input == Input::Shuffle(wide))
+    })
+}

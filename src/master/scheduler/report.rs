@@ -1,0 +1,184 @@
+//! Reports: what `client status`, `client jobs`, the web page and text mode
+//! see of a job.
+//!
+//! OS idea: `/proc`. A report is a snapshot of the scheduler's state, built
+//! under the master's lock and copied out, so whoever reads it (a client
+//! waiting on a socket, a browser) never holds the lock. Once a job ends its
+//! report is frozen (`final_report`), so it reads the same across a restart.
+//! A job forgotten since (`--retained-jobs`) is read back from its event log,
+//! but not under the lock: `report` says where the log is (`Lookup`), and
+//! the caller reads the file once it has let the lock go.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use super::state::{ms, TaskState};
+use super::Scheduler;
+use crate::job::plan::Output;
+use crate::master::eventlog;
+use crate::master::membership::Membership;
+use crate::protocol::message::{JobReport, JobSummary, PartLocation, StageReport, TaskMetrics};
+
+/// Where a job's report is, as `Scheduler::report` finds it under the
+/// master's lock.
+#[derive(Debug)]
+pub enum Lookup {
+    /// The job is in memory: its report, copied.
+    Held(JobReport),
+    /// The job was forgotten; its event log may still be on disk.
+    Forgotten { job_id: u64, event_log: PathBuf },
+}
+
+impl Lookup {
+    /// The report: the copy, or what the event log says. Reads a file, so
+    /// call it without holding the master's lock.
+    pub fn read(self) -> Option<JobReport> {
+        match self {
+            Lookup::Held(report) => Some(report),
+            Lookup::Forgotten { job_id, event_log } => {
+                eventlog::read(&event_log).ok().filter(|r| r.id == job_id)
+            }
+        }
+    }
+}
+
+impl Scheduler {
+    /// Job `job_id`'s report if the job is in memory, else where its event
+    /// log would be; `None` if neither (no state directory).
+    pub fn report(&self, job_id: u64, members: &Membership, now: Instant) -> Option<Lookup> {
+        match self.held_report(job_id, members, now) {
+            Some(report) => Some(Lookup::Held(report)),
+            None => Some(Lookup::Forgotten {
+                job_id,
+                event_log: self.events().path(job_id)?,
+            }),
+        }
+    }
+
+    /// Job `job_id`'s report, if the job is in memory.
+    pub fn held_report(
+        &self,
+        job_id: u64,
+        members: &Membership,
+        now: Instant,
+    ) -> Option<JobReport> {
+        let job = self.jobs.get(&job_id)?;
+        if let Some(report) = &job.final_report {
+            return Some(report.clone());
+        }
+        let mut parts = Vec::new();
+        let stages = job
+            .stages
+            .iter()
+            .map(|stage| {
+                let m = &stage.metrics;
+                let mut report = StageReport {
+                    stage: stage.plan.id,
+                    ops: stage.plan.ops.clone(),
+                    tasks_total: stage.tasks.len() as u32,
+                    attempts: stage.attempts,
+                    attempts_failed: stage.attempts_failed,
+                    attempts_retried: job
+                        .attempts
+                        .iter()
+                        .filter(|a| a.stage == stage.plan.id && a.retry != 0)
+                        .count() as u32,
+                    records_in: m.records_in,
+                    records_out: m.records_out,
+                    bytes_in: m.bytes_in,
+                    bytes_out: m.bytes_out,
+                    start_ms: stage
+                        .started
+                        .map_or(0, |t| ms(t.duration_since(job.submitted))),
+                    end_ms: stage
+                        .finished
+                        .map_or(0, |t| ms(t.duration_since(job.submitted))),
+                    duration_ms: match (stage.started, stage.finished) {
+                        (Some(s), Some(f)) => ms(f.duration_since(s)),
+                        (Some(s), None) => ms(now.duration_since(s)),
+                        _ => 0,
+                    },
+                    shuffle_write_bytes: m.shuffle_write_bytes,
+                    shuffle_read_bytes: m.shuffle_read_bytes,
+                    spill_bytes: m.spill_bytes,
+                    spill_records: m.spill_records,
+                    ..StageReport::default()
+                };
+                for (t, task) in stage.tasks.iter().enumerate() {
+                    match task.state {
+                        TaskState::Done { worker } => {
+                            report.tasks_done += 1;
+                            if let Output::Save(save) = stage.plan.output {
+                                parts.push(PartLocation {
+                                    save: save as u32,
+                                    part: t as u32,
+                                    worker_addr: members
+                                        .get(worker)
+                                        .map(|m| m.data_addr.clone())
+                                        .unwrap_or_default(),
+                                });
+                            }
+                        }
+                        TaskState::Running { .. } | TaskState::Committing { .. } => {
+                            report.tasks_running += 1
+                        }
+                        TaskState::Pending => {}
+                    }
+                }
+                report
+            })
+            .collect();
+        Some(JobReport {
+            id: job.id,
+            file: job.source.file.clone(),
+            state: job.state,
+            error: job.error.clone(),
+            elapsed_ms: ms(job.finished.unwrap_or(now).duration_since(job.submitted)),
+            stages,
+            outputs: job.outputs.clone(),
+            parts,
+            attempts: job.attempts.clone(),
+        })
+    }
+
+    pub fn summaries(&self, now: Instant) -> Vec<JobSummary> {
+        self.jobs
+            .values()
+            .map(|job| match &job.final_report {
+                Some(r) => JobSummary {
+                    id: r.id,
+                    file: r.file.clone(),
+                    state: r.state,
+                    tasks_done: r.stages.iter().map(|s| s.tasks_done).sum(),
+                    tasks_total: r.stages.iter().map(|s| s.tasks_total).sum(),
+                    elapsed_ms: r.elapsed_ms,
+                },
+                None => JobSummary {
+                    id: job.id,
+                    file: job.source.file.clone(),
+                    state: job.state,
+                    tasks_done: job
+                        .stages
+                        .iter()
+                        .flat_map(|s| &s.tasks)
+                        .filter(|t| matches!(t.state, TaskState::Done { .. }))
+                        .count() as u32,
+                    tasks_total: job.stages.iter().map(|s| s.tasks.len() as u32).sum(),
+                    elapsed_ms: ms(job.finished.unwrap_or(now).duration_since(job.submitted)),
+                },
+            })
+            .collect()
+    }
+}
+
+pub(super) fn add(total: &mut TaskMetrics, m: &TaskMetrics) {
+    total.records_in += m.records_in;
+    total.records_out += m.records_out;
+    total.bytes_in += m.bytes_in;
+    total.bytes_out += m.bytes_out;
+    total.duration_ms += m.duration_ms;
+    total.shuffle_write_bytes += m.shuffle_write_bytes;
+    total.shuffle_read_bytes += m.shuffle_read_bytes;
+    total.spill_bytes += m.spill_bytes;
+    total.spill_records += m.spill_records;
+}
