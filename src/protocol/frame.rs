@@ -86,7 +86,8 @@ pub enum Invalid {
     },
     /// The frame is intact but its payload does not match its type's layout.
     Malformed {
-        msg_type: MsgType,
+        /// What the payload is, for the message: a message type's name.
+        what: &'static str,
         reason: String,
     },
 }
@@ -109,9 +110,7 @@ impl fmt::Display for Invalid {
                 f,
                 "CRC mismatch: frame says 0x{expected:08X}, bytes give 0x{actual:08X}"
             ),
-            Invalid::Malformed { msg_type, reason } => {
-                write!(f, "malformed {} payload: {reason}", msg_type.name())
-            }
+            Invalid::Malformed { what, reason } => write!(f, "malformed {what} payload: {reason}"),
         }
     }
 }

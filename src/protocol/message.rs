@@ -526,7 +526,7 @@ impl Message {
     /// `Invalid::Malformed` naming the field when the payload does not match
     /// the type's layout, including trailing bytes.
     pub fn from_frame(frame: &Frame) -> Result<Message, Invalid> {
-        let mut r = PayloadReader::new(frame.msg_type, &frame.payload);
+        let mut r = PayloadReader::new(frame.msg_type.name(), &frame.payload);
         let msg = Message::get_payload(frame.msg_type, &mut r)?;
         r.finish()?;
         Ok(msg)

@@ -19,7 +19,6 @@
 use byteorder::{BigEndian, ByteOrder};
 
 use crate::protocol::frame::Invalid;
-use crate::protocol::message::MsgType;
 
 /// A value that can be a message field: written to a payload, read back, and
 /// shown as text (for logs and the `frame` tool).
@@ -36,22 +35,19 @@ pub trait Field: Sized {
 pub struct PayloadReader<'a> {
     buf: &'a [u8],
     pos: usize,
-    msg_type: MsgType,
+    /// What is being read (a message type's name), for errors.
+    what: &'static str,
 }
 
 impl<'a> PayloadReader<'a> {
-    pub fn new(msg_type: MsgType, buf: &'a [u8]) -> PayloadReader<'a> {
-        PayloadReader {
-            buf,
-            pos: 0,
-            msg_type,
-        }
+    pub fn new(what: &'static str, buf: &'a [u8]) -> PayloadReader<'a> {
+        PayloadReader { buf, pos: 0, what }
     }
 
     /// An error naming the message type, the field and the byte offset.
     pub fn malformed(&self, name: &str, what: impl std::fmt::Display) -> Invalid {
         Invalid::Malformed {
-            msg_type: self.msg_type,
+            what: self.what,
             reason: format!("field `{name}` at byte {}: {what}", self.pos),
         }
     }
@@ -422,7 +418,7 @@ mod tests {
     fn vec_count_larger_than_payload_is_refused_before_allocating() {
         let mut buf = Vec::new();
         u32::MAX.put(&mut buf);
-        let mut r = PayloadReader::new(MsgType::WorkerList, &buf);
+        let mut r = PayloadReader::new("WorkerList", &buf);
         assert!(<Vec<u32>>::get(&mut r, "workers").is_err());
     }
 
@@ -431,7 +427,7 @@ mod tests {
         let mut buf = Vec::new();
         1000u32.put(&mut buf);
         buf.extend_from_slice(b"short");
-        let mut r = PayloadReader::new(MsgType::Error, &buf);
+        let mut r = PayloadReader::new("Error", &buf);
         let err = String::get(&mut r, "message").unwrap_err();
         assert!(
             err.to_string().contains("needs 1000 bytes, 5 left"),

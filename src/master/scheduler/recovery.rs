@@ -27,7 +27,7 @@ use crate::job::plan::Output;
 use crate::master::journal::Journal;
 use crate::master::membership::Membership;
 use crate::protocol::frame::Invalid;
-use crate::protocol::message::{JobReport, JobState, MsgType, Pair, SourceSplits, TaskMetrics};
+use crate::protocol::message::{JobReport, JobState, Pair, SourceSplits, TaskMetrics};
 use crate::protocol::wire::{Field, PayloadReader};
 use crate::submission::JobSource;
 
@@ -68,9 +68,7 @@ macro_rules! entries {
                 let Some((&tag, body)) = bytes.split_first() else {
                     return Err("empty journal entry".into());
                 };
-                // The reader names a message type in its errors; entries are
-                // not messages, so only the reason is kept (see `reason`).
-                let mut r = PayloadReader::new(MsgType::SubmitJob, body);
+                let mut r = PayloadReader::new("journal entry", body);
                 let entry = match tag {
                     $($tag => Entry::$name {
                         $($field: get(&mut r, stringify!($field))?),*
