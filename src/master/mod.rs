@@ -16,6 +16,7 @@
 //! `text_mode`.
 
 pub mod eventlog;
+pub mod inspect;
 pub mod journal;
 pub mod membership;
 pub mod scheduler;

@@ -16,10 +16,10 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::event;
-use crate::master::Master;
+use crate::master::inspect::{Inspect, Overview};
 use crate::protocol::message::{JobState, WorkerInfo, WorkerState};
 use crate::size::format_size;
 use crate::view::report;
@@ -39,7 +39,7 @@ commands (case does not matter; each reply ends with a line starting OK or ERR):
   QUIT     close this session";
 
 /// Serves one text session until the peer leaves or sends QUIT.
-pub fn serve(master: &Master, stream: &TcpStream, peer: &str) {
+pub fn serve(master: &dyn Inspect, stream: &TcpStream, peer: &str) {
     let mut reader = BufReader::new(stream);
     let mut out = stream;
     let mut line = Vec::with_capacity(128);
@@ -78,18 +78,21 @@ pub fn serve(master: &Master, stream: &TcpStream, peer: &str) {
 }
 
 /// The full reply to one command line, and whether the session stays open.
-fn respond(master: &Master, command: &str) -> (String, bool) {
+fn respond(master: &dyn Inspect, command: &str) -> (String, bool) {
     let word = command.split_whitespace().next().unwrap_or("");
     match word.to_ascii_uppercase().as_str() {
-        "HELP" => (format!("{HELP}\n{}OK\n", read_only_note()), true),
+        "HELP" => (
+            format!("{HELP}\n{}OK\n", read_only_note(master.about().read_only)),
+            true,
+        ),
         "WORKERS" => {
-            let workers = master.state().members.snapshot(Instant::now());
+            let workers = master.overview().workers;
             let mut reply: String = workers.iter().map(|w| worker_line(w) + "\n").collect();
             reply.push_str(&format!("OK {} worker(s)\n", workers.len()));
             (reply, true)
         }
         "JOBS" => {
-            let jobs = master.state().scheduler.summaries(Instant::now());
+            let jobs = master.overview().jobs;
             let mut reply: String = jobs.iter().map(|j| report::job_line(j) + "\n").collect();
             reply.push_str(&format!("OK {} job(s)\n", jobs.len()));
             (reply, true)
@@ -129,24 +132,18 @@ pub fn worker_line(w: &WorkerInfo) -> String {
 }
 
 /// Text mode only reads; with a secret set, it says where changes go.
-fn read_only_note() -> &'static str {
-    match crate::net::auth::secret() {
-        Some(_) => {
-            "read-only: this master authenticates its binary connections \
-                    (--secret-file); submit and cancel with the client and the secret\n"
-        }
-        None => "",
+fn read_only_note(read_only: bool) -> &'static str {
+    if read_only {
+        "read-only: this master authenticates its binary connections \
+         (--secret-file); submit and cancel with the client and the secret\n"
+    } else {
+        ""
     }
 }
 
-fn status(master: &Master) -> String {
-    let (workers, jobs) = {
-        let state = master.state();
-        (
-            state.members.snapshot(Instant::now()),
-            state.scheduler.summaries(Instant::now()),
-        )
-    };
+fn status(master: &dyn Inspect) -> String {
+    let about = master.about();
+    let Overview { workers, jobs } = master.overview();
     let running = jobs.iter().filter(|j| j.state == JobState::Running).count();
     let alive: Vec<&WorkerInfo> = workers
         .iter()
@@ -162,16 +159,16 @@ fn status(master: &Master) -> String {
          jobs {} running, {} total\n\
          heartbeat_timeout {}ms\n\
          {}OK\n",
-        master.addr,
-        format_duration(master.started.elapsed()),
+        about.addr,
+        format_duration(about.up),
         alive.len(),
         workers.len() - alive.len(),
         slots,
         format_size(memory),
         running,
         jobs.len(),
-        master.config.heartbeat_timeout.as_millis(),
-        read_only_note()
+        about.heartbeat_timeout.as_millis(),
+        read_only_note(about.read_only)
     )
 }
 

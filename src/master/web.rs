@@ -16,17 +16,17 @@
 
 use std::io::{BufReader, Write};
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::event;
-use crate::master::Master;
+use crate::master::inspect::{About, Inspect};
 use crate::net::http::{self, BadRequest, Response};
-use crate::view::markup::html_escape;
 use crate::protocol::message::{
     JobReport, JobState, JobSummary, StageReport, WorkerInfo, WorkerState,
 };
 use crate::size::format_size;
 use crate::view::json::Json;
+use crate::view::markup::html_escape;
 use crate::view::timeline;
 
 /// How long a connection may take to send its request.
@@ -35,7 +35,7 @@ const READ_TIMEOUT: Duration = Duration::from_secs(10);
 const REFRESH_SECONDS: u32 = 2;
 
 /// Answers one HTTP request on `stream`, then closes it.
-pub fn serve(master: &Master, stream: &TcpStream, peer: &str) {
+pub fn serve(master: &dyn Inspect, stream: &TcpStream, peer: &str) {
     let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
     let mut reader = BufReader::new(stream);
     let (response, head_only) = match http::read_request(&mut reader) {
@@ -70,63 +70,35 @@ pub fn serve(master: &Master, stream: &TcpStream, peer: &str) {
 }
 
 /// The response for `method path`.
-fn respond(master: &Master, method: &str, path: &str) -> Response {
+fn respond(master: &dyn Inspect, method: &str, path: &str) -> Response {
     if method != "GET" && method != "HEAD" {
         let mut r = Response::error(405, &format!("{method} is not allowed here; use GET"));
         r.headers.push(("Allow", "GET, HEAD".into()));
         return r;
     }
-    let now = Instant::now();
     let job_id = |rest: &str| rest.parse::<u64>().ok();
     let parts: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
     match parts.as_slice() {
         [] | [""] => {
-            let (workers, jobs) = snapshot(master, now);
-            Response::html(index_page(&workers, &jobs, master))
+            let (workers, jobs) = master.detail();
+            Response::html(index_page(&workers, &jobs, &master.about()))
         }
-        ["jobs", id] => match job_id(id).and_then(|id| report(master, id, now)) {
+        ["jobs", id] => match job_id(id).and_then(|id| master.job(id)) {
             Some(job) => Response::html(job_page(&job)),
             None => Response::error(404, &format!("no job {id}")),
         },
-        ["jobs", id, "timeline.svg"] => match job_id(id).and_then(|id| report(master, id, now)) {
+        ["jobs", id, "timeline.svg"] => match job_id(id).and_then(|id| master.job(id)) {
             Some(job) => Response::svg(timeline::render(&job)),
             None => Response::error(404, &format!("no job {id}")),
         },
-        ["api", "v1", "workers"] => Response::json(workers_json(&snapshot(master, now).0)),
-        ["api", "v1", "jobs"] => Response::json(jobs_json(&snapshot(master, now).1)),
-        ["api", "v1", "jobs", id] => match job_id(id).and_then(|id| report(master, id, now)) {
+        ["api", "v1", "workers"] => Response::json(workers_json(&master.overview().workers)),
+        ["api", "v1", "jobs"] => Response::json(jobs_json(&master.detail().1)),
+        ["api", "v1", "jobs", id] => match job_id(id).and_then(|id| master.job(id)) {
             Some(job) => Response::json(job_json(&job)),
             None => Response::error(404, &format!("no job {id}")),
         },
         _ => Response::error(404, &format!("nothing at {path}")),
     }
-}
-
-/// Workers and jobs, copied out under the lock.
-fn snapshot(master: &Master, now: Instant) -> (Vec<WorkerInfo>, Vec<(JobSummary, JobReport)>) {
-    let state = master.state();
-    let workers = state.members.snapshot(now);
-    let jobs = state
-        .scheduler
-        .summaries(now)
-        .into_iter()
-        .rev()
-        .filter_map(|s| {
-            let report = state.scheduler.held_report(s.id, &state.members, now)?;
-            Some((s, report))
-        })
-        .collect();
-    (workers, jobs)
-}
-
-/// Job `id`'s report; a forgotten job's event log is read after the lock
-/// is released.
-fn report(master: &Master, id: u64, now: Instant) -> Option<JobReport> {
-    let found = {
-        let state = master.state();
-        state.scheduler.report(id, &state.members, now)
-    };
-    found?.read()
 }
 
 // --- HTML -------------------------------------------------------------
@@ -153,10 +125,10 @@ fn page(title: &str, refresh: bool, body: &str) -> String {
     )
 }
 
-fn index_page(workers: &[WorkerInfo], jobs: &[(JobSummary, JobReport)], master: &Master) -> String {
+fn index_page(workers: &[WorkerInfo], jobs: &[(JobSummary, JobReport)], about: &About) -> String {
     let mut b = format!(
         "<h1>Mini-Spark master {}</h1>\n<h2>Workers ({} alive)</h2>\n",
-        html_escape(&master.addr.to_string()),
+        html_escape(&about.addr.to_string()),
         workers
             .iter()
             .filter(|w| w.state == WorkerState::Alive)
@@ -188,7 +160,7 @@ fn index_page(workers: &[WorkerInfo], jobs: &[(JobSummary, JobReport)], master: 
         ));
     }
     b.push_str("</table>\n<h2>Jobs</h2>\n");
-    if crate::net::auth::secret().is_some() {
+    if about.read_only {
         b.push_str(
             "<p id=\"read-only\">Read-only view: this master authenticates its binary \
              connections (<code>--secret-file</code>); jobs are submitted and cancelled \
@@ -391,4 +363,93 @@ fn job_json(job: &JobReport) -> String {
     j.end_array();
     j.end_object();
     j.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::master::inspect::Overview;
+
+    /// A master that is only its copies: the views need nothing else.
+    struct Fake {
+        workers: Vec<WorkerInfo>,
+        jobs: Vec<(JobSummary, JobReport)>,
+    }
+
+    impl Inspect for Fake {
+        fn about(&self) -> About {
+            About {
+                addr: "127.0.0.1:7000".parse().unwrap(),
+                up: Duration::from_secs(5),
+                heartbeat_timeout: Duration::from_secs(10),
+                read_only: true,
+            }
+        }
+        fn overview(&self) -> Overview {
+            Overview {
+                workers: self.workers.clone(),
+                jobs: self.jobs.iter().map(|(s, _)| s.clone()).collect(),
+            }
+        }
+        fn detail(&self) -> (Vec<WorkerInfo>, Vec<(JobSummary, JobReport)>) {
+            (self.workers.clone(), self.jobs.clone())
+        }
+        fn job(&self, id: u64) -> Option<JobReport> {
+            self.jobs
+                .iter()
+                .find(|(s, _)| s.id == id)
+                .map(|(_, r)| r.clone())
+        }
+    }
+
+    fn fake() -> Fake {
+        let worker = WorkerInfo {
+            id: 3,
+            addr: "127.0.0.1:4100".into(),
+            state: WorkerState::Alive,
+            slots: 2,
+            ..Default::default()
+        };
+        let summary = JobSummary {
+            id: 7,
+            file: "jobs/<grep>.job".into(),
+            state: JobState::Succeeded,
+            tasks_done: 2,
+            tasks_total: 2,
+            elapsed_ms: 120,
+        };
+        let report = JobReport {
+            id: 7,
+            file: summary.file.clone(),
+            state: JobState::Succeeded,
+            ..Default::default()
+        };
+        Fake {
+            workers: vec![worker],
+            jobs: vec![(summary, report)],
+        }
+    }
+
+    fn body(r: &Response) -> String {
+        String::from_utf8(r.body.clone()).unwrap()
+    }
+
+    #[test]
+    fn pages_are_rendered_from_the_copies_alone() {
+        let m = fake();
+        let index = respond(&m, "GET", "/");
+        assert_eq!(index.status, 200);
+        let html = body(&index);
+        assert!(html.contains("127.0.0.1:7000"), "{html}");
+        assert!(html.contains("127.0.0.1:4100"), "{html}");
+        assert!(html.contains("jobs/&lt;grep&gt;.job"), "{html}");
+        assert!(html.contains("id=\"read-only\""), "{html}");
+        let workers = body(&respond(&m, "GET", "/api/v1/workers"));
+        assert!(workers.contains("\"id\":3"), "{workers}");
+        let job = respond(&m, "GET", "/api/v1/jobs/7");
+        assert_eq!(job.status, 200);
+        assert!(body(&job).contains("SUCCEEDED"), "{}", body(&job));
+        assert_eq!(respond(&m, "GET", "/jobs/8").status, 404);
+        assert_eq!(respond(&m, "POST", "/").status, 405);
+    }
 }
