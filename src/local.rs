@@ -4,17 +4,25 @@
 //! protocol over loopback) as a real cluster.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::event;
 use crate::master::{self, MasterConfig};
+use crate::net::auth::Secret;
 use crate::worker::{self, WorkerConfig};
 
 /// Starts the master and `workers` workers; returns the master's address.
-/// The threads live as long as the process.
-pub fn start(workers: u32, slots_per_worker: u32, memory_bytes: u64) -> Result<String> {
+/// The threads live as long as the process. With a `secret`, the master
+/// and the workers demand it and prove it, as a real cluster would.
+pub fn start(
+    workers: u32,
+    slots_per_worker: u32,
+    memory_bytes: u64,
+    secret: Option<Arc<Secret>>,
+) -> Result<String> {
     let listener =
         TcpListener::bind("127.0.0.1:0").map_err(|e| Error::io("binding the local master", e))?;
     let addr = listener
@@ -33,6 +41,7 @@ pub fn start(workers: u32, slots_per_worker: u32, memory_bytes: u64) -> Result<S
             retained_jobs: 100,
         },
         limits: crate::net::connection::Limits::default(),
+        secret: secret.clone(),
     };
     thread::Builder::new()
         .name("local-master".into())
@@ -59,6 +68,7 @@ pub fn start(workers: u32, slots_per_worker: u32, memory_bytes: u64) -> Result<S
             fetches: 4,
             faults: crate::worker::fault::FaultConfig::default(),
             limits: crate::net::connection::Limits::default(),
+            secret: secret.clone(),
         };
         thread::Builder::new()
             .name("local-worker".into())

@@ -24,6 +24,7 @@ use crate::exec::reducer;
 use crate::exec::split::{Split, SplitReader};
 use crate::job::plan::{Input, Output, Partitioner, Plan, ShufflePlan};
 use crate::job::{DatasetId, Job, Op};
+use crate::net::auth::Secret;
 use crate::protocol::message::{Pair, TaskMetrics, TaskSpec};
 use crate::protocol::wire::Bytes;
 use crate::record::{Record, RecordRef};
@@ -53,6 +54,8 @@ pub struct TaskEnv {
     pub fetch_in_flight: usize,
     /// Map outputs on this worker, read from disk rather than fetched.
     pub local_maps: LocalMaps,
+    /// Proven to the data ports a reduce task fetches from.
+    pub secret: Option<Arc<Secret>>,
 }
 
 /// Where an attempt writes; chosen by the worker from the stage's output.

@@ -32,7 +32,7 @@ use crate::error::{Error, Result};
 use crate::event;
 use crate::master::membership::{Membership, Registration};
 use crate::master::scheduler::{Scheduler, SchedulerConfig};
-use crate::net::auth;
+use crate::net::auth::{self, Secret};
 use crate::net::connection::{linger_close, refuse_busy, FrameReader, Gate, Limits, Outbox};
 use crate::protocol::frame::MAGIC;
 use crate::protocol::message::{error_code, JobReport, Message};
@@ -47,6 +47,8 @@ pub struct MasterConfig {
     pub scheduling: SchedulerConfig,
     /// Connections served at once, and how long one may stay silent.
     pub limits: Limits,
+    /// When set, every binary session must prove it holds this secret.
+    pub secret: Option<Arc<Secret>>,
 }
 
 /// Everything behind the master's one lock.
@@ -259,7 +261,7 @@ fn serve_binary(master: &Master, stream: &TcpStream, peer: &str) -> Result<()> {
     let mut reader = FrameReader::new(stream);
     let mut role = Role::Anonymous;
     let mut refused = false;
-    if let Some(secret) = auth::secret() {
+    if let Some(secret) = &master.config.secret {
         if let Err(why) = auth::accept(secret, &mut reader, |m| {
             outbox.send(m);
         }) {

@@ -81,7 +81,7 @@ pub fn serve(master: &Master, stream: &TcpStream, peer: &str) {
 fn respond(master: &Master, command: &str) -> (String, bool) {
     let word = command.split_whitespace().next().unwrap_or("");
     match word.to_ascii_uppercase().as_str() {
-        "HELP" => (format!("{HELP}\n{}OK\n", read_only_note()), true),
+        "HELP" => (format!("{HELP}\n{}OK\n", read_only_note(master)), true),
         "WORKERS" => {
             let workers = master.state().members.snapshot(Instant::now());
             let mut reply: String = workers.iter().map(|w| worker_line(w) + "\n").collect();
@@ -129,8 +129,8 @@ pub fn worker_line(w: &WorkerInfo) -> String {
 }
 
 /// Text mode only reads; with a secret set, it says where changes go.
-fn read_only_note() -> &'static str {
-    match crate::net::auth::secret() {
+fn read_only_note(master: &Master) -> &'static str {
+    match master.config.secret {
         Some(_) => {
             "read-only: this master authenticates its binary connections \
                     (--secret-file); submit and cancel with the client and the secret\n"
@@ -171,7 +171,7 @@ fn status(master: &Master) -> String {
         running,
         jobs.len(),
         master.config.heartbeat_timeout.as_millis(),
-        read_only_note()
+        read_only_note(master)
     )
 }
 

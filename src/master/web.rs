@@ -182,7 +182,7 @@ fn index_page(workers: &[WorkerInfo], jobs: &[(JobSummary, JobReport)], master: 
         ));
     }
     b.push_str("</table>\n<h2>Jobs</h2>\n");
-    if crate::net::auth::secret().is_some() {
+    if master.config.secret.is_some() {
         b.push_str(
             "<p id=\"read-only\">Read-only view: this master authenticates its binary \
              connections (<code>--secret-file</code>); jobs are submitted and cancelled \

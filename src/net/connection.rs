@@ -12,7 +12,7 @@
 //! message without ever blocking on a slow peer's socket.
 
 use std::io::{self, BufWriter, ErrorKind, Read, Write};
-use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::net::{Shutdown, TcpStream};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -182,37 +182,6 @@ fn drain(stream: TcpStream, rx: Receiver<Message>) {
         }
     }
     let _ = stream.shutdown(Shutdown::Write);
-}
-
-/// Connects to `addr` (`host:port`), trying each address it resolves to,
-/// and authenticates (`auth.rs`) when this process has a secret.
-pub fn connect(addr: &str, timeout: Duration) -> Result<TcpStream> {
-    let addrs: Vec<_> = addr
-        .to_socket_addrs()
-        .map_err(|e| Error::io(format!("resolving {addr}"), e))?
-        .collect();
-    let mut last = None;
-    for a in &addrs {
-        match TcpStream::connect_timeout(a, timeout) {
-            Ok(s) => {
-                let _ = s.set_nodelay(true);
-                if let Some(secret) = crate::net::auth::secret() {
-                    // Bounded, like the connect: a peer that never answers
-                    // does not hang us.
-                    let _ = s.set_read_timeout(Some(timeout.max(Duration::from_secs(1))));
-                    crate::net::auth::connect(&s, secret)
-                        .map_err(|e| Error::Usage(format!("authenticating with {addr}: {e}")))?;
-                    let _ = s.set_read_timeout(None);
-                }
-                return Ok(s);
-            }
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(match last {
-        Some(e) => Error::io(format!("connecting to {addr}"), e),
-        None => Error::Usage(format!("{addr} resolves to no address")),
-    })
 }
 
 /// How long `linger_close` waits for the peer to stop sending.

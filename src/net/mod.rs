@@ -2,4 +2,5 @@
 
 pub mod auth;
 pub mod connection;
+pub mod dial;
 pub mod http;

@@ -9,11 +9,13 @@
 //! another worker's reduce task. Both answer in `DataChunk` frames.
 
 use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::event;
+use crate::net::auth::Secret;
 use crate::net::connection::{linger_close, refuse_busy, FrameReader, FrameWriter, Gate, Limits};
 use crate::protocol::message::{error_code, Message};
 use crate::protocol::wire::Bytes;
@@ -104,16 +106,26 @@ fn send_shuffle(
 }
 
 /// Starts the accept loop on its own thread.
-pub fn spawn(listener: TcpListener, outputs: Outputs, limits: Limits) -> Result<()> {
+pub fn spawn(
+    listener: TcpListener,
+    outputs: Outputs,
+    limits: Limits,
+    secret: Option<Arc<Secret>>,
+) -> Result<()> {
     thread::Builder::new()
         .name("data-port".into())
-        .spawn(move || accept_loop(listener, outputs, limits))
+        .spawn(move || accept_loop(listener, outputs, limits, secret))
         .map(|_| ())
         .map_err(|e| Error::io("starting the data port thread", e))
 }
 
-fn accept_loop(listener: TcpListener, outputs: Outputs, limits: Limits) {
-    let gate = std::sync::Arc::new(Gate::default());
+fn accept_loop(
+    listener: TcpListener,
+    outputs: Outputs,
+    limits: Limits,
+    secret: Option<Arc<Secret>>,
+) {
+    let gate = Arc::new(Gate::default());
     for conn in listener.incoming() {
         match conn {
             Ok(stream) => {
@@ -134,11 +146,12 @@ fn accept_loop(listener: TcpListener, outputs: Outputs, limits: Limits) {
                 };
                 let _ = stream.set_read_timeout(Some(limits.idle_timeout));
                 let outputs = outputs.clone();
+                let secret = secret.clone();
                 let spawned = thread::Builder::new()
                     .name("data-conn".into())
                     .spawn(move || {
                         let _permit = permit;
-                        serve(&stream, &outputs)
+                        serve(&stream, &outputs, secret.as_deref())
                     });
                 if let Err(e) = spawned {
                     event!(Error, "worker", "thread_spawn_failed", error = e);
@@ -152,7 +165,7 @@ fn accept_loop(listener: TcpListener, outputs: Outputs, limits: Limits) {
     }
 }
 
-fn serve(stream: &TcpStream, outputs: &Outputs) {
+fn serve(stream: &TcpStream, outputs: &Outputs, secret: Option<&Secret>) {
     let peer = stream
         .peer_addr()
         .map(|a| a.to_string())
@@ -160,7 +173,7 @@ fn serve(stream: &TcpStream, outputs: &Outputs) {
     let _ = stream.set_nodelay(true);
     let mut reader = FrameReader::new(stream);
     let mut writer = FrameWriter::new(stream);
-    if let Some(secret) = crate::net::auth::secret() {
+    if let Some(secret) = secret {
         let sent = crate::net::auth::accept(secret, &mut reader, |m| {
             let _ = writer.send(&m);
         });

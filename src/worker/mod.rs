@@ -27,7 +27,9 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::event;
 use crate::exec::executor::TaskEnv;
-use crate::net::connection::{connect, FrameReader, FrameWriter, Limits, Outbox};
+use crate::net::auth::Secret;
+use crate::net::connection::{FrameReader, FrameWriter, Limits, Outbox};
+use crate::net::dial;
 use crate::protocol::message::Message;
 use crate::storage::outputs::LocalMaps;
 use crate::worker::attempts::{MasterLink, Tasks};
@@ -64,6 +66,9 @@ pub struct WorkerConfig {
     pub faults: FaultConfig,
     /// Connections its data port serves at once, and their idle timeout.
     pub limits: Limits,
+    /// When set, proven to the master and to other workers' data ports, and
+    /// demanded on this worker's data port.
+    pub secret: Option<Arc<Secret>>,
 }
 
 /// Runs the worker until the process ends. `data_listener` is the already
@@ -80,6 +85,7 @@ pub fn run(data_listener: TcpListener, config: WorkerConfig) -> Result<()> {
         memory_bytes: (config.memory_bytes / u64::from(config.slots.max(1))) as usize,
         fetch_in_flight: config.fetches.max(1),
         local_maps: LocalMaps::default(),
+        secret: config.secret.clone(),
     };
     let local_maps = env.local_maps.clone();
     let tasks = Tasks::new(
@@ -90,7 +96,12 @@ pub fn run(data_listener: TcpListener, config: WorkerConfig) -> Result<()> {
         config.faults.clone(),
     )
     .map_err(|e| Error::io("starting the task thread pool", e))?;
-    data_port::spawn(data_listener, tasks.outputs.clone(), config.limits)?;
+    data_port::spawn(
+        data_listener,
+        tasks.outputs.clone(),
+        config.limits,
+        config.secret.clone(),
+    )?;
     event!(
         Info,
         "worker",
@@ -152,9 +163,10 @@ fn session(
     data_ip: std::net::IpAddr,
     prev_id: u32,
 ) -> Result<SessionEnd> {
-    let stream = connect(
+    let stream = dial::connect(
         &config.master,
         config.reconnect_max.max(Duration::from_secs(1)),
+        config.secret.as_deref(),
     )?;
     let _ = stream.set_nodelay(true);
     let host = match &config.advertise_host {
