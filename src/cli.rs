@@ -39,7 +39,7 @@ pub fn common_flags(opts: &mut Options) {
 
 /// Adds `--max-connections` and `--idle-timeout-ms` (master and worker).
 pub fn limit_flags(opts: &mut Options) {
-    let d = crate::net::connection::Limits::default();
+    let d = crate::net::listener::Limits::default();
     opts.optopt(
         "",
         "max-connections",
@@ -61,13 +61,13 @@ pub fn limit_flags(opts: &mut Options) {
 }
 
 /// The values of `limit_flags`.
-pub fn limits(m: &Matches) -> crate::net::connection::Limits {
-    let d = crate::net::connection::Limits::default();
+pub fn limits(m: &Matches) -> crate::net::listener::Limits {
+    let d = crate::net::listener::Limits::default();
     let max_connections: usize = value(m, "max-connections", d.max_connections);
     if max_connections == 0 {
         usage_error("--max-connections must be at least 1");
     }
-    crate::net::connection::Limits {
+    crate::net::listener::Limits {
         max_connections,
         idle_timeout: millis(m, "idle-timeout-ms", d.idle_timeout.as_millis() as u64),
     }

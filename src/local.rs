@@ -40,7 +40,7 @@ pub fn start(
             recovery_grace: Duration::from_secs(10),
             retained_jobs: 100,
         },
-        limits: crate::net::connection::Limits::default(),
+        limits: crate::net::listener::Limits::default(),
         secret: secret.clone(),
     };
     thread::Builder::new()
@@ -67,7 +67,7 @@ pub fn start(
                 .join(format!("minispark-local-{}-{i}", std::process::id())),
             fetches: 4,
             faults: crate::worker::fault::FaultConfig::default(),
-            limits: crate::net::connection::Limits::default(),
+            limits: crate::net::listener::Limits::default(),
             secret: secret.clone(),
         };
         thread::Builder::new()

@@ -1,9 +1,9 @@
 //! The master process: accepts connections, keeps the worker table, and
 //! declares silent workers dead.
 //!
-//! OS idea: one thread per connection. `accept(2)` hands the listening
-//! thread a new socket; a thread of its own then blocks in `read` on it, so a
-//! slow peer never holds up anyone else. Threads share the master's state
+//! OS idea: one thread per connection (`net/listener.rs` accepts them and
+//! caps their number), each blocked in `read` on its own socket, so a slow
+//! peer never holds up anyone else. Threads share the master's state
 //! through one `Mutex`, and never hold it across a socket call: replies are
 //! built from a copy taken under the lock, and messages to workers go
 //! through each worker's `Outbox` channel.
@@ -33,7 +33,8 @@ use crate::event;
 use crate::master::membership::{Membership, Registration};
 use crate::master::scheduler::{Scheduler, SchedulerConfig};
 use crate::net::auth::{self, Secret};
-use crate::net::connection::{linger_close, refuse_busy, FrameReader, Gate, Limits, Outbox};
+use crate::net::connection::{FrameReader, Outbox};
+use crate::net::listener::{self, linger_close, Limits, Service};
 use crate::protocol::frame::MAGIC;
 use crate::protocol::message::{error_code, JobReport, Message};
 use crate::submission;
@@ -121,46 +122,14 @@ pub fn run(listener: TcpListener, config: MasterConfig) -> Result<()> {
         .spawn(move || timer(&monitor))
         .map_err(|e| Error::io("starting the timer thread", e))?;
 
-    let limits = master.config.limits;
-    let gate = Arc::new(Gate::default());
-    for conn in listener.incoming() {
-        match conn {
-            Ok(stream) => {
-                let Some(permit) = gate.enter(limits.max_connections) else {
-                    let peer = stream
-                        .peer_addr()
-                        .map(|a| a.to_string())
-                        .unwrap_or_default();
-                    event!(
-                        Warn,
-                        "master",
-                        "connection_refused",
-                        peer = peer,
-                        reason = "too_many"
-                    );
-                    refuse_busy(&stream, limits.max_connections);
-                    continue;
-                };
-                // A peer that sends nothing for this long is dropped: slow or
-                // half-open peers do not hold a thread forever.
-                let _ = stream.set_read_timeout(Some(limits.idle_timeout));
-                let master = Arc::clone(&master);
-                let spawned = thread::Builder::new().name("conn".into()).spawn(move || {
-                    let _permit = permit;
-                    serve_connection(&master, stream)
-                });
-                if let Err(e) = spawned {
-                    event!(Error, "master", "thread_spawn_failed", error = e);
-                }
-            }
-            // Out of file descriptors, or a connection reset before accept:
-            // log, breathe, and keep serving the others.
-            Err(e) => {
-                event!(Warn, "master", "accept_failed", error = e);
-                thread::sleep(Duration::from_millis(50));
-            }
-        }
-    }
+    let service = Service {
+        component: "master",
+        thread: "conn",
+        limits: master.config.limits,
+    };
+    listener::serve(listener, service, move |stream| {
+        serve_connection(&master, stream)
+    });
     Ok(())
 }
 
@@ -261,27 +230,21 @@ fn serve_binary(master: &Master, stream: &TcpStream, peer: &str) -> Result<()> {
     let mut reader = FrameReader::new(stream);
     let mut role = Role::Anonymous;
     let mut refused = false;
-    if let Some(secret) = &master.config.secret {
-        if let Err(why) = auth::accept(secret, &mut reader, |m| {
-            outbox.send(m);
-        }) {
-            event!(Warn, "master", "auth_failed", peer = peer, reason = why);
-            drop(outbox);
-            let _ = writer.join();
-            linger_close(stream);
-            return Ok(());
-        }
+    let secret = master.config.secret.as_deref();
+    if !listener::authenticate("master", peer, secret, &mut reader, |m| {
+        outbox.send(m);
+    }) {
+        drop(outbox);
+        let _ = writer.join();
+        linger_close(stream);
+        return Ok(());
     }
     let result = loop {
         let msg = match reader.read_message() {
             Ok(Some(msg)) => msg,
             Ok(None) => break Ok(()),
             Err(Error::Frame(invalid)) => {
-                event!(Warn, "master", "bad_frame", peer = peer, reason = invalid);
-                outbox.send(Message::Error {
-                    code: error_code::BAD_FRAME,
-                    message: invalid.to_string(),
-                });
+                outbox.send(listener::bad_frame("master", peer, &invalid));
                 refused = true;
                 break Ok(());
             }

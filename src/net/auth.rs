@@ -24,9 +24,10 @@
 //! encrypt. Anyone who can read the network sees job files, records and
 //! results. Text mode and the web page stay open, but read-only.
 //!
+//! This file holds the secret and the messages, and does no I/O: the
+//! connecting side runs in `dial.rs`, the accepting side in `listener.rs`.
 //! The secret is a value each process loads once at start
-//! (`from_flag_or_env`) and carries in its config: `dial.rs` proves it on
-//! every connection it opens, and each accepting loop demands it.
+//! (`from_flag_or_env`) and carries in its config, passed to both.
 
 use std::fs::File;
 use std::io::Read;
@@ -34,7 +35,6 @@ use std::io::Read;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::net::connection::FrameReader;
 use crate::protocol::message::{error_code, Message};
 use crate::protocol::wire::Bytes;
 
@@ -206,39 +206,6 @@ pub fn check(secret: &Secret, expected: &[u8], proof: &Message) -> bool {
 /// The `Error` for a wrong proof.
 pub fn refused() -> Message {
     unauthorized("authentication failed: wrong secret".into())
-}
-
-/// The accepting side of the whole handshake: reads `Hello` and `Proof`
-/// from `reader`, hands `Challenge` and `AuthOk` (or an `Error`) to `send`.
-///
-/// # Errors
-/// What went wrong, for the log; the caller then closes the connection.
-pub fn accept<R: Read>(
-    secret: &Secret,
-    reader: &mut FrameReader<R>,
-    mut send: impl FnMut(Message),
-) -> Result<(), String> {
-    let mut next = || -> Result<Message, String> {
-        reader
-            .read_message()
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| "closed before authenticating".to_string())
-    };
-    let first = next()?;
-    let (challenge, expected) = match challenge(Some(secret), &first) {
-        Ok(c) => c,
-        Err(why) => {
-            send(unauthorized(why));
-            return Err(format!("no Hello (got {})", first.msg_type().name()));
-        }
-    };
-    send(challenge);
-    if !check(secret, &expected, &next()?) {
-        send(refused());
-        return Err("wrong secret".into());
-    }
-    send(Message::AuthOk {});
-    Ok(())
 }
 
 #[cfg(test)]
