@@ -112,10 +112,13 @@ fn main() {
                 log::set_level(log::Level::Warn);
             }
             let slots = (cli::cores() / n).max(1);
-            let addr = local::start(n, slots, 512 << 20, dial.secret.clone())
+            let cluster = local::start(n, slots, 512 << 20, dial.secret.clone())
                 .unwrap_or_else(|e| cli::fatal(&e.to_string()));
-            wait_for_workers(&addr, &dial, n);
-            submit(&m, &addr, &dial, file, true)
+            wait_for_workers(cluster.addr(), &dial, n);
+            let code = submit(&m, cluster.addr(), &dial, file, true);
+            // Exit with the cluster still running: the process takes it
+            // along, and stopping it first would only delay the exit.
+            process::exit(code)
         }
         "status" => {
             let id = job_arg(args);

@@ -25,7 +25,6 @@ pub mod web;
 
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
@@ -35,6 +34,7 @@ use crate::master::scheduler::{Scheduler, SchedulerConfig};
 use crate::net::auth::{self, Secret};
 use crate::net::connection::{FrameReader, Outbox};
 use crate::net::listener::{self, linger_close, Limits, Service};
+use crate::net::stop::{Stop, StopSignal};
 use crate::protocol::frame::MAGIC;
 use crate::protocol::message::{error_code, JobReport, Message};
 use crate::submission;
@@ -82,6 +82,18 @@ impl Master {
 /// Takes an already-bound listener so tests (and the binary) can bind port 0
 /// and learn the port first.
 pub fn run(listener: TcpListener, config: MasterConfig) -> Result<()> {
+    start(listener, config)?
+        .wait()
+        .map_err(|e| Error::io("serving", std::io::Error::other(e)))
+}
+
+/// Starts serving on `listener`, on threads of its own: the accept loop and
+/// the timer. Dropping the returned `Stop`, or its `stop`, closes the port,
+/// ends the connections and waits for those threads.
+///
+/// # Errors
+/// The journal cannot be replayed, or the OS refused a thread.
+pub fn start(listener: TcpListener, config: MasterConfig) -> Result<Stop> {
     let addr = listener
         .local_addr()
         .map_err(|e| Error::io("reading the listener's address", e))?;
@@ -116,21 +128,22 @@ pub fn run(listener: TcpListener, config: MasterConfig) -> Result<()> {
         addr = addr,
         heartbeat_timeout_ms = master.config.heartbeat_timeout.as_millis()
     );
-    let monitor = Arc::clone(&master);
-    thread::Builder::new()
-        .name("timer".into())
-        .spawn(move || timer(&monitor))
+    let mut stop = Stop::new();
+    let (monitor, ticks) = (Arc::clone(&master), stop.signal());
+    stop.spawn("timer", move || timer(&monitor, &ticks))
         .map_err(|e| Error::io("starting the timer thread", e))?;
 
     let service = Service {
         component: "master",
-        thread: "conn",
+        accept_thread: "accept",
+        conn_thread: "conn",
         limits: master.config.limits,
     };
-    listener::serve(listener, service, move |stream| {
+    let accept = listener::spawn(listener, service, &stop.signal(), move |stream| {
         serve_connection(&master, stream)
-    });
-    Ok(())
+    })?;
+    stop.adopt(accept);
+    Ok(stop)
 }
 
 /// How often the master returns freed memory to the kernel.
@@ -139,8 +152,8 @@ const TRIM_EVERY: Duration = Duration::from_secs(2);
 /// The master's clock: periodically declares silent workers dead (and
 /// shuts their connections), lets the scheduler check for attempts past
 /// their timeout and for stragglers to speculate on, and gives freed
-/// memory back to the kernel.
-fn timer(master: &Master) {
+/// memory back to the kernel. Ends at the stop.
+fn timer(master: &Master, stop: &StopSignal) {
     let timeout = master.config.heartbeat_timeout;
     // Check a few times per timeout so a death is noticed within ~1.25x it.
     let mut tick = timeout / 4;
@@ -152,8 +165,8 @@ fn timer(master: &Master) {
     }
     let tick = tick.clamp(Duration::from_millis(5), Duration::from_secs(1));
     let mut trimmed = Instant::now();
-    loop {
-        thread::sleep(tick);
+    // A sleep that the stop cuts short.
+    while !stop.wait_timeout(tick) {
         let now = Instant::now();
         // Memory freed by finished connections and jobs goes back to the
         // kernel (see `trim.rs`).

@@ -10,6 +10,7 @@
 //! the cap is answered `Error BUSY` and closed. An idle timeout on each
 //! socket (`SO_RCVTIMEO`, via `set_read_timeout`) drops a peer that sends
 //! nothing, so half-open connections do not hold their place forever.
+//! The loop ends at a stop (`stop.rs`), and ends its connections with it.
 //!
 //! What a connection says is the handler's business. The start and the end
 //! of a binary session are the same everywhere, so they are written here
@@ -17,16 +18,19 @@
 //! and `bad_frame` (the reply to bytes that are not a frame), and
 //! `linger_close` to close without losing that last reply.
 
+use std::collections::HashMap;
 use std::io::Read;
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::Arc;
-use std::thread;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use crate::error::{Error, Result};
 use crate::event;
 use crate::net::auth::{self, Secret};
 use crate::net::connection::{FrameReader, FrameWriter};
 use crate::net::semaphore::Semaphore;
+use crate::net::stop::StopSignal;
 use crate::protocol::frame::Invalid;
 use crate::protocol::message::{error_code, Message};
 
@@ -52,29 +56,111 @@ impl Default for Limits {
 pub struct Service {
     /// The component of its log events: `master` or `worker`.
     pub component: &'static str,
+    /// The name of the accept loop's thread.
+    pub accept_thread: &'static str,
     /// The name of each connection's thread.
-    pub thread: &'static str,
+    pub conn_thread: &'static str,
     pub limits: Limits,
 }
 
 /// How long the loop rests after a failed `accept`.
 const ACCEPT_RETRY: Duration = Duration::from_millis(50);
+/// How long the stop's connection to the listener may take.
+const WAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Accepts connections on `listener`, each served by `handler` on a thread
-/// of its own, at most `limits.max_connections` at once. Runs on the calling
-/// thread.
-pub fn serve<H>(listener: TcpListener, service: Service, handler: H)
+/// Starts the accept loop on a thread of its own: each connection on
+/// `listener` is served by `handler` on a thread of its own, at most
+/// `limits.max_connections` at once, until `stop`.
+///
+/// At the stop, the listening socket is closed (connecting is refused from
+/// then on), every connection still open is shut down (`shutdown(2)` wakes
+/// its thread, blocked in `read`), and the loop returns once their threads
+/// have ended. A connection's thread that waits on something else (a
+/// `WaitJob`, say) holds it up until that wait ends.
+///
+/// # Errors
+/// The listener's address cannot be read, or the OS refused a thread.
+pub fn spawn<H>(
+    listener: TcpListener,
+    service: Service,
+    stop: &StopSignal,
+    handler: H,
+) -> Result<JoinHandle<()>>
+where
+    H: Fn(TcpStream) + Send + Sync + 'static,
+{
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::io("reading the listener's address", e))?;
+    // A thread blocked in `accept` does not see a channel close: at the
+    // stop, a connection to ourselves wakes it.
+    let waker = stop
+        .on_stop("wake-accept", move || {
+            let _ = TcpStream::connect_timeout(&reachable(addr), WAKE_TIMEOUT);
+        })
+        .map_err(|e| Error::io("starting the listener's waker thread", e))?;
+    let stop = stop.clone();
+    thread::Builder::new()
+        .name(service.accept_thread.into())
+        .spawn(move || {
+            accept_loop(listener, service, &stop, handler);
+            let _ = waker.join();
+        })
+        .map_err(|e| Error::io(format!("starting the {} thread", service.accept_thread), e))
+}
+
+/// The address to connect to to reach a listener bound to `addr`: a
+/// wildcard address (`0.0.0.0`, `::`) is reached on loopback.
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => (Ipv4Addr::LOCALHOST, addr.port()).into(),
+        IpAddr::V6(ip) if ip.is_unspecified() => (Ipv6Addr::LOCALHOST, addr.port()).into(),
+        _ => addr,
+    }
+}
+
+/// The connections being served: a clone of each socket (a `dup(2)`), to
+/// shut it down at the stop, and its thread, to wait for.
+#[derive(Default)]
+struct Live {
+    next: u64,
+    conns: HashMap<u64, (TcpStream, JoinHandle<()>)>,
+}
+
+/// A connection's entry in `Live`, removed when its thread ends.
+struct Entry {
+    live: Arc<Mutex<Live>>,
+    id: u64,
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        lock(&self.live).conns.remove(&self.id);
+    }
+}
+
+fn lock(live: &Mutex<Live>) -> MutexGuard<'_, Live> {
+    live.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn accept_loop<H>(listener: TcpListener, service: Service, stop: &StopSignal, handler: H)
 where
     H: Fn(TcpStream) + Send + Sync + 'static,
 {
     let Service {
         component,
-        thread: name,
+        conn_thread,
         limits,
+        ..
     } = service;
     let places = Arc::new(Semaphore::new(limits.max_connections));
+    let live = Arc::new(Mutex::new(Live::default()));
     let handler = Arc::new(handler);
     for conn in listener.incoming() {
+        // The waker's connection, or any that came after the stop.
+        if stop.is_stopped() {
+            break;
+        }
         match conn {
             Ok(stream) => {
                 let Some(place) = places.try_acquire_owned() else {
@@ -95,22 +181,58 @@ where
                 // A peer that sends nothing for this long is dropped: slow or
                 // half-open peers do not hold a thread forever.
                 let _ = stream.set_read_timeout(Some(limits.idle_timeout));
+                let watch = stream.try_clone();
                 let handler = Arc::clone(&handler);
-                let spawned = thread::Builder::new().name(name.into()).spawn(move || {
-                    let _place = place;
-                    handler(stream)
-                });
-                if let Err(e) = spawned {
-                    event!(Error, component, "thread_spawn_failed", error = e);
+                // Locked across the spawn, so that the thread's entry is in
+                // the table before the thread can remove it.
+                let mut table = lock(&live);
+                let id = table.next;
+                table.next += 1;
+                let table_ref = Arc::clone(&live);
+                let spawned = thread::Builder::new()
+                    .name(conn_thread.into())
+                    .spawn(move || {
+                        // Made here, not before the spawn: a failed spawn
+                        // drops the closure, and with it an `Entry` would
+                        // lock the table we hold.
+                        let _entry = Entry {
+                            live: table_ref,
+                            id,
+                        };
+                        let _place = place;
+                        handler(stream)
+                    });
+                match (spawned, watch) {
+                    (Ok(thread), Ok(watch)) => {
+                        table.conns.insert(id, (watch, thread));
+                    }
+                    // Without a clone of its socket (out of descriptors), the
+                    // connection is served but not ended early by a stop; its
+                    // idle timeout still bounds it.
+                    (Ok(_), Err(_)) => {}
+                    (Err(e), _) => event!(Error, component, "thread_spawn_failed", error = e),
                 }
             }
             // Out of file descriptors, or a connection reset before accept:
             // log, breathe, and keep serving the others.
             Err(e) => {
                 event!(Warn, component, "accept_failed", error = e);
-                thread::sleep(ACCEPT_RETRY);
+                if stop.wait_timeout(ACCEPT_RETRY) {
+                    break;
+                }
             }
         }
+    }
+    // Closing the listening socket: from here on, connecting is refused.
+    drop(listener);
+    // Taken out of the table first: each ending thread locks it to remove
+    // its entry.
+    let conns = std::mem::take(&mut lock(&live).conns);
+    for (stream, _) in conns.values() {
+        let _ = stream.shutdown(Shutdown::Both);
+    }
+    for (_, (_, thread)) in conns {
+        let _ = thread.join();
     }
 }
 
@@ -157,8 +279,8 @@ fn handshake<R: Read>(
     secret: &Secret,
     reader: &mut FrameReader<R>,
     mut send: impl FnMut(Message),
-) -> Result<(), String> {
-    let mut next = || -> Result<Message, String> {
+) -> std::result::Result<(), String> {
+    let mut next = || -> std::result::Result<Message, String> {
         reader
             .read_message()
             .map_err(|e| e.to_string())?
@@ -214,5 +336,58 @@ pub fn linger_close(stream: &TcpStream) {
             Ok(0) | Err(_) => break,
             Ok(_) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::stop::Stop;
+    use std::io::{ErrorKind, Write};
+    use std::sync::mpsc;
+
+    #[test]
+    fn a_stop_closes_the_port_and_ends_the_open_connections() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let service = Service {
+            component: "test",
+            accept_thread: "test-accept",
+            conn_thread: "test-conn",
+            limits: Limits::default(),
+        };
+        let mut stop = Stop::new();
+        let (tx, rx) = mpsc::channel();
+        let accept = spawn(listener, service, &stop.signal(), move |mut stream| {
+            let _ = stream.write_all(b"!");
+            // Blocks until the peer sends, or the stop shuts the socket down.
+            let read = stream.read(&mut [0u8; 1]).map_err(|e| e.kind());
+            let _ = tx.send(read);
+        })
+        .unwrap();
+        stop.adopt(accept);
+        let mut peer = TcpStream::connect(addr).unwrap();
+        peer.read_exact(&mut [0u8; 1]).unwrap(); // served, now blocked in `read`
+        stop.stop().unwrap();
+        // The connection's thread ended before `stop` returned, woken by
+        // end of stream; the port refuses connections.
+        assert_eq!(rx.try_recv(), Ok(Ok(0)));
+        let refused = TcpStream::connect(addr).map(|_| ()).map_err(|e| e.kind());
+        assert_eq!(refused, Err(ErrorKind::ConnectionRefused));
+        assert_eq!(
+            peer.read(&mut [0u8; 1]).unwrap(),
+            0,
+            "the peer sees the close"
+        );
+    }
+
+    #[test]
+    fn wildcard_addresses_are_reached_on_loopback() {
+        let v4: SocketAddr = "0.0.0.0:7000".parse().unwrap();
+        assert_eq!(reachable(v4), "127.0.0.1:7000".parse().unwrap());
+        let v6: SocketAddr = "[::]:7000".parse().unwrap();
+        assert_eq!(reachable(v6), "[::1]:7000".parse().unwrap());
+        let one: SocketAddr = "10.1.2.3:7000".parse().unwrap();
+        assert_eq!(reachable(one), one);
     }
 }

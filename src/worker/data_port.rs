@@ -10,13 +10,14 @@
 
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
-use std::thread;
+use std::thread::JoinHandle;
 
 use crate::error::{Error, Result};
 use crate::event;
 use crate::net::auth::Secret;
 use crate::net::connection::{FrameReader, FrameWriter};
 use crate::net::listener::{self, linger_close, Limits, Service};
+use crate::net::stop::StopSignal;
 use crate::protocol::message::{error_code, Message};
 use crate::protocol::wire::Bytes;
 use crate::storage::outputs::Outputs;
@@ -105,27 +106,23 @@ fn send_shuffle(
     Ok(())
 }
 
-/// Starts the accept loop on its own thread.
+/// Starts the accept loop on its own thread, until `stop`.
 pub fn spawn(
     listener: TcpListener,
     outputs: Outputs,
     limits: Limits,
     secret: Option<Arc<Secret>>,
-) -> Result<()> {
+    stop: &StopSignal,
+) -> Result<JoinHandle<()>> {
     let service = Service {
         component: "worker",
-        thread: "data-conn",
+        accept_thread: "data-port",
+        conn_thread: "data-conn",
         limits,
     };
-    thread::Builder::new()
-        .name("data-port".into())
-        .spawn(move || {
-            listener::serve(listener, service, move |stream| {
-                serve(&stream, &outputs, secret.as_deref())
-            })
-        })
-        .map(|_| ())
-        .map_err(|e| Error::io("starting the data port thread", e))
+    listener::spawn(listener, service, stop, move |stream| {
+        serve(&stream, &outputs, secret.as_deref())
+    })
 }
 
 fn serve(stream: &TcpStream, outputs: &Outputs, secret: Option<&Secret>) {
