@@ -8,11 +8,13 @@ use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
 use std::process;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use getopts::{Matches, Options};
 
 use crate::log;
+use crate::net::auth::Secret;
 
 /// Exit status for a usage error (bad flag or argument).
 pub const EXIT_USAGE: i32 = 2;
@@ -37,7 +39,7 @@ pub fn common_flags(opts: &mut Options) {
 
 /// Adds `--max-connections` and `--idle-timeout-ms` (master and worker).
 pub fn limit_flags(opts: &mut Options) {
-    let d = crate::net::connection::Limits::default();
+    let d = crate::net::listener::Limits::default();
     opts.optopt(
         "",
         "max-connections",
@@ -59,21 +61,20 @@ pub fn limit_flags(opts: &mut Options) {
 }
 
 /// The values of `limit_flags`.
-pub fn limits(m: &Matches) -> crate::net::connection::Limits {
-    let d = crate::net::connection::Limits::default();
+pub fn limits(m: &Matches) -> crate::net::listener::Limits {
+    let d = crate::net::listener::Limits::default();
     let max_connections: usize = value(m, "max-connections", d.max_connections);
     if max_connections == 0 {
         usage_error("--max-connections must be at least 1");
     }
-    crate::net::connection::Limits {
+    crate::net::listener::Limits {
         max_connections,
         idle_timeout: millis(m, "idle-timeout-ms", d.idle_timeout.as_millis() as u64),
     }
 }
 
 /// Parses `args` (without the program name). Prints help and exits 0 on
-/// `--help`; prints the problem and exits 2 on a bad flag. Sets the log level
-/// and the process's secret.
+/// `--help`; prints the problem and exits 2 on a bad flag. Sets the log level.
 pub fn parse(opts: &Options, args: &[String], brief: &str) -> Matches {
     let matches = match opts.parse(args) {
         Ok(m) => m,
@@ -87,11 +88,16 @@ pub fn parse(opts: &Options, args: &[String], brief: &str) -> Matches {
         matches.opt_present("quiet"),
         matches.opt_present("verbose"),
     ));
-    match crate::net::auth::from_flag_or_env(matches.opt_str("secret-file")) {
-        Ok(secret) => crate::net::auth::set_secret(secret),
+    matches
+}
+
+/// The secret of `--secret-file` (else `$MINISPARK_SECRET_FILE`), for the
+/// configs that dial and accept with it; exits 2 when it cannot be loaded.
+pub fn secret(m: &Matches) -> Option<Arc<Secret>> {
+    match crate::net::auth::from_flag_or_env(m.opt_str("secret-file")) {
+        Ok(secret) => secret.map(Arc::new),
         Err(e) => usage_error(&e),
     }
-    matches
 }
 
 /// Prints `msg` to stderr and exits with the usage status.

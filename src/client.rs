@@ -5,7 +5,9 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::net::connection::{connect, FrameReader, FrameWriter};
+use crate::net::auth::Secret;
+use crate::net::connection::{FrameReader, FrameWriter};
+use crate::net::dial;
 use crate::protocol::message::{JobReport, JobSummary, Message, WorkerInfo};
 
 /// Where the client looks for the master unless told otherwise.
@@ -25,8 +27,9 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn connect(addr: &str, timeout: Duration) -> Result<Client> {
-        let stream = connect(addr, timeout)?;
+    /// Connects to the master at `addr`, proving `secret` when there is one.
+    pub fn connect(addr: &str, timeout: Duration, secret: Option<&Secret>) -> Result<Client> {
+        let stream = dial::connect(addr, timeout, secret)?;
         let read_half = stream
             .try_clone()
             .map_err(|e| Error::io("cloning the socket", e))?;
@@ -120,16 +123,17 @@ impl Client {
 
 /// Streams one committed output part straight from the worker that holds it
 /// (never through the master), handing each chunk to `sink`. `sink` returns
-/// false to stop early.
+/// false to stop early. The connection proves `secret`, when there is one.
 pub fn fetch_part(
     worker_addr: &str,
     job_id: u64,
     save: u32,
     part: u32,
     timeout: Duration,
+    secret: Option<&Secret>,
     mut sink: impl FnMut(&[u8]) -> bool,
 ) -> Result<()> {
-    let stream = connect(worker_addr, timeout)?;
+    let stream = dial::connect(worker_addr, timeout, secret)?;
     let read_half = stream
         .try_clone()
         .map_err(|e| Error::io("cloning the socket", e))?;

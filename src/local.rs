@@ -2,19 +2,55 @@
 //! on loopback ports the OS picks. `client run FILE --local N` uses it: the
 //! no-setup way to run a job, with the same code paths (and the same TCP
 //! protocol over loopback) as a real cluster.
+//!
+//! `Cluster::stop` takes it down again (the workers first, then the master)
+//! and returns once every thread it started has ended: how a test runs a
+//! whole cluster inside its own process and checks that nothing is left.
 
-use std::net::TcpListener;
-use std::thread;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::event;
 use crate::master::{self, MasterConfig};
+use crate::net::auth::Secret;
+use crate::net::stop::Stop;
 use crate::worker::{self, WorkerConfig};
 
-/// Starts the master and `workers` workers; returns the master's address.
-/// The threads live as long as the process.
-pub fn start(workers: u32, slots_per_worker: u32, memory_bytes: u64) -> Result<String> {
+/// Workers started by this process so far: each gets a work directory of
+/// its own, even across several clusters.
+static STARTED: AtomicU32 = AtomicU32::new(0);
+
+/// A running embedded cluster.
+pub struct Cluster {
+    addr: String,
+    /// Declared before `master`, so that dropping a `Cluster` stops them
+    /// first, as `stop` does.
+    workers: Vec<LocalWorker>,
+    master: Stop,
+}
+
+struct LocalWorker {
+    stop: Stop,
+    data_addr: SocketAddr,
+    work_dir: PathBuf,
+}
+
+/// Starts the master and `workers` workers. With a `secret`, the master
+/// and the workers demand it and prove it, as a real cluster would.
+///
+/// # Errors
+/// A port cannot be bound, or the master or a worker cannot start (also
+/// logged, as `master_stopped` or `worker_stopped`).
+pub fn start(
+    workers: u32,
+    slots_per_worker: u32,
+    memory_bytes: u64,
+    secret: Option<Arc<Secret>>,
+) -> Result<Cluster> {
     let listener =
         TcpListener::bind("127.0.0.1:0").map_err(|e| Error::io("binding the local master", e))?;
     let addr = listener
@@ -32,21 +68,28 @@ pub fn start(workers: u32, slots_per_worker: u32, memory_bytes: u64) -> Result<S
             recovery_grace: Duration::from_secs(10),
             retained_jobs: 100,
         },
-        limits: crate::net::connection::Limits::default(),
+        limits: crate::net::listener::Limits::default(),
+        secret: secret.clone(),
     };
-    thread::Builder::new()
-        .name("local-master".into())
-        .spawn(move || {
-            if let Err(e) = master::run(listener, config) {
-                event!(Error, "local", "master_stopped", error = e);
-            }
-        })
-        .map_err(|e| Error::io("starting the local master", e))?;
-    for i in 0..workers {
+    let master = master::start(listener, config).inspect_err(|e| {
+        event!(Error, "local", "master_stopped", error = e);
+    })?;
+    let mut cluster = Cluster {
+        addr,
+        workers: Vec::new(),
+        master,
+    };
+    for _ in 0..workers {
         let data =
             TcpListener::bind("127.0.0.1:0").map_err(|e| Error::io("binding a local worker", e))?;
+        let data_addr = data
+            .local_addr()
+            .map_err(|e| Error::io("reading a local worker's address", e))?;
+        let n = STARTED.fetch_add(1, Ordering::Relaxed);
+        let work_dir =
+            std::env::temp_dir().join(format!("minispark-local-{}-{n}", std::process::id()));
         let config = WorkerConfig {
-            master: addr.clone(),
+            master: cluster.addr.clone(),
             slots: slots_per_worker.max(1),
             memory_bytes,
             heartbeat: Duration::from_secs(1),
@@ -54,20 +97,54 @@ pub fn start(workers: u32, slots_per_worker: u32, memory_bytes: u64) -> Result<S
             advertise_host: None,
             // The person running `client run` runs their own commands.
             allow_pipe: true,
-            work_dir: std::env::temp_dir()
-                .join(format!("minispark-local-{}-{i}", std::process::id())),
+            work_dir: work_dir.clone(),
             fetches: 4,
             faults: crate::worker::fault::FaultConfig::default(),
-            limits: crate::net::connection::Limits::default(),
+            limits: crate::net::listener::Limits::default(),
+            secret: secret.clone(),
         };
-        thread::Builder::new()
-            .name("local-worker".into())
-            .spawn(move || {
-                if let Err(e) = worker::run(data, config) {
-                    event!(Error, "local", "worker_stopped", error = e);
-                }
-            })
-            .map_err(|e| Error::io("starting a local worker", e))?;
+        let stop = worker::start(data, config).inspect_err(|e| {
+            event!(Error, "local", "worker_stopped", error = e);
+        })?;
+        cluster.workers.push(LocalWorker {
+            stop,
+            data_addr,
+            work_dir,
+        });
     }
-    Ok(addr)
+    Ok(cluster)
+}
+
+impl Cluster {
+    /// The master's address.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// Each worker's data port.
+    pub fn worker_addrs(&self) -> Vec<SocketAddr> {
+        self.workers.iter().map(|w| w.data_addr).collect()
+    }
+
+    /// Stops the workers, then the master, waits for all their threads, and
+    /// removes the workers' work directories.
+    ///
+    /// # Errors
+    /// Names the threads that panicked.
+    pub fn stop(self) -> std::result::Result<(), String> {
+        let Cluster {
+            workers, master, ..
+        } = self;
+        let mut failed = Vec::new();
+        for w in workers {
+            failed.extend(w.stop.stop().err());
+            let _ = std::fs::remove_dir_all(&w.work_dir);
+        }
+        failed.extend(master.stop().err());
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(failed.join("; "))
+        }
+    }
 }

@@ -55,8 +55,8 @@ fn two_hundred_pollers_and_twenty_jobs_at_once() {
         .map(|i| {
             let (addr, stop, polls) = (m.addr.clone(), Arc::clone(&stop), Arc::clone(&polls));
             thread::spawn(move || -> Result<(), String> {
-                let mut c =
-                    Client::connect(&addr, Duration::from_secs(10)).map_err(|e| e.to_string())?;
+                let mut c = Client::connect(&addr, Duration::from_secs(10), None)
+                    .map_err(|e| e.to_string())?;
                 while !stop.load(Ordering::Relaxed) {
                     let jobs = c.jobs().map_err(|e| format!("poller {i}: {e}"))?;
                     if let Some(j) = jobs.get(i % jobs.len().max(1)) {

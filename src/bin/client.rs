@@ -5,11 +5,13 @@ use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process;
+use std::sync::Arc;
 use std::time::Duration;
 
 use getopts::{Matches, Options};
 use minispark::client::{self, fetch_part, Client};
 use minispark::master::text_mode;
+use minispark::net::auth::Secret;
 use minispark::protocol::message::{JobReport, JobState};
 use minispark::submission::{self, Refused};
 use minispark::view::{report, timeline};
@@ -86,7 +88,10 @@ fn main() {
     );
     cli::common_flags(&mut opts);
     let m = cli::parse(&opts, &args, BRIEF);
-    let timeout = cli::millis(&m, "timeout-ms", 5000);
+    let dial = Dial {
+        secret: cli::secret(&m),
+        timeout: cli::millis(&m, "timeout-ms", 5000),
+    };
     let Some(command) = m.free.first().cloned() else {
         cli::usage_error(&opts.usage(BRIEF));
     };
@@ -95,7 +100,7 @@ fn main() {
         "submit" => {
             let file = one_arg(args, "submit FILE");
             let addr = client::master_addr(m.opt_str("master"));
-            submit(&m, &addr, timeout, file, m.opt_present("wait"))
+            submit(&m, &addr, &dial, file, m.opt_present("wait"))
         }
         "run" => {
             let file = one_arg(args, "run FILE --local N");
@@ -107,14 +112,17 @@ fn main() {
                 log::set_level(log::Level::Warn);
             }
             let slots = (cli::cores() / n).max(1);
-            let addr =
-                local::start(n, slots, 512 << 20).unwrap_or_else(|e| cli::fatal(&e.to_string()));
-            wait_for_workers(&addr, timeout, n);
-            submit(&m, &addr, timeout, file, true)
+            let cluster = local::start(n, slots, 512 << 20, dial.secret.clone())
+                .unwrap_or_else(|e| cli::fatal(&e.to_string()));
+            wait_for_workers(cluster.addr(), &dial, n);
+            let code = submit(&m, cluster.addr(), &dial, file, true);
+            // Exit with the cluster still running: the process takes it
+            // along, and stopping it first would only delay the exit.
+            process::exit(code)
         }
         "status" => {
             let id = job_arg(args);
-            let job = connect(&m, timeout)
+            let job = connect(&m, &dial)
                 .job(id)
                 .unwrap_or_else(|e| cli::fatal(&e.to_string()));
             let _ = write!(std::io::stdout(), "{}", report::status_table(&job));
@@ -122,7 +130,7 @@ fn main() {
         }
         "timeline" => {
             let id = job_arg(args);
-            let job = connect(&m, timeout)
+            let job = connect(&m, &dial)
                 .job(id)
                 .unwrap_or_else(|e| cli::fatal(&e.to_string()));
             let _ = write!(std::io::stdout(), "{}", timeline::render(&job));
@@ -130,7 +138,7 @@ fn main() {
         }
         "jobs" => {
             no_args(args, "jobs");
-            for j in connect(&m, timeout)
+            for j in connect(&m, &dial)
                 .jobs()
                 .unwrap_or_else(|e| cli::fatal(&e.to_string()))
             {
@@ -138,10 +146,10 @@ fn main() {
             }
             0
         }
-        "results" => results(&m, timeout, job_arg(args)),
+        "results" => results(&m, &dial, job_arg(args)),
         "cancel" => {
             let id = job_arg(args);
-            let job = connect(&m, timeout)
+            let job = connect(&m, &dial)
                 .cancel(id)
                 .unwrap_or_else(|e| cli::fatal(&e.to_string()));
             say!("job {} {}", job.id, job.state);
@@ -149,7 +157,7 @@ fn main() {
         }
         "workers" => {
             no_args(args, "workers");
-            for w in connect(&m, timeout)
+            for w in connect(&m, &dial)
                 .workers()
                 .unwrap_or_else(|e| cli::fatal(&e.to_string()))
             {
@@ -160,7 +168,7 @@ fn main() {
         "ping" => {
             no_args(args, "ping");
             let addr = client::master_addr(m.opt_str("master"));
-            let rtt = connect(&m, timeout)
+            let rtt = connect(&m, &dial)
                 .ping()
                 .unwrap_or_else(|e| cli::fatal(&e.to_string()));
             say!("pong from {addr} in {:.3} ms", rtt.as_secs_f64() * 1000.0);
@@ -174,9 +182,23 @@ fn main() {
     process::exit(code);
 }
 
-fn connect(m: &Matches, timeout: Duration) -> Client {
+/// How this client reaches the cluster: the connect timeout, and the secret
+/// it proves (to the master, and to the workers it fetches results from).
+struct Dial {
+    timeout: Duration,
+    secret: Option<Arc<Secret>>,
+}
+
+impl Dial {
+    fn client(&self, addr: &str) -> minispark::Result<Client> {
+        Client::connect(addr, self.timeout, self.secret.as_deref())
+    }
+}
+
+fn connect(m: &Matches, dial: &Dial) -> Client {
     let addr = client::master_addr(m.opt_str("master"));
-    Client::connect(&addr, timeout).unwrap_or_else(|e| cli::fatal(&e.to_string()))
+    dial.client(&addr)
+        .unwrap_or_else(|e| cli::fatal(&e.to_string()))
 }
 
 fn one_arg<'a>(args: &'a [String], usage: &str) -> &'a str {
@@ -209,10 +231,11 @@ fn params(m: &Matches) -> BTreeMap<String, String> {
 }
 
 /// Waits until `n` workers have registered with an embedded master.
-fn wait_for_workers(addr: &str, timeout: Duration, n: u32) {
+fn wait_for_workers(addr: &str, dial: &Dial, n: u32) {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let alive = Client::connect(addr, timeout)
+        let alive = dial
+            .client(addr)
             .and_then(|mut c| c.workers())
             .map(|ws| ws.len() as u32)
             .unwrap_or(0);
@@ -226,8 +249,10 @@ fn wait_for_workers(addr: &str, timeout: Duration, n: u32) {
     }
 }
 
-fn submit(m: &Matches, addr: &str, timeout: Duration, file: &str, wait: bool) -> i32 {
-    let mut conn = Client::connect(addr, timeout).unwrap_or_else(|e| cli::fatal(&e.to_string()));
+fn submit(m: &Matches, addr: &str, dial: &Dial, file: &str, wait: bool) -> i32 {
+    let mut conn = dial
+        .client(addr)
+        .unwrap_or_else(|e| cli::fatal(&e.to_string()));
     let slots: u32 = conn
         .workers()
         .unwrap_or_else(|e| cli::fatal(&e.to_string()))
@@ -311,8 +336,8 @@ fn watch(conn: &mut Client, id: u64, refresh: Duration) -> JobReport {
     }
 }
 
-fn results(m: &Matches, timeout: Duration, id: u64) -> i32 {
-    let job = connect(m, timeout)
+fn results(m: &Matches, dial: &Dial, id: u64) -> i32 {
+    let job = connect(m, dial)
         .job(id)
         .unwrap_or_else(|e| cli::fatal(&e.to_string()));
     if job.state != JobState::Succeeded {
@@ -336,27 +361,36 @@ fn results(m: &Matches, timeout: Duration, id: u64) -> i32 {
             );
         }
         let mut stop = false;
-        let fetched = fetch_part(&p.worker_addr, id, p.save, p.part, timeout, |chunk| {
-            let mut rest = chunk;
-            if let Some(limit) = head {
-                // Print whole lines up to the limit.
-                let mut end = 0;
-                for (i, &b) in chunk.iter().enumerate() {
+        let secret = dial.secret.as_deref();
+        let fetched = fetch_part(
+            &p.worker_addr,
+            id,
+            p.save,
+            p.part,
+            dial.timeout,
+            secret,
+            |chunk| {
+                let mut rest = chunk;
+                if let Some(limit) = head {
+                    // Print whole lines up to the limit.
+                    let mut end = 0;
+                    for (i, &b) in chunk.iter().enumerate() {
+                        if printed >= limit {
+                            break;
+                        }
+                        if b == b'\n' {
+                            printed += 1;
+                            end = i + 1;
+                        }
+                    }
                     if printed >= limit {
-                        break;
-                    }
-                    if b == b'\n' {
-                        printed += 1;
-                        end = i + 1;
+                        rest = &chunk[..end];
+                        stop = true;
                     }
                 }
-                if printed >= limit {
-                    rest = &chunk[..end];
-                    stop = true;
-                }
-            }
-            out.write_all(rest).is_ok() && !stop
-        });
+                out.write_all(rest).is_ok() && !stop
+            },
+        );
         if let Err(e) = fetched {
             eprintln!(
                 "error: fetching part {} from {}: {e}",

@@ -61,6 +61,7 @@ fn main() {
         &args,
         "Usage: master [options]\n\nThe Mini-Spark master. Prints its bound address as the first line on stdout.",
     );
+    let secret = cli::secret(&m);
     let timeout = Duration::from_millis(cli::value(&m, "task-timeout-ms", 0));
     let heartbeat_timeout = cli::millis(&m, "heartbeat-timeout-ms", 10_000);
     let config = master::MasterConfig {
@@ -78,6 +79,7 @@ fn main() {
             retained_jobs: cli::value(&m, "retained-jobs", 100usize).max(1),
         },
         limits: cli::limits(&m),
+        secret,
     };
     let listener = cli::bind(
         &m.opt_str("bind").unwrap_or_else(|| "0.0.0.0".into()),
@@ -86,7 +88,7 @@ fn main() {
     match listener.local_addr() {
         Ok(addr) => {
             cli::announce(addr);
-            if minispark::net::auth::secret().is_none() && !addr.ip().is_loopback() {
+            if config.secret.is_none() && !addr.ip().is_loopback() {
                 minispark::event!(
                     Warn,
                     "master",

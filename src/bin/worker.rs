@@ -115,6 +115,7 @@ fn main() {
         &args,
         "Usage: worker [options]\n\nA Mini-Spark worker. Prints its data port's bound address as the first line on stdout.",
     );
+    let secret = cli::secret(&m);
     let slots: u32 = cli::value(&m, "slots", cores);
     if slots == 0 {
         cli::usage_error("--slots must be at least 1");
@@ -143,6 +144,7 @@ fn main() {
             seed: cli::value(&m, "fault-seed", Rng::from_time().next_u64()),
         },
         limits: cli::limits(&m),
+        secret,
     };
     let listener = cli::bind(
         &m.opt_str("bind").unwrap_or_else(|| "0.0.0.0".into()),

@@ -13,6 +13,7 @@
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
+use crate::net::auth::Secret;
 use crate::record::Record;
 use crate::storage::outputs::LocalMaps;
 use crate::storage::shuffle::{FailureSlot, FetchFailure};
@@ -36,6 +37,8 @@ pub struct TaskEnv {
     pub fetch_in_flight: usize,
     /// Map outputs on this worker, read from disk rather than fetched.
     pub local_maps: LocalMaps,
+    /// Proven to the data ports a reduce task fetches from.
+    pub secret: Option<Arc<Secret>>,
 }
 
 /// Counters shared with iterators that may run on other threads.

@@ -60,6 +60,7 @@ pub fn reduce(
             Arc::clone(&counters.fetched_bytes),
             env.local_maps.clone(),
             Arc::clone(&counters.fetch_failure),
+            env.secret.clone(),
         );
         let (counters, cancel) = (Arc::clone(counters), Arc::clone(cancel));
         Ok(Box::new(fetched.map(move |r| {

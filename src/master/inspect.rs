@@ -50,7 +50,7 @@ impl Inspect for Master {
             addr: self.addr,
             up: self.started.elapsed(),
             heartbeat_timeout: self.config.heartbeat_timeout,
-            read_only: crate::net::auth::secret().is_some(),
+            read_only: self.config.secret.is_some(),
         }
     }
 

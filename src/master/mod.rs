@@ -1,9 +1,9 @@
 //! The master process: accepts connections, keeps the worker table and the
 //! jobs (`scheduler`), and declares silent workers dead.
 //!
-//! OS idea: one thread per connection. `accept(2)` hands the listening
-//! thread a new socket; a thread of its own then blocks in `read` on it, so a
-//! slow peer never holds up anyone else. Threads share the master's state
+//! OS idea: one thread per connection (`net/listener.rs` accepts them and
+//! caps their number), each blocked in `read` on its own socket, so a slow
+//! peer never holds up anyone else. Threads share the master's state
 //! through one `Mutex`, and never hold it across a socket call: replies are
 //! built from a copy taken under the lock, and messages to workers go
 //! through each worker's `Outbox` channel.
@@ -27,7 +27,6 @@ pub mod web;
 
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
@@ -35,10 +34,11 @@ use crate::event;
 use crate::master::membership::Membership;
 use crate::master::scheduler::{Scheduler, SchedulerConfig};
 use crate::master::session::{handle, Role};
-use crate::net::auth;
-use crate::net::connection::{linger_close, refuse_busy, FrameReader, Gate, Limits, Outbox};
+use crate::net::auth::Secret;
+use crate::net::connection::{FrameReader, Outbox};
+use crate::net::listener::{self, linger_close, Limits, Service};
+use crate::net::stop::{Stop, StopSignal};
 use crate::protocol::frame::MAGIC;
-use crate::protocol::message::{error_code, Message};
 
 /// Settings from the command line.
 #[derive(Debug, Clone)]
@@ -49,6 +49,8 @@ pub struct MasterConfig {
     pub scheduling: SchedulerConfig,
     /// Connections served at once, and how long one may stay silent.
     pub limits: Limits,
+    /// When set, every binary session must prove it holds this secret.
+    pub secret: Option<Arc<Secret>>,
 }
 
 /// Everything behind the master's one lock.
@@ -84,6 +86,18 @@ impl Master {
 /// Takes an already-bound listener so tests (and the binary) can bind port 0
 /// and learn the port first.
 pub fn run(listener: TcpListener, config: MasterConfig) -> Result<()> {
+    start(listener, config)?
+        .wait()
+        .map_err(|e| Error::io("serving", std::io::Error::other(e)))
+}
+
+/// Starts serving on `listener`, on threads of its own: the accept loop and
+/// the timer. Dropping the returned `Stop`, or its `stop`, closes the port,
+/// ends the connections and waits for those threads.
+///
+/// # Errors
+/// The journal cannot be replayed, or the OS refused a thread.
+pub fn start(listener: TcpListener, config: MasterConfig) -> Result<Stop> {
     let addr = listener
         .local_addr()
         .map_err(|e| Error::io("reading the listener's address", e))?;
@@ -118,53 +132,22 @@ pub fn run(listener: TcpListener, config: MasterConfig) -> Result<()> {
         addr = addr,
         heartbeat_timeout_ms = master.config.heartbeat_timeout.as_millis()
     );
-    let monitor = Arc::clone(&master);
-    thread::Builder::new()
-        .name("timer".into())
-        .spawn(move || timer(&monitor))
+    let mut stop = Stop::new();
+    let (monitor, ticks) = (Arc::clone(&master), stop.signal());
+    stop.spawn("timer", move || timer(&monitor, &ticks))
         .map_err(|e| Error::io("starting the timer thread", e))?;
 
-    let limits = master.config.limits;
-    let gate = Arc::new(Gate::default());
-    for conn in listener.incoming() {
-        match conn {
-            Ok(stream) => {
-                let Some(permit) = gate.enter(limits.max_connections) else {
-                    let peer = stream
-                        .peer_addr()
-                        .map(|a| a.to_string())
-                        .unwrap_or_default();
-                    event!(
-                        Warn,
-                        "master",
-                        "connection_refused",
-                        peer = peer,
-                        reason = "too_many"
-                    );
-                    refuse_busy(&stream, limits.max_connections);
-                    continue;
-                };
-                // A peer that sends nothing for this long is dropped: slow or
-                // half-open peers do not hold a thread forever.
-                let _ = stream.set_read_timeout(Some(limits.idle_timeout));
-                let master = Arc::clone(&master);
-                let spawned = thread::Builder::new().name("conn".into()).spawn(move || {
-                    let _permit = permit;
-                    serve_connection(&master, stream)
-                });
-                if let Err(e) = spawned {
-                    event!(Error, "master", "thread_spawn_failed", error = e);
-                }
-            }
-            // Out of file descriptors, or a connection reset before accept:
-            // log, breathe, and keep serving the others.
-            Err(e) => {
-                event!(Warn, "master", "accept_failed", error = e);
-                thread::sleep(Duration::from_millis(50));
-            }
-        }
-    }
-    Ok(())
+    let service = Service {
+        component: "master",
+        accept_thread: "accept",
+        conn_thread: "conn",
+        limits: master.config.limits,
+    };
+    let accept = listener::spawn(listener, service, &stop.signal(), move |stream| {
+        serve_connection(&master, stream)
+    })?;
+    stop.adopt(accept);
+    Ok(stop)
 }
 
 /// How often the master returns freed memory to the kernel.
@@ -173,8 +156,8 @@ const TRIM_EVERY: Duration = Duration::from_secs(2);
 /// The master's clock: periodically declares silent workers dead (and
 /// shuts their connections), lets the scheduler check for attempts past
 /// their timeout and for stragglers to speculate on, and gives freed
-/// memory back to the kernel.
-fn timer(master: &Master) {
+/// memory back to the kernel. Ends at the stop.
+fn timer(master: &Master, stop: &StopSignal) {
     let timeout = master.config.heartbeat_timeout;
     // Check a few times per timeout so a death is noticed within ~1.25x it.
     let mut tick = timeout / 4;
@@ -186,8 +169,8 @@ fn timer(master: &Master) {
     }
     let tick = tick.clamp(Duration::from_millis(5), Duration::from_secs(1));
     let mut trimmed = Instant::now();
-    loop {
-        thread::sleep(tick);
+    // A sleep that the stop cuts short.
+    while !stop.wait_timeout(tick) {
         let now = Instant::now();
         // Memory freed by finished connections and jobs goes back to the
         // kernel (see `trim.rs`).
@@ -257,27 +240,21 @@ fn serve_binary(master: &Master, stream: &TcpStream, peer: &str) -> Result<()> {
     let mut reader = FrameReader::new(stream);
     let mut role = Role::Anonymous;
     let mut refused = false;
-    if let Some(secret) = auth::secret() {
-        if let Err(why) = auth::accept(secret, &mut reader, |m| {
-            outbox.send(m);
-        }) {
-            event!(Warn, "master", "auth_failed", peer = peer, reason = why);
-            drop(outbox);
-            let _ = writer.join();
-            linger_close(stream);
-            return Ok(());
-        }
+    let secret = master.config.secret.as_deref();
+    if !listener::authenticate("master", peer, secret, &mut reader, |m| {
+        outbox.send(m);
+    }) {
+        drop(outbox);
+        let _ = writer.join();
+        linger_close(stream);
+        return Ok(());
     }
     let result = loop {
         let msg = match reader.read_message() {
             Ok(Some(msg)) => msg,
             Ok(None) => break Ok(()),
             Err(Error::Frame(invalid)) => {
-                event!(Warn, "master", "bad_frame", peer = peer, reason = invalid);
-                outbox.send(Message::Error {
-                    code: error_code::BAD_FRAME,
-                    message: invalid.to_string(),
-                });
+                outbox.send(listener::bad_frame("master", peer, &invalid));
                 refused = true;
                 break Ok(());
             }

@@ -66,7 +66,7 @@ pub fn serve(master: &dyn Inspect, stream: &TcpStream, peer: &str) {
     let mut out = stream;
     let _ = response.write_to(&mut out, head_only);
     let _ = out.flush();
-    crate::net::connection::linger_close(stream);
+    crate::net::listener::linger_close(stream);
 }
 
 /// The response for `method path`.

@@ -24,19 +24,17 @@
 //! encrypt. Anyone who can read the network sees job files, records and
 //! results. Text mode and the web page stay open, but read-only.
 //!
-//! OS idea: a process-wide setting read once at start (like the log level):
-//! `set_secret` stores it, and `connection::connect` and every accepting
-//! loop consult it.
+//! This file holds the secret and the messages, and does no I/O: the
+//! connecting side runs in `dial.rs`, the accepting side in `listener.rs`.
+//! The secret is a value each process loads once at start
+//! (`from_flag_or_env`) and carries in its config, passed to both.
 
 use std::fs::File;
 use std::io::Read;
-use std::net::TcpStream;
-use std::sync::OnceLock;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::net::connection::{FrameReader, FrameWriter};
 use crate::protocol::message::{error_code, Message};
 use crate::protocol::wire::Bytes;
 
@@ -102,18 +100,6 @@ impl Secret {
         mac.update(b);
         mac
     }
-}
-
-static SECRET: OnceLock<Option<Secret>> = OnceLock::new();
-
-/// Sets this process's secret (once, at start).
-pub fn set_secret(secret: Option<Secret>) {
-    let _ = SECRET.set(secret);
-}
-
-/// This process's secret, if it has one.
-pub fn secret() -> Option<&'static Secret> {
-    SECRET.get().and_then(Option::as_ref)
 }
 
 /// `--secret-file PATH`, else `$MINISPARK_SECRET_FILE`, loaded.
@@ -220,63 +206,6 @@ pub fn check(secret: &Secret, expected: &[u8], proof: &Message) -> bool {
 /// The `Error` for a wrong proof.
 pub fn refused() -> Message {
     unauthorized("authentication failed: wrong secret".into())
-}
-
-/// The connecting side of the whole handshake, on a fresh connection.
-///
-/// # Errors
-/// The peer refused us, or could not prove it holds the secret.
-pub fn connect(stream: &TcpStream, secret: &Secret) -> Result<(), String> {
-    let nonce_c = nonce()?;
-    let mut writer = FrameWriter::new(stream);
-    let mut reader = FrameReader::new(stream);
-    writer.send(&hello(&nonce_c)).map_err(|e| e.to_string())?;
-    let challenge = reader
-        .read_message()
-        .map_err(|e| e.to_string())?
-        .ok_or("the peer closed the connection during authentication")?;
-    writer
-        .send(&answer(secret, &nonce_c, challenge)?)
-        .map_err(|e| e.to_string())?;
-    match reader.read_message().map_err(|e| e.to_string())? {
-        Some(Message::AuthOk {}) => Ok(()),
-        Some(Message::Error { message, .. }) => Err(format!("the peer refused: {message}")),
-        Some(other) => Err(format!("expected AuthOk, got {}", other.msg_type().name())),
-        None => Err("the peer closed the connection during authentication".into()),
-    }
-}
-
-/// The accepting side of the whole handshake: reads `Hello` and `Proof`
-/// from `reader`, hands `Challenge` and `AuthOk` (or an `Error`) to `send`.
-///
-/// # Errors
-/// What went wrong, for the log; the caller then closes the connection.
-pub fn accept<R: Read>(
-    secret: &Secret,
-    reader: &mut FrameReader<R>,
-    mut send: impl FnMut(Message),
-) -> Result<(), String> {
-    let mut next = || -> Result<Message, String> {
-        reader
-            .read_message()
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| "closed before authenticating".to_string())
-    };
-    let first = next()?;
-    let (challenge, expected) = match challenge(Some(secret), &first) {
-        Ok(c) => c,
-        Err(why) => {
-            send(unauthorized(why));
-            return Err(format!("no Hello (got {})", first.msg_type().name()));
-        }
-    };
-    send(challenge);
-    if !check(secret, &expected, &next()?) {
-        send(refused());
-        return Err("wrong secret".into());
-    }
-    send(Message::AuthOk {});
-    Ok(())
 }
 
 #[cfg(test)]

@@ -12,10 +12,9 @@
 //! message without ever blocking on a slow peer's socket.
 
 use std::io::{self, BufWriter, ErrorKind, Read, Write};
-use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::net::{Shutdown, TcpStream};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::protocol::frame::{FrameError, MAX_WIRE_LEN};
@@ -184,62 +183,6 @@ fn drain(stream: TcpStream, rx: Receiver<Message>) {
     let _ = stream.shutdown(Shutdown::Write);
 }
 
-/// Connects to `addr` (`host:port`), trying each address it resolves to,
-/// and authenticates (`auth.rs`) when this process has a secret.
-pub fn connect(addr: &str, timeout: Duration) -> Result<TcpStream> {
-    let addrs: Vec<_> = addr
-        .to_socket_addrs()
-        .map_err(|e| Error::io(format!("resolving {addr}"), e))?
-        .collect();
-    let mut last = None;
-    for a in &addrs {
-        match TcpStream::connect_timeout(a, timeout) {
-            Ok(s) => {
-                let _ = s.set_nodelay(true);
-                if let Some(secret) = crate::net::auth::secret() {
-                    // Bounded, like the connect: a peer that never answers
-                    // does not hang us.
-                    let _ = s.set_read_timeout(Some(timeout.max(Duration::from_secs(1))));
-                    crate::net::auth::connect(&s, secret)
-                        .map_err(|e| Error::Usage(format!("authenticating with {addr}: {e}")))?;
-                    let _ = s.set_read_timeout(None);
-                }
-                return Ok(s);
-            }
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(match last {
-        Some(e) => Error::io(format!("connecting to {addr}"), e),
-        None => Error::Usage(format!("{addr} resolves to no address")),
-    })
-}
-
-/// How long `linger_close` waits for the peer to stop sending.
-const LINGER: Duration = Duration::from_millis(500);
-
-/// Closes a connection we are refusing, so that the peer still gets to read
-/// the `Error` frame we sent it.
-///
-/// Closing a socket with unread bytes in its receive buffer makes the kernel
-/// send a reset (RST), and a reset can destroy our last reply before the
-/// peer reads it. So: half-close our side (the peer reads end of stream after
-/// our reply), then read and discard what the peer still sends, for a short
-/// while, before the socket is dropped.
-pub fn linger_close(stream: &TcpStream) {
-    let _ = stream.shutdown(Shutdown::Write);
-    let _ = stream.set_read_timeout(Some(LINGER));
-    let deadline = std::time::Instant::now() + LINGER;
-    let mut sink = [0u8; 4096];
-    let mut reader = stream;
-    while std::time::Instant::now() < deadline {
-        match reader.read(&mut sink) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,69 +271,4 @@ mod tests {
             assert_eq!(reader.read_message().unwrap(), Some(m));
         }
     }
-}
-
-/// How many connections a process serves at once, and how long one may
-/// stay silent.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    pub max_connections: usize,
-    pub idle_timeout: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            max_connections: 1024,
-            idle_timeout: Duration::from_secs(120),
-        }
-    }
-}
-
-/// Counts the connections being served; `enter` refuses one over the cap.
-/// Each connection costs a thread, its stacks and buffers, and a file
-/// descriptor: without a cap, a flood of connections exhausts them all.
-#[derive(Debug, Default)]
-pub struct Gate {
-    live: std::sync::atomic::AtomicUsize,
-}
-
-/// A place taken in a `Gate`, given back on drop.
-pub struct Permit(std::sync::Arc<Gate>);
-
-impl Gate {
-    /// A place for one more connection, if fewer than `max` are served.
-    pub fn enter(self: &std::sync::Arc<Self>, max: usize) -> Option<Permit> {
-        use std::sync::atomic::Ordering;
-        let taken = self.live.fetch_add(1, Ordering::AcqRel);
-        if taken >= max {
-            self.live.fetch_sub(1, Ordering::AcqRel);
-            return None;
-        }
-        Some(Permit(std::sync::Arc::clone(self)))
-    }
-
-    /// Connections served now.
-    pub fn live(&self) -> usize {
-        self.live.load(std::sync::atomic::Ordering::Acquire)
-    }
-}
-
-impl Drop for Permit {
-    fn drop(&mut self) {
-        self.0
-            .live
-            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
-    }
-}
-
-/// Refuses a connection over the cap: an `Error` frame (a binary peer
-/// reads it; others see the connection close), then close.
-pub fn refuse_busy(stream: &TcpStream, max: usize) {
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-    let _ = FrameWriter::new(stream).send(&Message::Error {
-        code: crate::protocol::message::error_code::BUSY,
-        message: format!("too many connections (over {max}); try again later"),
-    });
-    let _ = stream.shutdown(Shutdown::Both);
 }

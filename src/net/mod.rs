@@ -1,5 +1,20 @@
-//! TODO
+//! The network: whole messages on sockets, and the sockets' lives.
+//!
+//! Start with `connection` (framing and buffering: callers see whole
+//! messages), then `dial` (the connecting side: connect with a timeout,
+//! prove the secret) and `listener` (the accepting side: one accept loop,
+//! a cap on connections, the secret demanded, bad frames answered).
+//! `auth` holds the secret and the handshake's messages, `http` the little
+//! HTTP/1.1 the master's web page speaks. `semaphore` (the connection cap,
+//! and the worker's task pool) and `stop` (shutting a master or a worker
+//! down in process) are the two synchronisation tools they build on.
+//!
+//! Imports go one way: `protocol` below, everything else above.
 
 pub mod auth;
 pub mod connection;
+pub mod dial;
 pub mod http;
+pub mod listener;
+pub mod semaphore;
+pub mod stop;

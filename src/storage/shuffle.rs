@@ -37,7 +37,9 @@ use std::time::Duration;
 
 use byteorder::{BigEndian, ByteOrder};
 
-use crate::net::connection::{connect, FrameReader, FrameWriter};
+use crate::net::auth::Secret;
+use crate::net::connection::{FrameReader, FrameWriter};
+use crate::net::dial;
 use crate::protocol::message::{MapLocation, Message};
 use crate::record::{Record, RecordRef};
 use crate::storage::outputs::LocalMaps;
@@ -299,7 +301,8 @@ impl Iterator for Fetched {
 
 /// Starts fetching `req` with at most `in_flight` map outputs at a time;
 /// adds the bytes received to `bytes`; a map output that cannot be read
-/// ends the records with an error and is named in `failure`.
+/// ends the records with an error and is named in `failure`. Each
+/// connection proves `secret`, when there is one.
 ///
 /// A map output served by this very worker (`local`) is read from its file
 /// instead: no socket, no frames, no copy through the kernel's loopback.
@@ -309,6 +312,7 @@ pub fn fetch(
     bytes: Arc<AtomicU64>,
     local: LocalMaps,
     failure: FailureSlot,
+    secret: Option<Arc<Secret>>,
 ) -> Fetched {
     let threads = in_flight.clamp(1, req.maps.len().max(1));
     // A bounded channel: fetch threads block when the reducer falls behind,
@@ -318,7 +322,7 @@ pub fn fetch(
     let (mut started, mut spawn_error) = (0, String::new());
     for _ in 0..threads {
         let (tx, queue, bytes) = (tx.clone(), Arc::clone(&queue), Arc::clone(&bytes));
-        let local = local.clone();
+        let (local, secret) = (local.clone(), secret.clone());
         let (job_id, shuffle, partition) = (req.job_id, req.shuffle, req.partition);
         let spawned = thread::Builder::new()
             .name("fetch".into())
@@ -327,7 +331,15 @@ pub fn fetch(
                 let Some(map) = next else { return };
                 let result = match local.find(&map.addr, job_id, shuffle, map.map) {
                     Some((data, index)) => read_local(&data, &index, partition, &tx, &bytes),
-                    None => fetch_one(job_id, shuffle, partition, &map, &tx, &bytes),
+                    None => fetch_one(
+                        job_id,
+                        shuffle,
+                        partition,
+                        &map,
+                        &tx,
+                        &bytes,
+                        secret.as_deref(),
+                    ),
                 };
                 if let Err(e) = result {
                     let _ = tx.send(Err(FetchFailure {
@@ -384,11 +396,13 @@ fn fetch_one(
     map: &MapLocation,
     tx: &SyncSender<Result<Vec<u8>, FetchFailure>>,
     bytes: &AtomicU64,
+    secret: Option<&Secret>,
 ) -> Result<(), String> {
     if map.addr.is_empty() {
         return Err("no worker holds this map output".into());
     }
-    let stream = connect(&map.addr, FETCH_CONNECT_TIMEOUT).map_err(|e| e.to_string())?;
+    let stream =
+        dial::connect(&map.addr, FETCH_CONNECT_TIMEOUT, secret).map_err(|e| e.to_string())?;
     let read_half = stream.try_clone().map_err(|e| e.to_string())?;
     FrameWriter::new(&stream)
         .send(&Message::FetchShuffle {

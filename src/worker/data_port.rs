@@ -1,7 +1,7 @@
 //! A worker's data port: the socket its peers and tools talk to directly.
 //!
 //! OS idea: a second listening socket in the same process, with its own
-//! accept thread, so data traffic between workers never queues behind the
+//! accept thread (`net/listener.rs`), so data traffic between workers never queues behind the
 //! control connection to the master. Each connection gets a thread and is a
 //! plain request/reply loop of frames: `Ping`; `FetchOutput`, which streams
 //! a committed output part to a client (`client results`); and
@@ -9,12 +9,15 @@
 //! another worker's reduce task. Both answer in `DataChunk` frames.
 
 use std::net::{TcpListener, TcpStream};
-use std::thread;
-use std::time::Duration;
+use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use crate::error::{Error, Result};
 use crate::event;
-use crate::net::connection::{linger_close, refuse_busy, FrameReader, FrameWriter, Gate, Limits};
+use crate::net::auth::Secret;
+use crate::net::connection::{FrameReader, FrameWriter};
+use crate::net::listener::{self, linger_close, Limits, Service};
+use crate::net::stop::StopSignal;
 use crate::protocol::message::{error_code, Message};
 use crate::protocol::wire::Bytes;
 use crate::storage::outputs::Outputs;
@@ -103,56 +106,26 @@ fn send_shuffle(
     Ok(())
 }
 
-/// Starts the accept loop on its own thread.
-pub fn spawn(listener: TcpListener, outputs: Outputs, limits: Limits) -> Result<()> {
-    thread::Builder::new()
-        .name("data-port".into())
-        .spawn(move || accept_loop(listener, outputs, limits))
-        .map(|_| ())
-        .map_err(|e| Error::io("starting the data port thread", e))
+/// Starts the accept loop on its own thread, until `stop`.
+pub fn spawn(
+    listener: TcpListener,
+    outputs: Outputs,
+    limits: Limits,
+    secret: Option<Arc<Secret>>,
+    stop: &StopSignal,
+) -> Result<JoinHandle<()>> {
+    let service = Service {
+        component: "worker",
+        accept_thread: "data-port",
+        conn_thread: "data-conn",
+        limits,
+    };
+    listener::spawn(listener, service, stop, move |stream| {
+        serve(&stream, &outputs, secret.as_deref())
+    })
 }
 
-fn accept_loop(listener: TcpListener, outputs: Outputs, limits: Limits) {
-    let gate = std::sync::Arc::new(Gate::default());
-    for conn in listener.incoming() {
-        match conn {
-            Ok(stream) => {
-                let Some(permit) = gate.enter(limits.max_connections) else {
-                    let peer = stream
-                        .peer_addr()
-                        .map(|a| a.to_string())
-                        .unwrap_or_default();
-                    event!(
-                        Warn,
-                        "worker",
-                        "connection_refused",
-                        peer = peer,
-                        reason = "too_many"
-                    );
-                    refuse_busy(&stream, limits.max_connections);
-                    continue;
-                };
-                let _ = stream.set_read_timeout(Some(limits.idle_timeout));
-                let outputs = outputs.clone();
-                let spawned = thread::Builder::new()
-                    .name("data-conn".into())
-                    .spawn(move || {
-                        let _permit = permit;
-                        serve(&stream, &outputs)
-                    });
-                if let Err(e) = spawned {
-                    event!(Error, "worker", "thread_spawn_failed", error = e);
-                }
-            }
-            Err(e) => {
-                event!(Warn, "worker", "accept_failed", error = e);
-                thread::sleep(Duration::from_millis(50));
-            }
-        }
-    }
-}
-
-fn serve(stream: &TcpStream, outputs: &Outputs) {
+fn serve(stream: &TcpStream, outputs: &Outputs, secret: Option<&Secret>) {
     let peer = stream
         .peer_addr()
         .map(|a| a.to_string())
@@ -160,15 +133,11 @@ fn serve(stream: &TcpStream, outputs: &Outputs) {
     let _ = stream.set_nodelay(true);
     let mut reader = FrameReader::new(stream);
     let mut writer = FrameWriter::new(stream);
-    if let Some(secret) = crate::net::auth::secret() {
-        let sent = crate::net::auth::accept(secret, &mut reader, |m| {
-            let _ = writer.send(&m);
-        });
-        if let Err(why) = sent {
-            event!(Warn, "worker", "auth_failed", peer = peer, reason = why);
-            linger_close(stream);
-            return;
-        }
+    if !listener::authenticate("worker", &peer, secret, &mut reader, |m| {
+        let _ = writer.send(&m);
+    }) {
+        linger_close(stream);
+        return;
     }
     loop {
         let reply = match reader.read_message() {
@@ -220,11 +189,7 @@ fn serve(stream: &TcpStream, outputs: &Outputs) {
                 ),
             },
             Err(Error::Frame(invalid)) => {
-                event!(Warn, "worker", "bad_frame", peer = peer, reason = invalid);
-                let _ = writer.send(&Message::Error {
-                    code: error_code::BAD_FRAME,
-                    message: invalid.to_string(),
-                });
+                let _ = writer.send(&listener::bad_frame("worker", &peer, &invalid));
                 linger_close(stream);
                 return;
             }

@@ -1,16 +1,22 @@
 //! The worker process: registers with the master, sends heartbeats, and
 //! reconnects when the master goes away.
 //!
-//! OS idea: three kinds of thread around two sockets. The main thread owns
-//! the control connection to the master and blocks reading it; a heartbeat
-//! thread wakes on a timer (`recv_timeout` on a channel, which doubles as its
-//! stop signal) and queues a `Heartbeat` in the outbox; the data port has
-//! its own accept thread. When the master's connection ends (`read` returns
-//! 0 after a kill, or fails after a reset), the worker retries with
-//! exponential backoff and registers again, asking for its old id back.
+//! OS idea: three kinds of thread around two sockets. The session thread
+//! owns the control connection to the master and blocks reading it; a
+//! heartbeat thread wakes on a timer (`recv_timeout` on a channel, which
+//! doubles as its stop signal) and queues a `Heartbeat` in the outbox; the
+//! data port has its own accept thread. When the master's connection ends
+//! (`read` returns 0 after a kill, or fails after a reset), the worker
+//! retries with exponential backoff and registers again, asking for its old
+//! id back.
 //!
-//! Tasks run on a thread pool (`task.rs`, `pool.rs`); the main thread only
-//! reads the master's orders and hands them over.
+//! `start` returns a `Stop` (`net/stop.rs`): the backoff sleeps on its
+//! signal, and at the stop a waker thread shuts the master's socket down,
+//! so the session thread's `read` returns and the worker ends. `run` (the
+//! binary) serves until the process is killed.
+//!
+//! Tasks run on a thread pool (`attempts.rs`, `pool.rs`); the session thread
+//! only reads the master's orders and hands them over.
 
 pub mod attempts;
 pub mod data_port;
@@ -19,7 +25,7 @@ pub mod latency;
 pub mod pool;
 pub mod procstat;
 
-use std::net::TcpListener;
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::Duration;
@@ -27,13 +33,17 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::event;
 use crate::exec::env::TaskEnv;
-use crate::net::connection::{connect, FrameReader, FrameWriter, Limits, Outbox};
+use crate::net::auth::Secret;
+use crate::net::connection::{FrameReader, FrameWriter, Outbox};
+use crate::net::dial;
+use crate::net::listener::Limits;
+use crate::net::stop::{Stop, StopSignal};
 use crate::protocol::message::Message;
 use crate::storage::outputs::LocalMaps;
 use crate::worker::attempts::{MasterLink, Tasks};
 use crate::worker::fault::FaultConfig;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// The first wait before reconnecting; it doubles up to `reconnect_max`.
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
@@ -64,11 +74,27 @@ pub struct WorkerConfig {
     pub faults: FaultConfig,
     /// Connections its data port serves at once, and their idle timeout.
     pub limits: Limits,
+    /// When set, proven to the master and to other workers' data ports, and
+    /// demanded on this worker's data port.
+    pub secret: Option<Arc<Secret>>,
 }
 
 /// Runs the worker until the process ends. `data_listener` is the already
 /// bound data port.
 pub fn run(data_listener: TcpListener, config: WorkerConfig) -> Result<()> {
+    start(data_listener, config)?
+        .wait()
+        .map_err(|e| Error::io("serving", std::io::Error::other(e)))
+}
+
+/// Starts the worker on threads of its own: the data port's accept loop and
+/// the connection to the master (register, heartbeat, reconnect). Dropping
+/// the returned `Stop`, or its `stop`, closes the data port, ends the
+/// session with the master and waits for those threads.
+///
+/// # Errors
+/// The work directory cannot be made ours, or the OS refused a thread.
+pub fn start(data_listener: TcpListener, config: WorkerConfig) -> Result<Stop> {
     let data_addr = data_listener
         .local_addr()
         .map_err(|e| Error::io("reading the data port's address", e))?;
@@ -80,6 +106,7 @@ pub fn run(data_listener: TcpListener, config: WorkerConfig) -> Result<()> {
         memory_bytes: (config.memory_bytes / u64::from(config.slots.max(1))) as usize,
         fetch_in_flight: config.fetches.max(1),
         local_maps: LocalMaps::default(),
+        secret: config.secret.clone(),
     };
     let local_maps = env.local_maps.clone();
     let tasks = Tasks::new(
@@ -90,7 +117,15 @@ pub fn run(data_listener: TcpListener, config: WorkerConfig) -> Result<()> {
         config.faults.clone(),
     )
     .map_err(|e| Error::io("starting the task thread pool", e))?;
-    data_port::spawn(data_listener, tasks.outputs.clone(), config.limits)?;
+    let mut stop = Stop::new();
+    let data_port = data_port::spawn(
+        data_listener,
+        tasks.outputs.clone(),
+        config.limits,
+        config.secret.clone(),
+        &stop.signal(),
+    )?;
+    stop.adopt(data_port);
     event!(
         Info,
         "worker",
@@ -101,18 +136,96 @@ pub fn run(data_listener: TcpListener, config: WorkerConfig) -> Result<()> {
         memory = crate::size::format_size(config.memory_bytes)
     );
 
+    // The session thread blocks in `read` on the master's connection, which
+    // no channel can interrupt: at the stop, shutting the socket down wakes
+    // it.
+    let master_conn = MasterConn::default();
+    let current = master_conn.clone();
+    let waker = stop
+        .signal()
+        .on_stop("wake-session", move || current.shut_down())
+        .map_err(|e| Error::io("starting the worker's waker thread", e))?;
+    stop.adopt(waker);
+    let cx = Context {
+        config,
+        tasks,
+        link,
+        local_maps,
+        data_addr,
+        stop: stop.signal(),
+        master_conn,
+    };
+    stop.spawn("master-link", move || reconnect(&cx))
+        .map_err(|e| Error::io("starting the worker's session thread", e))?;
+    Ok(stop)
+}
+
+/// What every session with the master works with, for the worker's life.
+struct Context {
+    config: WorkerConfig,
+    tasks: Arc<Tasks>,
+    link: MasterLink,
+    local_maps: LocalMaps,
+    /// The data port's bound address.
+    data_addr: SocketAddr,
+    stop: StopSignal,
+    master_conn: MasterConn,
+}
+
+/// The connection to the master now, if any, for the stop to shut down.
+#[derive(Clone, Default)]
+struct MasterConn(Arc<Mutex<Option<TcpStream>>>);
+
+impl MasterConn {
+    fn lock(&self) -> MutexGuard<'_, Option<TcpStream>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Keeps a clone of `stream` for the stop, until the guard is dropped.
+    /// `None` when the stop has already come: checked under the lock, so a
+    /// stop cannot slip in between the check and the keeping, unseen by
+    /// both sides.
+    fn keep(&self, stream: &TcpStream, stop: &StopSignal) -> Option<Kept<'_>> {
+        let mut slot = self.lock();
+        if stop.is_stopped() {
+            return None;
+        }
+        *slot = stream.try_clone().ok();
+        Some(Kept(self))
+    }
+
+    /// Wakes the session thread blocked reading the master: its `read`
+    /// returns end of stream.
+    fn shut_down(&self) {
+        if let Some(stream) = self.lock().take() {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+/// A connection kept in `MasterConn`; dropped, the clone goes (and with
+/// it the descriptor that would keep the socket open).
+struct Kept<'a>(&'a MasterConn);
+
+impl Drop for Kept<'_> {
+    fn drop(&mut self) {
+        *self.0.lock() = None;
+    }
+}
+
+/// Sessions with the master, one after another, until the stop: when one
+/// ends, wait (doubling the wait up to `reconnect_max`) and register again,
+/// asking for the same id back.
+fn reconnect(cx: &Context) {
+    let config = &cx.config;
     let mut worker_id = 0;
     let mut backoff = FIRST_BACKOFF;
     loop {
-        match session(
-            &config,
-            &tasks,
-            &link,
-            &local_maps,
-            data_addr.port(),
-            data_addr.ip(),
-            worker_id,
-        ) {
+        let ended = session(cx, worker_id);
+        if cx.stop.is_stopped() {
+            return;
+        }
+        match ended {
             Ok(SessionEnd { id, registered }) => {
                 worker_id = id;
                 if registered {
@@ -130,7 +243,10 @@ pub fn run(data_listener: TcpListener, config: WorkerConfig) -> Result<()> {
                 );
             }
         }
-        thread::sleep(backoff);
+        // A sleep that the stop cuts short.
+        if cx.stop.wait_timeout(backoff) {
+            return;
+        }
         backoff = (backoff * 2).min(config.reconnect_max);
     }
 }
@@ -142,20 +258,30 @@ struct SessionEnd {
     registered: bool,
 }
 
-/// One connection to the master: register, then heartbeat until it ends.
-fn session(
-    config: &WorkerConfig,
-    tasks: &Arc<Tasks>,
-    link: &MasterLink,
-    local_maps: &LocalMaps,
-    data_port: u16,
-    data_ip: std::net::IpAddr,
-    prev_id: u32,
-) -> Result<SessionEnd> {
-    let stream = connect(
+/// One connection to the master: register, then heartbeat until it ends
+/// (or the stop shuts it down).
+fn session(cx: &Context, prev_id: u32) -> Result<SessionEnd> {
+    let Context {
+        config,
+        tasks,
+        link,
+        local_maps,
+        data_addr,
+        stop,
+        master_conn,
+    } = cx;
+    let (data_port, data_ip) = (data_addr.port(), data_addr.ip());
+    let stream = dial::connect(
         &config.master,
         config.reconnect_max.max(Duration::from_secs(1)),
+        config.secret.as_deref(),
     )?;
+    let Some(_kept) = master_conn.keep(&stream, stop) else {
+        return Ok(SessionEnd {
+            id: prev_id,
+            registered: false,
+        });
+    };
     let _ = stream.set_nodelay(true);
     let host = match &config.advertise_host {
         Some(h) => h.clone(),
@@ -211,14 +337,14 @@ fn session(
     let (outbox, writer_thread) = Outbox::spawn(&stream, "to-master".into())
         .map_err(|e| Error::io("starting the writer thread", e))?;
     link.set(Some(outbox.clone()));
-    let (stop_tx, stop_rx) = mpsc::channel::<()>();
+    let (done_tx, done_rx) = mpsc::channel::<()>();
     let beats = outbox.clone();
     let interval = config.heartbeat;
     let (measured, slots) = (Arc::clone(tasks), config.slots);
     let heartbeat_thread = thread::Builder::new()
         .name("heartbeat".into())
         .spawn(move || loop {
-            match stop_rx.recv_timeout(interval) {
+            match done_rx.recv_timeout(interval) {
                 Err(RecvTimeoutError::Timeout) => {
                     if !beats.send(Message::Heartbeat {
                         worker_id: id,
@@ -256,9 +382,11 @@ fn session(
             Err(e) => break e.to_string(),
         }
     };
-    event!(Warn, "worker", "master_lost", id = id, reason = reason);
+    if !stop.is_stopped() {
+        event!(Warn, "worker", "master_lost", id = id, reason = reason);
+    }
     link.set(None);
-    drop(stop_tx);
+    drop(done_tx);
     let _ = heartbeat_thread.join();
     drop(outbox);
     let _ = writer_thread.join();

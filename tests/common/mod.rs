@@ -461,7 +461,7 @@ pub struct Status {
 /// A job the master does not know (yet) has an empty `state`.
 pub fn status(addr: &str, id: &str) -> Status {
     let id: u64 = id.parse().unwrap_or_else(|_| panic!("job id {id:?}"));
-    let report = Client::connect(addr, Duration::from_secs(10)).and_then(|mut c| c.job(id));
+    let report = Client::connect(addr, Duration::from_secs(10), None).and_then(|mut c| c.job(id));
     let report = match report {
         Ok(r) => r,
         Err(e) => {
