@@ -27,65 +27,16 @@ use crate::exec::env::{Failure, TaskEnv};
 use crate::exec::executor::{self, Destination};
 use crate::job::plan::{plan, Output, Plan};
 use crate::job::Job;
-use crate::net::connection::Outbox;
 use crate::protocol::message::{Message, TaskSpec, WorkerMetrics};
 use crate::storage::outputs::Outputs;
 use crate::worker::fault::{self, Fault, FaultConfig, Faults};
 use crate::worker::latency::LatencyWindow;
+use crate::worker::link::MasterLink;
 use crate::worker::pool::ThreadPool;
 use crate::worker::procstat::CpuMeter;
 
 /// The directory, inside an output directory, where attempts write.
 pub const TEMP_DIR: &str = "_temporary";
-
-/// Most messages kept for the master while it is unreachable.
-const MAX_PENDING: usize = 10_000;
-
-/// The current connection to the master, replaced on every reconnect.
-/// Task results produced while there is none wait here and go out as soon as
-/// the worker has registered again: the master then decides (usually that
-/// the attempt is stale, so its output is aborted and cleaned up).
-#[derive(Clone, Default)]
-pub struct MasterLink(Arc<Mutex<LinkState>>);
-
-#[derive(Default)]
-struct LinkState {
-    outbox: Option<Outbox>,
-    pending: Vec<Message>,
-}
-
-impl MasterLink {
-    /// Installs a new connection (flushing what waited) or clears it.
-    pub fn set(&self, outbox: Option<Outbox>) {
-        let mut link = lock(&self.0);
-        if let Some(o) = &outbox {
-            for msg in link.pending.drain(..) {
-                o.send(msg);
-            }
-        }
-        link.outbox = outbox;
-    }
-
-    pub fn send(&self, msg: Message) {
-        let mut link = lock(&self.0);
-        let unsent = match &link.outbox {
-            Some(o) => o.try_send(msg),
-            None => Err(msg),
-        };
-        if let Err(msg) = unsent {
-            if link.pending.len() < MAX_PENDING {
-                link.pending.push(msg);
-            } else {
-                event!(
-                    Warn,
-                    "worker",
-                    "message_dropped",
-                    msg = msg.msg_type().name()
-                );
-            }
-        }
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {

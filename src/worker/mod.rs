@@ -16,12 +16,21 @@
 //! binary) serves until the process is killed.
 //!
 //! Tasks run on a thread pool (`attempts.rs`, `pool.rs`); the session thread
-//! only reads the master's orders and hands them over.
+//! only reads the master's orders and hands them over. Start reading here
+//! (`start`, `session`), then:
+//!
+//! * `link`: how task threads reach the master across reconnects.
+//! * `attempts`: running, committing, aborting and cancelling attempts.
+//! * `pool`: the thread pool, bounded by a counting semaphore.
+//! * `data_port`: what peers fetch from this worker (on `net/listener.rs`).
+//! * `fault`: fault injection; `procstat` and `latency`: the metrics its
+//!   heartbeats carry.
 
 pub mod attempts;
 pub mod data_port;
 pub mod fault;
 pub mod latency;
+pub mod link;
 pub mod pool;
 pub mod procstat;
 
@@ -40,7 +49,8 @@ use crate::net::listener::Limits;
 use crate::net::stop::{Stop, StopSignal};
 use crate::protocol::message::Message;
 use crate::storage::outputs::LocalMaps;
-use crate::worker::attempts::{MasterLink, Tasks};
+use crate::worker::attempts::Tasks;
+use crate::worker::link::MasterLink;
 use crate::worker::fault::FaultConfig;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
