@@ -14,7 +14,7 @@ use std::time::Duration;
 use getopts::{Matches, Options};
 
 use crate::log;
-use crate::net::auth::Secret;
+use crate::net::Secret;
 
 /// Exit status for a usage error (bad flag or argument).
 pub const EXIT_USAGE: i32 = 2;
@@ -39,7 +39,7 @@ pub fn common_flags(opts: &mut Options) {
 
 /// Adds `--max-connections` and `--idle-timeout-ms` (master and worker).
 pub fn limit_flags(opts: &mut Options) {
-    let d = crate::net::listener::Limits::default();
+    let d = crate::net::Limits::default();
     opts.optopt(
         "",
         "max-connections",
@@ -61,13 +61,13 @@ pub fn limit_flags(opts: &mut Options) {
 }
 
 /// The values of `limit_flags`.
-pub fn limits(m: &Matches) -> crate::net::listener::Limits {
-    let d = crate::net::listener::Limits::default();
+pub fn limits(m: &Matches) -> crate::net::Limits {
+    let d = crate::net::Limits::default();
     let max_connections: usize = value(m, "max-connections", d.max_connections);
     if max_connections == 0 {
         usage_error("--max-connections must be at least 1");
     }
-    crate::net::listener::Limits {
+    crate::net::Limits {
         max_connections,
         idle_timeout: millis(m, "idle-timeout-ms", d.idle_timeout.as_millis() as u64),
     }
@@ -94,7 +94,7 @@ pub fn parse(opts: &Options, args: &[String], brief: &str) -> Matches {
 /// The secret of `--secret-file` (else `$MINISPARK_SECRET_FILE`), for the
 /// configs that dial and accept with it; exits 2 when it cannot be loaded.
 pub fn secret(m: &Matches) -> Option<Arc<Secret>> {
-    match crate::net::auth::from_flag_or_env(m.opt_str("secret-file")) {
+    match crate::net::from_flag_or_env(m.opt_str("secret-file")) {
         Ok(secret) => secret.map(Arc::new),
         Err(e) => usage_error(&e),
     }

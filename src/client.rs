@@ -5,10 +5,8 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::net::auth::Secret;
-use crate::net::connection::{FrameReader, FrameWriter};
-use crate::net::dial;
-use crate::protocol::message::{JobReport, JobSummary, Message, WorkerInfo};
+use crate::net::{dial, FrameReader, FrameWriter, Secret};
+use crate::protocol::{JobReport, JobSummary, Message, WorkerInfo};
 
 /// Where the client looks for the master unless told otherwise.
 pub const DEFAULT_MASTER: &str = "127.0.0.1:7000";

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::io;
 
-use crate::protocol::frame::Invalid;
+use crate::protocol::Invalid;
 
 /// Everything that can fail in Mini-Spark.
 #[derive(Debug)]

@@ -16,8 +16,7 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::event;
 use crate::master::{self, MasterConfig};
-use crate::net::auth::Secret;
-use crate::net::stop::Stop;
+use crate::net::{Secret, Stop};
 use crate::worker::{self, WorkerConfig};
 
 /// Workers started by this process so far: each gets a work directory of
@@ -59,7 +58,7 @@ pub fn start(
         .to_string();
     let config = MasterConfig {
         heartbeat_timeout: Duration::from_secs(10),
-        scheduling: crate::master::scheduler::SchedulerConfig {
+        scheduling: crate::master::SchedulerConfig {
             max_attempts: 3,
             task_timeout: None,
             speculation: false,
@@ -68,7 +67,7 @@ pub fn start(
             recovery_grace: Duration::from_secs(10),
             retained_jobs: 100,
         },
-        limits: crate::net::listener::Limits::default(),
+        limits: crate::net::Limits::default(),
         secret: secret.clone(),
     };
     let master = master::start(listener, config).inspect_err(|e| {
@@ -99,8 +98,8 @@ pub fn start(
             allow_pipe: true,
             work_dir: work_dir.clone(),
             fetches: 4,
-            faults: crate::worker::fault::FaultConfig::default(),
-            limits: crate::net::listener::Limits::default(),
+            faults: crate::worker::FaultConfig::default(),
+            limits: crate::net::Limits::default(),
             secret: secret.clone(),
         };
         let stop = worker::start(data, config).inspect_err(|e| {

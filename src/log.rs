@@ -16,7 +16,7 @@ use std::io::Write as _;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::protocol::wire::quote;
+use crate::protocol::quote;
 
 /// How much to log. `--quiet` keeps `Warn` and above, `--verbose` adds `Debug`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

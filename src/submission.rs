@@ -11,10 +11,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::exec::split::{default_splits, list_input, plan_splits};
-use crate::job::plan::{plan, Input, Plan};
-use crate::job::{span_at, DatasetId, Job, JobError, Op, MAX_SOURCE_BYTES};
-use crate::protocol::message::{KeyValue, Message, SourceSplits, SplitInfo};
+use crate::exec::{default_splits, list_input, plan_splits};
+use crate::job::{plan, span_at, DatasetId, Input, Job, JobError, Op, Plan, MAX_SOURCE_BYTES};
+use crate::protocol::{KeyValue, Message, SourceSplits, SplitInfo};
 
 /// Largest job file accepted, in bytes (1 MiB). `Job::parse` refuses a
 /// longer text too, so the master refuses one whoever sends it.

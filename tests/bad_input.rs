@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use minispark::job::{Job, MAX_DATASETS, MAX_SOURCE_BYTES};
-use minispark::protocol::frame::{self, FrameError};
-use minispark::protocol::message::{error_code, KeyValue, Message, SourceSplits, SplitInfo};
+use minispark::protocol::{error_code, KeyValue, Message, SourceSplits, SplitInfo};
+use minispark::protocol::{frame, FrameError};
 use minispark::rng::Rng;
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -766,7 +766,7 @@ fn sample_frames() -> Vec<Vec<u8>> {
             outputs: vec!["/out/a".into(), "/out/b".into()],
         },
         Message::DataChunk {
-            data: minispark::protocol::wire::Bytes(b"an error line\n\xff\x00".to_vec()),
+            data: minispark::protocol::Bytes(b"an error line\n\xff\x00".to_vec()),
             last: 1,
         },
         Message::WaitJob {

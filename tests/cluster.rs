@@ -10,8 +10,8 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::*;
-use minispark::net::connection::{FrameReader, FrameWriter};
-use minispark::protocol::message::Message;
+use minispark::net::{FrameReader, FrameWriter};
+use minispark::protocol::Message;
 
 const LIMIT: Duration = Duration::from_secs(15);
 

@@ -1,7 +1,7 @@
 //! Tests for the integration tests' JSON parser (`tests/common/json.rs`).
 //!
 //! The parser's own cases are in `mod cases`. The other tests check it against the real writer: random nested
-//! documents built with `minispark::view::json::Json` must parse back into exactly
+//! documents built with `minispark::view::Json` must parse back into exactly
 //! the values that were written, which tests the writer's escaping and number
 //! formatting and the parser's decoding against each other.
 
@@ -10,7 +10,7 @@ mod json;
 
 use json::{parse, Value};
 use minispark::rng::Rng;
-use minispark::view::json::Json;
+use minispark::view::Json;
 
 /// Largest integer an f64 (and so `Value::Num`) holds exactly.
 const EXACT: u64 = 1 << 53;

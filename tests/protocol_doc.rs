@@ -5,8 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use minispark::protocol::hex::from_hex;
-use minispark::protocol::message::{Message, MsgType};
+use minispark::protocol::{from_hex, Message, MsgType};
 
 fn doc() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/protocol.md"))

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::*;
-use minispark::master::journal::Journal;
+use minispark::master::Journal;
 
 const LIMIT: Duration = Duration::from_secs(30);
 

@@ -105,16 +105,12 @@ fn peers_without_the_secret_are_refused_and_logged() {
 
     // Raw frames without a handshake: an Error frame (code 7), then close,
     // at the master and at a worker's data port.
-    let ping = minispark::protocol::message::Message::Ping { nonce: 1 }.to_frame_bytes();
+    let ping = minispark::protocol::Message::Ping { nonce: 1 }.to_frame_bytes();
     for addr in [&m.addr, &w[0].addr] {
         let reply = exchange(addr, &ping);
-        let (msg, _) =
-            minispark::protocol::message::Message::parse(&reply).expect("an Error frame");
+        let (msg, _) = minispark::protocol::Message::parse(&reply).expect("an Error frame");
         assert!(
-            matches!(
-                msg,
-                minispark::protocol::message::Message::Error { code: 7, .. }
-            ),
+            matches!(msg, minispark::protocol::Message::Error { code: 7, .. }),
             "{msg:?}"
         );
     }
@@ -208,12 +204,8 @@ fn connections_over_the_cap_are_refused_and_silent_ones_dropped() {
         .collect();
     wait_for(LIMIT, "a fourth connection to be refused as busy", || {
         let reply = exchange(&m.addr, b"");
-        let (msg, _) = minispark::protocol::message::Message::parse(&reply).ok()?;
-        matches!(
-            msg,
-            minispark::protocol::message::Message::Error { code: 8, .. }
-        )
-        .then_some(())
+        let (msg, _) = minispark::protocol::Message::parse(&reply).ok()?;
+        matches!(msg, minispark::protocol::Message::Error { code: 8, .. }).then_some(())
     });
     assert!(
         m.log_text().contains("connection_refused"),

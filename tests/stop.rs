@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use minispark::client::Client;
-use minispark::protocol::message::JobState;
+use minispark::protocol::JobState;
 use minispark::submission::{self, Request};
 
 const LIMIT: Duration = Duration::from_secs(30);

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::json::Value;
 use common::*;
-use minispark::view::markup::well_formed;
+use minispark::view::well_formed;
 
 const LIMIT: Duration = Duration::from_secs(30);
 

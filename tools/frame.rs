@@ -13,9 +13,8 @@ use std::io::{self, Read, Write};
 use std::process;
 
 use minispark::error::Error;
-use minispark::net::connection::FrameReader;
-use minispark::protocol::hex::{from_hex, to_hex};
-use minispark::protocol::message::{Message, MsgType};
+use minispark::net::FrameReader;
+use minispark::protocol::{from_hex, to_hex, Message, MsgType};
 
 const USAGE: &str = "\
 Usage:

@@ -8,7 +8,7 @@ use std::io::{BufWriter, Write};
 use std::process;
 use std::thread;
 
-use minispark::storage::hash::FastBuildHasher;
+use minispark::storage::FastBuildHasher;
 
 fn count(text: &[u8]) -> HashMap<&[u8], u64, FastBuildHasher> {
     let mut counts: HashMap<&[u8], u64, FastBuildHasher> = HashMap::default();

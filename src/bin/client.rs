@@ -10,9 +10,8 @@ use std::time::Duration;
 
 use getopts::{Matches, Options};
 use minispark::client::{self, fetch_part, Client};
-use minispark::master::text_mode;
-use minispark::net::auth::Secret;
-use minispark::protocol::message::{JobReport, JobState};
+use minispark::net::Secret;
+use minispark::protocol::{JobReport, JobState};
 use minispark::submission::{self, Refused};
 use minispark::view::{report, timeline};
 use minispark::{cli, local, log};
@@ -161,7 +160,7 @@ fn main() {
                 .workers()
                 .unwrap_or_else(|e| cli::fatal(&e.to_string()))
             {
-                say!("{}", text_mode::worker_line(&w));
+                say!("{}", report::worker_line(&w));
             }
             0
         }
@@ -257,7 +256,7 @@ fn submit(m: &Matches, addr: &str, dial: &Dial, file: &str, wait: bool) -> i32 {
         .workers()
         .unwrap_or_else(|e| cli::fatal(&e.to_string()))
         .iter()
-        .filter(|w| w.state == minispark::protocol::message::WorkerState::Alive)
+        .filter(|w| w.state == minispark::protocol::WorkerState::Alive)
         .map(|w| w.slots)
         .sum();
     let overrides = params(m);

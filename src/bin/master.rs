@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use getopts::Options;
-use minispark::master::scheduler::SchedulerConfig;
+use minispark::master::SchedulerConfig;
 use minispark::{cli, master};
 
 fn main() {

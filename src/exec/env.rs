@@ -13,10 +13,9 @@
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use crate::net::auth::Secret;
+use crate::net::Secret;
 use crate::record::Record;
-use crate::storage::outputs::LocalMaps;
-use crate::storage::shuffle::{FailureSlot, FetchFailure};
+use crate::storage::{FailureSlot, FetchFailure, LocalMaps};
 
 /// A stream of records; an `Err` ends the task with that message.
 pub type Records = Box<dyn Iterator<Item = Result<Record, String>> + Send>;

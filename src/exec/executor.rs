@@ -33,16 +33,11 @@ use crate::exec::env::{Counters, Failure, Records, TaskEnv, CANCEL_CHECK_EVERY, 
 use crate::exec::pipe::Pipe;
 use crate::exec::reducer;
 use crate::exec::split::{Split, SplitReader};
-use crate::job::plan::{Input, Output, Partitioner, Plan, ShufflePlan};
-use crate::job::{DatasetId, Job, Op};
-use crate::protocol::message::{Pair, TaskMetrics, TaskSpec};
-use crate::protocol::wire::Bytes;
+use crate::job::{DatasetId, Input, Job, Op, Output, Partitioner, Plan, ShufflePlan};
+use crate::protocol::{Bytes, Pair, TaskMetrics, TaskSpec};
 use crate::record::{Record, RecordRef};
 use crate::rng::Rng;
-use crate::storage::aggregate::HashAggregator;
-use crate::storage::hash::partition_of;
-use crate::storage::shuffle::ShuffleWriter;
-use crate::storage::spill::SpillDir;
+use crate::storage::{partition_of, HashAggregator, ShuffleWriter, SpillDir};
 
 /// Where an attempt writes; chosen by the worker from the stage's output.
 #[derive(Debug, Clone)]

@@ -26,11 +26,9 @@ use std::sync::Arc;
 
 use crate::exec::env::{Records, MERGE_FAN_IN};
 use crate::record::{Record, SmallBytes};
-use crate::storage::aggregate::hash_table_bytes;
-use crate::storage::hash::FastBuildHasher;
-use crate::storage::runfile::{RunReader, RunWriter};
-use crate::storage::sort::{heap_bytes, sorted};
-use crate::storage::spill::SpillDir;
+use crate::storage::{
+    hash_table_bytes, heap_bytes, sorted, FastBuildHasher, RunReader, RunWriter, SpillDir,
+};
 
 /// Joins `left` with the records `right` fetches, on their keys, within
 /// `budget` bytes: `key<TAB>left<TAB>right` for every matching pair, and

@@ -17,10 +17,14 @@
 //! * `split`: input files cut into byte ranges, read line by line.
 //! * `pipe`: a child process spliced into the stream.
 
-pub mod chain;
-pub mod env;
+mod chain;
+mod env;
 pub mod executor;
-pub mod join;
-pub mod pipe;
-pub mod reducer;
-pub mod split;
+mod join;
+mod pipe;
+mod reducer;
+mod split;
+
+pub use env::{Failure, TaskEnv};
+pub use executor::Destination;
+pub use split::{default_splits, list_input, plan_splits};

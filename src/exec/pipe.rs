@@ -137,7 +137,8 @@ impl Pipe {
         Ok(pipe)
     }
 
-    /// The child's process id (also its process group id).
+    /// The child's process id (also its process group id), for the tests.
+    #[cfg(test)]
     pub fn id(&self) -> u32 {
         self.child.id()
     }

@@ -18,14 +18,10 @@ use std::sync::Arc;
 
 use crate::exec::env::{Counters, Records, TaskEnv, CANCEL_CHECK_EVERY, MERGE_FAN_IN};
 use crate::exec::join::join;
-use crate::job::plan::Plan;
-use crate::job::{DatasetId, Job, Op};
-use crate::protocol::message::TaskSpec;
+use crate::job::{DatasetId, Job, Op, Plan};
+use crate::protocol::TaskSpec;
 use crate::record::Record;
-use crate::storage::aggregate::HashAggregator;
-use crate::storage::shuffle::{fetch, FetchRequest};
-use crate::storage::sort::{sorted, Sorted};
-use crate::storage::spill::SpillDir;
+use crate::storage::{fetch, sorted, FetchRequest, HashAggregator, Sorted, SpillDir};
 
 /// Computes reduce partition `spec.index` of wide operator `wide`.
 #[allow(clippy::too_many_arguments)]
@@ -73,7 +69,7 @@ pub fn reduce(
     };
     // The share also pays for fixed buffers: the fetched blocks in flight
     // and one block per run a merge reads. Records get the rest.
-    let block = crate::storage::runfile::BLOCK_BYTES + crate::storage::runfile::BLOCK_HEADER_BYTES;
+    let block = crate::storage::BLOCK_BYTES + crate::storage::BLOCK_HEADER_BYTES;
     let reserved = (2 * env.fetch_in_flight + MERGE_FAN_IN) * block;
     let budget = env
         .memory_bytes

@@ -181,7 +181,7 @@ pub(crate) fn format_float(f: f64) -> String {
 
 /// Bytes as a double-quoted string for messages, cut after `MAX_SHOWN_LEN`.
 pub(crate) fn quote(bytes: &[u8]) -> String {
-    crate::protocol::wire::quote_bytes(bytes, MAX_SHOWN_LEN)
+    crate::protocol::quote_bytes(bytes, MAX_SHOWN_LEN)
 }
 
 /// Reads a decimal number: `[+-]digits[.digits][(e|E)[+-]digits]` (digits on

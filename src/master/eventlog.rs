@@ -24,8 +24,9 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::protocol::message::{AttemptOutcome, AttemptReport, JobReport, JobState, StageReport};
-use crate::protocol::wire::{quote, unquote};
+use crate::protocol::{
+    quote, unquote, AttemptOutcome, AttemptReport, JobReport, JobState, StageReport,
+};
 
 /// The event logs of every job, under a state directory (or nowhere).
 #[derive(Debug, Clone)]
@@ -97,7 +98,7 @@ pub fn read(path: &Path) -> Result<JobReport, String> {
     let mut report = JobReport::default();
     for (i, line) in text.lines().enumerate() {
         let bad = |what: String| format!("event log {}:{}: {what}", path.display(), i + 1);
-        let words = crate::protocol::message::split_words(line).map_err(|e| bad(e.to_string()))?;
+        let words = crate::protocol::split_words(line).map_err(|e| bad(e.to_string()))?;
         let [at, event, rest @ ..] = &words[..] else {
             return Err(bad("expected `MS EVENT key=value...`".into()));
         };

@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::master::Master;
-use crate::protocol::message::{JobReport, JobSummary, WorkerInfo};
+use crate::protocol::{JobReport, JobSummary, WorkerInfo};
 
 /// Who the master is, and the settings its views show.
 pub struct About {

@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::net::connection::Outbox;
-use crate::protocol::message::{WorkerInfo, WorkerMetrics, WorkerState};
+use crate::net::Outbox;
+use crate::protocol::{WorkerInfo, WorkerMetrics, WorkerState};
 
 /// What a worker says about itself when it registers.
 #[derive(Debug, Clone)]
@@ -66,7 +66,7 @@ impl Member {
     }
 
     /// Queues a message for this worker; false if it is not reachable.
-    pub fn send(&self, msg: crate::protocol::message::Message) -> bool {
+    pub fn send(&self, msg: crate::protocol::Message) -> bool {
         self.outbox.as_ref().is_some_and(|o| o.send(msg))
     }
 }

@@ -15,15 +15,18 @@
 //! served by `web`; anything else is a person with netcat, served by
 //! `text_mode`.
 
-pub mod eventlog;
-pub mod inspect;
-pub mod journal;
-pub mod membership;
-pub mod scheduler;
+mod eventlog;
+mod inspect;
+mod journal;
+mod membership;
+mod scheduler;
 mod session;
-pub mod text_mode;
-pub mod trim;
-pub mod web;
+mod text_mode;
+mod trim;
+mod web;
+
+pub use journal::Journal;
+pub use scheduler::SchedulerConfig;
 
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -32,13 +35,11 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::event;
 use crate::master::membership::Membership;
-use crate::master::scheduler::{Scheduler, SchedulerConfig};
+use crate::master::scheduler::Scheduler;
 use crate::master::session::{handle, Role};
-use crate::net::auth::Secret;
-use crate::net::connection::{FrameReader, Outbox};
-use crate::net::listener::{self, linger_close, Limits, Service};
-use crate::net::stop::{Stop, StopSignal};
-use crate::protocol::frame::MAGIC;
+use crate::net::{linger_close, listener, Limits, Service};
+use crate::net::{FrameReader, Outbox, Secret, Stop, StopSignal};
+use crate::protocol::MAGIC;
 
 /// Settings from the command line.
 #[derive(Debug, Clone)]
@@ -226,7 +227,7 @@ fn serve_connection(master: &Master, stream: TcpStream) {
         if let Err(e) = serve_binary(master, &stream, &peer) {
             event!(Warn, "master", "session_failed", peer = peer, error = e);
         }
-    } else if crate::net::http::looks_like_http(&first[..n]) {
+    } else if crate::net::looks_like_http(&first[..n]) {
         crate::master::web::serve(master, &stream, &peer);
     } else {
         event!(Debug, "master", "text_session", peer = peer);

@@ -17,9 +17,8 @@ use crate::event;
 use crate::master::membership::Registration;
 use crate::master::scheduler::{FetchFailure, Lookup, WorkerEvent};
 use crate::master::Master;
-use crate::net::auth;
-use crate::net::connection::Outbox;
-use crate::protocol::message::{error_code, JobReport, Message, WorkerMetrics};
+use crate::net::{auth, Outbox};
+use crate::protocol::{error_code, JobReport, Message, WorkerMetrics};
 use crate::submission::{self, JobSource};
 
 /// Where a binary session stands: anonymous (clients, tools) until a

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use crate::event;
 use crate::master::inspect::{Inspect, Overview};
-use crate::protocol::message::{JobState, WorkerInfo, WorkerState};
+use crate::protocol::{JobState, WorkerInfo, WorkerState};
 use crate::size::format_size;
 use crate::view::report;
 
@@ -87,7 +87,10 @@ fn respond(master: &dyn Inspect, command: &str) -> (String, bool) {
         ),
         "WORKERS" => {
             let workers = master.overview().workers;
-            let mut reply: String = workers.iter().map(|w| worker_line(w) + "\n").collect();
+            let mut reply: String = workers
+                .iter()
+                .map(|w| report::worker_line(w) + "\n")
+                .collect();
             reply.push_str(&format!("OK {} worker(s)\n", workers.len()));
             (reply, true)
         }
@@ -104,31 +107,6 @@ fn respond(master: &dyn Inspect, command: &str) -> (String, bool) {
             true,
         ),
     }
-}
-
-/// One worker as a `key=value` line; `client workers` prints the same.
-pub fn worker_line(w: &WorkerInfo) -> String {
-    let m = &w.metrics;
-    format!(
-        "id={} addr={} state={} slots={} running={} memory={} since_heartbeat={:.1}s \
-         cpu={:.1}% rss={} done={} failed={} spilled={} served={} latency_ms={}/{}/{}",
-        w.id,
-        w.addr,
-        w.state,
-        w.slots,
-        w.running,
-        format_size(w.memory_bytes),
-        w.since_heartbeat_ms as f64 / 1000.0,
-        f64::from(m.cpu_permille) / 10.0,
-        format_size(m.rss_bytes),
-        m.tasks_done,
-        m.tasks_failed,
-        format_size(m.spill_bytes),
-        format_size(m.shuffle_served_bytes),
-        m.latency_mean_ms,
-        m.latency_p50_ms,
-        m.latency_p99_ms
-    )
 }
 
 /// Text mode only reads; with a secret set, it says where changes go.
@@ -193,25 +171,6 @@ fn truncate(s: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn worker_line_format() {
-        let w = WorkerInfo {
-            id: 3,
-            addr: "127.0.0.1:9".into(),
-            state: WorkerState::Dead,
-            slots: 2,
-            memory_bytes: 512 << 20,
-            since_heartbeat_ms: 12_345,
-            running: 1,
-            metrics: Default::default(),
-        };
-        assert_eq!(
-            worker_line(&w),
-            "id=3 addr=127.0.0.1:9 state=DEAD slots=2 running=1 memory=512M since_heartbeat=12.3s \
-             cpu=0.0% rss=0 done=0 failed=0 spilled=0 served=0 latency_ms=0/0/0"
-        );
-    }
 
     #[test]
     fn durations() {

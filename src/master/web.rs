@@ -20,14 +20,10 @@ use std::time::Duration;
 
 use crate::event;
 use crate::master::inspect::{About, Inspect};
-use crate::net::http::{self, BadRequest, Response};
-use crate::protocol::message::{
-    JobReport, JobState, JobSummary, StageReport, WorkerInfo, WorkerState,
-};
+use crate::net::{http, BadRequest, Response};
+use crate::protocol::{JobReport, JobState, JobSummary, StageReport, WorkerInfo, WorkerState};
 use crate::size::format_size;
-use crate::view::json::Json;
-use crate::view::markup::html_escape;
-use crate::view::timeline;
+use crate::view::{html_escape, timeline, Json};
 
 /// How long a connection may take to send its request.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -66,7 +62,7 @@ pub fn serve(master: &dyn Inspect, stream: &TcpStream, peer: &str) {
     let mut out = stream;
     let _ = response.write_to(&mut out, head_only);
     let _ = out.flush();
-    crate::net::listener::linger_close(stream);
+    crate::net::linger_close(stream);
 }
 
 /// The response for `method path`.

@@ -35,8 +35,7 @@ use std::io::Read;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::protocol::message::{error_code, Message};
-use crate::protocol::wire::Bytes;
+use crate::protocol::{error_code, Bytes, Message};
 
 type HmacSha256 = Hmac<Sha256>;
 

@@ -17,8 +17,7 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::{self, JoinHandle};
 
 use crate::error::{Error, Result};
-use crate::protocol::frame::{FrameError, MAX_WIRE_LEN};
-use crate::protocol::message::Message;
+use crate::protocol::{FrameError, Message, MAX_WIRE_LEN};
 
 /// Bytes the read buffer starts with; it grows (up to one maximal frame)
 /// only as bytes actually arrive.
@@ -186,7 +185,7 @@ fn drain(stream: TcpStream, rx: Receiver<Message>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::message::tests::samples;
+    use crate::protocol::samples;
 
     /// A reader that hands out at most `step` bytes per `read`, to exercise
     /// short reads.

@@ -17,7 +17,7 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::net::auth::{self, Secret};
 use crate::net::connection::{FrameReader, FrameWriter};
-use crate::protocol::message::Message;
+use crate::protocol::Message;
 
 /// Connects to `addr` (`host:port`), trying each address it resolves to,
 /// and authenticates with `secret` when there is one.

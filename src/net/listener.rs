@@ -31,8 +31,7 @@ use crate::net::auth::{self, Secret};
 use crate::net::connection::{FrameReader, FrameWriter};
 use crate::net::semaphore::Semaphore;
 use crate::net::stop::StopSignal;
-use crate::protocol::frame::Invalid;
-use crate::protocol::message::{error_code, Message};
+use crate::protocol::{error_code, Invalid, Message};
 
 /// How many connections a process serves at once, and how long one may
 /// stay silent.

@@ -12,9 +12,16 @@
 //! Imports go one way: `protocol` below, everything else above.
 
 pub mod auth;
-pub mod connection;
+mod connection;
 pub mod dial;
 pub mod http;
 pub mod listener;
-pub mod semaphore;
-pub mod stop;
+mod semaphore;
+mod stop;
+
+pub use auth::{challenge, from_flag_or_env, unauthorized, Secret};
+pub use connection::{FrameReader, FrameWriter, Outbox};
+pub use http::{looks_like_http, BadRequest, Response};
+pub use listener::{linger_close, Limits, Service};
+pub use semaphore::{Permit, Semaphore};
+pub use stop::{Stop, StopSignal};

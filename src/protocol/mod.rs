@@ -13,6 +13,18 @@
 //! `net/` moves the bytes.
 
 pub mod frame;
-pub mod hex;
-pub mod message;
-pub mod wire;
+mod hex;
+mod message;
+mod wire;
+
+pub use frame::{FrameError, Invalid, MAGIC, MAX_WIRE_LEN};
+pub use hex::{from_hex, to_hex};
+pub(crate) use message::split_words;
+#[cfg(test)]
+pub(crate) use message::tests::samples;
+pub use message::{
+    error_code, AttemptOutcome, AttemptReport, JobReport, JobState, JobSummary, KeyValue,
+    MapLocation, Message, MsgType, Pair, PartLocation, ShuffleRead, SourceSplits, SplitInfo,
+    StageReport, TaskMetrics, TaskSpec, WorkerInfo, WorkerMetrics, WorkerState,
+};
+pub use wire::{quote, quote_bytes, unquote, Bytes, Field, PayloadReader};

@@ -235,21 +235,21 @@ macro_rules! wire_struct {
         #[derive(Debug, Clone, PartialEq, Eq, Default)]
         pub struct $name { $($(#[$fmeta])* pub $field: $ty),* }
 
-        impl $crate::protocol::wire::Field for $name {
+        impl $crate::protocol::Field for $name {
             fn put(&self, out: &mut Vec<u8>) {
-                $($crate::protocol::wire::Field::put(&self.$field, out);)*
+                $($crate::protocol::Field::put(&self.$field, out);)*
             }
             fn get(
-                r: &mut $crate::protocol::wire::PayloadReader<'_>,
+                r: &mut $crate::protocol::PayloadReader<'_>,
                 _name: &str,
-            ) -> Result<Self, $crate::protocol::frame::Invalid> {
-                Ok($name { $($field: <$ty as $crate::protocol::wire::Field>::get(r, stringify!($field))?),* })
+            ) -> Result<Self, $crate::protocol::Invalid> {
+                Ok($name { $($field: <$ty as $crate::protocol::Field>::get(r, stringify!($field))?),* })
             }
             fn show(&self) -> String {
                 let fields: Vec<String> = vec![$(format!(
                     "{}={}",
                     stringify!($field),
-                    $crate::protocol::wire::Field::show(&self.$field)
+                    $crate::protocol::Field::show(&self.$field)
                 )),*];
                 format!("{{{}}}", fields.join(" "))
             }
@@ -293,15 +293,15 @@ macro_rules! wire_enum {
             }
         }
 
-        impl $crate::protocol::wire::Field for $name {
+        impl $crate::protocol::Field for $name {
             fn put(&self, out: &mut Vec<u8>) {
                 out.push(self.code());
             }
             fn get(
-                r: &mut $crate::protocol::wire::PayloadReader<'_>,
+                r: &mut $crate::protocol::PayloadReader<'_>,
                 name: &str,
-            ) -> Result<Self, $crate::protocol::frame::Invalid> {
-                let code = <u8 as $crate::protocol::wire::Field>::get(r, name)?;
+            ) -> Result<Self, $crate::protocol::Invalid> {
+                let code = <u8 as $crate::protocol::Field>::get(r, name)?;
                 $name::from_code(code).ok_or_else(|| {
                     r.malformed(name, format!("{} code {code} is unknown", stringify!($name)))
                 })

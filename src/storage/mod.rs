@@ -23,10 +23,18 @@
 //! * `outputs`: what the worker serves: the committed files a numbered
 //!   request may open.
 
-pub mod aggregate;
-pub mod hash;
-pub mod outputs;
-pub mod runfile;
+mod aggregate;
+mod hash;
+mod outputs;
+mod runfile;
 pub mod shuffle;
-pub mod sort;
-pub mod spill;
+mod sort;
+mod spill;
+
+pub use aggregate::{hash_table_bytes, HashAggregator};
+pub use hash::{partition_of, FastBuildHasher};
+pub use outputs::{LocalMaps, Outputs};
+pub use runfile::{RunReader, RunWriter, BLOCK_BYTES, BLOCK_HEADER_BYTES};
+pub use shuffle::{fetch, FailureSlot, FetchFailure, FetchRequest, ShuffleWriter};
+pub use sort::{heap_bytes, sorted, Sorted};
+pub use spill::SpillDir;

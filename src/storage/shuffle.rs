@@ -37,10 +37,8 @@ use std::time::Duration;
 
 use byteorder::{BigEndian, ByteOrder};
 
-use crate::net::auth::Secret;
-use crate::net::connection::{FrameReader, FrameWriter};
-use crate::net::dial;
-use crate::protocol::message::{MapLocation, Message};
+use crate::net::{dial, FrameReader, FrameWriter, Secret};
+use crate::protocol::{MapLocation, Message};
 use crate::record::{Record, RecordRef};
 use crate::storage::outputs::LocalMaps;
 use crate::storage::runfile::{RunReader, RunWriter};

@@ -9,7 +9,11 @@
 //! so the master renders outside its lock and the client renders what it
 //! fetched.
 
-pub mod json;
-pub mod markup;
+mod json;
+mod markup;
 pub mod report;
 pub mod timeline;
+
+pub use json::Json;
+pub use markup::{html_escape, well_formed};
+pub use report::status_table;

@@ -1,9 +1,10 @@
-//! Jobs as text: the status table, the one-line summary, the progress bar.
-//! Shared by `client` and the master's text mode so both print the same.
+//! Jobs and workers as text: the status table, the one-line summaries, the
+//! progress bar. Shared by `client` and the master's text mode so both
+//! print the same.
 
 use std::fmt::Write as _;
 
-use crate::protocol::message::{JobReport, JobSummary};
+use crate::protocol::{JobReport, JobSummary, WorkerInfo};
 use crate::size::format_size;
 
 /// Seconds with two decimals, from milliseconds.
@@ -16,11 +17,36 @@ pub fn job_line(j: &JobSummary) -> String {
     format!(
         "id={} file={} state={} tasks={}/{} elapsed={}",
         j.id,
-        crate::protocol::wire::quote(&j.file),
+        crate::protocol::quote(&j.file),
         j.state,
         j.tasks_done,
         j.tasks_total,
         secs(j.elapsed_ms)
+    )
+}
+
+/// One worker as a `key=value` line; `client workers` and text mode's `WORKERS` print it.
+pub fn worker_line(w: &WorkerInfo) -> String {
+    let m = &w.metrics;
+    format!(
+        "id={} addr={} state={} slots={} running={} memory={} since_heartbeat={:.1}s \
+         cpu={:.1}% rss={} done={} failed={} spilled={} served={} latency_ms={}/{}/{}",
+        w.id,
+        w.addr,
+        w.state,
+        w.slots,
+        w.running,
+        format_size(w.memory_bytes),
+        w.since_heartbeat_ms as f64 / 1000.0,
+        f64::from(m.cpu_permille) / 10.0,
+        format_size(m.rss_bytes),
+        m.tasks_done,
+        m.tasks_failed,
+        format_size(m.spill_bytes),
+        format_size(m.shuffle_served_bytes),
+        m.latency_mean_ms,
+        m.latency_p50_ms,
+        m.latency_p99_ms
     )
 }
 
@@ -124,4 +150,29 @@ pub fn progress_bar(job: &JobReport, width: usize) -> String {
         stages.join("  "),
         secs(job.elapsed_ms)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::WorkerState;
+
+    #[test]
+    fn worker_line_format() {
+        let w = WorkerInfo {
+            id: 3,
+            addr: "127.0.0.1:9".into(),
+            state: WorkerState::Dead,
+            slots: 2,
+            memory_bytes: 512 << 20,
+            since_heartbeat_ms: 12_345,
+            running: 1,
+            metrics: Default::default(),
+        };
+        assert_eq!(
+            worker_line(&w),
+            "id=3 addr=127.0.0.1:9 state=DEAD slots=2 running=1 memory=512M since_heartbeat=12.3s \
+             cpu=0.0% rss=0 done=0 failed=0 spilled=0 served=0 latency_ms=0/0/0"
+        );
+    }
 }

@@ -19,8 +19,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use crate::protocol::{AttemptOutcome, AttemptReport, JobReport};
 use crate::view::markup::html_escape;
-use crate::protocol::message::{AttemptOutcome, AttemptReport, JobReport};
 
 // The layout, in pixels. The chart is `WIDTH` wide: a column of row labels,
 // then the plot, then a margin wide enough for the last tick's label.
@@ -446,7 +446,7 @@ fn open_svg(out: &mut String, width: f64, height: f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::message::{JobState, StageReport};
+    use crate::protocol::{JobState, StageReport};
     use crate::view::markup::well_formed;
 
     fn attempt(worker: u32, start_ms: u64, end_ms: u64, outcome: AttemptOutcome) -> AttemptReport {

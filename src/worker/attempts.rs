@@ -23,12 +23,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::event;
-use crate::exec::env::{Failure, TaskEnv};
-use crate::exec::executor::{self, Destination};
-use crate::job::plan::{plan, Output, Plan};
-use crate::job::Job;
-use crate::protocol::message::{Message, TaskSpec, WorkerMetrics};
-use crate::storage::outputs::Outputs;
+use crate::exec::{executor, Destination};
+use crate::exec::{Failure, TaskEnv};
+use crate::job::{plan, Job, Output, Plan};
+use crate::protocol::{Message, TaskSpec, WorkerMetrics};
+use crate::storage::Outputs;
 use crate::worker::fault::{self, Fault, FaultConfig, Faults};
 use crate::worker::latency::LatencyWindow;
 use crate::worker::link::MasterLink;

@@ -14,14 +14,10 @@ use std::thread::JoinHandle;
 
 use crate::error::{Error, Result};
 use crate::event;
-use crate::net::auth::Secret;
-use crate::net::connection::{FrameReader, FrameWriter};
-use crate::net::listener::{self, linger_close, Limits, Service};
-use crate::net::stop::StopSignal;
-use crate::protocol::message::{error_code, Message};
-use crate::protocol::wire::Bytes;
-use crate::storage::outputs::Outputs;
-use crate::storage::shuffle;
+use crate::net::{linger_close, listener, Limits, Service};
+use crate::net::{FrameReader, FrameWriter, Secret, StopSignal};
+use crate::protocol::{error_code, Bytes, Message};
+use crate::storage::{shuffle, Outputs};
 use std::io::Read;
 use std::path::Path;
 
@@ -143,12 +139,10 @@ fn serve(stream: &TcpStream, outputs: &Outputs, secret: Option<&Secret>) {
         let reply = match reader.read_message() {
             Ok(None) => return,
             Ok(Some(Message::Ping { nonce })) => Message::Pong { nonce },
-            Ok(Some(hello @ Message::Hello { .. })) => {
-                match crate::net::auth::challenge(None, &hello) {
-                    Err(why) => crate::net::auth::unauthorized(why),
-                    Ok((challenge, _)) => challenge,
-                }
-            }
+            Ok(Some(hello @ Message::Hello { .. })) => match crate::net::challenge(None, &hello) {
+                Err(why) => crate::net::unauthorized(why),
+                Ok((challenge, _)) => challenge,
+            },
             Ok(Some(Message::FetchOutput { job_id, save, part })) => {
                 match send_part(&mut writer, outputs, job_id, save, part) {
                     Ok(()) => continue,

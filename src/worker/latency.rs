@@ -50,6 +50,7 @@ impl LatencyWindow {
     }
 
     /// Durations currently held: the number recorded, up to the capacity.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.count
     }

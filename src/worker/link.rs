@@ -10,8 +10,8 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::event;
-use crate::net::connection::Outbox;
-use crate::protocol::message::Message;
+use crate::net::Outbox;
+use crate::protocol::Message;
 
 /// Most messages kept for the master while it is unreachable.
 const MAX_PENDING: usize = 10_000;

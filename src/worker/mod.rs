@@ -26,13 +26,15 @@
 //! * `fault`: fault injection; `procstat` and `latency`: the metrics its
 //!   heartbeats carry.
 
-pub mod attempts;
-pub mod data_port;
+mod attempts;
+mod data_port;
 pub mod fault;
-pub mod latency;
-pub mod link;
-pub mod pool;
-pub mod procstat;
+mod latency;
+mod link;
+mod pool;
+mod procstat;
+
+pub use fault::FaultConfig;
 
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -41,17 +43,12 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::event;
-use crate::exec::env::TaskEnv;
-use crate::net::auth::Secret;
-use crate::net::connection::{FrameReader, FrameWriter, Outbox};
-use crate::net::dial;
-use crate::net::listener::Limits;
-use crate::net::stop::{Stop, StopSignal};
-use crate::protocol::message::Message;
-use crate::storage::outputs::LocalMaps;
+use crate::exec::TaskEnv;
+use crate::net::{dial, FrameReader, FrameWriter, Limits, Outbox, Secret, Stop, StopSignal};
+use crate::protocol::Message;
+use crate::storage::LocalMaps;
 use crate::worker::attempts::Tasks;
 use crate::worker::link::MasterLink;
-use crate::worker::fault::FaultConfig;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 

@@ -24,7 +24,7 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 
-use crate::net::semaphore::{Permit, Semaphore};
+use crate::net::{Permit, Semaphore};
 
 /// A unit of work: runs once, on some pool thread.
 pub type Job = Box<dyn FnOnce() + Send + 'static>;
@@ -92,7 +92,9 @@ impl ThreadPool {
         self.send(permit, Box::new(job));
     }
 
-    /// Runs `job` if a thread is idle; otherwise hands it back at once.
+    /// Runs `job` if a thread is idle; otherwise hands it back at once (the
+    /// tests use it to see the semaphore's bound).
+    #[cfg(test)]
     pub fn try_execute<F>(&self, job: F) -> Result<(), Job>
     where
         F: FnOnce() + Send + 'static,
@@ -109,11 +111,6 @@ impl ThreadPool {
     /// Jobs accepted and not yet finished (running, or about to start).
     pub fn busy(&self) -> usize {
         self.size - self.idle.available()
-    }
-
-    /// Number of threads.
-    pub fn size(&self) -> usize {
-        self.size
     }
 
     fn send(&self, permit: Permit, job: Job) {

@@ -134,7 +134,8 @@ pub fn parse_status_rss(text: &str) -> Result<u64, String> {
     Ok(kb.saturating_mul(BYTES_PER_KB))
 }
 
-/// Tracks CPU use between successive samples.
+/// Tracks CPU use between successive samples; a new one has no previous
+/// sample, so its first `measure` reports 0.
 #[derive(Debug, Default)]
 pub struct CpuMeter {
     /// The previous sample and when it was taken; `None` before the first.
@@ -142,11 +143,6 @@ pub struct CpuMeter {
 }
 
 impl CpuMeter {
-    /// A meter with no previous sample: its first `measure` reports 0.
-    pub fn new() -> CpuMeter {
-        CpuMeter { last: None }
-    }
-
     /// Takes a sample; returns (cpu use since the previous call in tenths of
     /// a percent of one core — 1000 = one core busy, can exceed 1000 with
     /// several threads; 0 on the first call), and the sample.
@@ -301,7 +297,7 @@ mod tests {
 
     #[test]
     fn live_measure_sees_busy_loop() {
-        let mut meter = CpuMeter::new();
+        let mut meter = CpuMeter::default();
         let (first, before) = meter.measure().unwrap();
         assert_eq!(first, 0);
         assert!(before.rss_bytes > 0);

@@ -14,7 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use minispark::client::Client;
-use minispark::view::report::status_table;
+use minispark::view::status_table;
 
 /// How long a process may take to print its address.
 const START_TIMEOUT: Duration = Duration::from_secs(20);

@@ -17,10 +17,10 @@ use super::report::add;
 use super::state::{JobRun, Live, TaskState};
 use super::Scheduler;
 use crate::event;
-use crate::job::plan::Output;
+use crate::job::Output;
 use crate::master::eventlog;
 use crate::master::membership::Membership;
-use crate::protocol::message::{AttemptOutcome, JobState, Message, Pair, TaskMetrics, WorkerState};
+use crate::protocol::{AttemptOutcome, JobState, Message, Pair, TaskMetrics, WorkerState};
 
 impl Scheduler {
     /// An attempt finished. The first one accepted for its task commits.
@@ -414,7 +414,7 @@ pub(super) fn request_job_commit(job: &mut JobRun, members: &Membership, preferr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::wire::Bytes;
+    use crate::protocol::Bytes;
 
     fn pair(k: &str, v: &str) -> Pair {
         Pair {

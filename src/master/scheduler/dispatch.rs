@@ -14,9 +14,9 @@ use super::completion::request_job_commit;
 use super::state::{live, ms, Attempts, JobRun, TaskState};
 use super::Scheduler;
 use crate::event;
-use crate::job::plan::{Input, Output};
+use crate::job::{Input, Output};
 use crate::master::membership::Membership;
-use crate::protocol::message::{
+use crate::protocol::{
     AttemptOutcome, AttemptReport, JobState, MapLocation, Message, ShuffleRead, TaskSpec,
 };
 

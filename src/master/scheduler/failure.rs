@@ -15,9 +15,9 @@ use super::completion::request_job_commit;
 use super::state::{JobRun, Live, TaskState};
 use super::{FetchFailure, Scheduler};
 use crate::event;
-use crate::job::plan::{Input, Output};
+use crate::job::{Input, Output};
 use crate::master::membership::Membership;
-use crate::protocol::message::{AttemptOutcome, JobState};
+use crate::protocol::{AttemptOutcome, JobState};
 
 impl Scheduler {
     /// An attempt failed: retry it, or fail the job after `max_attempts`.

@@ -42,12 +42,11 @@ use std::time::{Duration, Instant};
 
 use crate::master::journal::Journal;
 use crate::master::membership::Membership;
-use crate::protocol::message::{Pair, SourceSplits, TaskMetrics};
+use crate::protocol::{Pair, SourceSplits, TaskMetrics};
 use crate::submission::NewJob;
 use recovery::Entry;
 use state::{Attempts, JobRun};
 
-pub use recovery::{Recovered, JOURNAL_FILE};
 pub use report::Lookup;
 
 /// The master's scheduling flags.

@@ -23,12 +23,12 @@ use super::report::add;
 use super::state::TaskState;
 use super::Scheduler;
 use crate::event;
-use crate::job::plan::Output;
+use crate::job::Output;
 use crate::master::journal::Journal;
 use crate::master::membership::Membership;
-use crate::protocol::frame::Invalid;
-use crate::protocol::message::{JobReport, JobState, Pair, SourceSplits, TaskMetrics};
-use crate::protocol::wire::{Field, PayloadReader};
+use crate::protocol::{
+    Field, Invalid, JobReport, JobState, Pair, PayloadReader, SourceSplits, TaskMetrics,
+};
 use crate::submission::JobSource;
 
 /// Declares the journal's entries: for each, its name, tag byte and fields
@@ -352,8 +352,7 @@ impl Scheduler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::message::{JobState, KeyValue, SplitInfo, StageReport};
-    use crate::protocol::wire::Bytes;
+    use crate::protocol::{Bytes, JobState, KeyValue, SplitInfo, StageReport};
     use crate::rng::Rng;
 
     fn samples() -> Vec<Entry> {

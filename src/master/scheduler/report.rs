@@ -14,10 +14,10 @@ use std::time::Instant;
 
 use super::state::{ms, TaskState};
 use super::Scheduler;
-use crate::job::plan::Output;
+use crate::job::Output;
 use crate::master::eventlog;
 use crate::master::membership::Membership;
-use crate::protocol::message::{JobReport, JobSummary, PartLocation, StageReport, TaskMetrics};
+use crate::protocol::{JobReport, JobSummary, PartLocation, StageReport, TaskMetrics};
 
 /// Where a job's report is, as `Scheduler::report` finds it under the
 /// master's lock.

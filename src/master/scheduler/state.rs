@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 
 use super::Scheduler;
 use crate::event;
-use crate::job::plan::{Input, Output, Plan, StagePlan};
+use crate::job::{Input, Output, Plan, StagePlan};
 use crate::master::eventlog::EventLogs;
 use crate::master::membership::Membership;
-use crate::protocol::message::{
+use crate::protocol::{
     AttemptOutcome, AttemptReport, JobReport, JobState, Pair, SplitInfo, TaskMetrics,
 };
 use crate::submission::{JobSource, NewJob};
@@ -199,7 +199,7 @@ impl JobRun {
         let boundaries_known = match stage.plan.output {
             Output::Shuffle(id)
                 if self.plan.shuffles[id as usize].partitioner
-                    == crate::job::plan::Partitioner::Range =>
+                    == crate::job::Partitioner::Range =>
             {
                 self.shuffles[id as usize].boundaries.is_some()
             }

@@ -16,7 +16,7 @@ use super::state::{Live, TaskState};
 use super::Scheduler;
 use crate::event;
 use crate::master::membership::Membership;
-use crate::protocol::message::{AttemptOutcome, JobState, Message};
+use crate::protocol::{AttemptOutcome, JobState, Message};
 
 /// Speculation starts in a stage once this share of its tasks is done...
 const SPECULATION_QUANTILE: f64 = 0.75;
