@@ -2,7 +2,7 @@
 //!
 //! One enum for everything that can go wrong, with a hand-written `Display`
 //! that names what was wrong and where. Modules get a small enum of their own
-//! only where callers branch on it (see `frame::FrameError`, whose
+//! only where callers branch on it (see `protocol::frame::FrameError`, whose
 //! `Incomplete` means "read more", not "fail").
 
 use std::fmt;

@@ -121,7 +121,7 @@ messages! {
     /// Reply to `Ping`, echoing its nonce.
     Pong = 0x05 { nonce: u64 },
     /// Connecting side -> accepting side, first, when it has a secret: my
-    /// random challenge (see `auth.rs`).
+    /// random challenge (see `net/auth.rs`).
     Hello = 0x06 { nonce: Bytes },
     /// Reply to `Hello`: the accepting side's challenge, and its proof that
     /// it holds the secret.
@@ -278,7 +278,7 @@ crate::wire_struct! {
         /// reducers on its data port, since it started.
         pub spill_bytes: u64,
         pub shuffle_served_bytes: u64,
-        /// Duration of its recent attempts (the last `latency::WINDOW`).
+        /// Duration of its recent attempts (the last `worker::latency::WINDOW`).
         pub latency_mean_ms: u64,
         pub latency_p50_ms: u64,
         pub latency_p99_ms: u64,

@@ -9,7 +9,7 @@
 //! never replace a committed part (a plain `rename(2)` would silently
 //! overwrite it). The job's `_SUCCESS` is written last, also by rename.
 //!
-//! A map task's output (`shuffle.rs`) is written in the worker's work
+//! A map task's output (`storage/shuffle.rs`) is written in the worker's work
 //! directory under a name that includes its attempt; committing it means
 //! recording it as the output this worker serves for that map task.
 

@@ -148,7 +148,7 @@ pub(super) struct JobRun {
 }
 
 impl JobRun {
-    /// Appends an event to the job's event log (see `eventlog.rs`).
+    /// Appends an event to the job's event log (see `master/eventlog.rs`).
     pub(super) fn event(&self, now: Instant, event: &str, fields: &[(&str, String)]) {
         let at = ms(now.saturating_duration_since(self.submitted));
         if let Err(e) = self.events.append(self.id, at, event, fields) {
