@@ -9,9 +9,10 @@
 //! fields in wire order. The macro writes the encoder, the decoder and the
 //! `key=value` text form (used by logs and `tools/frame.rs`) from that line,
 //! so adding a message is adding a line. Type bytes are grouped by who talks:
-//! `0x0_` membership and authentication, `0x1_` the worker list, `0x2_` jobs
-//! (client and master), `0x3_` tasks (master and worker), `0x4_` data
-//! (reducers and clients fetching from a worker's data port), `0x7F` errors.
+//! `0x0_` membership, liveness and authentication, `0x1_` cluster queries
+//! (the worker list), `0x2_` jobs (client and master), `0x3_` tasks (master
+//! and worker), `0x4_` data (reducers and clients fetching from a worker's
+//! data port), `0x7F` errors.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -107,7 +108,7 @@ macro_rules! messages {
 }
 
 messages! {
-    // --- 0x0_ membership and liveness ---
+    // --- 0x0_ membership, liveness and authentication ---
     /// Worker -> master, first frame of a worker session. `data_addr` is where
     /// the worker serves data to its peers; `prev_id` is the id it held
     /// before a reconnect, or 0 on a fresh start.
