@@ -6,8 +6,9 @@
 //! runnable, running or exited, and every change of state happens in one
 //! place, under the master's lock. An attempt (one run of a task on one
 //! worker) is the unit that occupies a slot, as a thread occupies a CPU:
-//! `Live` is the scheduler's table of them, keyed by attempt id, so a
-//! report from a worker is matched to what it is about in one lookup.
+//! `Attempts` is the scheduler's table of them (a `Live` entry each, keyed
+//! by attempt id), so a report from a worker is matched to what it is about
+//! in one lookup.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
