@@ -154,8 +154,9 @@ messages! {
     JobList = 0x25 { jobs: Vec<JobSummary> },
     /// Client -> master: stop this job. Reply: `JobStatus`.
     CancelJob = 0x26 { job_id: u64 },
-    /// Client -> master: reply with `JobStatus` as soon as the job has more
-    /// than `tasks_done` tasks done or has ended, or after `timeout_ms`.
+    /// Client -> master: reply with `JobStatus` as soon as the job has a
+    /// number of tasks done other than `tasks_done` or has ended, or after
+    /// `timeout_ms`.
     WaitJob = 0x27 { job_id: u64, tasks_done: u32, timeout_ms: u32 },
 
     // --- 0x3_ tasks, master <-> worker ---
