@@ -2,7 +2,7 @@
 //!
 //! One enum for everything that can go wrong, with a hand-written `Display`
 //! that names what was wrong and where. Modules get a small enum of their own
-//! only where callers branch on it (see `frame::FrameError`, whose
+//! only where callers branch on it (see `protocol::frame::FrameError`, whose
 //! `Incomplete` means "read more", not "fail").
 
 use std::fmt;
@@ -17,13 +17,16 @@ pub enum Error {
     Io { context: String, source: io::Error },
     /// A peer sent bytes that are not a valid frame.
     Frame(Invalid),
-    /// A valid frame arrived where the session did not expect it.
+    /// A peer broke the protocol: a valid frame arrived where the session
+    /// did not expect it, or a frame is too large to send or receive.
     Protocol(String),
     /// The peer answered with an `Error` frame.
     Remote { code: u16, message: String },
     /// The peer closed the connection in the middle of a frame.
     TruncatedStream { buffered: usize },
-    /// A flag or argument given by a user is wrong.
+    /// Something for the user to fix: a flag or argument, a work or state
+    /// directory, an address that resolves to nothing, a secret that does
+    /// not match.
     Usage(String),
 }
 

@@ -6,7 +6,7 @@
 //! ```text
 //! protocol/  the bytes: frames, field encoding, the message table
 //! net/       the sockets: buffered connections, dialing and authentication,
-//!            the accept loop, HTTP
+//!            the accept loop, HTTP, the semaphore and the stop signal
 //! job/       the job language: a .job file to a checked dataset graph, and
 //!            the planner that cuts it into stages at shuffles
 //! storage/   the bytes on disk: run files, spill, external sort, the hash
@@ -14,9 +14,10 @@
 //! exec/      running one task: splits, the operator chain, pipe, reduce, join
 //! worker/    the worker process: its link to the master, attempts on a
 //!            thread pool, the data port, fault injection, procfs metrics
+//! view/      reports for people: status text, the SVG timeline, JSON,
+//!            HTML and SVG escaping
 //! master/    the master process: sessions, membership, the scheduler, the
 //!            journal, event logs, the web page and text mode
-//! view/      reports for people: status text, the SVG timeline, JSON
 //! ```
 //!
 //! The loose files are the crate's common ground: `record` (the unit of data),

@@ -219,7 +219,8 @@ impl Record {
 
 /// A record whose bytes live elsewhere: in the input buffer a line was read
 /// into, or in the line a word was cut from. Narrow operators pass these
-/// along (see `chain.rs`), so a record is copied only where it must be kept.
+/// along (see `exec/chain.rs`), so a record is copied only where it must be
+/// kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecordRef<'a> {
     pub key: Option<&'a [u8]>,

@@ -1,7 +1,8 @@
 //! A tiny seeded pseudo-random generator (SplitMix64).
 //!
-//! Used where reproducible randomness is wanted: fuzz-style tests, backoff
-//! jitter, fault injection. Not for cryptography.
+//! Used where reproducible randomness is wanted: fuzz-style tests, fault
+//! injection, the sample a range shuffle's boundaries come from. Not for
+//! cryptography.
 
 /// SplitMix64: one 64-bit state word, full period, good enough statistics.
 #[derive(Debug, Clone)]

@@ -213,8 +213,8 @@ crate::wire_struct! {
         pub params: Vec<KeyValue>,
         /// The client's working directory; relative paths resolve against it.
         pub base_dir: String,
-        /// The default number of splits per input and reduce partitions per
-        /// wide operator.
+        /// The number of reduce partitions of a wide operator that does not
+        /// set its own (the splits are already cut, and travel beside it).
         pub parallelism: u32,
     }
 }

@@ -15,8 +15,9 @@
 //!
 //! Also here: the decoders and the parser fed many thousand random and
 //! mutated frames and job files, through the library, without a panic. The
-//! fuzz tests in src/message.rs and src/job/tests.rs change single bytes
-//! and characters; these cut, repeat, move and splice whole ranges too.
+//! fuzz tests in src/protocol/message.rs and src/job/tests.rs change single
+//! bytes and characters; these cut, repeat, move and splice whole ranges
+//! too.
 
 mod common;
 

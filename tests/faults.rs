@@ -91,7 +91,7 @@ fn a_task_that_always_fails_fails_its_job_after_max_attempts() {
 }
 
 /// Runs word count on 3 workers (1 slot each, every attempt slowed by
-/// `slow_ms` so stages last long enough to be interrupted) and kills
+/// `--slow-ms 300` so stages last long enough to be interrupted) and kills
 /// worker 0 once `when` says so.
 fn kill_a_worker_when(
     partitions: &str,

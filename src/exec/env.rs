@@ -1,7 +1,9 @@
-//! The task environment: what every part of a running task shares. The
-//! executor makes these once per attempt and hands them down to the chain,
-//! the reducer and the join; the worker fills in `TaskEnv` from its flags
-//! and reads a `Failure` back.
+//! The task environment: what the parts of a running task share. The
+//! worker fills in one `TaskEnv` from its flags; for each attempt the
+//! executor makes the `Counters` and hands both down (to the input, the
+//! output, the reducer and the fetch threads under it), and the worker gets
+//! a `Failure` back when the attempt fails. `Records` is the stream of
+//! records the reducer, the join and a pipe hand on.
 //!
 //! OS idea: a task is one unit of work inside a long-lived process, so what
 //! it may use is passed in, not global: its memory share (`TaskEnv`), its

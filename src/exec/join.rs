@@ -8,9 +8,9 @@
 //! fast path when one side is small, like users against their orders.
 //! When the left side outgrows its budget mid-build, what the table holds
 //! goes back in front of the rest of the stream and both sides go through
-//! the external merge sort (`sort.rs`) instead: sorted runs spill to disk,
-//! and the merge join streams both sides, holding one key's left values
-//! (spilled too when one key has more than its share).
+//! the external merge sort (`storage/sort.rs`) instead: sorted runs spill
+//! to disk, and the merge join streams both sides, holding one key's left
+//! values (spilled too when one key has more than its share).
 //!
 //! The hash join emits the matches of each right record in the order the
 //! right side arrives; the sort-merge join emits keys in byte order. Both

@@ -1,9 +1,10 @@
 //! Byte-string helpers for the per-record hot path: substring search and
 //! field splitting.
 //!
-//! Everything returns positions or ranges instead of new strings, so the
-//! caller can slice the record it already has. Nothing here allocates except
-//! `split_on`, which returns a list, and nothing panics on any input.
+//! Everything but `replace` returns positions or ranges instead of new
+//! strings, so the caller can slice the record it already has. Nothing here
+//! allocates except `split_on`, which returns a list of ranges, and
+//! `replace`, which returns the new string; nothing panics on any input.
 
 use std::ops::Range;
 

@@ -14,6 +14,12 @@
 //! file, line, column and a caret. Parsing is deterministic: the master and
 //! every worker parse the same text with the same params and get the same
 //! dataset ids. The language itself is described for users in docs/jobs.md.
+//!
+//! Besides those: `error` is `JobError` and its caret; `value` the values
+//! expressions compute and the conversions between them; `bytes` the
+//! byte-string helpers of the per-record hot path; `plan` the planner, which
+//! cuts the checked graph into stages at its shuffles; `tests` the tests of
+//! the whole front end.
 
 mod bytes;
 mod error;

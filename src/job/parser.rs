@@ -3,7 +3,7 @@
 //! The parser knows the grammar and nothing of meaning: `read_text(p)`,
 //! `contains($0, p)` and `concat(",")` are all just calls, `lines` and `sum`
 //! are just names. The dataset graph (`graph.rs`) and the expression checker
-//! (`expr.rs`) decide what each one is, by where it appears.
+//! (`expr/compile.rs`) decide what each one is, by where it appears.
 //!
 //! ```text
 //! file      := { [statement] NEWLINE }

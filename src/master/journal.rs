@@ -12,10 +12,10 @@
 //!   (and its size) are on the disk. So a record counts as durable only
 //!   after `sync` returns. The caller acts on a state change (tells a
 //!   worker, answers a client) only after its record is written: after
-//!   `sync` for what must survive a power cut (the scheduler syncs a job's
-//!   submission and its end), after `flush` for the rest (a committed task,
-//!   a worker id), which then survives the master's death but not the
-//!   machine's.
+//!   `sync` for what must survive a power cut (the scheduler syncs its own
+//!   start, a job's submission and its end), after `flush` for the rest (a
+//!   committed task, a shuffle's boundaries, a worker id), which then
+//!   survives the master's death but not the machine's.
 //! * `rename(2)` replaces a name atomically: anyone looking sees the old
 //!   file or the new one, never a mix. Compaction writes a whole new journal
 //!   beside the old one, syncs it, renames it over the old, then syncs the

@@ -14,6 +14,17 @@
 //! messages `session` handles; an HTTP method (`GET `) a browser or `curl`,
 //! served by `web`; anything else is a person with netcat, served by
 //! `text_mode`.
+//!
+//! Start reading here (`start`, `timer`, `serve_binary`), then:
+//!
+//! * `session`: what the master does with each message of a binary session.
+//! * `membership`: the worker table: who registered, who is alive or dead.
+//! * `scheduler/`: the jobs, their stages, tasks and attempts.
+//! * `journal`: the append-only log the scheduler's state is replayed from
+//!   after a restart; `eventlog`: one log of events per job.
+//! * `inspect`: the copies of the state the views see; `web` and
+//!   `text_mode` render them.
+//! * `trim`: freed heap memory given back to the kernel.
 
 mod eventlog;
 mod inspect;

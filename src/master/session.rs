@@ -307,8 +307,9 @@ fn client_request(master: &Master, msg: Message, outbox: &Outbox, peer: &str, no
 const MAX_WAIT: Duration = Duration::from_secs(30);
 
 /// Blocks this connection's thread on the `changed` condition variable
-/// until the job moves past `tasks_done`, ends, or the timeout passes. The
-/// wait releases the state lock, so it holds up nobody else.
+/// until the job's tasks done differ from `tasks_done` (a lost map output
+/// can lower them), it ends, or the timeout passes. The wait releases the
+/// state lock, so it holds up nobody else.
 fn wait_job(master: &Master, job_id: u64, tasks_done: u32, timeout_ms: u32) -> Option<JobReport> {
     let deadline = Instant::now() + Duration::from_millis(u64::from(timeout_ms)).min(MAX_WAIT);
     let mut guard = master.state();

@@ -3,16 +3,17 @@
 //! ```text
 //! $ nc 127.0.0.1 7000
 //! WORKERS
-//! id=1 addr=127.0.0.1:40123 state=ALIVE slots=2 memory=512M since_heartbeat=0.4s
+//! id=1 addr=127.0.0.1:40123 state=ALIVE slots=2 running=1 memory=512M ...
 //! OK 1 worker(s)
 //! ```
 //!
-//! OS idea: the same listening socket serves two protocols. The master peeks
-//! at a connection's first byte without consuming it; when it is not the
-//! frame magic the connection is handed here, and the bytes are read as
-//! lines. Each reply ends with a status line starting with `OK` or `ERR`, so
-//! a script knows where a reply ends. Lines are read with a length limit:
-//! a peer that never sends a newline cannot make us buffer without bound.
+//! OS idea: the same listening socket serves three protocols. The master
+//! peeks at a connection's first bytes without consuming them; when they are
+//! neither the frame magic nor an HTTP method the connection is handed
+//! here, and the bytes are read as lines. Each reply ends with a status line
+//! starting with `OK` or `ERR`, so a script knows where a reply ends. Lines
+//! are read with a length limit: a peer that never sends a newline cannot
+//! make us buffer without bound.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

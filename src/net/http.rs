@@ -14,8 +14,9 @@
 //! OS idea: HTTP/1.1 is a text protocol carried on the same kind of TCP byte
 //! stream as the binary frames, and here even on the same listening socket.
 //! The master peeks at a connection's first bytes without consuming them;
-//! when `looks_like_http` says they start a request, the connection is
-//! handed to this module instead of the frame reader or the text console.
+//! when `looks_like_http` says they start a request, the connection goes to
+//! the web page (`master/web.rs`), which reads it with this module, instead
+//! of the frame reader or the text console.
 //!
 //! A request starts with its *head*: a request line (`GET /path HTTP/1.1`),
 //! then one `Name: value` header per line, then an empty line. Nothing in

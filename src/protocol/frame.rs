@@ -86,7 +86,8 @@ pub enum Invalid {
     },
     /// The frame is intact but its payload does not match its type's layout.
     Malformed {
-        /// What the payload is, for the message: a message type's name.
+        /// What the payload is, for the message: a message type's name, or
+        /// `journal entry`.
         what: &'static str,
         reason: String,
     },

@@ -9,9 +9,10 @@
 //! fields in wire order. The macro writes the encoder, the decoder and the
 //! `key=value` text form (used by logs and `tools/frame.rs`) from that line,
 //! so adding a message is adding a line. Type bytes are grouped by who talks:
-//! `0x0_` membership and authentication, `0x1_` the worker list, `0x2_` jobs
-//! (client and master), `0x3_` tasks (master and worker), `0x4_` data
-//! (reducers and clients fetching from a worker's data port), `0x7F` errors.
+//! `0x0_` membership, liveness and authentication, `0x1_` cluster queries
+//! (the worker list), `0x2_` jobs (client and master), `0x3_` tasks (master
+//! and worker), `0x4_` data (reducers and clients fetching from a worker's
+//! data port), `0x7F` errors.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -107,7 +108,7 @@ macro_rules! messages {
 }
 
 messages! {
-    // --- 0x0_ membership and liveness ---
+    // --- 0x0_ membership, liveness and authentication ---
     /// Worker -> master, first frame of a worker session. `data_addr` is where
     /// the worker serves data to its peers; `prev_id` is the id it held
     /// before a reconnect, or 0 on a fresh start.
@@ -121,7 +122,7 @@ messages! {
     /// Reply to `Ping`, echoing its nonce.
     Pong = 0x05 { nonce: u64 },
     /// Connecting side -> accepting side, first, when it has a secret: my
-    /// random challenge (see `auth.rs`).
+    /// random challenge (see `net/auth.rs`).
     Hello = 0x06 { nonce: Bytes },
     /// Reply to `Hello`: the accepting side's challenge, and its proof that
     /// it holds the secret.
@@ -153,8 +154,9 @@ messages! {
     JobList = 0x25 { jobs: Vec<JobSummary> },
     /// Client -> master: stop this job. Reply: `JobStatus`.
     CancelJob = 0x26 { job_id: u64 },
-    /// Client -> master: reply with `JobStatus` as soon as the job has more
-    /// than `tasks_done` tasks done or has ended, or after `timeout_ms`.
+    /// Client -> master: reply with `JobStatus` as soon as the job has a
+    /// number of tasks done other than `tasks_done` or has ended, or after
+    /// `timeout_ms`.
     WaitJob = 0x27 { job_id: u64, tasks_done: u32, timeout_ms: u32 },
 
     // --- 0x3_ tasks, master <-> worker ---
@@ -278,7 +280,7 @@ crate::wire_struct! {
         /// reducers on its data port, since it started.
         pub spill_bytes: u64,
         pub shuffle_served_bytes: u64,
-        /// Duration of its recent attempts (the last `latency::WINDOW`).
+        /// Duration of its recent attempts (the last `worker::latency::WINDOW`).
         pub latency_mean_ms: u64,
         pub latency_p50_ms: u64,
         pub latency_p99_ms: u64,

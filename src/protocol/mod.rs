@@ -3,10 +3,10 @@
 //! Start with `frame` (one message on the wire: magic, version, type,
 //! length, payload, CRC; and the decoder split into `check` and `parse`),
 //! then `wire` (how fields are laid out in a payload: big-endian integers,
-//! length-prefixed bytes, the `Field` trait and the `wire_struct!` macro),
-//! then `message` (the `messages!` table: every message's type byte and
-//! fields, and its `key=value` text form). `hex` shows bytes to people, as
-//! `tools/frame.rs` and `protocol.md` do.
+//! length-prefixed bytes, the `Field` trait and the `wire_struct!` and
+//! `wire_enum!` macros), then `message` (the `messages!` table: every
+//! message's type byte and fields, and its `key=value` text form). `hex`
+//! shows bytes to people, as `tools/frame.rs` and `protocol.md` do.
 //!
 //! Nothing here touches a socket: this folder turns messages into bytes and
 //! back, and refuses bytes that do not decode (never panicking on them).

@@ -7,14 +7,17 @@
 //! checked against the bytes actually present before anything is allocated,
 //! and a payload must be consumed exactly.
 //!
-//! | field type   | bytes on the wire                          |
-//! |--------------|--------------------------------------------|
-//! | `u8`         | 1                                          |
-//! | `u16`        | 2, big-endian                              |
-//! | `u32`        | 4, big-endian                              |
-//! | `u64`        | 8, big-endian                              |
-//! | `String`     | u32 length, then that many UTF-8 bytes     |
-//! | `Vec<T>`     | u32 count, then each `T` in turn           |
+//! | field type     | bytes on the wire                          |
+//! |----------------|--------------------------------------------|
+//! | `u8`           | 1                                          |
+//! | `u16`          | 2, big-endian                              |
+//! | `u32`          | 4, big-endian                              |
+//! | `u64`          | 8, big-endian                              |
+//! | `String`       | u32 length, then that many UTF-8 bytes     |
+//! | `Bytes`        | u32 length, then that many bytes, any      |
+//! | `Vec<T>`       | u32 count, then each `T` in turn           |
+//! | `wire_enum!`   | 1, the variant's code                      |
+//! | `wire_struct!` | each field in turn, in declaration order   |
 
 use byteorder::{BigEndian, ByteOrder};
 
@@ -35,7 +38,8 @@ pub trait Field: Sized {
 pub struct PayloadReader<'a> {
     buf: &'a [u8],
     pos: usize,
-    /// What is being read (a message type's name), for errors.
+    /// What is being read (a message type's name, or `journal entry`), for
+    /// errors.
     what: &'static str,
 }
 
@@ -44,7 +48,7 @@ impl<'a> PayloadReader<'a> {
         PayloadReader { buf, pos: 0, what }
     }
 
-    /// An error naming the message type, the field and the byte offset.
+    /// An error naming what is read, the field and the byte offset.
     pub fn malformed(&self, name: &str, what: impl std::fmt::Display) -> Invalid {
         Invalid::Malformed {
             what: self.what,

@@ -22,8 +22,10 @@
 //! Reduce side: a task fetches its partition from every map task's worker,
 //! straight from that worker's data port (`FetchShuffle`, answered with
 //! `DataChunk` frames), a bounded number of fetches in flight at once, each
-//! on its own thread feeding a bounded channel. Every block's CRC is checked
-//! as it is read. The master only says where each map output lives.
+//! on its own thread feeding a bounded channel; a map output on the task's
+//! own worker is read from its file instead (`LocalMaps`). Every block's
+//! CRC is checked as it is read. The master only says where each map output
+//! lives.
 
 use std::collections::VecDeque;
 use std::fs::File;

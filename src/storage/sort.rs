@@ -106,7 +106,7 @@ impl ExternalSorter {
 
     /// Buffers a record; spills the buffer as a run when over budget.
     pub fn push(&mut self, rec: Record) -> Result<(), String> {
-        // The sort's index (`sort_records`) costs memory too.
+        // The sort's index (`sorted_order`) costs memory too.
         self.buffered_bytes += estimated_size(&rec) + SORT_INDEX_BYTES;
         self.buffer.push(rec);
         // The buffer's spare capacity is memory too.

@@ -9,9 +9,10 @@
 //! with: a browser forgives broken markup, a test should not.
 
 /// Escapes text for HTML and XML (the page, and the SVG timeline): the
-/// five special characters become references, and control characters XML
-/// 1.0 does not allow (all below space but tab, newline, return) become
-/// U+FFFD. Safe in element text and in quoted attribute values.
+/// five special characters become references, and the characters XML 1.0
+/// does not allow (controls below space but tab, newline, return; U+FFFE,
+/// U+FFFF) become U+FFFD. Safe in element text and in quoted attribute
+/// values.
 pub fn html_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {

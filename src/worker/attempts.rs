@@ -7,9 +7,10 @@
 //! then unlinking the temporary one: `link` fails when the target exists,
 //! so the first attempt to commit wins and a late or duplicate attempt can
 //! never replace a committed part (a plain `rename(2)` would silently
-//! overwrite it). The job's `_SUCCESS` is written last, also by rename.
+//! overwrite it). The job's `_SUCCESS` is written last, inside `_temporary`
+//! and renamed into place, so it appears whole.
 //!
-//! A map task's output (`shuffle.rs`) is written in the worker's work
+//! A map task's output (`storage/shuffle.rs`) is written in the worker's work
 //! directory under a name that includes its attempt; committing it means
 //! recording it as the output this worker serves for that map task.
 

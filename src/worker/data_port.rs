@@ -1,12 +1,13 @@
 //! A worker's data port: the socket its peers and tools talk to directly.
 //!
 //! OS idea: a second listening socket in the same process, with its own
-//! accept thread (`net/listener.rs`), so data traffic between workers never queues behind the
-//! control connection to the master. Each connection gets a thread and is a
-//! plain request/reply loop of frames: `Ping`; `FetchOutput`, which streams
-//! a committed output part to a client (`client results`); and
-//! `FetchShuffle`, which streams one reduce partition of a map output to
-//! another worker's reduce task. Both answer in `DataChunk` frames.
+//! accept thread (`net/listener.rs`), so data traffic between workers never
+//! queues behind the control connection to the master. Each connection gets
+//! a thread and is a plain request/reply loop of frames: `Ping`;
+//! `FetchOutput`, which streams a committed output part to a client
+//! (`client results`); and `FetchShuffle`, which streams one reduce
+//! partition of a map output to another worker's reduce task. Both answer
+//! in `DataChunk` frames.
 
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;

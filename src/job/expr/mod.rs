@@ -6,7 +6,8 @@
 //! `Expr`: every check that needs no record, and constants computed once),
 //! then `eval` (the per-record hot path, which borrows rather than copies).
 //! Strings that `concat` and `replace` make are capped, and so is the work
-//! of computing a job's constants.
+//! of computing a job's constants. `tests` checks parse, compile and eval
+//! together, and holds the helpers the tests of `compile` and `eval` share.
 
 mod compile;
 mod eval;

@@ -192,7 +192,8 @@ impl Scheduler {
         for entry in &entries {
             self.log(Some(live.job), entry, false);
         }
-        // Acts on the commit only once it is journaled (see `journal.rs`).
+        // Acts on the commit only once it is journaled (see
+        // `master/journal.rs`).
         if let Some(job) = self.jobs.get_mut(&live.job) {
             if job.state == JobState::Running && job.all_done() {
                 request_job_commit(job, members, Some(worker));

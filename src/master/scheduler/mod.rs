@@ -7,6 +7,8 @@
 //! reads from is complete, as a process waits on its inputs. Like the
 //! membership table this is plain data behind the master's lock: it talks to
 //! workers only by queueing messages on their outboxes, which never blocks.
+//! The one I/O it does under the lock is appending to its journal and event
+//! logs, on local disk.
 //!
 //! Output commit is Hadoop's: a finished attempt's output waits under a
 //! temporary name; the first attempt the scheduler accepts is told to commit
@@ -110,7 +112,8 @@ pub struct FetchFailure {
 }
 
 /// Every job the master holds and every attempt in flight. Plain data: the
-/// master calls it under its lock, and it never blocks.
+/// master calls it under its lock, and it never waits on a peer (only on
+/// the disk, for its journal and event logs).
 pub struct Scheduler {
     /// Running jobs, and the `retained_jobs` most recently finished, by id.
     jobs: BTreeMap<u64, JobRun>,

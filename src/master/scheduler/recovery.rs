@@ -5,12 +5,14 @@
 //!
 //! OS idea: a write-ahead log. The scheduler's state is rebuilt by
 //! replaying its changes in order, as a database replays its log after a
-//! crash: a job's submission (enough to plan it again: the job file's text,
+//! crash: each start of the master (its run number), each worker id handed
+//! out, a job's submission (enough to plan it again: the job file's text,
 //! params and splits), each committed task and where its output lives, the
 //! sampled boundaries of a range shuffle, and the job's end with its final
-//! report. The journal file itself (`journal.rs`) frames each entry with a
-//! length and a CRC, so a half-written last entry is detected and ignored.
-//! Entries use the wire protocol's own field encoding (`wire.rs`).
+//! report. The journal file itself (`master/journal.rs`) frames each entry
+//! with a length and a CRC, so a half-written last entry is detected and
+//! ignored. Entries use the wire protocol's own field encoding
+//! (`protocol/wire.rs`).
 //!
 //! The scheduler writes an entry (`log`) as each change happens, replays
 //! them in `recover`, and rewrites the file as just what it still needs
@@ -32,10 +34,11 @@ use crate::protocol::{
 use crate::submission::JobSource;
 
 /// Declares the journal's entries: for each, its name, tag byte and fields
-/// in the order they are written, as `messages!` (in `message.rs`) declares
-/// the wire messages. The macro writes the `Entry` enum and its codec from
-/// that table. An entry's bytes are its tag, then its fields with the wire
-/// encoding (`Field`), one after another, with no lengths between them.
+/// in the order they are written, as `messages!` (in `protocol/message.rs`)
+/// declares the wire messages. The macro writes the `Entry` enum and its
+/// codec from that table. An entry's bytes are its tag, then its fields with
+/// the wire encoding (`Field`), one after another, with no lengths between
+/// them.
 macro_rules! entries {
     ($(
         $(#[$doc:meta])*

@@ -6,8 +6,9 @@
 //! runnable, running or exited, and every change of state happens in one
 //! place, under the master's lock. An attempt (one run of a task on one
 //! worker) is the unit that occupies a slot, as a thread occupies a CPU:
-//! `Live` is the scheduler's table of them, keyed by attempt id, so a
-//! report from a worker is matched to what it is about in one lookup.
+//! `Attempts` is the scheduler's table of them (a `Live` entry each, keyed
+//! by attempt id), so a report from a worker is matched to what it is about
+//! in one lookup.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -148,7 +149,7 @@ pub(super) struct JobRun {
 }
 
 impl JobRun {
-    /// Appends an event to the job's event log (see `eventlog.rs`).
+    /// Appends an event to the job's event log (see `master/eventlog.rs`).
     pub(super) fn event(&self, now: Instant, event: &str, fields: &[(&str, String)]) {
         let at = ms(now.saturating_duration_since(self.submitted));
         if let Err(e) = self.events.append(self.id, at, event, fields) {

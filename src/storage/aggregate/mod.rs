@@ -23,6 +23,8 @@
 //!   see).
 //! * `partial.rs`: an accumulator as bytes, in a spill run or a shuffle
 //!   record, and read back.
+//! * `tests.rs`: each aggregator's contract, then spilling and combining
+//!   checked against a plain in-memory computation.
 
 mod accumulator;
 mod partial;
