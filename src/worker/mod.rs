@@ -37,7 +37,9 @@ mod procstat;
 pub use fault::FaultConfig;
 
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::Duration;
 
@@ -49,8 +51,6 @@ use crate::protocol::Message;
 use crate::storage::LocalMaps;
 use crate::worker::attempts::Tasks;
 use crate::worker::link::MasterLink;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// The first wait before reconnecting; it doubles up to `reconnect_max`.
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
