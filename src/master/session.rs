@@ -75,7 +75,9 @@ pub(super) fn handle(
 }
 
 /// The scheduler's event for a message only a worker sends about its
-/// attempts and jobs; any other message is handed back.
+/// attempts and jobs; any other message is handed back (by value: the
+/// `Err` is not an error to propagate, so its size does not matter).
+#[allow(clippy::result_large_err)]
 fn worker_event(msg: Message) -> Result<WorkerEvent, Message> {
     Ok(match msg {
         Message::TaskDone {
