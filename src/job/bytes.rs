@@ -54,21 +54,26 @@ pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     None
 }
 
-/// The range of `s` without leading and trailing ASCII whitespace.
+/// Is `b` whitespace? The six bytes C's `isspace` accepts: space, `\t`,
+/// `\n`, `\v`, `\f`, `\r`, as Python's `split()`, Java's `\s` and `wc -w`
+/// count them. (Rust's `is_ascii_whitespace` leaves out `\v`.)
+#[inline]
+pub(crate) fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+/// The range of `s` without leading and trailing whitespace (`is_space`).
 pub(crate) fn trim(s: &[u8]) -> Range<usize> {
-    let start = s
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(s.len());
+    let start = s.iter().position(|&b| !is_space(b)).unwrap_or(s.len());
     let end = s
         .iter()
-        .rposition(|b| !b.is_ascii_whitespace())
+        .rposition(|&b| !is_space(b))
         .map_or(start, |p| p + 1);
     start..end
 }
 
 /// The range of field `n` (1-based) of `line`: fields are separated by
-/// `sep`, or, when `sep` is `None`, by runs of ASCII whitespace with leading
+/// `sep`, or, when `sep` is `None`, by runs of whitespace with leading
 /// and trailing whitespace ignored (as in awk). A field past the end, and
 /// field 0, are the empty range at the end of the line.
 pub(crate) fn field(line: &[u8], n: usize, sep: Option<u8>) -> Range<usize> {
@@ -96,14 +101,14 @@ pub(crate) fn field(line: &[u8], n: usize, sep: Option<u8>) -> Range<usize> {
 pub(crate) fn whitespace_fields(s: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
     let mut pos = 0;
     std::iter::from_fn(move || {
-        while pos < s.len() && s[pos].is_ascii_whitespace() {
+        while pos < s.len() && is_space(s[pos]) {
             pos += 1;
         }
         if pos >= s.len() {
             return None;
         }
         let start = pos;
-        while pos < s.len() && !s[pos].is_ascii_whitespace() {
+        while pos < s.len() && !is_space(s[pos]) {
             pos += 1;
         }
         Some(start..pos)
@@ -200,6 +205,17 @@ mod tests {
                 assert_eq!(find_byte(b, &hay), hay.iter().position(|&x| x == b));
             }
         }
+    }
+
+    #[test]
+    fn whitespace_is_what_isspace_accepts() {
+        for b in 0..=255u8 {
+            let c_isspace = matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
+            assert_eq!(is_space(b), c_isspace, "byte {b:#04x}");
+        }
+        let s = b"\x0b a\x0bb \x0c";
+        assert_eq!(&s[trim(s)], b"a\x0bb");
+        assert_eq!(&s[field(s, 2, None)], b"b");
     }
 
     #[test]

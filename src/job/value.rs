@@ -185,9 +185,10 @@ pub(crate) fn quote(bytes: &[u8]) -> String {
 }
 
 /// Reads a decimal number: `[+-]digits[.digits][(e|E)[+-]digits]` (digits on
-/// at least one side of the `.`), surrounded by optional ASCII whitespace.
+/// at least one side of the `.`), surrounded by optional whitespace (the
+/// bytes `split` splits on).
 pub(crate) fn parse_number(bytes: &[u8]) -> Option<Num> {
-    let s = bytes.trim_ascii();
+    let s = &bytes[super::bytes::trim(bytes)];
     let mut i = 0;
     if matches!(s.first(), Some(b'+' | b'-')) {
         i += 1;

@@ -418,12 +418,15 @@ pub fn sorted(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
-/// Word counts of `lines` (words split on ASCII whitespace), as
+/// Word counts of `lines` (words split on C's `isspace` bytes), as
 /// `word\tcount` lines in byte order.
 pub fn word_counts(lines: &[String]) -> Vec<String> {
     let mut counts: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
     for line in lines {
-        for w in line.split_ascii_whitespace() {
+        for w in line
+            .split(|c: char| c.is_ascii_whitespace() || c == '\u{b}')
+            .filter(|w| !w.is_empty())
+        {
             *counts.entry(w).or_default() += 1;
         }
     }
