@@ -3,7 +3,9 @@
 //! of constants, `$key` on an unkeyed dataset, `$0` where a constant is
 //! required. Params become constants, and any subtree made only of
 //! constants is computed right away by the evaluator (so `lower(pattern)`
-//! runs once, not once per record).
+//! runs once, not once per record). In a branch of `if` that the condition
+//! may not choose, a constant that fails to compute is kept as it is, to
+//! fail at run time only if it is chosen.
 //!
 //! Folding runs on the master while it admits a job, so it is budgeted like
 //! any shared resource: a constant string may not exceed
@@ -16,7 +18,7 @@ use std::collections::BTreeMap;
 
 use super::eval::{eval, Env};
 use super::tree::function_names;
-use super::tree::Want::{Number, Text};
+use super::tree::Want::{Bool, Number, Text};
 use super::tree::{BinOp, Expr, Func, FuncInfo, Kind, Node, Ty, UnOp, FUNCS};
 use crate::job::error::{did_you_mean, JobError};
 use crate::job::parser::{Arg, Syn, SynKind};
@@ -62,6 +64,7 @@ pub(in crate::job) fn compile(syn: &Syn, cx: &Context) -> Result<(Expr, Ty), Job
         cx,
         base: syn.start,
         text: &text,
+        lenient: Cell::new(0),
     };
     let (root, ty) = compiler.node(syn)?;
     let uses_line = root.uses_line();
@@ -80,6 +83,11 @@ struct Compiler<'a> {
     /// Source offset of the expression's first byte.
     base: usize,
     text: &'a str,
+    /// How many branches of `if` that may not be chosen enclose the node
+    /// being compiled. Inside one, a constant that fails to compute is left
+    /// to fail at run time, only if its branch is chosen:
+    /// `if(n == "0", 0, 10 / int(n))` is fine with `n` = "0".
+    lenient: Cell<u32>,
 }
 
 impl Compiler<'_> {
@@ -229,19 +237,16 @@ impl Compiler<'_> {
             self.record_only(syn, "input_file()")?;
             return Ok((self.at(syn, Kind::InputFile), Ty::Str));
         }
+        if info.func == Func::If {
+            return self.if_call(syn, info, args);
+        }
         let mut nodes = Vec::with_capacity(args.len());
+        let mut tys = Vec::with_capacity(args.len());
         for (i, arg) in args.iter().enumerate() {
             let (node, ty) = self.node(&arg.value)?;
-            let want = info
-                .wants
-                .get(i)
-                .or(info.wants.last())
-                .copied()
-                .unwrap_or(Text);
-            if want == Number {
-                self.want_number(&arg.value, &node, ty)?;
-            }
+            self.want(info, i, &arg.value, &node, ty)?;
             nodes.push(node);
+            tys.push(ty);
         }
         if info.func == Func::Split {
             if let Some(Node {
@@ -257,7 +262,69 @@ impl Compiler<'_> {
                 }
             }
         }
-        self.fold(syn, Kind::Call(info.func, nodes), info.returns)
+        let ty = result_ty(info, &tys);
+        self.fold(syn, Kind::Call(info.func, nodes), ty)
+    }
+
+    /// Checks argument `i` of a call of `info` against what it must be.
+    fn want(
+        &self,
+        info: &FuncInfo,
+        i: usize,
+        syn: &Syn,
+        node: &Node,
+        ty: Ty,
+    ) -> Result<(), JobError> {
+        let want = info
+            .wants
+            .get(i)
+            .or(info.wants.last())
+            .copied()
+            .unwrap_or(Text);
+        match want {
+            Text => Ok(()),
+            Number => self.want_number(syn, node, ty),
+            Bool => self.want_bool(syn, node, ty, &format!("`{}`", info.name)),
+        }
+    }
+
+    /// `if(cond, a, b)`. A constant condition picks its branch now; the
+    /// other one is still checked, but compiled leniently (see `lenient`).
+    fn if_call(&self, syn: &Syn, info: &FuncInfo, args: &[Arg]) -> Result<(Node, Ty), JobError> {
+        let [cond, then, other] = args else {
+            return Err(JobError::at(
+                syn.span,
+                arity_message(info.name, info, args.len()),
+            ));
+        };
+        let (cond_node, cond_ty) = self.node(&cond.value)?;
+        self.want(info, 0, &cond.value, &cond_node, cond_ty)?;
+        let known = match cond_node.kind {
+            Kind::Const(Value::Bool(b)) => Some(b),
+            _ => None,
+        };
+        let (then_node, then_ty) = self.branch(&then.value, known == Some(true))?;
+        let (other_node, other_ty) = self.branch(&other.value, known == Some(false))?;
+        match known {
+            Some(true) => Ok((then_node, then_ty)),
+            Some(false) => Ok((other_node, other_ty)),
+            None => {
+                let ty = result_ty(info, &[cond_ty, then_ty, other_ty]);
+                let kind = Kind::Call(Func::If, vec![cond_node, then_node, other_node]);
+                Ok((self.at(syn, kind), ty))
+            }
+        }
+    }
+
+    /// A branch of `if`; one that is not surely chosen is compiled leniently.
+    fn branch(&self, syn: &Syn, chosen: bool) -> Result<(Node, Ty), JobError> {
+        if chosen {
+            return self.node(syn);
+        }
+        self.lenient.set(self.lenient.get() + 1);
+        let compiled = self.node(syn);
+        self.lenient.set(self.lenient.get() - 1);
+        compiled
     }
 
     fn binary(&self, syn: &Syn, op: BinOp, lhs: &Syn, rhs: &Syn) -> Result<(Node, Ty), JobError> {
@@ -339,9 +406,12 @@ impl Compiler<'_> {
         };
         self.charge(syn, cost)?;
         let env = Env::constant(self.text);
-        let value = eval(&node, &env)
-            .map_err(|message| JobError::at(syn.span, message))?
-            .into_value();
+        let value = match eval(&node, &env) {
+            Ok(value) => value.into_value(),
+            // In a branch of `if` that may not be chosen: fail at run time.
+            Err(_) if self.lenient.get() > 0 => return Ok((node, ty)),
+            Err(message) => return Err(JobError::at(syn.span, message)),
+        };
         self.charge(syn, weight(&value))?;
         let ty = Ty::of(&value);
         Ok((self.at(syn, Kind::Const(value)), ty))
@@ -360,6 +430,23 @@ impl Compiler<'_> {
             ));
         }
         Ok(())
+    }
+}
+
+/// The static type of a call of `info` with arguments of types `args`.
+fn result_ty(info: &FuncInfo, args: &[Ty]) -> Ty {
+    match (info.func, args) {
+        // Both branches' type when they agree, a number when both are.
+        (Func::If, [_, a, b]) if a == b => *a,
+        (Func::If, [_, a, b]) => {
+            let is_number = |t: &Ty| matches!(t, Ty::Int | Ty::Float | Ty::Num);
+            if is_number(a) && is_number(b) {
+                Ty::Num
+            } else {
+                Ty::Any
+            }
+        }
+        _ => info.returns,
     }
 }
 
@@ -413,7 +500,7 @@ fn arity_message(name: &str, info: &FuncInfo, got: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{compile_in, compile_str, static_error};
+    use super::super::tests::{compile_in, compile_str, static_error, type_of};
     use super::*;
 
     #[test]
@@ -472,6 +559,82 @@ mod tests {
             constant("input_file()"),
             "1:5: `input_file()` cannot be used in the path of `save`: it must be a constant (literals, params and functions of them)"
         );
+    }
+
+    #[test]
+    fn if_is_checked() {
+        let cases = [
+            (
+                "if($1, 1, 2)",
+                "1:8: `if` needs true or false, got a string (compare it, e.g. `$1 == \"yes\"`)",
+            ),
+            (
+                "if(\"true\", 1, 2)",
+                "1:8: `if` needs true or false, got \"true\" (compare it, e.g. `$1 == \"yes\"`)",
+            ),
+            (
+                "if(len($0), 1, 2)",
+                "1:8: `if` needs true or false, got an integer (compare it, e.g. `$1 == \"yes\"`)",
+            ),
+            (
+                "if(true, 1)",
+                "1:5: `if` takes 3 arguments, got 2 (usage: if(cond, a, b))",
+            ),
+            ("if($1 == \"a\", 1, nope)", "1:22: unknown name `nope`"),
+            (
+                "if(false, $1 + \"x\", 2)",
+                "1:20: cannot use \"x\" as a number",
+            ),
+            // A constant that fails is reported in the branch a constant
+            // condition chooses.
+            (
+                "if(n == \"4\", 0, 10 / (int(n) - 3))",
+                "1:24: integer division by zero in `10 / (int(n) - 3)`",
+            ),
+        ];
+        for (src, want) in cases {
+            assert_eq!(static_error(src), want, "{src}");
+        }
+    }
+
+    /// A branch of `if` that may not be chosen fails only if it is.
+    #[test]
+    fn if_folds_the_chosen_branch_only() {
+        let constant = |src| compile_str(src).constant().cloned();
+        assert_eq!(constant("if(true, 1, 2)"), Some(Value::Int(1)));
+        assert_eq!(constant("if(1 > 2, \"a\", 2.5)"), Some(Value::Float(2.5)));
+        assert_eq!(
+            constant("if(n == \"3\", 0, 10 / (int(n) - 3))"),
+            Some(Value::Int(0))
+        );
+        assert_eq!(constant("if(n != \"3\", 1 / 0, 7)"), Some(Value::Int(7)));
+        assert_eq!(constant("if(true, $1, 1)"), None);
+        // The chosen branch is the whole expression.
+        assert!(matches!(
+            compile_str("if(true, $1, 1)").root.kind,
+            Kind::Field(1)
+        ));
+        let e = compile_str("if($1 == \"\", 0, 1 / 0)");
+        let Kind::Call(Func::If, args) = &e.root.kind else {
+            panic!("{e:?}")
+        };
+        assert!(matches!(args[2].kind, Kind::Binary(BinOp::Div, _, _)));
+    }
+
+    #[test]
+    fn result_types_follow_the_arguments() {
+        let cases = [
+            ("if($1 == \"a\", 1, 2)", Ty::Int),
+            ("if($1 == \"a\", 1, 2.5)", Ty::Num),
+            ("if($1 == \"a\", int($2), $2 + 1)", Ty::Num),
+            ("if($1 == \"a\", \"x\", $2)", Ty::Str),
+            ("if($1 == \"a\", \"x\", 2)", Ty::Any),
+            ("if($1 == \"a\", true, $2 == \"b\")", Ty::Bool),
+            ("if(true, \"x\", 2)", Ty::Str),
+        ];
+        for (src, want) in cases {
+            assert_eq!(type_of(src), want, "{src}");
+        }
     }
 
     #[test]

@@ -490,6 +490,15 @@ fn call<'e>(
             let range = bytes::basename(&s);
             Val::Str(slice(s, range))
         }
+        // Only the chosen branch is evaluated.
+        Func::If => {
+            let chosen = if env.boolean(node, &arg(0)?, "`if`")? {
+                1
+            } else {
+                2
+            };
+            return arg(chosen);
+        }
     })
 }
 
@@ -803,6 +812,69 @@ mod tests {
         };
         assert_eq!(compile_str("split($0)").for_each_item(&ctx, each), Ok(()));
         assert_eq!(items, [b"a".to_vec(), b"b".to_vec()]);
+    }
+
+    #[test]
+    fn if_evaluates_only_the_chosen_branch() {
+        let cases: &[(&str, &[u8], Value)] = &[
+            ("if($1 == \"\", 0, int($1))", b"", Value::Int(0)),
+            ("if($1 == \"\", 0, int($1))", b"42", Value::Int(42)),
+            ("if($1 == \"0\", 0, 10 / int($1))", b"0", Value::Int(0)),
+            ("if($1 == \"0\", 0, 10 / int($1))", b"5", Value::Int(2)),
+            ("if(int($1) > 2, \"big\", \"small\")", b"3", s("big")),
+            ("if(int($1) > 2, \"big\", \"small\")", b"2", s("small")),
+            ("if($1 == \"a\", $2, 2.5)", b"a 7", s("7")),
+            ("if($1 == \"a\", $2, 2.5)", b"b 7", Value::Float(2.5)),
+            (
+                "if($1 == \"x\", 1, if($1 == \"y\", 2, 3))",
+                b"y",
+                Value::Int(2),
+            ),
+            (
+                "if($1 == \"x\", 1, if($1 == \"y\", 2, 3))",
+                b"z",
+                Value::Int(3),
+            ),
+            ("if($1 == \"a\", 1, 1 / 0)", b"a", Value::Int(1)),
+            (
+                "if(split($0)[1] == \"b\", split($0), 0)",
+                b"a b",
+                Value::List(vec![s("a"), s("b")]),
+            ),
+        ];
+        for (src, line, want) in cases {
+            assert_eq!(ev(src, line).as_ref(), Ok(want), "{src} on {line:?}");
+        }
+        let errors: &[(&str, &[u8], &str)] = &[
+            (
+                "if($1 == \"a\", 1, 1 / 0)",
+                b"b",
+                "integer division by zero in `1 / 0`",
+            ),
+            (
+                "if($1 == \"\", 0, int($1))",
+                b"x",
+                "cannot use \"x\" as a number in `int($1)`",
+            ),
+            (
+                "if(split($0)[0], 1, 2)",
+                b"yes",
+                "`if` needs true or false, got \"yes\" in `if(split($0)[0], 1, 2)`",
+            ),
+        ];
+        for (src, line, want) in errors {
+            assert_eq!(ev(src, line), Err(want.to_string()), "{src} on {line:?}");
+        }
+        let record = Record::line(b"a".to_vec());
+        let ctx = RecordCtx {
+            record: record.as_ref(),
+            file: "",
+            sep: None,
+        };
+        assert_eq!(
+            compile_str("if($1 == \"a\", true, false)").eval_bool(&ctx),
+            Ok(true)
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::compile::{compile, Context, Scope};
 use super::eval::RecordCtx;
-use super::tree::Expr;
+use super::tree::{Expr, Ty};
 use crate::job::error::JobError;
 use crate::job::lexer::tokenize;
 use crate::job::parser::{parse, Stmt};
@@ -37,6 +37,26 @@ pub(super) fn compile_in(src: &str, scope: Scope) -> Result<Expr, JobError> {
         work: &Cell::new(0),
     };
     compile(value, &cx).map(|(e, _)| e)
+}
+
+/// The static type `compile` gives `src` in a keyed dataset.
+pub(super) fn type_of(src: &str) -> Ty {
+    let full = format!("x = {src}");
+    let stmts = parse(&full, &tokenize(&full).unwrap()).unwrap();
+    let Some(Stmt::Define { value, .. }) = stmts.first() else {
+        panic!("not an expression: {src}");
+    };
+    let params = params();
+    let cx = Context {
+        source: &full,
+        params: &params,
+        datasets: &["lines"],
+        scope: Scope::Record { keyed: true },
+        work: &Cell::new(0),
+    };
+    compile(value, &cx)
+        .unwrap_or_else(|e| panic!("{src}: {e:?}"))
+        .1
 }
 
 pub(super) fn compile_str(src: &str) -> Expr {
@@ -118,6 +138,7 @@ fn random_expressions_on_random_records_never_panic() {
         "before",
         "after",
         "[]",
+        "if",
     ];
     fn gen(rng: &mut Rng, depth: u32) -> String {
         if depth == 0 || rng.below(3) == 0 {
@@ -131,6 +152,13 @@ fn random_expressions_on_random_records_never_panic() {
         let (a, b) = (gen(rng, depth - 1), gen(rng, depth - 1));
         match op {
             "[]" => format!("split({a})[{b}]"),
+            "if" => {
+                let c = gen(rng, depth - 1);
+                match rng.below(2) {
+                    0 => format!("if({a}, {b}, {c})"),
+                    _ => format!("if(({a}) == ({b}), {c}, {})", gen(rng, depth - 1)),
+                }
+            }
             "substr" if rng.below(2) == 0 => {
                 format!("substr({a}, {b}, {})", gen(rng, depth - 1))
             }

@@ -98,6 +98,7 @@ pub(super) enum Func {
     Str,
     InputFile,
     Basename,
+    If,
 }
 
 /// What a function argument must be.
@@ -107,6 +108,8 @@ pub(super) enum Want {
     Text,
     /// A number, or a string that reads as one.
     Number,
+    /// `true` or `false` (strings are not converted).
+    Bool,
 }
 
 pub(super) struct FuncInfo {
@@ -117,11 +120,13 @@ pub(super) struct FuncInfo {
     pub(super) max: usize,
     /// Kinds of the arguments; the last one repeats.
     pub(super) wants: &'static [Want],
+    /// The result type; `compile::result_ty` refines it for functions
+    /// whose result type follows their arguments' (`if`).
     pub(super) returns: Ty,
     pub(super) usage: &'static str,
 }
 
-use Want::{Number, Text};
+use Want::{Bool, Number, Text};
 
 #[rustfmt::skip]
 pub(super) const FUNCS: &[FuncInfo] = &[
@@ -143,6 +148,7 @@ pub(super) const FUNCS: &[FuncInfo] = &[
     FuncInfo { name: "str", func: Func::Str, min: 1, max: 1, wants: &[Text], returns: Ty::Str, usage: "str(x)" },
     FuncInfo { name: "input_file", func: Func::InputFile, min: 0, max: 0, wants: &[Text], returns: Ty::Str, usage: "input_file()" },
     FuncInfo { name: "basename", func: Func::Basename, min: 1, max: 1, wants: &[Text], returns: Ty::Str, usage: "basename(path)" },
+    FuncInfo { name: "if", func: Func::If, min: 3, max: 3, wants: &[Bool, Text], returns: Ty::Any, usage: "if(cond, a, b)" },
 ];
 
 /// Names of all functions, for "did you mean" suggestions.
