@@ -1113,5 +1113,5 @@ fn docs_function_examples_hold() {
         );
         checked += 1;
     }
-    assert_eq!(checked, 19);
+    assert_eq!(checked, 22);
 }

@@ -179,6 +179,109 @@ pub(crate) fn format_float(f: f64) -> String {
     format!("{f:?}")
 }
 
+/// `x` rounded to `digits` decimal places, halves away from zero. An
+/// integer has no decimal places, so it is unchanged unless `digits` is
+/// negative: then it is rounded to a multiple of `10^-digits`
+/// (`round_int(1250, -2)` is 1300), computed in `i128`. `None` when the
+/// result is past the 64-bit range (`round_int(i64::MAX, -1)`).
+pub(crate) fn round_int(x: i64, digits: i64) -> Option<i64> {
+    if digits >= 0 {
+        return Some(x);
+    }
+    // |x| < 5 * 10^19, so past 19 places everything rounds to 0.
+    let Some(places) = digits.checked_neg().filter(|p| *p <= 19) else {
+        return Some(0);
+    };
+    let unit = 10i128.pow(places as u32);
+    let x = i128::from(x);
+    let (quotient, rest) = (x / unit, x % unit);
+    let quotient = if 2 * rest.abs() >= unit {
+        quotient + x.signum()
+    } else {
+        quotient
+    };
+    i64::try_from(quotient * unit).ok()
+}
+
+/// Most significant digits of a float's shortest round-trip text.
+const MAX_FLOAT_DIGITS: usize = 17;
+
+/// `x` rounded to `digits` decimal places, halves away from zero, as the
+/// decimal number it prints as (its shortest round-trip digits), so 2.675,
+/// whose float is a little below 2.675, still rounds to 2.68: what Spark's
+/// `round` gives, computing in `BigDecimal` from that same text. With as
+/// many places as `x` has digits or more, `x` is unchanged; with too few, 0.
+/// A zero result is `0.0`, never `-0.0`; `inf` and `NaN` are unchanged. The
+/// rounded decimal is read back by the standard parser, so the result is the
+/// float nearest to it. Allocates nothing.
+pub(crate) fn round_float(x: f64, digits: i64) -> f64 {
+    if !x.is_finite() {
+        return x;
+    }
+    // `{:e}` writes the shortest round-trip digits: `2.675e0`, `1e-7`; at
+    // most 17 digits, a `.`, `e`, a sign and 3 exponent digits.
+    let mut buf = [0u8; 32];
+    let Some(text) = format_into(&mut buf, format_args!("{:e}", x.abs())) else {
+        return x;
+    };
+    let text = text.as_bytes();
+    let Some(e_at) = text.iter().position(|&b| b == b'e') else {
+        return x;
+    };
+    let exponent = std::str::from_utf8(&text[e_at + 1..])
+        .ok()
+        .and_then(|e| e.parse::<i64>().ok());
+    let Some(exponent) = exponent else {
+        return x;
+    };
+    let mut shortest = [0u8; MAX_FLOAT_DIGITS];
+    let mut count = 0;
+    for &b in text[..e_at].iter().filter(|b| b.is_ascii_digit()) {
+        let Some(slot) = shortest.get_mut(count) else {
+            return x;
+        };
+        *slot = b - b'0';
+        count += 1;
+    }
+    // The first digit's place is 10^exponent: keep the digits down to the
+    // place 10^-digits.
+    let keep = i128::from(exponent) + i128::from(digits) + 1;
+    if keep >= count as i128 {
+        return if x == 0.0 { 0.0 } else { x };
+    }
+    let Ok(keep) = usize::try_from(keep) else {
+        return 0.0;
+    };
+    let mut kept: u64 = shortest[..keep]
+        .iter()
+        .fold(0, |n, &d| n * 10 + u64::from(d));
+    if shortest[keep] >= 5 {
+        kept += 1;
+    }
+    if kept == 0 {
+        return 0.0;
+    }
+    // `kept` * 10^-digits, where -digits is within -340..=310 here.
+    let mut buf = [0u8; 40];
+    let rounded = format_into(&mut buf, format_args!("{kept}e{}", -i128::from(digits)))
+        .and_then(|t| t.parse::<f64>().ok());
+    match rounded {
+        Some(r) if x < 0.0 => -r,
+        Some(r) => r,
+        None => x,
+    }
+}
+
+/// Formats `args` into `buf` without allocating; `None` if it does not fit.
+fn format_into<'b>(buf: &'b mut [u8], args: std::fmt::Arguments) -> Option<&'b str> {
+    use std::io::Write;
+    let total = buf.len();
+    let mut rest = &mut buf[..];
+    rest.write_fmt(args).ok()?;
+    let len = total - rest.len();
+    std::str::from_utf8(buf.get(..len)?).ok()
+}
+
 /// Bytes as a double-quoted string for messages, cut after `MAX_SHOWN_LEN`.
 pub(crate) fn quote(bytes: &[u8]) -> String {
     crate::protocol::quote_bytes(bytes, MAX_SHOWN_LEN)
@@ -290,6 +393,86 @@ mod tests {
         ] {
             assert_eq!(parse_number(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn integers_round_to_tens_in_i128() {
+        let cases = [
+            (1250, -2, Some(1300)),
+            (1249, -2, Some(1200)),
+            (-1250, -2, Some(-1300)),
+            (-1249, -2, Some(-1200)),
+            (15, -1, Some(20)),
+            (-15, -1, Some(-20)),
+            (7, 0, Some(7)),
+            (7, 5, Some(7)),
+            (7, i64::MAX, Some(7)),
+            (4_999_999_999_999_999_999, -19, Some(0)),
+            (i64::MIN, -19, None),
+            (i64::MAX, -19, None),
+            (i64::MAX, -18, Some(9_000_000_000_000_000_000)),
+            (i64::MIN, -18, Some(-9_000_000_000_000_000_000)),
+            (i64::MAX, -1, None),
+            (i64::MIN, -1, None),
+            (i64::MAX, -20, Some(0)),
+            (i64::MIN, i64::MIN, Some(0)),
+        ];
+        for (x, digits, want) in cases {
+            assert_eq!(round_int(x, digits), want, "round_int({x}, {digits})");
+        }
+    }
+
+    /// Halves away from zero, on the digits the float prints as.
+    #[test]
+    fn floats_round_on_their_printed_digits() {
+        let cases = [
+            (2.675, 2, 2.68),
+            (-2.675, 2, -2.68),
+            (1.005, 2, 1.01),
+            (0.125, 2, 0.13),
+            (0.5, 0, 1.0),
+            (2.5, 0, 3.0),
+            (-2.5, 0, -3.0),
+            (0.1 + 0.2, 2, 0.3),
+            (0.1 + 0.2, 16, 0.3),
+            (0.1 + 0.2, 17, 0.30000000000000004),
+            (123.456, -1, 120.0),
+            (125.0, -1, 130.0),
+            (1250.0, -2, 1300.0),
+            (950.0, -3, 1000.0),
+            (123.456, 5, 123.456),
+            (1e300, 2, 1e300),
+            (1.5e300, -300, 2e300),
+            (5e-324, 400, 5e-324),
+            (5e-324, 322, 0.0),
+            (5e-324, 323, 1e-323),
+            (5e-324, 324, 5e-324),
+            (9.5, i64::MAX, 9.5),
+            (1.7976931348623157e308, 0, 1.7976931348623157e308),
+            (1.7976931348623157e308, -308, f64::INFINITY),
+            (0.4, 0, 0.0),
+            (9.99, 1, 10.0),
+            (0.000123456, 5, 0.00012),
+            (123456789012345680.0, -2, 123456789012345700.0),
+        ];
+        for (x, digits, want) in cases {
+            let got = round_float(x, digits);
+            assert_eq!(
+                got.to_bits(),
+                want.to_bits(),
+                "round_float({x:e}, {digits}) = {got:e}"
+            );
+        }
+        // A zero result is 0.0, not -0.0; inf and NaN are unchanged.
+        for (x, digits) in [(-0.4, 0), (-1.5, -5), (-0.0, 3), (-2.5, i64::MIN), (0.0, 0)] {
+            assert_eq!(
+                round_float(x, digits).to_bits(),
+                0.0f64.to_bits(),
+                "{x} {digits}"
+            );
+        }
+        assert_eq!(round_float(f64::NEG_INFINITY, 2), f64::NEG_INFINITY);
+        assert!(round_float(f64::NAN, 2).is_nan());
     }
 
     #[test]

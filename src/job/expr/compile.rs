@@ -18,11 +18,11 @@ use std::collections::BTreeMap;
 
 use super::eval::{eval, Env};
 use super::tree::function_names;
-use super::tree::Want::{Bool, Number, Text};
+use super::tree::Want::{Bool, Integer, Number, Text};
 use super::tree::{BinOp, Expr, Func, FuncInfo, Kind, Node, Ty, UnOp, FUNCS};
 use crate::job::error::{did_you_mean, JobError};
 use crate::job::parser::{Arg, Syn, SynKind};
-use crate::job::value::{Val, Value};
+use crate::job::value::{Num, Val, Value};
 
 /// Longest string a constant may compute to (1 MiB).
 pub(super) const MAX_CONSTANT_BYTES: usize = 1024 * 1024;
@@ -285,6 +285,29 @@ impl Compiler<'_> {
             Text => Ok(()),
             Number => self.want_number(syn, node, ty),
             Bool => self.want_bool(syn, node, ty, &format!("`{}`", info.name)),
+            Integer => {
+                self.want_number(syn, node, ty)?;
+                let bad = match (&node.kind, ty) {
+                    (Kind::Const(v), _) => {
+                        let int = matches!(Val::from_value(v).to_num(), Some(Num::Int(_)));
+                        (!int).then(|| v.describe())
+                    }
+                    (_, Ty::Float) => Some(ty.article().to_string()),
+                    _ => None,
+                };
+                match bad {
+                    Some(shown) => Err(JobError::at(
+                        syn.span,
+                        format!(
+                            "`{}` needs an integer as argument {}, got {shown} (usage: {})",
+                            info.name,
+                            i + 1,
+                            info.usage
+                        ),
+                    )),
+                    None => Ok(()),
+                }
+            }
         }
     }
 
@@ -435,6 +458,10 @@ impl Compiler<'_> {
 
 /// The static type of a call of `info` with arguments of types `args`.
 fn result_ty(info: &FuncInfo, args: &[Ty]) -> Ty {
+    let numeric = |ty: Ty| match ty {
+        Ty::Int | Ty::Float => ty,
+        _ => Ty::Num,
+    };
     match (info.func, args) {
         // Both branches' type when they agree, a number when both are.
         (Func::If, [_, a, b]) if a == b => *a,
@@ -446,6 +473,8 @@ fn result_ty(info: &FuncInfo, args: &[Ty]) -> Ty {
                 Ty::Any
             }
         }
+        // An integer stays an integer, a float a float.
+        (Func::Abs, [x]) | (Func::Round, [x, _]) => numeric(*x),
         _ => info.returns,
     }
 }
@@ -562,35 +591,29 @@ mod tests {
     }
 
     #[test]
-    fn if_is_checked() {
+    fn if_abs_and_round_are_checked() {
         let cases = [
-            (
-                "if($1, 1, 2)",
-                "1:8: `if` needs true or false, got a string (compare it, e.g. `$1 == \"yes\"`)",
-            ),
-            (
-                "if(\"true\", 1, 2)",
-                "1:8: `if` needs true or false, got \"true\" (compare it, e.g. `$1 == \"yes\"`)",
-            ),
-            (
-                "if(len($0), 1, 2)",
-                "1:8: `if` needs true or false, got an integer (compare it, e.g. `$1 == \"yes\"`)",
-            ),
-            (
-                "if(true, 1)",
-                "1:5: `if` takes 3 arguments, got 2 (usage: if(cond, a, b))",
-            ),
+            ("if($1, 1, 2)", "1:8: `if` needs true or false, got a string (compare it, e.g. `$1 == \"yes\"`)"),
+            ("if(\"true\", 1, 2)", "1:8: `if` needs true or false, got \"true\" (compare it, e.g. `$1 == \"yes\"`)"),
+            ("if(len($0), 1, 2)", "1:8: `if` needs true or false, got an integer (compare it, e.g. `$1 == \"yes\"`)"),
+            ("if(true, 1)", "1:5: `if` takes 3 arguments, got 2 (usage: if(cond, a, b))"),
             ("if($1 == \"a\", 1, nope)", "1:22: unknown name `nope`"),
-            (
-                "if(false, $1 + \"x\", 2)",
-                "1:20: cannot use \"x\" as a number",
-            ),
-            // A constant that fails is reported in the branch a constant
-            // condition chooses.
-            (
-                "if(n == \"4\", 0, 10 / (int(n) - 3))",
-                "1:24: integer division by zero in `10 / (int(n) - 3)`",
-            ),
+            ("if(false, $1 + \"x\", 2)", "1:20: cannot use \"x\" as a number"),
+            ("abs(true)", "1:9: cannot use true as a number"),
+            ("abs(\"x\")", "1:9: cannot use \"x\" as a number"),
+            ("abs()", "1:5: `abs` takes 1 argument, got 0 (usage: abs(x))"),
+            ("round(1, 2, 3)", "1:5: `round` takes 1 or 2 arguments, got 3 (usage: round(x) or round(x, digits))"),
+            ("round($1, 1.5)", "1:15: `round` needs an integer as argument 2, got 1.5 (usage: round(x) or round(x, digits))"),
+            ("round($1, \"2.0\")", "1:15: `round` needs an integer as argument 2, got \"2.0\" (usage: round(x) or round(x, digits))"),
+            ("round($1, float($2))", "1:15: `round` needs an integer as argument 2, got a float (usage: round(x) or round(x, digits))"),
+            ("round($1, \"two\")", "1:15: cannot use \"two\" as a number"),
+            ("round(split($0))", "1:11: cannot use a list as a number"),
+            // Constants that fail are still reported before anything runs...
+            ("round(0.0 / 0.0)", "1:5: cannot round NaN to a 64-bit integer in `round(0.0 / 0.0)`"),
+            ("abs(-9223372036854775807 - 1)", "1:5: integer overflow: -9223372036854775808 has no 64-bit absolute value in `abs(-9223372036854775807 - 1)`"),
+            ("round(9223372036854775807, -1)", "1:5: integer overflow: 9223372036854775807 rounded to -1 digits is past the 64-bit range in `round(9223372036854775807, -1)`"),
+            // ... also in the branch of `if` a constant condition chooses.
+            ("if(n == \"4\", 0, 10 / (int(n) - 3))", "1:24: integer division by zero in `10 / (int(n) - 3)`"),
         ];
         for (src, want) in cases {
             assert_eq!(static_error(src), want, "{src}");
@@ -631,6 +654,15 @@ mod tests {
             ("if($1 == \"a\", \"x\", 2)", Ty::Any),
             ("if($1 == \"a\", true, $2 == \"b\")", Ty::Bool),
             ("if(true, \"x\", 2)", Ty::Str),
+            ("abs($1)", Ty::Num),
+            ("abs(int($1))", Ty::Int),
+            ("abs(float($1))", Ty::Float),
+            ("round($1)", Ty::Int),
+            ("round(2.5)", Ty::Int),
+            ("round($1, 2)", Ty::Num),
+            ("round(float($1), 2)", Ty::Float),
+            ("round(int($1), -2)", Ty::Int),
+            ("round(2.675, 2)", Ty::Float),
         ];
         for (src, want) in cases {
             assert_eq!(type_of(src), want, "{src}");

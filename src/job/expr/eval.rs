@@ -20,7 +20,7 @@ use std::ops::Range;
 use super::compile::MAX_CONSTANT_BYTES;
 use super::tree::{BinOp, Expr, Func, Kind, Node, UnOp};
 use crate::job::bytes;
-use crate::job::value::{Num, Val, Value};
+use crate::job::value::{round_float, round_int, Num, Val, Value};
 use crate::record::RecordRef;
 
 /// Longest string an expression may compute from a record (64 MiB).
@@ -499,6 +499,54 @@ fn call<'e>(
             };
             return arg(chosen);
         }
+        Func::Abs => {
+            let v = arg(0)?;
+            match env.number(node, &v)? {
+                Num::Int(i) => Val::Int(i.checked_abs().ok_or_else(|| {
+                    env.fail(
+                        node,
+                        format_args!("integer overflow: {i} has no 64-bit absolute value"),
+                    )
+                })?),
+                Num::Float(f) => Val::Float(f.abs()),
+            }
+        }
+        Func::Round => {
+            let v = arg(0)?;
+            let x = env.number(node, &v)?;
+            if args.len() < 2 {
+                return match x {
+                    Num::Int(i) => Ok(Val::Int(i)),
+                    Num::Float(f) => float_to_int(f.round()).map(Val::Int).ok_or_else(|| {
+                        env.fail(
+                            node,
+                            format_args!("cannot round {} to a 64-bit integer", v.describe()),
+                        )
+                    }),
+                };
+            }
+            let d = arg(1)?;
+            let Num::Int(digits) = env.number(node, &d)? else {
+                return Err(env.fail(
+                    node,
+                    format_args!(
+                        "`round` needs an integer as argument 2, got {}",
+                        d.describe()
+                    ),
+                ));
+            };
+            match x {
+                Num::Int(i) => Val::Int(round_int(i, digits).ok_or_else(|| {
+                    env.fail(
+                        node,
+                        format_args!(
+                            "integer overflow: {i} rounded to {digits} digits is past the 64-bit range"
+                        ),
+                    )
+                })?),
+                Num::Float(f) => Val::Float(round_float(f, digits)),
+            }
+        }
     })
 }
 
@@ -875,6 +923,91 @@ mod tests {
             compile_str("if($1 == \"a\", true, false)").eval_bool(&ctx),
             Ok(true)
         );
+    }
+
+    #[test]
+    fn abs_keeps_the_kind_of_number() {
+        let line = b"-7 2.5 -0.0 -9223372036854775808 x";
+        let cases: &[(&str, Value)] = &[
+            ("abs($1)", Value::Int(7)),
+            ("abs(-$1)", Value::Int(7)),
+            ("abs(-$2)", Value::Float(2.5)),
+            ("abs($3)", Value::Float(0.0)),
+            ("abs(-3)", Value::Int(3)),
+            ("abs(0.0 / 0.0) == abs(0.0 / 0.0)", Value::Bool(false)),
+            ("abs(-1.0 / 0.0)", Value::Float(f64::INFINITY)),
+            ("abs(-9223372036854775807)", Value::Int(i64::MAX)),
+        ];
+        for (src, want) in cases {
+            assert_eq!(ev(src, line).as_ref(), Ok(want), "{src}");
+        }
+        assert_eq!(
+            ev("abs($4)", line),
+            Err(
+                "integer overflow: -9223372036854775808 has no 64-bit absolute value in `abs($4)`"
+                    .into()
+            )
+        );
+        assert_eq!(
+            ev("abs($5)", line),
+            Err("cannot use \"x\" as a number in `abs($5)`".into())
+        );
+    }
+
+    /// Halves away from zero, as Spark SQL and C round (not Python's
+    /// half-to-even), and a float is rounded as the decimal it prints as.
+    #[test]
+    fn round_halves_away_from_zero() {
+        let line = b"2.675 -2.5 1250 1e300 1.5 x -9223372036854775808 9223372036854775807";
+        let cases: &[(&str, Value)] = &[
+            ("round(2.5)", Value::Int(3)),
+            ("round(-2.5)", Value::Int(-3)),
+            ("round(0.5)", Value::Int(1)),
+            ("round(1.5)", Value::Int(2)),
+            ("round(0.49999999999999994)", Value::Int(0)),
+            ("round($2)", Value::Int(-3)),
+            ("round($3)", Value::Int(1250)),
+            ("round(-0.4)", Value::Int(0)),
+            ("round($1, 2)", Value::Float(2.68)),
+            ("round(-$1, 2)", Value::Float(-2.68)),
+            ("round(2.675, 2)", Value::Float(2.68)),
+            ("round(1.005, 2)", Value::Float(1.01)),
+            ("round(0.125, 2)", Value::Float(0.13)),
+            ("round($2, 0)", Value::Float(-3.0)),
+            ("round($3, -2)", Value::Int(1300)),
+            ("round(-$3, -2)", Value::Int(-1300)),
+            ("round(1249, -2)", Value::Int(1200)),
+            ("round($3, 2)", Value::Int(1250)),
+            ("round($3, -5)", Value::Int(0)),
+            ("round(123.456, -1)", Value::Float(120.0)),
+            ("round(0.1 + 0.2, 2)", Value::Float(0.3)),
+            ("round($4, 2)", Value::Float(1e300)),
+            ("round($5, 400)", Value::Float(1.5)),
+            ("round($5, \"0\")", Value::Float(2.0)),
+            ("round(-$5, -3)", Value::Float(0.0)),
+            ("round($5, $7)", Value::Float(0.0)),
+            ("round($5, $8)", Value::Float(1.5)),
+            ("round($3, $7)", Value::Int(0)),
+            ("round($7, -18)", Value::Int(-9_000_000_000_000_000_000)),
+            ("round(1.0 / 0.0, 2)", Value::Float(f64::INFINITY)),
+        ];
+        for (src, want) in cases {
+            assert_eq!(ev(src, line).as_ref(), Ok(want), "{src}");
+        }
+        let errors = [
+            ("round($4)", "cannot round \"1e300\" to a 64-bit integer in `round($4)`"),
+            ("round(float($4) * 10.0)", "cannot round 1e301 to a 64-bit integer in `round(float($4) * 10.0)`"),
+            ("round($3, $5)", "`round` needs an integer as argument 2, got \"1.5\" in `round($3, $5)`"),
+            ("round($6, 2)", "cannot use \"x\" as a number in `round($6, 2)`"),
+            ("round($3, $6)", "cannot use \"x\" as a number in `round($3, $6)`"),
+            (
+                "round($8, -1)",
+                "integer overflow: 9223372036854775807 rounded to -1 digits is past the 64-bit range in `round($8, -1)`",
+            ),
+        ];
+        for (src, want) in errors {
+            assert_eq!(ev(src, line), Err(want.to_string()), "{src}");
+        }
     }
 
     #[test]

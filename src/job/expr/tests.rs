@@ -115,7 +115,8 @@ fn random_expressions_on_random_records_never_panic() {
         "$(1 - 2)",
     ];
     const UNARY: &[&str] = &[
-        "lower", "upper", "trim", "split", "len", "int", "float", "str", "basename", "-", "not ",
+        "lower", "upper", "trim", "split", "len", "int", "float", "str", "basename", "abs",
+        "round", "-", "not ",
     ];
     const BINARY: &[&str] = &[
         "+",
@@ -137,6 +138,7 @@ fn random_expressions_on_random_records_never_panic() {
         "concat",
         "before",
         "after",
+        "round",
         "[]",
         "if",
     ];

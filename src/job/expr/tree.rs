@@ -99,6 +99,8 @@ pub(super) enum Func {
     InputFile,
     Basename,
     If,
+    Abs,
+    Round,
 }
 
 /// What a function argument must be.
@@ -110,6 +112,8 @@ pub(super) enum Want {
     Number,
     /// `true` or `false` (strings are not converted).
     Bool,
+    /// An integer, or a string that reads as one (not `2.0`).
+    Integer,
 }
 
 pub(super) struct FuncInfo {
@@ -121,12 +125,12 @@ pub(super) struct FuncInfo {
     /// Kinds of the arguments; the last one repeats.
     pub(super) wants: &'static [Want],
     /// The result type; `compile::result_ty` refines it for functions
-    /// whose result type follows their arguments' (`if`).
+    /// whose result type follows their arguments' (`abs`, `round`, `if`).
     pub(super) returns: Ty,
     pub(super) usage: &'static str,
 }
 
-use Want::{Bool, Number, Text};
+use Want::{Bool, Integer, Number, Text};
 
 #[rustfmt::skip]
 pub(super) const FUNCS: &[FuncInfo] = &[
@@ -149,6 +153,8 @@ pub(super) const FUNCS: &[FuncInfo] = &[
     FuncInfo { name: "input_file", func: Func::InputFile, min: 0, max: 0, wants: &[Text], returns: Ty::Str, usage: "input_file()" },
     FuncInfo { name: "basename", func: Func::Basename, min: 1, max: 1, wants: &[Text], returns: Ty::Str, usage: "basename(path)" },
     FuncInfo { name: "if", func: Func::If, min: 3, max: 3, wants: &[Bool, Text], returns: Ty::Any, usage: "if(cond, a, b)" },
+    FuncInfo { name: "abs", func: Func::Abs, min: 1, max: 1, wants: &[Number], returns: Ty::Num, usage: "abs(x)" },
+    FuncInfo { name: "round", func: Func::Round, min: 1, max: 2, wants: &[Number, Integer], returns: Ty::Int, usage: "round(x) or round(x, digits)" },
 ];
 
 /// Names of all functions, for "did you mean" suggestions.
