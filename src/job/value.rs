@@ -173,8 +173,12 @@ impl<'a> Val<'a> {
     }
 }
 
-/// A float as record text: Rust's shortest round-trip form, which always
-/// shows a `.` or an exponent (`2.0`, `0.5`, `1e21`, `inf`, `NaN`).
+/// A float as record text: the shortest text that reads back as the same
+/// float (Rust's `{:?}`: the fewest significant digits that do), always
+/// with a `.` or an exponent, written out in full for magnitudes from 1e-4
+/// up to below 1e16 and with an exponent outside them, as Python's `repr`
+/// (`2.0`, `0.5`, `1000000000000000.0`, `1e16`, `1.5e-5`, `inf`, `NaN`).
+/// `floats_print_as_the_shortest_text_that_reads_back` checks all of it.
 pub(crate) fn format_float(f: f64) -> String {
     format!("{f:?}")
 }
@@ -473,6 +477,108 @@ mod tests {
         }
         assert_eq!(round_float(f64::NEG_INFINITY, 2), f64::NEG_INFINITY);
         assert!(round_float(f64::NAN, 2).is_nan());
+    }
+
+    /// The significant digits of a float's text (`1.25e-7` has 3).
+    fn significant_digits(text: &str) -> usize {
+        let mantissa = text.split(['e', 'E']).next().unwrap_or("");
+        let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+        let digits = digits.trim_start_matches('0');
+        // A fraction's trailing zeros (`2.0`, `0.50`) are not significant;
+        // an integer's (`100`) are written out by the positional form only.
+        digits.trim_end_matches('0').len().max(1)
+    }
+
+    /// Every finite float prints as text that reads back as the same float,
+    /// with no more significant digits than the shortest such text, and no
+    /// text with one digit fewer reads back as it.
+    #[test]
+    fn floats_print_as_the_shortest_text_that_reads_back() {
+        let mut rng = crate::rng::Rng::new(12);
+        let specials = [
+            0.0,
+            -0.0,
+            1.0,
+            0.1,
+            0.1 + 0.2,
+            1e15,
+            1e16,
+            123456789012345680.0,
+            1e-4,
+            1e-5,
+            f64::MIN_POSITIVE,
+            5e-324,
+            -5e-324,
+            f64::MAX,
+            f64::MIN,
+            f64::EPSILON,
+            9007199254740993.0,
+        ];
+        let random = (0..200_000).map(|_| f64::from_bits(rng.next_u64()));
+        // Floats of ordinary size too, which random bit patterns rarely are.
+        let mut rng2 = crate::rng::Rng::new(13);
+        let ordinary =
+            (0..50_000).map(|_| (rng2.unit() - 0.5) * 10f64.powi(rng2.below(30) as i32 - 10));
+        let mut checked = 0;
+        for (i, x) in specials
+            .into_iter()
+            .chain(random)
+            .chain(ordinary)
+            .enumerate()
+        {
+            if !x.is_finite() {
+                continue;
+            }
+            let text = format_float(x);
+            let back = match parse_number(text.as_bytes()) {
+                Some(Num::Float(f)) => f,
+                other => panic!("{text} read back as {other:?}"),
+            };
+            assert_eq!(back.to_bits(), x.to_bits(), "{text}");
+            assert!(text.contains(['.', 'e']), "{text}");
+            let n = significant_digits(&text);
+            assert_eq!(n, significant_digits(&format!("{x:e}")), "{text}");
+            // Positional between 1e-4 and 1e16, as Python's `repr`.
+            let positional = x == 0.0 || (1e-4..1e16).contains(&x.abs());
+            assert_eq!(!text.contains('e'), positional, "{text}");
+            // For a sample, check independently that none of the two
+            // decimals of n - 1 digits around x reads back as x: x's exact
+            // value written with enough digits (a float's exact decimal
+            // expansion has at most 767), cut to n - 1 digits, and that
+            // plus one in its last digit.
+            if n > 1 && i % 50 == 0 {
+                let exact = format!("{:.800e}", x.abs());
+                let (mantissa, exponent) = exact.split_once('e').unwrap();
+                let exponent: i32 = exponent.parse().unwrap();
+                let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+                let below: u64 = digits[..n - 1].parse().unwrap();
+                for candidate in [below, below + 1] {
+                    let shorter = format!("{candidate}e{}", exponent - (n as i32 - 2));
+                    let f: f64 = shorter.parse().unwrap();
+                    assert_ne!(f, x.abs(), "{shorter} is shorter than {text}");
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 4000, "{checked}");
+        // The format of ordinary numbers.
+        let shown: Vec<String> = [2.0, -0.0, 0.25, 1e15, 1e16, 1.5e-5, 1e21, 1e-7, 5e-324]
+            .map(format_float)
+            .to_vec();
+        assert_eq!(
+            shown,
+            [
+                "2.0",
+                "-0.0",
+                "0.25",
+                "1000000000000000.0",
+                "1e16",
+                "1.5e-5",
+                "1e21",
+                "1e-7",
+                "5e-324"
+            ]
+        );
     }
 
     #[test]
