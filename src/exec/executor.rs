@@ -309,9 +309,9 @@ fn write_shuffle(
         written: 0,
     };
     match &shuffle.combine {
-        Some(agg) => {
+        Some(aggs) => {
             let mut combiner = Combiner {
-                table: HashAggregator::new(agg.clone(), budget, MERGE_FAN_IN, Arc::clone(spill)),
+                table: HashAggregator::new(aggs.clone(), budget, MERGE_FAN_IN, Arc::clone(spill)),
                 next_ord: u64::from(spec.task) << 32,
                 wide,
             };

@@ -81,9 +81,9 @@ pub fn reduce(
         .ok_or_else(|| format!("no dataset {wide}"))?
         .op;
     Ok(match op {
-        Op::ReduceByKey { agg, .. } => {
+        Op::ReduceByKey { aggs, .. } => {
             let mut table =
-                HashAggregator::new(agg.clone(), budget, MERGE_FAN_IN, Arc::clone(spill));
+                HashAggregator::new(aggs.clone(), budget, MERGE_FAN_IN, Arc::clone(spill));
             for r in fetch_side(0)? {
                 let r = r?;
                 table.merge_partial(r.key.as_deref().unwrap_or_default(), &r.value)?;

@@ -58,6 +58,9 @@ pub const MAX_DATASETS: usize = graph::MAX_DATASETS;
 /// Most `save` statements in one job.
 pub const MAX_SAVES: usize = graph::MAX_SAVES;
 
+/// Most aggregators in one `reduce_by_key`.
+pub const MAX_AGGREGATORS: usize = graph::MAX_AGGREGATORS;
+
 /// A parsed, checked job with its params bound.
 #[derive(Debug, Clone)]
 pub struct Job {
@@ -128,9 +131,11 @@ pub enum Op {
         input: DatasetId,
         command: String,
     },
+    /// One aggregator, or several (their results joined by tabs), in the
+    /// order written; never none.
     ReduceByKey {
         input: DatasetId,
-        agg: Aggregator,
+        aggs: Vec<Aggregator>,
         partitions: Option<u32>,
     },
     GroupByKey {

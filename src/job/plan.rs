@@ -75,8 +75,8 @@ pub struct ShufflePlan {
     pub side: usize,
     pub partitions: u32,
     pub partitioner: Partitioner,
-    /// `reduce_by_key` combines values on the map side with this.
-    pub combine: Option<Aggregator>,
+    /// `reduce_by_key` combines values on the map side with these.
+    pub combine: Option<Vec<Aggregator>>,
     /// `distinct` partitions by the whole record; the others by key.
     pub by_whole_record: bool,
     /// The stage that writes it.
@@ -225,8 +225,8 @@ impl Planner<'_> {
         let (partitions, combine, partitioner, by_whole_record) = match &self.job.datasets[wide].op
         {
             Op::ReduceByKey {
-                agg, partitions, ..
-            } => (*partitions, Some(agg.clone()), Partitioner::Hash, false),
+                aggs, partitions, ..
+            } => (*partitions, Some(aggs.clone()), Partitioner::Hash, false),
             Op::GroupByKey { partitions, .. }
             | Op::Join { partitions, .. }
             | Op::LeftJoin { partitions, .. } => (*partitions, None, Partitioner::Hash, false),
@@ -313,7 +313,7 @@ mod tests {
         assert_eq!(p.stages[1].ops, "reduce_by_key > save");
         assert_eq!(p.stages[1].parents, vec![0]);
         assert_eq!(p.shuffles[0].partitions, 3);
-        assert_eq!(p.shuffles[0].combine, Some(Aggregator::Sum));
+        assert_eq!(p.shuffles[0].combine, Some(vec![Aggregator::Sum]));
     }
 
     #[test]
