@@ -517,3 +517,111 @@ fn job_report(addr: &str, id: &str) -> minispark::protocol::JobReport {
         minispark::client::Client::connect(addr, std::time::Duration::from_secs(10), None).unwrap();
     c.job(id.parse().unwrap()).unwrap()
 }
+
+#[test]
+fn distinct_drops_repeats_on_the_map_side_even_when_it_spills() {
+    let dir = temp_dir("distinct");
+    // 30,000 lines of about 600 distinct ones, some far more frequent.
+    let mut rng = Rng::new(16);
+    let lines: Vec<String> = (0..30_000)
+        .map(|_| {
+            let u = rng.unit();
+            let i = (u * u * 600.0) as u64;
+            format!("w{i} {} {}", i % 7, "x".repeat((i % 40) as usize))
+        })
+        .collect();
+    fs::write(dir.join("in.txt"), lines.join("\n") + "\n").unwrap();
+    fs::write(
+        dir.join("d.job"),
+        "x = read_text(\"in.txt\")\n\
+         x.distinct(4).save(\"lines\")\n\
+         x.map($1, $2).distinct().save(\"pairs\")\n\
+         x.flat_map(split($0)).distinct(partitions=3).save(\"words\")\n",
+    )
+    .unwrap();
+    let set = |items: Vec<String>| -> Vec<String> {
+        let s: BTreeSet<String> = items.into_iter().collect();
+        s.into_iter().collect()
+    };
+    let want_lines = set(lines.clone());
+    let want_pairs = set(lines
+        .iter()
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            format!("{}\t{}", f[0], f[1])
+        })
+        .collect());
+    let want_words = set(lines
+        .iter()
+        .flat_map(|l| l.split_whitespace().map(str::to_string))
+        .collect());
+    assert!(want_lines.len() < 700 && want_words.len() < 700);
+    for memory in ["512M", "64K"] {
+        let (m, _w) = cluster(2, &[], &["--slots", "2", "--memory", memory]);
+        let run = client_in(
+            Some(&dir),
+            &[
+                "--master",
+                &m.addr,
+                "submit",
+                "d.job",
+                "--wait",
+                "--overwrite",
+            ],
+        );
+        assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+        let id = stdout(&run).lines().next().unwrap().to_string();
+        for (out, want, parts) in [
+            ("lines", &want_lines, Some(4)),
+            ("pairs", &want_pairs, None),
+            ("words", &want_words, Some(3)),
+        ] {
+            let got = output_lines(&dir.join(out));
+            assert_eq!(got.len(), want.len(), "{out} {memory}: each record once");
+            assert_eq!(&sorted(got), want, "{out} {memory}");
+            let count = part_count(&dir.join(out));
+            assert_eq!(parts.unwrap_or(count), count, "{out}");
+            // Each part in record byte order, as before.
+            for part in 0..count {
+                let text =
+                    fs::read_to_string(dir.join(out).join(format!("part-{part:05}"))).unwrap();
+                let recs: Vec<&str> = text.lines().collect();
+                assert!(recs.windows(2).all(|w| w[0] < w[1]), "{out} part {part}");
+            }
+        }
+        // What each map stage shuffled: at most one copy of a distinct
+        // record per map task (it was every input record before).
+        let report = job_report(&m.addr, &id);
+        let map_stage = |tail: &str| {
+            report
+                .stages
+                .iter()
+                .find(|s| s.ops.starts_with(tail))
+                .unwrap_or_else(|| panic!("no stage {tail}: {:?}", report.stages))
+        };
+        for (ops, distinct) in [
+            ("read_text > shuffle", want_lines.len()),
+            ("read_text > map > shuffle", want_pairs.len()),
+            ("read_text > flat_map > shuffle", want_words.len()),
+        ] {
+            let stage = map_stage(ops);
+            let bound = distinct as u64 * u64::from(stage.tasks_total);
+            assert!(stage.tasks_total >= 2, "{stage:?}");
+            assert!(
+                stage.records_out <= bound && stage.records_out < stage.records_in / 5,
+                "{memory}: {ops} shuffled {} records of {} (bound {bound})",
+                stage.records_out,
+                stage.records_in
+            );
+        }
+        if memory == "64K" {
+            let text = stdout(&client(&["--master", &m.addr, "status", &id]));
+            assert!(
+                text.contains("spilled "),
+                "the budget forced spills: {text}"
+            );
+            let spilled: u64 = report.stages.iter().map(|s| s.spill_records).sum();
+            assert!(spilled > 0);
+        }
+    }
+}

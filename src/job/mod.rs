@@ -37,7 +37,7 @@ pub(crate) use error::span_at;
 pub use error::JobError;
 pub use expr::{BinOp, Expr, RecordCtx, UnOp};
 pub use lexer::Span;
-pub use plan::{plan, Input, Output, Partitioner, Plan, ShufflePlan, StagePlan};
+pub use plan::{plan, Combine, Input, Output, Partitioner, Plan, ShufflePlan, StagePlan};
 pub use value::Value;
 /// The expression language's number and text rules, shared with `reduce_by_key`
 /// so its results read and print like expression values.

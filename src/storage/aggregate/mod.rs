@@ -23,10 +23,13 @@
 //!   see), and a tuple of them for several aggregators of one key.
 //! * `partial.rs`: an accumulator as bytes, in a spill run or a shuffle
 //!   record, and read back.
+//! * `distinct.rs`: `distinct`'s map side, the same table with no
+//!   aggregators, keyed by whole records.
 //! * `tests.rs`: each aggregator's contract, then spilling and combining
 //!   checked against a plain in-memory computation.
 
 mod accumulator;
+mod distinct;
 mod partial;
 
 use std::collections::HashMap;
@@ -40,6 +43,7 @@ use crate::storage::hash::FastBuildHasher;
 use crate::storage::sort::{heap_bytes, merge_sorted_runs, Sorted, ALLOC_OVERHEAD_BYTES};
 use crate::storage::spill::SpillDir;
 use accumulator::Acc;
+pub use distinct::DistinctSet;
 
 /// Records of results or partials, in key byte order.
 pub type Results = Box<dyn Iterator<Item = Result<Record, String>> + Send>;
