@@ -364,3 +364,264 @@ fn an_unreadable_value_fails_the_job_naming_aggregator_key_and_value() {
         "{err}"
     );
 }
+
+/// `reduce_by_key(sum, count, mean, min, max, first, concat)` of `lines`
+/// (`key value`), as docs/jobs.md says each aggregator prints alone.
+fn several_aggregates(lines: &[String]) -> Vec<String> {
+    let mut groups: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for l in lines {
+        let (k, v) = l.split_once(' ').unwrap();
+        groups.entry(k).or_default().push(v);
+    }
+    let num = |v: &str| v.trim().parse::<f64>().unwrap();
+    groups
+        .iter()
+        .map(|(k, vals)| {
+            let any_float = vals.iter().any(|v| v.contains('.'));
+            // Every value is a multiple of 0.25: float sums are exact.
+            let total: f64 = vals.iter().map(|v| num(v)).sum();
+            let sum = if any_float {
+                format!("{total:?}")
+            } else {
+                (total as i64).to_string()
+            };
+            let mean = format!("{:?}", total / vals.len() as f64);
+            let by_num = |want_max: bool| {
+                let mut vs = vals.clone();
+                vs.sort_by(|a, b| {
+                    let o = num(a).partial_cmp(&num(b)).unwrap();
+                    let o = if want_max { o.reverse() } else { o };
+                    o.then(a.as_bytes().cmp(b.as_bytes()))
+                });
+                vs[0]
+            };
+            let mut bytes = vals.clone();
+            bytes.sort();
+            format!(
+                "{k}\t{sum}\t{}\t{mean}\t{}\t{}\t{}\t{}",
+                vals.len(),
+                by_num(false),
+                by_num(true),
+                vals[0],
+                bytes.join(";")
+            )
+        })
+        .collect()
+}
+
+/// Lines `key value` with integer keys, a hot key, a key with one value
+/// (`solo`, last) and a key whose values are all integers (`ints`);
+/// values integers and quarter floats, some written oddly (`+3`, `2.0`).
+fn key_values(n: usize, seed: u64) -> Vec<String> {
+    let mut rng = Rng::new(seed);
+    let mut lines: Vec<String> = (0..n)
+        .map(|_| {
+            let v = rng.below(400) as i64 - 200;
+            let key = match rng.below(10) {
+                0..=2 => "hot".to_string(),
+                3 => "ints".to_string(),
+                _ => format!("k{}", rng.below(300)),
+            };
+            let value = match (rng.below(6), key.as_str()) {
+                (_, "ints") => v.to_string(),
+                (0, _) => format!("{}.25", v),
+                (1, _) => format!("{v}.0"),
+                (2, _) => format!("+{}", v.abs()),
+                (3, _) => format!("{}.5", v),
+                _ => v.to_string(),
+            };
+            format!("{key} {value}")
+        })
+        .collect();
+    lines.push("solo -7.5".to_string());
+    lines
+}
+
+#[test]
+fn several_aggregates_of_one_key_in_one_shuffle() {
+    let dir = temp_dir("multiagg");
+    let lines = key_values(20_000, 15);
+    fs::write(dir.join("in.txt"), lines.join("\n") + "\n").unwrap();
+    fs::write(
+        dir.join("m.job"),
+        "param parts = 3\nx = read_text(\"in.txt\").map($1, $2)\n\
+         x.reduce_by_key(sum, count, mean, min, max, first, concat(\";\"), partitions=parts).save(\"all\")\n\
+         x.reduce_by_key(count, mean, parts).save(\"positional\")\n\
+         x.reduce_by_key(mean).save(\"mean\")\n",
+    )
+    .unwrap();
+    let expected = several_aggregates(&lines);
+    assert!(expected
+        .iter()
+        .any(|l| l.starts_with("solo\t-7.5\t1\t-7.5\t")));
+    let ints = expected.iter().find(|l| l.starts_with("ints\t")).unwrap();
+    assert!(
+        ints.split('\t').nth(1).unwrap().parse::<i64>().is_ok(),
+        "{ints}"
+    );
+    // Once with room, once with a budget that spills on both sides.
+    for memory in ["512M", "64K"] {
+        let (m, _w) = cluster(2, &[], &["--slots", "2", "--memory", memory]);
+        let run = client_in(
+            Some(&dir),
+            &[
+                "--master",
+                &m.addr,
+                "submit",
+                "m.job",
+                "--wait",
+                "--overwrite",
+            ],
+        );
+        assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+        let id = stdout(&run).lines().next().unwrap().to_string();
+        assert_eq!(sorted(output_lines(&dir.join("all"))), expected, "{memory}");
+        assert_eq!(part_count(&dir.join("all")), 3);
+        // The positional partition count still works after aggregators;
+        // each column is what that aggregator gives alone.
+        let alone = sorted(output_lines(&dir.join("mean")));
+        let pairs: Vec<String> = sorted(output_lines(&dir.join("positional")))
+            .iter()
+            .map(|l| {
+                let f: Vec<&str> = l.split('\t').collect();
+                format!("{}\t{}", f[0], f[2])
+            })
+            .collect();
+        assert_eq!(pairs, alone);
+        assert_eq!(part_count(&dir.join("positional")), 3);
+        // One shuffle per reduce, each map task sending a record per key.
+        let report = job_report(&m.addr, &id);
+        let keys = expected.len() as u64;
+        for stage in &report.stages {
+            if stage.ops.contains("> shuffle") {
+                assert!(
+                    stage.records_out <= keys * u64::from(stage.tasks_total),
+                    "{stage:?}"
+                );
+            }
+        }
+        let text = stdout(&client(&["--master", &m.addr, "status", &id]));
+        assert_eq!(text.matches("reduce_by_key > save").count(), 3, "{text}");
+        if memory == "64K" {
+            assert!(
+                text.contains("spilled "),
+                "the budget forced spills: {text}"
+            );
+        }
+    }
+}
+
+/// The job's report, through the client library.
+fn job_report(addr: &str, id: &str) -> minispark::protocol::JobReport {
+    let mut c =
+        minispark::client::Client::connect(addr, std::time::Duration::from_secs(10), None).unwrap();
+    c.job(id.parse().unwrap()).unwrap()
+}
+
+#[test]
+fn distinct_drops_repeats_on_the_map_side_even_when_it_spills() {
+    let dir = temp_dir("distinct");
+    // 30,000 lines of about 600 distinct ones, some far more frequent.
+    let mut rng = Rng::new(16);
+    let lines: Vec<String> = (0..30_000)
+        .map(|_| {
+            let u = rng.unit();
+            let i = (u * u * 600.0) as u64;
+            format!("w{i} {} {}", i % 7, "x".repeat((i % 40) as usize))
+        })
+        .collect();
+    fs::write(dir.join("in.txt"), lines.join("\n") + "\n").unwrap();
+    fs::write(
+        dir.join("d.job"),
+        "x = read_text(\"in.txt\")\n\
+         x.distinct(4).save(\"lines\")\n\
+         x.map($1, $2).distinct().save(\"pairs\")\n\
+         x.flat_map(split($0)).distinct(partitions=3).save(\"words\")\n",
+    )
+    .unwrap();
+    let set = |items: Vec<String>| -> Vec<String> {
+        let s: BTreeSet<String> = items.into_iter().collect();
+        s.into_iter().collect()
+    };
+    let want_lines = set(lines.clone());
+    let want_pairs = set(lines
+        .iter()
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            format!("{}\t{}", f[0], f[1])
+        })
+        .collect());
+    let want_words = set(lines
+        .iter()
+        .flat_map(|l| l.split_whitespace().map(str::to_string))
+        .collect());
+    assert!(want_lines.len() < 700 && want_words.len() < 700);
+    for memory in ["512M", "64K"] {
+        let (m, _w) = cluster(2, &[], &["--slots", "2", "--memory", memory]);
+        let run = client_in(
+            Some(&dir),
+            &[
+                "--master",
+                &m.addr,
+                "submit",
+                "d.job",
+                "--wait",
+                "--overwrite",
+            ],
+        );
+        assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+        let id = stdout(&run).lines().next().unwrap().to_string();
+        for (out, want, parts) in [
+            ("lines", &want_lines, Some(4)),
+            ("pairs", &want_pairs, None),
+            ("words", &want_words, Some(3)),
+        ] {
+            let got = output_lines(&dir.join(out));
+            assert_eq!(got.len(), want.len(), "{out} {memory}: each record once");
+            assert_eq!(&sorted(got), want, "{out} {memory}");
+            let count = part_count(&dir.join(out));
+            assert_eq!(parts.unwrap_or(count), count, "{out}");
+            // Each part in record byte order, as before.
+            for part in 0..count {
+                let text =
+                    fs::read_to_string(dir.join(out).join(format!("part-{part:05}"))).unwrap();
+                let recs: Vec<&str> = text.lines().collect();
+                assert!(recs.windows(2).all(|w| w[0] < w[1]), "{out} part {part}");
+            }
+        }
+        // What each map stage shuffled: at most one copy of a distinct
+        // record per map task (it was every input record before).
+        let report = job_report(&m.addr, &id);
+        let map_stage = |tail: &str| {
+            report
+                .stages
+                .iter()
+                .find(|s| s.ops.starts_with(tail))
+                .unwrap_or_else(|| panic!("no stage {tail}: {:?}", report.stages))
+        };
+        for (ops, distinct) in [
+            ("read_text > shuffle", want_lines.len()),
+            ("read_text > map > shuffle", want_pairs.len()),
+            ("read_text > flat_map > shuffle", want_words.len()),
+        ] {
+            let stage = map_stage(ops);
+            let bound = distinct as u64 * u64::from(stage.tasks_total);
+            assert!(stage.tasks_total >= 2, "{stage:?}");
+            assert!(
+                stage.records_out <= bound && stage.records_out < stage.records_in / 5,
+                "{memory}: {ops} shuffled {} records of {} (bound {bound})",
+                stage.records_out,
+                stage.records_in
+            );
+        }
+        if memory == "64K" {
+            let text = stdout(&client(&["--master", &m.addr, "status", &id]));
+            assert!(
+                text.contains("spilled "),
+                "the budget forced spills: {text}"
+            );
+            let spilled: u64 = report.stages.iter().map(|s| s.spill_records).sum();
+            assert!(spilled > 0);
+        }
+    }
+}

@@ -8,10 +8,11 @@
 //! OS idea: streaming. The task's narrow operators are fused into one
 //! `Chain` (`chain.rs`), and the input loop pushes each record through it
 //! into a `Sink`: the part file's buffer, the shuffle writer, the map-side
-//! combiner or the sampler. A record travels from `read(2)` of the input
-//! file through every operator to the `write(2)` of the output before the
-//! next one is read, as nested calls with no queue between them: memory
-//! stays flat whatever the input size, and nothing touches disk in between.
+//! combiner, `distinct`'s set or the sampler. A record travels from
+//! `read(2)` of the input file through every operator to the `write(2)` of
+//! the output before the next one is read, as nested calls with no queue
+//! between them: memory stays flat whatever the input size, and nothing
+//! touches disk in between.
 //! Records are pulled, as an iterator, only where the next part runs
 //! elsewhere: `pipe` splices a child process into the stream, so the chain
 //! before it is an iterator that the pipe's feeder thread pulls into the
@@ -33,11 +34,11 @@ use crate::exec::env::{Counters, Failure, Records, TaskEnv, CANCEL_CHECK_EVERY, 
 use crate::exec::pipe::Pipe;
 use crate::exec::reducer;
 use crate::exec::split::{Split, SplitReader};
-use crate::job::{DatasetId, Input, Job, Op, Output, Partitioner, Plan, ShufflePlan};
+use crate::job::{Combine, DatasetId, Input, Job, Op, Output, Partitioner, Plan, ShufflePlan};
 use crate::protocol::{Bytes, Pair, TaskMetrics, TaskSpec};
 use crate::record::{Record, RecordRef};
 use crate::rng::Rng;
-use crate::storage::{partition_of, HashAggregator, ShuffleWriter, SpillDir};
+use crate::storage::{partition_of, DistinctSet, HashAggregator, ShuffleWriter, SpillDir};
 
 /// Where an attempt writes; chosen by the worker from the stage's output.
 #[derive(Debug, Clone)]
@@ -279,8 +280,8 @@ impl Sink for PartWriter<'_> {
 }
 
 /// Sends each record to its reduce partition; `reduce_by_key` first
-/// combines values per key (the map-side combiner). Returns records and
-/// bytes written.
+/// combines values per key (the map-side combiner), `distinct` first drops
+/// repeated records. Returns records and bytes written.
 #[allow(clippy::too_many_arguments)]
 fn write_shuffle(
     input: TaskInput,
@@ -296,7 +297,7 @@ fn write_shuffle(
         fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     let wide = shuffle.wide;
-    // With a combiner, the combiner and the writer share the task's memory.
+    // With a combine, its table and the writer share the task's memory.
     let budget = match shuffle.combine {
         Some(_) => env.memory_bytes / 2,
         None => env.memory_bytes,
@@ -309,14 +310,21 @@ fn write_shuffle(
         written: 0,
     };
     match &shuffle.combine {
-        Some(agg) => {
+        Some(Combine::Aggregate(aggs)) => {
             let mut combiner = Combiner {
-                table: HashAggregator::new(agg.clone(), budget, MERGE_FAN_IN, Arc::clone(spill)),
+                table: HashAggregator::new(aggs.clone(), budget, MERGE_FAN_IN, Arc::clone(spill)),
                 next_ord: u64::from(spec.task) << 32,
                 wide,
             };
             input.drain(chain, &mut combiner)?;
             for record in combiner.table.finish_partial()? {
+                out.push(record?.as_ref())?;
+            }
+        }
+        Some(Combine::Distinct) => {
+            let mut set = DistinctSet::new(budget, MERGE_FAN_IN, Arc::clone(spill));
+            input.drain(chain, &mut set)?;
+            for record in set.finish()? {
                 out.push(record?.as_ref())?;
             }
         }
@@ -364,6 +372,13 @@ impl Sink for Combiner {
         let key = record.key.ok_or_else(|| keyless(self.wide))?;
         self.next_ord += 1;
         self.table.add(key, record.value, self.next_ord)
+    }
+}
+
+/// `distinct`'s map side: each record once.
+impl Sink for DistinctSet {
+    fn push(&mut self, record: RecordRef<'_>) -> Result<(), String> {
+        self.add(record)
     }
 }
 

@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `reduce_by_key` | merge the map side's partial aggregates in a bounded-memory hash table (`storage/aggregate/`) |
 //! | `group_by_key` | external sort by (key, value), then one record per run of equal keys |
-//! | `distinct` | external sort, then drop each record equal to the one before |
+//! | `distinct` | external sort, then drop each record equal to the one before (each map task sent each of its records once: `storage::DistinctSet`) |
 //! | `sort_by_key` | external sort (the range partitioning already ordered the partitions) |
 //! | `join`, `left_join` | a hash join, or external sorts and a merge join when the left side does not fit (`join.rs`) |
 //!
@@ -81,9 +81,9 @@ pub fn reduce(
         .ok_or_else(|| format!("no dataset {wide}"))?
         .op;
     Ok(match op {
-        Op::ReduceByKey { agg, .. } => {
+        Op::ReduceByKey { aggs, .. } => {
             let mut table =
-                HashAggregator::new(agg.clone(), budget, MERGE_FAN_IN, Arc::clone(spill));
+                HashAggregator::new(aggs.clone(), budget, MERGE_FAN_IN, Arc::clone(spill));
             for r in fetch_side(0)? {
                 let r = r?;
                 table.merge_partial(r.key.as_deref().unwrap_or_default(), &r.value)?;

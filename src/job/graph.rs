@@ -35,6 +35,10 @@ pub(crate) const MAX_DATASETS: usize = 1000;
 /// Most `save` statements in one job.
 pub(crate) const MAX_SAVES: usize = 100;
 
+/// Most aggregators in one `reduce_by_key` (a partial result counts them
+/// in one byte, `storage/aggregate/partial.rs`).
+pub(crate) const MAX_AGGREGATORS: usize = 16;
+
 /// An operator's or source's parameter list.
 struct Sig {
     name: &'static str,
@@ -73,7 +77,7 @@ const OPERATORS: &[Sig] = &[
     sig("map", &["key", "value"], 1, false, "map(value) or map(key, value)"),
     sig("flat_map", &["list"], 1, false, "flat_map(list)"),
     sig("pipe", &["command"], 1, true, "pipe(command)"),
-    sig("reduce_by_key", &["aggregator", "partitions"], 1, true, "reduce_by_key(aggregator) or reduce_by_key(aggregator, partitions)"),
+    sig("reduce_by_key", &["aggregator", "partitions"], 1, true, "reduce_by_key(agg, ...), reduce_by_key(agg, ..., partitions=N) or reduce_by_key(agg, partitions)"),
     sig("group_by_key", &["partitions"], 0, true, "group_by_key() or group_by_key(partitions)"),
     sig("join", &["other", "partitions"], 1, true, "join(other) or join(other, partitions)"),
     sig("left_join", &["other", "partitions"], 1, true, "left_join(other) or left_join(other, partitions)"),
@@ -347,6 +351,17 @@ impl<'s> Graph<'s> {
             return Err(JobError::at(syn.span, message));
         };
         let input = self.dataset(recv)?;
+        if name == "reduce_by_key" {
+            // A list of aggregators: bound by `reduce_args`, not `bind_args`.
+            self.need_keyed(input, name, syn.span)?;
+            let (aggs, partitions) = self.reduce_args(sig, args, syn.span)?;
+            let op = Op::ReduceByKey {
+                input,
+                aggs,
+                partitions,
+            };
+            return self.push(op, true, syn.span);
+        }
         let slots = bind_args(sig, args, syn.span)?;
         let keyed = self.datasets[input].keyed;
         let partitions =
@@ -383,19 +398,6 @@ impl<'s> Graph<'s> {
             "pipe" => {
                 let command = self.const_str(slots[0], "the command of `pipe`")?;
                 (Op::Pipe { input, command }, false)
-            }
-            "reduce_by_key" => {
-                self.need_keyed(input, name, syn.span)?;
-                let agg = self.aggregator(slots[0].unwrap_or(syn))?;
-                let partitions = partitions(self, 1)?;
-                (
-                    Op::ReduceByKey {
-                        input,
-                        agg,
-                        partitions,
-                    },
-                    true,
-                )
             }
             "group_by_key" => {
                 self.need_keyed(input, name, syn.span)?;
@@ -467,6 +469,109 @@ impl<'s> Graph<'s> {
             at,
             format!("`{op}` needs key-value pairs, but {which} has plain lines (make pairs with `map(key, value)`)"),
         ))
+    }
+
+    /// The arguments of `reduce_by_key`: one or more aggregators in order,
+    /// then optionally the partition count, named (`partitions=N`) or as a
+    /// last positional argument that is not an aggregator (so that
+    /// `reduce_by_key(sum, 8)` and `reduce_by_key(sum, parts)` keep their
+    /// meaning). `aggregator=A` names a single aggregator.
+    fn reduce_args(
+        &self,
+        sig: &Sig,
+        args: &'s [Arg],
+        at: Span,
+    ) -> Result<(Vec<Aggregator>, Option<u32>), JobError> {
+        let usage = sig.usage;
+        let mut aggs: Vec<&Syn> = Vec::new();
+        let mut named_agg: Option<&Syn> = None;
+        let mut named_parts: Option<&Syn> = None;
+        for arg in args {
+            let Some((key, span)) = &arg.name else {
+                if named_agg.is_some() || named_parts.is_some() {
+                    return Err(JobError::at(
+                        first_span(&arg.value),
+                        format!("a positional argument cannot follow a named one (usage: {usage})"),
+                    ));
+                }
+                aggs.push(&arg.value);
+                continue;
+            };
+            let slot = match key.as_str() {
+                "aggregator" => &mut named_agg,
+                "partitions" => &mut named_parts,
+                _ => {
+                    return Err(JobError::at(
+                        *span,
+                        format!(
+                            "`reduce_by_key` has no argument named `{key}`{} (usage: {usage})",
+                            did_you_mean(key, sig.params)
+                        ),
+                    ))
+                }
+            };
+            if slot.is_some() || (key == "aggregator" && !aggs.is_empty()) {
+                return Err(JobError::at(
+                    *span,
+                    format!("argument `{key}` of `reduce_by_key` is given twice"),
+                ));
+            }
+            *slot = Some(&arg.value);
+        }
+        let mut partitions = named_parts;
+        if let [_, .., last] = aggs[..] {
+            if !self.is_aggregator(last, aggs.len() == 2)? {
+                if partitions.is_some() {
+                    return Err(JobError::at(
+                        first_span(last),
+                        "the partition count of `reduce_by_key` is given twice: here and as `partitions=`",
+                    ));
+                }
+                partitions = aggs.pop();
+            }
+        }
+        aggs.extend(named_agg);
+        if aggs.is_empty() {
+            return Err(JobError::at(
+                at,
+                format!("`reduce_by_key` needs at least one aggregator (usage: {usage})"),
+            ));
+        }
+        if let Some(extra) = aggs.get(MAX_AGGREGATORS) {
+            return Err(JobError::at(
+                first_span(extra),
+                format!("too many aggregators: `reduce_by_key` takes at most {MAX_AGGREGATORS}"),
+            ));
+        }
+        let aggs = aggs
+            .into_iter()
+            .map(|syn| self.aggregator(syn))
+            .collect::<Result<_, _>>()?;
+        let partitions = self.opt_count(partitions, "the partition count of `reduce_by_key`")?;
+        Ok((aggs, partitions))
+    }
+
+    /// Is this argument of `reduce_by_key`, after the first, an aggregator
+    /// (else the partition count)? Aggregator names are, and so is a name
+    /// that is neither an aggregator nor a param (a misspelt aggregator).
+    /// `pair` is the two-argument form, where before several aggregators
+    /// could be given a param named like an aggregator was the partition
+    /// count: that is an error now rather than a silent change of meaning.
+    fn is_aggregator(&self, syn: &Syn, pair: bool) -> Result<bool, JobError> {
+        Ok(match &syn.kind {
+            SynKind::Call { name, .. } => name == "concat",
+            SynKind::Name(name) if AGGREGATORS.contains(&name.as_str()) => {
+                if pair && self.params.contains_key(name) {
+                    return Err(JobError::at(
+                        syn.span,
+                        format!("`{name}` is both an aggregator and a param here: write `partitions={name}` for the partition count, or rename the param"),
+                    ));
+                }
+                true
+            }
+            SynKind::Name(name) => !self.params.contains_key(name),
+            _ => false,
+        })
     }
 
     fn aggregator(&self, syn: &Syn) -> Result<Aggregator, JobError> {

@@ -37,7 +37,7 @@ pub(crate) use error::span_at;
 pub use error::JobError;
 pub use expr::{BinOp, Expr, RecordCtx, UnOp};
 pub use lexer::Span;
-pub use plan::{plan, Input, Output, Partitioner, Plan, ShufflePlan, StagePlan};
+pub use plan::{plan, Combine, Input, Output, Partitioner, Plan, ShufflePlan, StagePlan};
 pub use value::Value;
 /// The expression language's number and text rules, shared with `reduce_by_key`
 /// so its results read and print like expression values.
@@ -57,6 +57,9 @@ pub const MAX_DATASETS: usize = graph::MAX_DATASETS;
 
 /// Most `save` statements in one job.
 pub const MAX_SAVES: usize = graph::MAX_SAVES;
+
+/// Most aggregators in one `reduce_by_key`.
+pub const MAX_AGGREGATORS: usize = graph::MAX_AGGREGATORS;
 
 /// A parsed, checked job with its params bound.
 #[derive(Debug, Clone)]
@@ -128,9 +131,11 @@ pub enum Op {
         input: DatasetId,
         command: String,
     },
+    /// One aggregator, or several (their results joined by tabs), in the
+    /// order written; never none.
     ReduceByKey {
         input: DatasetId,
-        agg: Aggregator,
+        aggs: Vec<Aggregator>,
         partitions: Option<u32>,
     },
     GroupByKey {

@@ -75,12 +75,24 @@ pub struct ShufflePlan {
     pub side: usize,
     pub partitions: u32,
     pub partitioner: Partitioner,
-    /// `reduce_by_key` combines values on the map side with this.
-    pub combine: Option<Aggregator>,
+    /// What the map side does with its records before they are shuffled,
+    /// if anything (`group_by_key`, `join` and `sort_by_key` shuffle each).
+    pub combine: Option<Combine>,
     /// `distinct` partitions by the whole record; the others by key.
     pub by_whole_record: bool,
     /// The stage that writes it.
     pub map_stage: StageId,
+}
+
+/// A map-side combine: how a map task shrinks its records before the
+/// shuffle, so that fewer cross the network.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Combine {
+    /// `reduce_by_key`: fold each key's values with these aggregators; one
+    /// partial result per key leaves the task.
+    Aggregate(Vec<Aggregator>),
+    /// `distinct`: drop repeated records; one copy of each leaves the task.
+    Distinct,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -225,12 +237,22 @@ impl Planner<'_> {
         let (partitions, combine, partitioner, by_whole_record) = match &self.job.datasets[wide].op
         {
             Op::ReduceByKey {
-                agg, partitions, ..
-            } => (*partitions, Some(agg.clone()), Partitioner::Hash, false),
+                aggs, partitions, ..
+            } => (
+                *partitions,
+                Some(Combine::Aggregate(aggs.clone())),
+                Partitioner::Hash,
+                false,
+            ),
             Op::GroupByKey { partitions, .. }
             | Op::Join { partitions, .. }
             | Op::LeftJoin { partitions, .. } => (*partitions, None, Partitioner::Hash, false),
-            Op::Distinct { partitions, .. } => (*partitions, None, Partitioner::Hash, true),
+            Op::Distinct { partitions, .. } => (
+                *partitions,
+                Some(Combine::Distinct),
+                Partitioner::Hash,
+                true,
+            ),
             Op::SortByKey { partitions, .. } => (*partitions, None, Partitioner::Range, false),
             other => return Err(format!("`{}` is not a wide operator", other.name())),
         };
@@ -313,7 +335,27 @@ mod tests {
         assert_eq!(p.stages[1].ops, "reduce_by_key > save");
         assert_eq!(p.stages[1].parents, vec![0]);
         assert_eq!(p.shuffles[0].partitions, 3);
-        assert_eq!(p.shuffles[0].combine, Some(Aggregator::Sum));
+        assert_eq!(
+            p.shuffles[0].combine,
+            Some(Combine::Aggregate(vec![Aggregator::Sum]))
+        );
+    }
+
+    #[test]
+    fn only_reduce_and_distinct_combine_on_the_map_side() {
+        let j = job("w = read_text(\"a\").map($1, $2)\nw.reduce_by_key(sum, count).save(\"o1\")\nw.distinct().save(\"o2\")\nw.group_by_key().save(\"o3\")\nw.sort_by_key().save(\"o4\")\n");
+        let p = plan(&j, 4).unwrap();
+        let combines: Vec<_> = p.shuffles.iter().map(|s| s.combine.clone()).collect();
+        assert_eq!(
+            combines,
+            [
+                Some(Combine::Aggregate(vec![Aggregator::Sum, Aggregator::Count])),
+                Some(Combine::Distinct),
+                None,
+                None
+            ]
+        );
+        assert!(p.shuffles[1].by_whole_record);
     }
 
     #[test]

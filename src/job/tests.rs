@@ -49,8 +49,11 @@ fn summary(job: &Job) -> Vec<String> {
                 Op::FlatMap { expr, .. } => format!(" `{}`", expr.text()),
                 Op::Pipe { command, .. } => format!(" {command:?}"),
                 Op::ReduceByKey {
-                    agg, partitions, ..
-                } => format!(" {agg:?} {partitions:?}"),
+                    aggs, partitions, ..
+                } => {
+                    let aggs: Vec<String> = aggs.iter().map(|a| format!("{a:?}")).collect();
+                    format!(" {} {partitions:?}", aggs.join(","))
+                }
                 Op::GroupByKey { partitions, .. }
                 | Op::Join { partitions, .. }
                 | Op::LeftJoin { partitions, .. }
@@ -596,6 +599,101 @@ fn error_messages() {
 }
 
 #[test]
+fn reduce_by_key_takes_several_aggregators_then_the_partitions() {
+    let rbk = |args: &str| {
+        let src = format!(
+            "param parts = 4\nparam sum = 2\nread_text(\"a\").map($1, $2).reduce_by_key({args}).save(\"o\")\n"
+        );
+        let job = Job::parse("t.job", &src, &BTreeMap::new()).unwrap_or_else(|e| panic!("{e}"));
+        let line = summary(&job)[2].clone();
+        line["2 _=reduce_by_key(1) ".len()..line.len() - " keyed".len()].to_string()
+    };
+    assert_eq!(rbk("sum"), "Sum None");
+    assert_eq!(rbk("sum, count, mean"), "Sum,Count,Mean None");
+    assert_eq!(rbk("max, min, sum"), "Max,Min,Sum None");
+    // The partition count: positional last, as before, or named.
+    assert_eq!(rbk("sum, 8"), "Sum Some(8)");
+    assert_eq!(rbk("sum, parts"), "Sum Some(4)");
+    assert_eq!(rbk("sum, count, parts"), "Sum,Count Some(4)");
+    assert_eq!(rbk("sum, \"3\""), "Sum Some(3)");
+    assert_eq!(
+        rbk("sum, count, mean, partitions=3"),
+        "Sum,Count,Mean Some(3)"
+    );
+    assert_eq!(rbk("sum, partitions=parts"), "Sum Some(4)");
+    assert_eq!(rbk("aggregator=max, partitions=2"), "Max Some(2)");
+    assert_eq!(rbk("concat(\",\"), first"), "Concat([44]),First None");
+    assert_eq!(rbk("mean, mean"), "Mean,Mean None");
+    // An aggregator name is one even where a param has it (`sum` is both).
+    assert_eq!(rbk("count, sum, mean"), "Count,Sum,Mean None");
+    let full = (0..MAX_AGGREGATORS).map(|_| "count").collect::<Vec<_>>();
+    assert_eq!(
+        rbk(&full.join(", ")).matches("Count").count(),
+        MAX_AGGREGATORS
+    );
+
+    let err = |args: &str| {
+        let src = format!(
+            "param parts = 4\nparam sum = 2\nread_text(\"a\").map($1, $2).reduce_by_key({args}).save(\"o\")"
+        );
+        let e = error_of(&src, &[]);
+        e.lines().next().unwrap().to_string()
+    };
+    let usage = "(usage: reduce_by_key(agg, ...), reduce_by_key(agg, ..., partitions=N) or reduce_by_key(agg, partitions))";
+    assert_eq!(
+        err(""),
+        format!("jobs/bad.job:3:28: error: `reduce_by_key` needs at least one aggregator {usage}")
+    );
+    assert_eq!(
+        err("partitions=2"),
+        format!("jobs/bad.job:3:28: error: `reduce_by_key` needs at least one aggregator {usage}")
+    );
+    assert_eq!(
+        err("sum, 4, count"),
+        "jobs/bad.job:3:47: error: expected an aggregator: sum, count, min, max, mean, first or concat(SEP)"
+    );
+    assert_eq!(
+        err("count, 4, partitions=2"),
+        "jobs/bad.job:3:49: error: the partition count of `reduce_by_key` is given twice: here and as `partitions=`"
+    );
+    assert_eq!(
+        err("sum, cnt, mean"),
+        "jobs/bad.job:3:47: error: unknown aggregator `cnt` (did you mean `count`?) (one of sum, count, min, max, mean, first, concat(SEP))"
+    );
+    assert_eq!(
+        err("count, sum"),
+        "jobs/bad.job:3:49: error: `sum` is both an aggregator and a param here: write `partitions=sum` for the partition count, or rename the param"
+    );
+    assert_eq!(
+        err("sum, aggregator=count"),
+        "jobs/bad.job:3:47: error: argument `aggregator` of `reduce_by_key` is given twice"
+    );
+    assert_eq!(
+        err("sum, partiton=2"),
+        format!("jobs/bad.job:3:47: error: `reduce_by_key` has no argument named `partiton` (did you mean `partitions`?) {usage}")
+    );
+    assert_eq!(
+        err("partitions=2, sum"),
+        format!(
+            "jobs/bad.job:3:56: error: a positional argument cannot follow a named one {usage}"
+        )
+    );
+    assert_eq!(
+        err("sum, count, 0"),
+        "jobs/bad.job:3:54: error: the partition count of `reduce_by_key` must be a whole number from 1 to 4294967295, got 0"
+    );
+    let mut over = full.clone();
+    over.push("sum");
+    assert_eq!(
+        err(&over.join(", ")),
+        format!(
+            "jobs/bad.job:3:{}: error: too many aggregators: `reduce_by_key` takes at most {MAX_AGGREGATORS}",
+            42 + 7 * MAX_AGGREGATORS
+        )
+    );
+}
+
+#[test]
 fn errors_expose_their_parts() {
     let e = Job::parse("f.job", "x = $", &BTreeMap::new()).unwrap_err();
     assert_eq!((e.line, e.col), (1, 5));
@@ -911,6 +1009,7 @@ fn fuzz_parser_and_evaluator() {
         include_str!("../../jobs/sort.job"),
         "param p = \"in.csv\"\nparam n = 2\nw = read_csv(p, \",\", true, splits=n).filter($2 > 3 or contains($0, \"x\"))\nw.map($1, substr($3, 1, 2)).reduce_by_key(concat(\";\"), n).sort_by_key().save(\"o\")\n",
         "a = read_text(\"x\").flat_map(split(lower($0), \",\"))\nb = a.map(trim($0), len($0) * 2 - 1)\nb.join(b.distinct(), 3).left_join(b.group_by_key()).union(b).save(\"o\")\n",
+        "param n = 3\nread_text(\"x\").map($1, $2).reduce_by_key(sum, count, concat(\"|\"), partitions=n).save(\"o\")\n",
         "read_text(\"i\")\n  .map($(1) , -int($2) % 7 / 2.5)\n  .filter(not ($key != \"a\") && $value >= 0)\n  .map(concat(basename(input_file()), \"\\t\", split($0)[0]))\n  .save(\"out\")\n",
     ];
     const PIECES: &[&str] = &[
@@ -959,6 +1058,9 @@ fn fuzz_parser_and_evaluator() {
         "union",
         "distinct",
         "sum",
+        "count",
+        "mean",
+        "partitions",
         "concat",
         "split",
         "contains",
@@ -1072,7 +1174,7 @@ fn docs_examples_parse() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 6);
+    assert_eq!(checked, 7);
 }
 
 /// Every example in the function table of docs/jobs.md gives what it says.

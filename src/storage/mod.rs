@@ -16,7 +16,8 @@
 //! * `sort`: the external merge sort (runs, then a k-way merge), and the
 //!   allocator-aware memory estimates the other budgets use.
 //! * `aggregate/`: the bounded-memory hash aggregator of `reduce_by_key`
-//!   and its map-side combiner (`hash` has its table's hasher).
+//!   and its map-side combiner, and of `distinct`'s map side (`hash` has
+//!   its table's hasher).
 //! * `shuffle`: a map task's partitioned data and index files, and a reduce
 //!   task's fetch of its partition from every map output (`hash` has the
 //!   partition function).
@@ -31,7 +32,7 @@ pub mod shuffle;
 mod sort;
 mod spill;
 
-pub use aggregate::{hash_table_bytes, HashAggregator};
+pub use aggregate::{hash_table_bytes, DistinctSet, HashAggregator};
 pub use hash::{partition_of, FastBuildHasher};
 pub use outputs::{LocalMaps, Outputs};
 pub use runfile::{RunReader, RunWriter, BLOCK_BYTES, BLOCK_HEADER_BYTES};

@@ -10,6 +10,13 @@
 //! depend on how the values were split among tasks or in what order
 //! fetches arrive. How an accumulator travels as bytes is `partial.rs`.
 //!
+//! A table computes a list of aggregators per key, in the order the job
+//! wrote them: one (`reduce_by_key(sum)`, the common case and word count's
+//! hot path: the accumulator is that aggregator's own, with nothing
+//! around it), several (`reduce_by_key(sum, count, mean)`: a `Tuple` of
+//! one accumulator each, every value going to each), or none (`distinct`:
+//! an empty `Tuple`, which allocates nothing; only the keys matter).
+//!
 //! # Semantics (the product contract)
 //!
 //! The values are the records' value bytes. A number is read as the
@@ -33,6 +40,8 @@
 //!   caller: map task index << 32 | position), so the result does not
 //!   depend on fetch order.
 //! * `concat(sep)`: every value, in byte order, joined by `sep`.
+//! * several aggregators: each result as that aggregator alone prints it,
+//!   in the order written, joined by tabs (`key<TAB>sum<TAB>count`).
 //!
 //! Results print as the expression language prints values: integers in
 //! decimal, floats via `format_float` (`2.0`, `0.5`, `1e21`), min/max/first
@@ -41,7 +50,7 @@
 //! errors here say what went wrong; the table adds the aggregator and key).
 
 use std::cmp::Ordering;
-use std::mem::size_of;
+use std::mem::{size_of, size_of_val};
 
 use crate::job::{format_float, parse_number, quote, Aggregator, Num};
 use crate::storage::sort::heap_bytes;
@@ -65,6 +74,10 @@ pub(super) enum Acc {
     /// (`push_part`): one heap block however many values, and already its
     /// own partial encoding. Sorted only when the result is made.
     Concat(Vec<u8>),
+    /// One accumulator per aggregator of a list of several, in order (or
+    /// none, for `distinct`); never itself holds a `Tuple`. One heap block
+    /// per key, none per value.
+    Tuple(Box<[Acc]>),
 }
 
 /// A 128-bit integer kept as two 64-bit halves, so that it needs only
@@ -109,9 +122,22 @@ pub(super) struct Extreme {
 }
 
 impl Acc {
-    /// The accumulator of a key's first value.
+    /// The accumulator of a key's first value, for the aggregators `aggs`.
     #[inline]
-    pub(super) fn new(agg: &Aggregator, value: &[u8], ord: u64) -> Result<Acc, String> {
+    pub(super) fn new(aggs: &[Aggregator], value: &[u8], ord: u64) -> Result<Acc, String> {
+        match aggs {
+            [agg] => Acc::one(agg, value, ord),
+            aggs => aggs
+                .iter()
+                .map(|agg| Acc::one(agg, value, ord))
+                .collect::<Result<_, _>>()
+                .map(Acc::Tuple),
+        }
+    }
+
+    /// The accumulator of one aggregator, from a key's first value.
+    #[inline]
+    fn one(agg: &Aggregator, value: &[u8], ord: u64) -> Result<Acc, String> {
         Ok(match agg {
             Aggregator::Sum => Acc::Sum(Sum::of(read_number(value)?)),
             Aggregator::Count => Acc::Count(1),
@@ -170,6 +196,7 @@ impl Acc {
                 Ok(())
             }
             Acc::Concat(parts) => push_part(parts, value),
+            Acc::Tuple(accs) => add_each(accs, value, ord),
         }
     }
 
@@ -205,6 +232,12 @@ impl Acc {
                 a.extend_from_slice(&b);
                 Ok(())
             }
+            (Acc::Tuple(a), Acc::Tuple(b)) if a.len() == b.len() => {
+                for (a, b) in a.iter_mut().zip(b.into_vec()) {
+                    a.merge(b)?;
+                }
+                Ok(())
+            }
             // `partial::decode` checks the tag against the aggregator, so this is
             // a bug, reported rather than panicked on.
             _ => Err("partial results of different aggregators".to_string()),
@@ -218,11 +251,48 @@ impl Acc {
             Acc::Min(e) | Acc::Max(e) => heap_bytes(e.bytes.capacity()),
             Acc::First { value, .. } => heap_bytes(value.capacity()),
             Acc::Concat(parts) => heap_bytes(parts.capacity()),
+            Acc::Tuple(accs) => {
+                heap_bytes(size_of_val::<[Acc]>(accs))
+                    + accs.iter().map(Acc::heap_bytes).sum::<usize>()
+            }
         }
     }
 
-    /// The result as record bytes.
-    pub(super) fn result(self, agg: &Aggregator) -> Result<Vec<u8>, String> {
+    /// Does `heap_bytes` change as values arrive? (min, max, first,
+    /// concat.) If not, the table skips measuring it on each value.
+    pub(super) fn grows(aggs: &[Aggregator]) -> bool {
+        aggs.iter().any(|agg| {
+            matches!(
+                agg,
+                Aggregator::Min | Aggregator::Max | Aggregator::First | Aggregator::Concat(_)
+            )
+        })
+    }
+
+    /// The result as record bytes: for several aggregators, each one's
+    /// result in order, joined by tabs (empty for none).
+    pub(super) fn result(self, aggs: &[Aggregator]) -> Result<Vec<u8>, String> {
+        match (self, aggs) {
+            (Acc::Tuple(accs), aggs) => {
+                if accs.len() != aggs.len() {
+                    return Err(mismatch(accs.len(), aggs.len()));
+                }
+                let mut out = Vec::new();
+                for (i, (acc, agg)) in accs.into_vec().into_iter().zip(aggs).enumerate() {
+                    if i > 0 {
+                        out.push(b'\t');
+                    }
+                    out.extend_from_slice(&acc.result_of(agg)?);
+                }
+                Ok(out)
+            }
+            (acc, [agg]) => acc.result_of(agg),
+            (_, aggs) => Err(mismatch(1, aggs.len())),
+        }
+    }
+
+    /// The result of one aggregator's accumulator.
+    fn result_of(self, agg: &Aggregator) -> Result<Vec<u8>, String> {
         Ok(match self {
             Acc::Sum(sum) => match sum.value()? {
                 Num::Int(i) => i.to_string().into_bytes(),
@@ -241,8 +311,26 @@ impl Acc {
                 values.sort_unstable();
                 values.join(sep)
             }
+            Acc::Tuple(accs) => return Err(mismatch(accs.len(), 1)),
         })
     }
+}
+
+/// Adds a value to each accumulator of a tuple. Out of line, so that
+/// `Acc::add`, which calls it, is not recursive and stays small enough to
+/// inline into the table's lookup (the single-aggregator hot path).
+#[inline(never)]
+fn add_each(accs: &mut [Acc], value: &[u8], ord: u64) -> Result<(), String> {
+    for acc in accs {
+        acc.add(value, ord)?;
+    }
+    Ok(())
+}
+
+/// An accumulator that does not fit its aggregators: a bug, reported
+/// rather than panicked on (`partial::decode` checks what it reads).
+fn mismatch(accs: usize, aggs: usize) -> String {
+    format!("an accumulator of {accs} aggregators for a list of {aggs}")
 }
 
 impl Sum {

@@ -20,13 +20,16 @@
 //!   and the streaming combine of the runs at the end.
 //! * `accumulator.rs`: one key's accumulator, what `sum`, `count`, `min`,
 //!   `max`, `mean`, `first` and `concat` do with values (the contract users
-//!   see).
+//!   see), and a tuple of them for several aggregators of one key.
 //! * `partial.rs`: an accumulator as bytes, in a spill run or a shuffle
 //!   record, and read back.
+//! * `distinct.rs`: `distinct`'s map side, the same table with no
+//!   aggregators, keyed by whole records.
 //! * `tests.rs`: each aggregator's contract, then spilling and combining
 //!   checked against a plain in-memory computation.
 
 mod accumulator;
+mod distinct;
 mod partial;
 
 use std::collections::HashMap;
@@ -40,6 +43,7 @@ use crate::storage::hash::FastBuildHasher;
 use crate::storage::sort::{heap_bytes, merge_sorted_runs, Sorted, ALLOC_OVERHEAD_BYTES};
 use crate::storage::spill::SpillDir;
 use accumulator::Acc;
+pub use distinct::DistinctSet;
 
 /// Records of results or partials, in key byte order.
 pub type Results = Box<dyn Iterator<Item = Result<Record, String>> + Send>;
@@ -71,7 +75,8 @@ pub fn hash_table_bytes(capacity: usize, slot_bytes: usize) -> usize {
 
 /// Combines values per key within a memory budget (see the module comment).
 pub struct HashAggregator {
-    agg: Aggregator,
+    /// The aggregators computed per key, in the order the job wrote them.
+    aggs: Vec<Aggregator>,
     budget_bytes: usize,
     fan_in: usize,
     spill: Arc<SpillDir>,
@@ -93,14 +98,18 @@ pub struct HashAggregator {
 }
 
 impl HashAggregator {
-    /// `fan_in` is how many runs a merge reads at once (at least 2).
-    pub fn new(agg: Aggregator, budget_bytes: usize, fan_in: usize, spill: Arc<SpillDir>) -> Self {
-        let acc_grows = matches!(
-            agg,
-            Aggregator::Min | Aggregator::Max | Aggregator::First | Aggregator::Concat(_)
-        );
+    /// A table computing `aggs` per key (one, or several: each key's
+    /// result is theirs joined by tabs). `fan_in` is how many runs a merge
+    /// reads at once (at least 2).
+    pub fn new(
+        aggs: Vec<Aggregator>,
+        budget_bytes: usize,
+        fan_in: usize,
+        spill: Arc<SpillDir>,
+    ) -> Self {
         HashAggregator {
-            agg,
+            acc_grows: Acc::grows(&aggs),
+            aggs,
             budget_bytes,
             fan_in: fan_in.max(2),
             spill,
@@ -108,7 +117,6 @@ impl HashAggregator {
             entry_bytes: 0,
             capacity: 0,
             table_bytes: 0,
-            acc_grows,
             runs: Vec::new(),
             scratch: Vec::new(),
         }
@@ -122,25 +130,26 @@ impl HashAggregator {
             if !self.acc_grows {
                 return acc
                     .add(value, ord)
-                    .map_err(|e| key_error(&self.agg, key, e));
+                    .map_err(|e| key_error(&self.aggs, key, e));
             }
             let before = acc.heap_bytes();
             acc.add(value, ord)
-                .map_err(|e| key_error(&self.agg, key, e))?;
+                .map_err(|e| key_error(&self.aggs, key, e))?;
             self.entry_bytes = self.entry_bytes + acc.heap_bytes() - before;
             return self.check_budget();
         }
-        let acc = Acc::new(&self.agg, value, ord).map_err(|e| key_error(&self.agg, key, e))?;
+        let acc = Acc::new(&self.aggs, value, ord).map_err(|e| key_error(&self.aggs, key, e))?;
         self.insert(key, acc)
     }
 
     /// A partial accumulator, as written by `finish_partial` on another task.
     pub fn merge_partial(&mut self, key: &[u8], partial: &[u8]) -> Result<(), String> {
         let other =
-            partial::decode(&self.agg, partial).map_err(|e| key_error(&self.agg, key, e))?;
+            partial::decode(&self.aggs, partial).map_err(|e| key_error(&self.aggs, key, e))?;
         if let Some(acc) = self.map.get_mut(key) {
             let before = acc.heap_bytes();
-            acc.merge(other).map_err(|e| key_error(&self.agg, key, e))?;
+            acc.merge(other)
+                .map_err(|e| key_error(&self.aggs, key, e))?;
             self.entry_bytes = self.entry_bytes + acc.heap_bytes() - before;
             return self.check_budget();
         }
@@ -226,7 +235,7 @@ impl HashAggregator {
     }
 
     fn finish_as(mut self, output: Output) -> Result<Results, String> {
-        let agg = self.agg.clone();
+        let aggs = self.aggs.clone();
         // Sorting in memory copies the entries into a vector while the
         // table still holds them; if that copy would not fit, spill instead.
         let sort_bytes = self.map.len() * SLOT_BYTES;
@@ -242,7 +251,7 @@ impl HashAggregator {
             return Ok(Box::new(
                 entries
                     .into_iter()
-                    .map(move |(key, acc)| output.emit(&agg, key.into_vec(), acc)),
+                    .map(move |(key, acc)| output.emit(&aggs, key.into_vec(), acc)),
             ));
         }
         let runs = std::mem::take(&mut self.runs);
@@ -250,7 +259,7 @@ impl HashAggregator {
         Ok(Box::new(Combine {
             sorted,
             pending: None,
-            agg,
+            aggs,
             output,
             done: false,
         }))
@@ -275,9 +284,9 @@ enum Output {
 }
 
 impl Output {
-    fn emit(self, agg: &Aggregator, key: Vec<u8>, acc: Acc) -> Result<Record, String> {
+    fn emit(self, aggs: &[Aggregator], key: Vec<u8>, acc: Acc) -> Result<Record, String> {
         let value = match self {
-            Output::Result => acc.result(agg).map_err(|e| key_error(agg, &key, e))?,
+            Output::Result => acc.result(aggs).map_err(|e| key_error(aggs, &key, e))?,
             Output::Partial => {
                 let mut out = Vec::new();
                 partial::encode(&acc, &mut out);
@@ -295,7 +304,7 @@ struct Combine {
     /// The first record of the next key, read while looking for the end of
     /// the current one.
     pending: Option<Record>,
-    agg: Aggregator,
+    aggs: Vec<Aggregator>,
     output: Output,
     done: bool,
 }
@@ -311,24 +320,24 @@ impl Combine {
         };
         let key = first.key.ok_or_else(|| {
             format!(
-                "reduce_by_key({}): a spill run holds a record without a key",
-                label(&self.agg)
+                "{}: a spill run holds a record without a key",
+                label(&self.aggs)
             )
         })?;
-        let mut acc =
-            partial::decode(&self.agg, &first.value).map_err(|e| key_error(&self.agg, &key, e))?;
+        let mut acc = partial::decode(&self.aggs, &first.value)
+            .map_err(|e| key_error(&self.aggs, &key, e))?;
         for rec in self.sorted.by_ref() {
             let rec = rec?;
             if rec.key.as_deref() != Some(&key[..]) {
                 self.pending = Some(rec);
                 break;
             }
-            let other = partial::decode(&self.agg, &rec.value)
-                .map_err(|e| key_error(&self.agg, &key, e))?;
+            let other = partial::decode(&self.aggs, &rec.value)
+                .map_err(|e| key_error(&self.aggs, &key, e))?;
             acc.merge(other)
-                .map_err(|e| key_error(&self.agg, &key, e))?;
+                .map_err(|e| key_error(&self.aggs, &key, e))?;
         }
-        self.output.emit(&self.agg, key.into_vec(), acc).map(Some)
+        self.output.emit(&self.aggs, key.into_vec(), acc).map(Some)
     }
 }
 
@@ -345,16 +354,24 @@ impl Iterator for Combine {
     }
 }
 
-/// The aggregator as written in a job: `sum`, `concat(",")`.
-fn label(agg: &Aggregator) -> String {
-    match agg {
-        Aggregator::Concat(sep) => format!("concat({})", quote(sep)),
-        other => other.name().to_string(),
+/// The operator as written in a job: `reduce_by_key(sum)`,
+/// `reduce_by_key(sum, concat(","))`; `distinct` for no aggregators.
+fn label(aggs: &[Aggregator]) -> String {
+    if aggs.is_empty() {
+        return "distinct".to_string();
     }
+    let names: Vec<String> = aggs
+        .iter()
+        .map(|agg| match agg {
+            Aggregator::Concat(sep) => format!("concat({})", quote(sep)),
+            other => other.name().to_string(),
+        })
+        .collect();
+    format!("reduce_by_key({})", names.join(", "))
 }
 
-fn key_error(agg: &Aggregator, key: &[u8], what: String) -> String {
-    format!("reduce_by_key({}): key {}: {what}", label(agg), quote(key))
+fn key_error(aggs: &[Aggregator], key: &[u8], what: String) -> String {
+    format!("{}: key {}: {what}", label(aggs), quote(key))
 }
 
 #[cfg(test)]

@@ -26,7 +26,17 @@ fn aggregate(
     fan_in: usize,
     items: &[(Vec<u8>, Vec<u8>, u64)],
 ) -> Result<Pairs, String> {
-    let mut a = HashAggregator::new(agg.clone(), budget, fan_in, spill_dir("agg"));
+    aggregate_all(std::slice::from_ref(agg), budget, fan_in, items)
+}
+
+/// Runs a list of aggregators over `(key, value, ord)` items.
+fn aggregate_all(
+    aggs: &[Aggregator],
+    budget: usize,
+    fan_in: usize,
+    items: &[(Vec<u8>, Vec<u8>, u64)],
+) -> Result<Pairs, String> {
+    let mut a = HashAggregator::new(aggs.to_vec(), budget, fan_in, spill_dir("agg"));
     for (k, v, ord) in items {
         a.add(k, v, *ord)?;
     }
@@ -279,7 +289,7 @@ fn spilling_and_multi_pass_merge_match_the_oracle() {
             let floats = !matches!(agg, Aggregator::Sum) || budget == 6000;
             let items = random_items(6000, budget as u64, floats);
             let spill = spill_dir("aggspill");
-            let mut a = HashAggregator::new(agg.clone(), budget, fan_in, Arc::clone(&spill));
+            let mut a = HashAggregator::new(vec![agg.clone()], budget, fan_in, Arc::clone(&spill));
             for (k, v, ord) in &items {
                 a.add(k, v, *ord).unwrap();
             }
@@ -296,6 +306,125 @@ fn spilling_and_multi_pass_merge_match_the_oracle() {
     }
 }
 
+/// The oracle of a list: each aggregator's own expected results, joined
+/// by tabs per key.
+fn expected_all(aggs: &[Aggregator], items: &[(Vec<u8>, Vec<u8>, u64)]) -> Pairs {
+    let each: Vec<Pairs> = aggs.iter().map(|agg| expected(agg, items)).collect();
+    (0..each[0].len())
+        .map(|i| {
+            let values: Vec<&[u8]> = each.iter().map(|pairs| &pairs[i].1[..]).collect();
+            (each[0][i].0.clone(), values.join(&b'\t'))
+        })
+        .collect()
+}
+
+#[test]
+fn several_aggregators_print_each_result_as_alone_joined_by_tabs() {
+    let aggs = [Aggregator::Sum, Aggregator::Count, Aggregator::Mean];
+    let items: Vec<_> = [
+        ("a", "1"),
+        ("b", "2.5"),
+        ("a", "3"),
+        ("a", "-2"),
+        ("c", "7"),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, (k, v))| (k.as_bytes().to_vec(), v.as_bytes().to_vec(), i as u64))
+    .collect();
+    let out = aggregate_all(&aggs, 1 << 20, 2, &items).unwrap();
+    let text: Vec<String> = out
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{}\t{}",
+                String::from_utf8_lossy(k),
+                String::from_utf8_lossy(v)
+            )
+        })
+        .collect();
+    // `b` and `c` have one value each: their mean is that value, a float.
+    assert_eq!(
+        text,
+        [
+            "a\t2\t3\t0.6666666666666666",
+            "b\t2.5\t1\t2.5",
+            "c\t7\t1\t7.0"
+        ]
+    );
+    // Every aggregator, and the order written is the order printed.
+    let mut all = all_aggregators();
+    all.reverse();
+    let items = random_items(500, 3, true);
+    assert_eq!(
+        aggregate_all(&all, 1 << 20, 2, &items).unwrap(),
+        expected_all(&all, &items)
+    );
+    // A value one aggregator cannot read fails the key, naming the list.
+    let items = vec![(b"k".to_vec(), b"x".to_vec(), 0)];
+    let err = aggregate_all(&[Aggregator::Count, Aggregator::Max], 1 << 20, 2, &items).unwrap_err();
+    assert_eq!(
+        err,
+        "reduce_by_key(count, max): key \"k\": cannot read \"x\" as a number"
+    );
+    let both = [Aggregator::Count, Aggregator::Concat(b"+".to_vec())];
+    assert_eq!(
+        aggregate_all(&both, 1 << 20, 2, &items).unwrap(),
+        [(b"k".to_vec(), b"1\tx".to_vec())]
+    );
+}
+
+#[test]
+fn several_aggregators_spill_and_merge_under_a_few_kb() {
+    let lists = [
+        all_aggregators(),
+        vec![Aggregator::Sum, Aggregator::Count, Aggregator::Mean],
+        vec![
+            Aggregator::Concat(b",".to_vec()),
+            Aggregator::First,
+            Aggregator::Min,
+        ],
+    ];
+    for aggs in lists {
+        for (budget, fan_in) in [(4096, 2), (8192, 3)] {
+            let items = random_items(6000, budget as u64, true);
+            let spill = spill_dir("aggtuple");
+            let mut a = HashAggregator::new(aggs.clone(), budget, fan_in, Arc::clone(&spill));
+            for (k, v, ord) in &items {
+                a.add(k, v, *ord).unwrap();
+            }
+            assert!(
+                a.runs.len() > 8,
+                "{aggs:?}: want many runs, got {}",
+                a.runs.len()
+            );
+            let out = collect(a.finish().unwrap()).unwrap();
+            assert_eq!(out, expected_all(&aggs, &items), "{aggs:?} budget {budget}");
+            assert_eq!(std::fs::read_dir(spill.path()).unwrap().count(), 0);
+        }
+    }
+}
+
+#[test]
+fn a_tuple_costs_one_block_per_key_in_the_estimate() {
+    let mut one = HashAggregator::new(vec![Aggregator::Sum], 1 << 30, 2, spill_dir("aggest1"));
+    let three = vec![Aggregator::Sum, Aggregator::Count, Aggregator::Mean];
+    let mut many = HashAggregator::new(three, 1 << 30, 2, spill_dir("aggest3"));
+    for i in 0..100 {
+        let key = format!("k{i}");
+        one.add(key.as_bytes(), b"1", 0).unwrap();
+        many.add(key.as_bytes(), b"1", 0).unwrap();
+    }
+    let block = crate::storage::sort::heap_bytes(3 * std::mem::size_of::<Acc>());
+    assert_eq!(many.entry_bytes, one.entry_bytes + 100 * block);
+    // Nothing counted for no aggregators: the box of none is no block.
+    let mut none = HashAggregator::new(Vec::new(), 1 << 30, 2, spill_dir("aggest0"));
+    for i in 0..100 {
+        none.add(format!("k{i}").as_bytes(), b"", 0).unwrap();
+    }
+    assert_eq!(none.entry_bytes, one.entry_bytes);
+}
+
 #[test]
 fn combiner_round_trip() {
     for agg in all_aggregators() {
@@ -306,9 +435,10 @@ fn combiner_round_trip() {
             items
         };
         // Three map tasks, with different budgets, each finish_partial...
-        let mut reduce = HashAggregator::new(agg.clone(), 5000, 2, spill_dir("aggreduce"));
+        let mut reduce = HashAggregator::new(vec![agg.clone()], 5000, 2, spill_dir("aggreduce"));
         for (task, budget) in [3000, 1 << 20, 8000].into_iter().enumerate() {
-            let mut map_side = HashAggregator::new(agg.clone(), budget, 2, spill_dir("aggmap"));
+            let mut map_side =
+                HashAggregator::new(vec![agg.clone()], budget, 2, spill_dir("aggmap"));
             for (k, v, ord) in items.iter().skip(task).step_by(3) {
                 map_side.add(k, v, *ord).unwrap();
             }
@@ -328,9 +458,31 @@ fn combiner_round_trip() {
 }
 
 #[test]
+fn combiner_round_trip_of_several_aggregators() {
+    let aggs = all_aggregators();
+    let items = random_items(5000, 43, true);
+    let mut reduce = HashAggregator::new(aggs.clone(), 5000, 2, spill_dir("aggreducet"));
+    for (task, budget) in [3000, 1 << 20, 8000].into_iter().enumerate() {
+        let mut map_side = HashAggregator::new(aggs.clone(), budget, 2, spill_dir("aggmapt"));
+        for (k, v, ord) in items.iter().skip(task).step_by(3) {
+            map_side.add(k, v, *ord).unwrap();
+        }
+        for rec in map_side.finish_partial().unwrap() {
+            let rec = rec.unwrap();
+            assert_eq!(rec.value[0], b'T');
+            reduce
+                .merge_partial(rec.key.as_ref().unwrap(), &rec.value)
+                .unwrap();
+        }
+    }
+    let combined = collect(reduce.finish().unwrap()).unwrap();
+    assert_eq!(combined, expected_all(&aggs, &items));
+}
+
+#[test]
 fn corrupt_spill_run_is_reported() {
     let spill = spill_dir("aggbad");
-    let mut a = HashAggregator::new(Aggregator::Count, 2000, 2, Arc::clone(&spill));
+    let mut a = HashAggregator::new(vec![Aggregator::Count], 2000, 2, Arc::clone(&spill));
     for (k, v, ord) in random_items(3000, 5, false) {
         a.add(&k, &v, ord).unwrap();
     }
@@ -353,14 +505,20 @@ fn corrupt_spill_run_is_reported() {
 #[test]
 fn corrupt_partials_are_errors_not_panics() {
     let mut rng = Rng::new(99);
-    for agg in all_aggregators() {
+    let singles = all_aggregators().into_iter().map(|agg| vec![agg]);
+    let lists = [
+        all_aggregators(),
+        vec![Aggregator::Sum, Aggregator::Count],
+        Vec::new(),
+    ];
+    for aggs in singles.chain(lists) {
         // A valid partial to cut and flip.
-        let mut a = HashAggregator::new(agg.clone(), 1 << 20, 2, spill_dir("aggpart"));
+        let mut a = HashAggregator::new(aggs.clone(), 1 << 20, 2, spill_dir("aggpart"));
         for (k, v, ord) in random_items(50, 1, true) {
             a.add(&k, &v, ord).unwrap();
         }
         let good = a.finish_partial().unwrap().next().unwrap().unwrap().value;
-        let mut r = HashAggregator::new(agg.clone(), 1 << 20, 2, spill_dir("aggpart2"));
+        let mut r = HashAggregator::new(aggs.clone(), 1 << 20, 2, spill_dir("aggpart2"));
         for cut in 0..good.len() {
             // Ignore the result: it must just not panic. Cutting a
             // variable-length partial can leave a valid one.
@@ -375,11 +533,16 @@ fn corrupt_partials_are_errors_not_panics() {
                 *first = good[0];
             }
             let _ = r.merge_partial(b"k", &junk);
+            // And the good one with one byte flipped.
+            let mut flipped = good.to_vec();
+            let at = rng.below(flipped.len() as u64) as usize;
+            flipped[at] ^= 1 << rng.below(8);
+            let _ = r.merge_partial(b"k", &flipped);
         }
         let _ = r.finish().map(|it| it.count());
     }
     let mut c = HashAggregator::new(
-        Aggregator::Concat(b",".to_vec()),
+        vec![Aggregator::Concat(b",".to_vec())],
         1 << 20,
         2,
         spill_dir("aggpart3"),
@@ -394,7 +557,7 @@ fn corrupt_partials_are_errors_not_panics() {
 #[test]
 fn memory_estimate_grows_with_keys_and_spills_reset_it() {
     let spill = spill_dir("aggmem");
-    let mut a = HashAggregator::new(Aggregator::Sum, 1 << 30, 2, Arc::clone(&spill));
+    let mut a = HashAggregator::new(vec![Aggregator::Sum], 1 << 30, 2, Arc::clone(&spill));
     a.add(b"key", b"1", 0).unwrap();
     let one = a.entry_bytes + a.table_bytes;
     assert!(one >= SLOT_BYTES + 32, "{one}");
@@ -462,7 +625,7 @@ fn speed_of_add_on_a_word_count_stream() {
         (Aggregator::Count, 64 << 20),
         (Aggregator::Sum, 1 << 20),
     ] {
-        let mut a = HashAggregator::new(agg.clone(), budget, 16, spill_dir("aggspeed"));
+        let mut a = HashAggregator::new(vec![agg.clone()], budget, 16, spill_dir("aggspeed"));
         let start = Instant::now();
         for (ord, w) in text.split(|&b| b == b' ').enumerate() {
             a.add(w, b"1", ord as u64).unwrap();
