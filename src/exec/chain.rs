@@ -53,6 +53,13 @@ enum StepOp {
         constant: Option<Vec<u8>>,
     },
     FlatMap(Expr),
+    /// `flat_map(keys, value)`: one pair per key.
+    FlatMapPairs {
+        keys: Expr,
+        value: Expr,
+        /// The value's bytes when they need no record (`flat_map(split($0), 1)`).
+        constant: Option<Vec<u8>>,
+    },
 }
 
 impl Chain {
@@ -75,7 +82,18 @@ impl Chain {
                         value: value.clone(),
                         constant: value.constant().map(|v| v.clone().into_bytes()),
                     },
-                    Op::FlatMap { expr, .. } => StepOp::FlatMap(expr.clone()),
+                    Op::FlatMap {
+                        expr, value: None, ..
+                    } => StepOp::FlatMap(expr.clone()),
+                    Op::FlatMap {
+                        expr,
+                        value: Some(value),
+                        ..
+                    } => StepOp::FlatMapPairs {
+                        keys: expr.clone(),
+                        value: value.clone(),
+                        constant: value.constant().map(|v| v.clone().into_bytes()),
+                    },
                     other => {
                         return Err(format!(
                             "`{}` cannot run inside a task pipeline",
@@ -149,6 +167,20 @@ impl Chain {
             }
             StepOp::FlatMap(expr) => expr.for_each_item(&ctx, |item| {
                 self.push_from(next, RecordRef::line(item), sink)
+            }),
+            StepOp::FlatMapPairs {
+                keys,
+                value,
+                constant,
+            } => keys.for_each_pair(value, constant.as_deref(), &ctx, |key, value| {
+                self.push_from(
+                    next,
+                    RecordRef {
+                        key: Some(key),
+                        value,
+                    },
+                    sink,
+                )
             }),
         }
     }
@@ -241,6 +273,64 @@ mod tests {
         let (_, chain) = chain_of("read_text(\"x\").map(int($0) + 1).save(\"o\")");
         let err = run(&chain, &["7", "x"]).unwrap_err();
         assert!(err.contains("`int($0)"), "{err}");
+    }
+
+    /// PageRank's contributions: one pair per neighbour, each carrying the
+    /// rank divided by the number of neighbours.
+    #[test]
+    fn flat_map_makes_one_pair_per_key() {
+        let (job, chain) = chain_of(
+            "read_csv(\"x\", \";\").map($1, concat($2, \"\\t\", $3))\n  .flat_map(split($2, \",\"), float($3) / len(split($2, \",\")))\n  .save(\"o\")",
+        );
+        assert!(job.datasets[2].keyed);
+        // `node;neighbours;rank`, as `$0` of a join is `node<TAB>neighbours<TAB>rank`.
+        let joined = ["a;b,c;1.0", "b;c;1.0", "c;;0.5"];
+        let mut out: VecDeque<Record> = VecDeque::new();
+        for line in joined {
+            chain
+                .push(RecordRef::line(line.as_bytes()), &mut out)
+                .unwrap();
+        }
+        let got: Vec<(String, String)> = out
+            .iter()
+            .map(|r| {
+                let key = r.key.as_deref().unwrap_or(b"-");
+                let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+                (text(key), text(&r.value))
+            })
+            .collect();
+        // "c" has no neighbours, but `split("", ",")` is `[""]`, one key.
+        let want = [("b", "0.5"), ("c", "0.5"), ("c", "1.0"), ("", "0.5")];
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(got, want);
+
+        // A constant value; then a later step sees pairs (`$key`, `$value`).
+        let (_, chain) = chain_of(
+            "read_text(\"x\").flat_map(split($0), 1).map(concat($key, \"=\", $value)).save(\"o\")",
+        );
+        assert_eq!(
+            run(&chain, &["a b", "", "a"]).unwrap(),
+            ["a=1", "b=1", "a=1"]
+        );
+        // A key that is not a list is one pair; an empty list none, and its
+        // value is not computed.
+        let (_, chain) = chain_of(
+            "read_text(\"x\").flat_map($1, $2).flat_map(split($value, \",\"), 10 / len($key)).save(\"o\")",
+        );
+        assert_eq!(
+            run(&chain, &["ab x,y", "c z"]).unwrap(),
+            ["x\t5", "y\t5", "z\t10"]
+        );
+        let (_, chain) =
+            chain_of("read_text(\"x\").flat_map(split($0), 2 / len(split($0))).save(\"o\")");
+        assert_eq!(run(&chain, &["", "  ", "a b"]).unwrap(), ["a\t1", "b\t1"]);
+        let (_, chain) =
+            chain_of("read_text(\"x\").flat_map(split($0), 1 / (len($0) - 1)).save(\"o\")");
+        let err = run(&chain, &["a"]).unwrap_err();
+        assert_eq!(err, "integer division by zero in `1 / (len($0) - 1)`");
     }
 
     #[test]

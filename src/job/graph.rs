@@ -75,7 +75,7 @@ const SOURCES: &[Sig] = &[
 const OPERATORS: &[Sig] = &[
     sig("filter", &["condition"], 1, false, "filter(condition)"),
     sig("map", &["key", "value"], 1, false, "map(value) or map(key, value)"),
-    sig("flat_map", &["list"], 1, false, "flat_map(list)"),
+    sig("flat_map", &["list", "value"], 1, false, "flat_map(list) or flat_map(keys, value)"),
     sig("pipe", &["command"], 1, true, "pipe(command)"),
     sig("reduce_by_key", &["aggregator", "partitions"], 1, true, "reduce_by_key(agg, ...), reduce_by_key(agg, ..., partitions=N) or reduce_by_key(agg, partitions)"),
     sig("group_by_key", &["partitions"], 0, true, "group_by_key() or group_by_key(partitions)"),
@@ -393,7 +393,12 @@ impl<'s> Graph<'s> {
             }
             "flat_map" => {
                 let expr = self.record_expr(slots[0].unwrap_or(syn), keyed)?.0;
-                (Op::FlatMap { input, expr }, false)
+                let value = match slots[1] {
+                    Some(v) => Some(self.record_expr(v, keyed)?.0),
+                    None => None,
+                };
+                let made_pairs = value.is_some();
+                (Op::FlatMap { input, expr, value }, made_pairs)
             }
             "pipe" => {
                 let command = self.const_str(slots[0], "the command of `pipe`")?;

@@ -120,10 +120,13 @@ pub enum Op {
         key: Option<Expr>,
         value: Expr,
     },
-    /// Each element of the list becomes a record; a non-list value is one.
+    /// Each element of the list `expr` becomes a record (a non-list value
+    /// is one element): a plain line, or with `value: Some`, the key of a
+    /// pair whose value is `value`, computed once per input record.
     FlatMap {
         input: DatasetId,
         expr: Expr,
+        value: Option<Expr>,
     },
     /// The command reads a split's lines on stdin; its stdout lines are
     /// the output.

@@ -46,7 +46,10 @@ fn summary(job: &Job) -> Vec<String> {
                     Some(k) => format!(" `{}` `{}`", k.text(), value.text()),
                     None => format!(" `{}`", value.text()),
                 },
-                Op::FlatMap { expr, .. } => format!(" `{}`", expr.text()),
+                Op::FlatMap { expr, value, .. } => match value {
+                    Some(v) => format!(" `{}` `{}`", expr.text(), v.text()),
+                    None => format!(" `{}`", expr.text()),
+                },
                 Op::Pipe { command, .. } => format!(" {command:?}"),
                 Op::ReduceByKey {
                     aggs, partitions, ..
@@ -1010,6 +1013,7 @@ fn fuzz_parser_and_evaluator() {
         "param p = \"in.csv\"\nparam n = 2\nw = read_csv(p, \",\", true, splits=n).filter($2 > 3 or contains($0, \"x\"))\nw.map($1, substr($3, 1, 2)).reduce_by_key(concat(\";\"), n).sort_by_key().save(\"o\")\n",
         "a = read_text(\"x\").flat_map(split(lower($0), \",\"))\nb = a.map(trim($0), len($0) * 2 - 1)\nb.join(b.distinct(), 3).left_join(b.group_by_key()).union(b).save(\"o\")\n",
         "param n = 3\nread_text(\"x\").map($1, $2).reduce_by_key(sum, count, concat(\"|\"), partitions=n).save(\"o\")\n",
+        "g = read_text(\"l\").map($1, $2).group_by_key()\ng.join(g.map($key, 1.0)).flat_map(split($2, \",\"), if($3 == \"\", 0, round(abs(float($3)) / len(split($2, \",\")), 3))).reduce_by_key(sum).save(\"o\")\n",
         "read_text(\"i\")\n  .map($(1) , -int($2) % 7 / 2.5)\n  .filter(not ($key != \"a\") && $value >= 0)\n  .map(concat(basename(input_file()), \"\\t\", split($0)[0]))\n  .save(\"out\")\n",
     ];
     const PIECES: &[&str] = &[
@@ -1132,7 +1136,7 @@ fn fuzz_parser_and_evaluator() {
             let exprs: Vec<&Expr> = match &d.op {
                 Op::Filter { pred, .. } => vec![pred],
                 Op::Map { key, value, .. } => key.iter().chain(std::iter::once(value)).collect(),
-                Op::FlatMap { expr, .. } => vec![expr],
+                Op::FlatMap { expr, value, .. } => std::iter::once(expr).chain(value).collect(),
                 _ => vec![],
             };
             for expr in exprs {
@@ -1159,6 +1163,50 @@ fn fuzz_parser_and_evaluator() {
     assert!(parsed > 300, "only {parsed} texts parsed");
 }
 
+/// `flat_map(keys, value)` makes pairs: PageRank's contributions.
+#[test]
+fn flat_map_with_a_value_makes_pairs() {
+    let job = parse_ok(
+        "links = read_text(\"l\").map($1, $2).distinct().group_by_key()\nranks = links.map($key, 1.0)\nlinks.join(ranks)\n  .flat_map(split($2, \",\"), float($3) / len(split($2, \",\")))\n  .reduce_by_key(sum).save(\"o\")\n",
+    );
+    assert_eq!(
+        summary(&job),
+        [
+            "0 _=read_text() l None",
+            "1 _=map(0) `$1` `$2` keyed",
+            "2 _=distinct(1) None keyed",
+            "3 links=group_by_key(2) None keyed",
+            "4 ranks=map(3) `$key` `1.0` keyed",
+            "5 _=join(3,4) None keyed",
+            "6 _=flat_map(5) `split($2, \",\")` `float($3) / len(split($2, \",\"))` keyed",
+            "7 _=reduce_by_key(6) Sum None keyed",
+        ]
+    );
+    assert_eq!(sep_of(&job, 6), Some(b'\t'));
+    // The keys and the value are expressions over the input's records.
+    let plain = parse_ok("read_text(\"x\").flat_map(split($0), 1).map($value, $key).save(\"o\")");
+    assert!(plain.datasets[1].keyed && plain.datasets[2].keyed);
+    let errors = [
+        (
+            "read_text(\"x\").flat_map(split($0), 1, 2).save(\"o\")",
+            "t.job:1:16: error: `flat_map` takes 1 or 2 arguments, got 3 (usage: flat_map(list) or flat_map(keys, value))",
+        ),
+        (
+            "read_text(\"x\").flat_map(split($0), $value).save(\"o\")",
+            "t.job:1:36: error: `$value` needs a dataset of key-value pairs (made by `map(key, value)` or a by-key operator); this dataset has plain lines",
+        ),
+        (
+            "read_text(\"x\").flat_map(split($0)).reduce_by_key(sum).save(\"o\")",
+            "t.job:1:36: error: `reduce_by_key` needs key-value pairs, but its input has plain lines (make pairs with `map(key, value)`)",
+        ),
+    ];
+    for (src, want) in errors {
+        let e = Job::parse("t.job", src, &BTreeMap::new()).unwrap_err();
+        let first = e.to_string();
+        assert_eq!(first.lines().next(), Some(want), "{src}");
+    }
+}
+
 const DOCS: &str = include_str!("../../docs/jobs.md");
 
 /// Every complete job shown in docs/jobs.md parses.
@@ -1174,7 +1222,7 @@ fn docs_examples_parse() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 7);
+    assert_eq!(checked, 8);
 }
 
 /// Every example in the function table of docs/jobs.md gives what it says.

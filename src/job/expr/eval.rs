@@ -82,6 +82,39 @@ impl Expr {
         }
     }
 
+    /// Evaluates to what a two-argument `flat_map` makes pairs of, handing
+    /// `each` a key and a value for every element: `self` gives the keys
+    /// (the elements of a list, or the one value), `value` the value of
+    /// every pair, computed once, and only when there is a key (`constant`:
+    /// its bytes, when they need no record). Keys and value are borrowed
+    /// from the record where they can be, not copied.
+    ///
+    /// # Errors
+    /// As `eval`, or the first error `each` returns.
+    pub fn for_each_pair(
+        &self,
+        value: &Expr,
+        constant: Option<&[u8]>,
+        ctx: &RecordCtx,
+        mut each: impl FnMut(&[u8], &[u8]) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let env = Env::new(self, ctx);
+        let with_value = |f: &mut dyn FnMut(&[u8]) -> Result<(), String>| match constant {
+            Some(bytes) => f(bytes),
+            None => value.with_bytes(ctx, f),
+        };
+        match eval(&self.root, &env)? {
+            Val::List(keys) if keys.is_empty() => Ok(()),
+            Val::List(keys) => {
+                with_value(&mut |v| keys.iter().try_for_each(|key| each(&key_bytes(key), v)))
+            }
+            key => {
+                let key = key.into_bytes();
+                with_value(&mut |v| each(&key, v))
+            }
+        }
+    }
+
     /// Evaluates to record bytes and hands them to `f`, borrowed from the
     /// record where they can be (`$0`, a field), so nothing is copied.
     ///
@@ -205,6 +238,14 @@ impl<'a> Env<'a> {
                 format_args!("{user} needs true or false, got {}", other.describe()),
             )),
         }
+    }
+}
+
+/// A list element's bytes: a string's borrowed, copying nothing.
+fn key_bytes<'v>(key: &'v Val<'_>) -> Cow<'v, [u8]> {
+    match key {
+        Val::Str(s) => Cow::Borrowed(s),
+        other => other.clone().into_bytes(),
     }
 }
 
@@ -860,6 +901,56 @@ mod tests {
         };
         assert_eq!(compile_str("split($0)").for_each_item(&ctx, each), Ok(()));
         assert_eq!(items, [b"a".to_vec(), b"b".to_vec()]);
+    }
+
+    /// `flat_map(keys, value)`: one pair per key, the value computed once
+    /// and only when there is a key.
+    #[test]
+    fn for_each_pair_gives_every_key_the_value() {
+        let pairs = |keys: &str, value: &str, line: &[u8]| {
+            let record = Record::line(line.to_vec());
+            let ctx = RecordCtx {
+                record: record.as_ref(),
+                file: "",
+                sep: None,
+            };
+            let value = compile_str(value);
+            let constant = value.constant().map(|v| v.clone().into_bytes());
+            let mut out = Vec::new();
+            compile_str(keys)
+                .for_each_pair(&value, constant.as_deref(), &ctx, |k, v| {
+                    out.push(format!(
+                        "{}={}",
+                        String::from_utf8_lossy(k),
+                        String::from_utf8_lossy(v)
+                    ));
+                    Ok(())
+                })
+                .map(|()| out)
+        };
+        assert_eq!(
+            pairs(
+                "split($2, \",\")",
+                "float($3) / len(split($2, \",\"))",
+                b"a b,c 1.0"
+            ),
+            Ok(vec!["b=0.5".to_string(), "c=0.5".to_string()])
+        );
+        assert_eq!(
+            pairs("split($0)", "1", b"x y x"),
+            Ok(vec!["x=1".into(), "y=1".into(), "x=1".into()])
+        );
+        assert_eq!(pairs("$1", "$2", b"k v"), Ok(vec!["k=v".to_string()]));
+        assert_eq!(
+            pairs("len($0)", "true", b"abc"),
+            Ok(vec!["3=true".to_string()])
+        );
+        // No key: the value, which would fail, is not computed.
+        assert_eq!(pairs("split($0)", "1 / len(split($0))", b"  "), Ok(vec![]));
+        assert_eq!(
+            pairs("split($0)", "1 / (len(split($0)) - 1)", b"a"),
+            Err("integer division by zero in `1 / (len(split($0)) - 1)`".into())
+        );
     }
 
     #[test]
