@@ -13,7 +13,7 @@
 use std::collections::VecDeque;
 
 use crate::exec::env::Records;
-use crate::job::{sep_of, DatasetId, Expr, Job, Op, RecordCtx};
+use crate::job::{sep_of, DatasetId, Expr, Job, Op, RecordCtx, Sep};
 use crate::record::{Record, RecordRef};
 
 /// Where a chain's records go: a part file, a shuffle, a sample, a buffer.
@@ -40,8 +40,9 @@ pub struct Chain {
 
 struct Step {
     op: StepOp,
-    /// The field separator of the step's input (`$n`).
-    sep: Option<u8>,
+    /// The field separator of the step's input (`$n`): `None` for
+    /// whitespace, else its bytes.
+    sep: Option<Box<[u8]>>,
 }
 
 enum StepOp {
@@ -86,7 +87,7 @@ impl Chain {
                 let input = dataset.op.inputs().first().copied().unwrap_or(id);
                 Ok(Step {
                     op,
-                    sep: sep_of(job, input),
+                    sep: sep_of(job, input).map(|s| s.bytes.into()),
                 })
             })
             .collect::<Result<_, String>>()?;
@@ -117,7 +118,7 @@ impl Chain {
         let ctx = RecordCtx {
             record,
             file: &self.file,
-            sep: step.sep,
+            sep: step.sep.as_deref().map(|bytes| Sep { bytes }),
         };
         match &step.op {
             StepOp::Filter(pred) => match pred.eval_bool(&ctx)? {
@@ -234,6 +235,16 @@ mod tests {
             "read_csv(\"x\").map($2, concat($1, \"@\", input_file())).map($value, $key).save(\"o\")",
         );
         assert_eq!(run(&chain, &["1,k"]).unwrap(), ["1@dir/f.txt\tk"]);
+    }
+
+    #[test]
+    fn fields_on_a_separator_of_several_bytes() {
+        let (_, chain) =
+            chain_of("read_csv(\"x\", sep=\"::\").filter($3 != \"\").map($2, $3).save(\"o\")");
+        assert_eq!(
+            run(&chain, &["1::42::5", "2::7", "3:::9::4.5::978300760"]).unwrap(),
+            ["42\t5", ":9\t4.5"]
+        );
     }
 
     #[test]

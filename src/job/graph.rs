@@ -307,8 +307,8 @@ impl<'s> Graph<'s> {
             Op::ReadText { path, splits }
         } else {
             let sep = match slots[1] {
-                Some(s) => self.const_byte(s, &what("separator"))?,
-                None => b',',
+                Some(s) => self.const_sep(s, &what("separator"))?,
+                None => b",".to_vec(),
             };
             let header = match slots[2] {
                 Some(s) => self.const_bool(s, &what("`header` flag"))?,
@@ -558,15 +558,18 @@ impl<'s> Graph<'s> {
         }
     }
 
-    fn const_byte(&self, syn: &Syn, what: &str) -> Result<u8, JobError> {
+    /// A field separator: one byte or several, not empty, no newline (a
+    /// record is one line, so it could never occur).
+    fn const_sep(&self, syn: &Syn, what: &str) -> Result<Vec<u8>, JobError> {
         let text = self.const_str(Some(syn), what)?;
-        match text.as_bytes() {
-            [b] => Ok(*b),
-            _ => Err(JobError::at(
-                first_span(syn),
-                format!("{what} must be exactly one byte, got {text:?}"),
-            )),
+        let refuse = |why: &str| Err(JobError::at(first_span(syn), format!("{what} {why}")));
+        if text.is_empty() {
+            return refuse("must not be empty");
         }
+        if text.contains('\n') {
+            return refuse("cannot contain a newline: a record is one line");
+        }
+        Ok(text.into_bytes())
     }
 
     /// `true`/`false`, or a string saying so (params are strings).

@@ -33,6 +33,7 @@ mod value;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+pub use bytes::{Sep, PAIR_SEP};
 pub(crate) use error::span_at;
 pub use error::JobError;
 pub use expr::{BinOp, Expr, RecordCtx, UnOp};
@@ -103,7 +104,8 @@ pub enum Op {
     },
     ReadCsv {
         path: String,
-        sep: u8,
+        /// What separates fields: one byte or several (`::`), never empty.
+        sep: Vec<u8>,
         header: bool,
         splits: Option<u32>,
     },
@@ -294,7 +296,7 @@ impl Job {
     }
 
     /// The field separator of a dataset's records; see `sep_of`.
-    pub fn sep(&self, id: DatasetId) -> Option<u8> {
+    pub fn sep(&self, id: DatasetId) -> Option<Sep<'_>> {
         sep_of(self, id)
     }
 }
@@ -303,16 +305,26 @@ impl Job {
 /// the `sep` of a `read_csv`, kept through any number of `filter`s; else a
 /// tab for a keyed dataset, whose `$0` is `key<TAB>value` (so after a `join`,
 /// `$1` is the key, `$2` the left value, `$3` the right one); else `None`
-/// (runs of ASCII whitespace). `None` for an unknown id.
-pub fn sep_of(job: &Job, id: DatasetId) -> Option<u8> {
+/// (runs of whitespace). `None` for an unknown id.
+pub fn sep_of(job: &Job, id: DatasetId) -> Option<Sep<'_>> {
+    if let Some(Op::ReadCsv { sep, .. }) =
+        csv_source(&job.datasets, id).map(|s| &job.datasets[s].op)
+    {
+        return Some(Sep { bytes: sep });
+    }
+    job.datasets.get(id)?.keyed.then_some(PAIR_SEP)
+}
+
+/// The `read_csv` whose records dataset `id` holds, as they were read: the
+/// dataset itself, or the input of any number of `filter`s.
+fn csv_source(datasets: &[Dataset], id: DatasetId) -> Option<DatasetId> {
     let mut id = id;
     loop {
-        let dataset = job.datasets.get(id)?;
-        match &dataset.op {
-            Op::ReadCsv { sep, .. } => return Some(*sep),
+        match &datasets.get(id)?.op {
+            Op::ReadCsv { .. } => return Some(id),
             // Inputs have smaller ids, so this ends.
             Op::Filter { input, .. } if *input < id => id = *input,
-            _ => return dataset.keyed.then_some(b'\t'),
+            _ => return None,
         }
     }
 }
