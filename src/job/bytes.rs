@@ -14,7 +14,10 @@ const HIGHS: u64 = 0x8080_8080_8080_8080;
 /// Position of the first `byte` in `hay`. Tests eight bytes per step: a word
 /// has a zero byte after `xor` with the repeated pattern exactly where the
 /// pattern matched, and `(x - 0x01..) & !x & 0x80..` is non-zero iff `x` has
-/// a zero byte.
+/// a zero byte. Its lowest set bit is the high bit of the first zero byte
+/// (a borrow only runs upward, from a zero byte), so the little-endian word
+/// gives the position without looking at its bytes one by one.
+#[inline(always)]
 pub(crate) fn find_byte(byte: u8, hay: &[u8]) -> Option<usize> {
     let pattern = ONES.wrapping_mul(u64::from(byte));
     let mut chunks = hay.chunks_exact(8);
@@ -24,8 +27,9 @@ pub(crate) fn find_byte(byte: u8, hay: &[u8]) -> Option<usize> {
             chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
         ]);
         let x = word ^ pattern;
-        if x.wrapping_sub(ONES) & !x & HIGHS != 0 {
-            return chunk.iter().position(|&b| b == byte).map(|p| offset + p);
+        let zeros = x.wrapping_sub(ONES) & !x & HIGHS;
+        if zeros != 0 {
+            return Some(offset + (zeros.trailing_zeros() / 8) as usize);
         }
         offset += 8;
     }
@@ -38,7 +42,7 @@ pub(crate) fn find_byte(byte: u8, hay: &[u8]) -> Option<usize> {
 
 /// Position of the first occurrence of `needle` in `hay` (0 for an empty
 /// needle): scan for the needle's first byte, then compare the rest.
-#[inline]
+#[inline(always)]
 pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     let Some((&first, rest)) = needle.split_first() else {
         return Some(0);
@@ -84,10 +88,16 @@ pub struct Sep<'a> {
     /// Fields are separated by exactly one occurrence of these bytes,
     /// searched for left to right (never empty: the job check refuses it).
     pub bytes: &'a [u8],
+    /// Are fields that start with `"` quoted, as RFC 4180 has it
+    /// (`job/csv.rs`)? `read_csv`'s default.
+    pub quotes: bool,
 }
 
 /// The fields of a pair's `$0`, `key<TAB>value`.
-pub const PAIR_SEP: Sep<'static> = Sep { bytes: b"\t" };
+pub const PAIR_SEP: Sep<'static> = Sep {
+    bytes: b"\t",
+    quotes: false,
+};
 
 /// The range of field `n` (1-based) of `line`: fields are separated by one
 /// occurrence of `sep` each, or, when `sep` is `None`, by runs of whitespace

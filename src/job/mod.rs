@@ -22,6 +22,7 @@
 //! the whole front end.
 
 mod bytes;
+mod csv;
 mod error;
 mod expr;
 mod graph;
@@ -33,7 +34,10 @@ mod value;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// The eight-bytes-a-step byte search, for the split reader's `"` watch.
+pub(crate) use bytes::find_byte;
 pub use bytes::{Sep, PAIR_SEP};
+pub use csv::{check_quotes, BadQuote, BadQuoteKind};
 pub(crate) use error::span_at;
 pub use error::JobError;
 pub use expr::{BinOp, Expr, RecordCtx, UnOp};
@@ -106,6 +110,8 @@ pub enum Op {
         path: String,
         /// What separates fields: one byte or several (`::`), never empty.
         sep: Vec<u8>,
+        /// RFC 4180 quoted fields (on unless `quotes=false`).
+        quotes: bool,
         header: bool,
         splits: Option<u32>,
     },
@@ -307,10 +313,13 @@ impl Job {
 /// `$1` is the key, `$2` the left value, `$3` the right one); else `None`
 /// (runs of whitespace). `None` for an unknown id.
 pub fn sep_of(job: &Job, id: DatasetId) -> Option<Sep<'_>> {
-    if let Some(Op::ReadCsv { sep, .. }) =
+    if let Some(Op::ReadCsv { sep, quotes, .. }) =
         csv_source(&job.datasets, id).map(|s| &job.datasets[s].op)
     {
-        return Some(Sep { bytes: sep });
+        return Some(Sep {
+            bytes: sep,
+            quotes: *quotes,
+        });
     }
     job.datasets.get(id)?.keyed.then_some(PAIR_SEP)
 }

@@ -13,7 +13,10 @@ fn overrides(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 }
 
 fn sep(bytes: &[u8]) -> Option<Sep<'_>> {
-    Some(Sep { bytes })
+    Some(Sep {
+        bytes,
+        quotes: true,
+    })
 }
 
 fn parse_ok(src: &str) -> Job {
@@ -40,6 +43,7 @@ fn summary(job: &Job) -> Vec<String> {
                 Op::ReadCsv {
                     path,
                     sep,
+                    quotes: _,
                     header,
                     splits,
                 } => {
@@ -470,6 +474,17 @@ fn read_csv_separators_of_several_bytes() {
     assert_eq!(sep_of(&job, 0), sep(b"::"));
     assert_eq!(sep_of(&job, 1), sep(b"::"));
     assert_eq!(summary(&job)[2], "2 b=read_csv() s.dat '::' false None");
+    // Quotes are read unless turned off; then a `"` may separate.
+    let job = parse_ok("read_csv(\"a\", \"\\\"\", quotes=false).save(\"o\")");
+    assert!(matches!(&job.datasets[0].op, Op::ReadCsv { sep, quotes: false, .. } if sep == b"\""));
+    assert_eq!(
+        job.sep(0),
+        Some(Sep {
+            bytes: b"\"",
+            quotes: false
+        })
+    );
+    assert_eq!(parse_ok("read_csv(\"a\").save(\"o\")").sep(0), sep(b","));
     let cases = [
         (
             "read_csv(\"a\", \"\").save(\"o\")",
@@ -482,6 +497,14 @@ fn read_csv_separators_of_several_bytes() {
         (
             "read_csv(\"a\", 7).save(\"o\")",
             "jobs/bad.job:1:15: error: the separator of `read_csv` must be a string, got 7\n    read_csv(\"a\", 7).save(\"o\")\n                  ^",
+        ),
+        (
+            "read_csv(\"a\", \"\\\"\").save(\"o\")",
+            "jobs/bad.job:1:15: error: the separator of `read_csv` cannot contain `\"` while quotes are read (give quotes=false)\n    read_csv(\"a\", \"\\\"\").save(\"o\")\n                  ^",
+        ),
+        (
+            "read_csv(\"a\", quotes=\"no\").save(\"o\")",
+            "jobs/bad.job:1:22: error: the `quotes` flag of `read_csv` must be true or false, got \"no\"\n    read_csv(\"a\", quotes=\"no\").save(\"o\")\n                         ^",
         ),
     ];
     for (src, want) in cases {

@@ -20,6 +20,7 @@ use std::ops::Range;
 use super::compile::MAX_CONSTANT_BYTES;
 use super::tree::{BinOp, Expr, Func, Kind, Node, UnOp};
 use crate::job::bytes::{self, Sep, PAIR_SEP};
+use crate::job::csv;
 use crate::job::value::{Num, Val, Value};
 use crate::record::RecordRef;
 
@@ -121,8 +122,10 @@ pub(super) struct Env<'a> {
 
 impl<'a> Env<'a> {
     fn new(expr: &'a Expr, ctx: &RecordCtx<'a>) -> Env<'a> {
-        let split_pair =
-            ctx.sep == Some(PAIR_SEP) && ctx.record.key.is_some_and(|k| !k.contains(&b'\t'));
+        // A key first: comparing separators compares bytes.
+        let split_pair = ctx.record.key.is_some()
+            && ctx.sep == Some(PAIR_SEP)
+            && ctx.record.key.is_some_and(|k| !k.contains(&b'\t'));
         let line = if expr.uses_whole_line || (expr.uses_line && !split_pair) {
             ctx.record.to_line()
         } else {
@@ -305,7 +308,13 @@ fn field<'e>(env: &'e Env<'_>, n: usize) -> Val<'e> {
     if n == 0 {
         return Val::Str(Cow::Borrowed(&env.line));
     }
-    let sep = env.sep.map(|s| s.bytes);
+    let sep = match env.sep {
+        Some(Sep {
+            bytes,
+            quotes: true,
+        }) => return Val::Str(csv::field(&env.line, n, bytes)),
+        sep => sep.map(|s| s.bytes),
+    };
     if env.split_pair {
         let value = env.record.value;
         return match (n, env.record.key) {
@@ -542,14 +551,30 @@ mod tests {
             Err("field number -1 is negative in `$(n - 4)`".into())
         );
         let csv = Record::line(b"a, b,,c".to_vec());
-        let comma = Some(Sep { bytes: b"," });
+        let comma = Some(Sep {
+            bytes: b",",
+            quotes: false,
+        });
         assert_eq!(eval_on("$2", &csv, comma), Ok(s(" b")));
         assert_eq!(eval_on("$3", &csv, comma), Ok(s("")));
         assert_eq!(eval_on("$4", &csv, comma), Ok(s("c")));
         let ratings = Record::line(b"7::1193::5".to_vec());
-        let colons = Some(Sep { bytes: b"::" });
+        let colons = Some(Sep {
+            bytes: b"::",
+            quotes: true,
+        });
         assert_eq!(eval_on("$2", &ratings, colons), Ok(s("1193")));
         assert_eq!(eval_on("$(1 + 2)", &ratings, colons), Ok(s("5")));
+        let quoted = Record::line(br##"7,"Smith, John","say ""hi""",x"##.to_vec());
+        let csv = Some(Sep {
+            bytes: b",",
+            quotes: true,
+        });
+        assert_eq!(eval_on("$2", &quoted, csv), Ok(s("Smith, John")));
+        assert_eq!(eval_on("$3", &quoted, csv), Ok(s(r#"say "hi""#)));
+        assert_eq!(eval_on("$(2 + 2)", &quoted, csv), Ok(s("x")));
+        assert_eq!(eval_on("$5", &quoted, csv), Ok(s("")));
+        assert_eq!(eval_on("$3", &quoted, comma), Ok(s(" John\"")));
         let pair = Record::pair(b"k 1".to_vec(), b"v".to_vec());
         assert_eq!(eval_on("$key", &pair, None), Ok(s("k 1")));
         assert_eq!(eval_on("$value", &pair, None), Ok(s("v")));

@@ -164,7 +164,10 @@ fn random_expressions_on_random_records_never_panic() {
                 Record::pair(bytes.clone(), bytes.into_iter().rev().collect::<Vec<u8>>())
             };
             let seps = [None, Some(&b","[..]), Some(b"a"), Some(b"a,")];
-            let sep = seps[rng.below(4) as usize].map(|bytes| Sep { bytes });
+            let sep = seps[rng.below(4) as usize].map(|bytes| Sep {
+                bytes,
+                quotes: rng.below(2) == 0,
+            });
             let ctx = RecordCtx {
                 record: record.as_ref(),
                 file: "x/y",
