@@ -33,8 +33,11 @@ use crate::exec::chain::{Chain, Sink};
 use crate::exec::env::{Counters, Failure, Records, TaskEnv, CANCEL_CHECK_EVERY, MERGE_FAN_IN};
 use crate::exec::pipe::Pipe;
 use crate::exec::reducer;
-use crate::exec::split::{Split, SplitReader};
-use crate::job::{Combine, DatasetId, Input, Job, Op, Output, Partitioner, Plan, ShufflePlan};
+use crate::exec::split::{line_number, Split, SplitReader};
+use crate::job::{
+    check_quotes, BadQuote, Combine, DatasetId, Input, Job, Op, Output, Partitioner, Plan,
+    ShufflePlan,
+};
 use crate::protocol::{Bytes, Pair, TaskMetrics, TaskSpec};
 use crate::record::{Record, RecordRef};
 use crate::rng::Rng;
@@ -205,8 +208,11 @@ impl TaskInput {
     fn drain(self, chain: &Chain, sink: &mut dyn Sink) -> Result<(), String> {
         match self {
             TaskInput::Split(mut source) => {
-                while let Some(line) = source.next_line()? {
-                    chain.push(RecordRef::line(line), sink)?;
+                while let Some((line, has_quote)) = source.next_line()? {
+                    match has_quote {
+                        true => chain.push(RecordRef::line(line), sink)?,
+                        false => chain.push_unquoted(line, sink)?,
+                    }
                 }
             }
             TaskInput::Records(records) => {
@@ -471,14 +477,22 @@ fn source(
     counters: Arc<Counters>,
     cancel: Arc<AtomicBool>,
 ) -> Result<Source, String> {
-    let skip_header = match &job
+    let (skip_header, quoted) = match &job
         .datasets
         .get(dataset)
         .ok_or("unknown source dataset")?
         .op
     {
-        Op::ReadText { .. } => false,
-        Op::ReadCsv { header, .. } => *header && spec.split.start == 0,
+        Op::ReadText { .. } => (false, None),
+        Op::ReadCsv {
+            header,
+            sep,
+            quotes,
+            ..
+        } => (
+            *header && spec.split.start == 0,
+            quotes.then(|| sep.clone()),
+        ),
         other => return Err(format!("a task cannot start at `{}`", other.name())),
     };
     let split = Split {
@@ -486,41 +500,71 @@ fn source(
         start: spec.split.start,
         len: spec.split.len,
     };
+    let mut reader = SplitReader::open(&split)?;
+    if quoted.is_some() {
+        reader.watch(b'"');
+    }
     Ok(Source {
-        reader: SplitReader::open(&split)?,
+        reader,
+        path: split.path,
         skip_header,
+        quoted,
         counters,
         cancel,
     })
 }
 
-/// A split's lines, counted, checked for a cancel, a CSV header skipped.
+/// A split's lines, counted, checked for a cancel, a CSV header skipped,
+/// a CSV line's quotes checked.
 struct Source {
     reader: SplitReader,
+    /// The split's file, for errors.
+    path: String,
     skip_header: bool,
+    /// The separator of a `read_csv` that reads quotes: each line that
+    /// holds a `"` is checked (`check_quotes`) before any operator sees it.
+    quoted: Option<Vec<u8>>,
     counters: Arc<Counters>,
     cancel: Arc<AtomicBool>,
 }
 
 impl Source {
-    /// The next line, borrowed from the reader's buffer.
-    fn next_line(&mut self) -> Result<Option<&[u8]>, String> {
+    /// The next line, borrowed from the reader's buffer, and whether it
+    /// holds a `"` that a CSV separator's fields must handle.
+    fn next_line(&mut self) -> Result<Option<(&[u8], bool)>, String> {
         let n = self.counters.records_in.load(Ordering::Relaxed);
         if n.is_multiple_of(CANCEL_CHECK_EVERY) && self.cancel.load(Ordering::Relaxed) {
             return Err("cancelled".into());
         }
         if self.skip_header {
             self.skip_header = false;
-            let Some(len) = self.reader.next_line()?.map(<[u8]>::len) else {
+            if self.next_line()?.is_none() {
                 return Ok(None);
-            };
-            count(&self.counters, len);
+            }
         }
-        let line = self.reader.next_line()?;
-        if let Some(line) = line {
-            count(&self.counters, line.len());
+        let offset = self.reader.offset();
+        let Some((line, has_quote)) = self.reader.next_line_watched()? else {
+            return Ok(None);
+        };
+        count(&self.counters, line.len());
+        if let (true, Some(sep)) = (has_quote, &self.quoted) {
+            if let Err(bad) = check_quotes(line, sep) {
+                return Err(bad_line(&self.path, offset, &bad));
+            }
         }
-        Ok(line)
+        Ok(Some((line, has_quote)))
+    }
+}
+
+/// The error for a CSV line with bad quotes: the file and line number
+/// (counted now: a split does not know the number of its first line), e.g.
+/// `read_csv: data/a.csv:3: field 2 opens a quote ...`.
+fn bad_line(path: &str, offset: u64, bad: &BadQuote) -> String {
+    match line_number(path, offset) {
+        Ok(line) => format!("read_csv: {path}:{line}: {bad}"),
+        Err(e) => format!(
+            "read_csv: {path}: the line at byte {offset}: {bad} (its number is unknown: {e})"
+        ),
     }
 }
 
@@ -541,7 +585,7 @@ impl Iterator for SourceIter {
     fn next(&mut self) -> Option<Self::Item> {
         self.0
             .next_line()
-            .map(|line| line.map(|l| Record::line(l.to_vec())))
+            .map(|line| line.map(|(l, _)| Record::line(l.to_vec())))
             .transpose()
     }
 }

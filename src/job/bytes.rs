@@ -14,7 +14,10 @@ const HIGHS: u64 = 0x8080_8080_8080_8080;
 /// Position of the first `byte` in `hay`. Tests eight bytes per step: a word
 /// has a zero byte after `xor` with the repeated pattern exactly where the
 /// pattern matched, and `(x - 0x01..) & !x & 0x80..` is non-zero iff `x` has
-/// a zero byte.
+/// a zero byte. Its lowest set bit is the high bit of the first zero byte
+/// (a borrow only runs upward, from a zero byte), so the little-endian word
+/// gives the position without looking at its bytes one by one.
+#[inline(always)]
 pub(crate) fn find_byte(byte: u8, hay: &[u8]) -> Option<usize> {
     let pattern = ONES.wrapping_mul(u64::from(byte));
     let mut chunks = hay.chunks_exact(8);
@@ -24,8 +27,9 @@ pub(crate) fn find_byte(byte: u8, hay: &[u8]) -> Option<usize> {
             chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
         ]);
         let x = word ^ pattern;
-        if x.wrapping_sub(ONES) & !x & HIGHS != 0 {
-            return chunk.iter().position(|&b| b == byte).map(|p| offset + p);
+        let zeros = x.wrapping_sub(ONES) & !x & HIGHS;
+        if zeros != 0 {
+            return Some(offset + (zeros.trailing_zeros() / 8) as usize);
         }
         offset += 8;
     }
@@ -38,10 +42,15 @@ pub(crate) fn find_byte(byte: u8, hay: &[u8]) -> Option<usize> {
 
 /// Position of the first occurrence of `needle` in `hay` (0 for an empty
 /// needle): scan for the needle's first byte, then compare the rest.
+#[inline(always)]
 pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     let Some((&first, rest)) = needle.split_first() else {
         return Some(0);
     };
+    if rest.is_empty() {
+        // One byte (a CSV comma): nothing to compare after the scan.
+        return find_byte(first, hay);
+    }
     let last_start = hay.len().checked_sub(needle.len())?;
     let mut from = 0;
     while from <= last_start {
@@ -72,27 +81,51 @@ pub(crate) fn trim(s: &[u8]) -> Range<usize> {
     start..end
 }
 
-/// The range of field `n` (1-based) of `line`: fields are separated by
-/// `sep`, or, when `sep` is `None`, by runs of whitespace with leading
-/// and trailing whitespace ignored (as in awk). A field past the end, and
-/// field 0, are the empty range at the end of the line.
-pub(crate) fn field(line: &[u8], n: usize, sep: Option<u8>) -> Range<usize> {
+/// How `$0` splits into `$1`, `$2`, ... when it is not on whitespace (see
+/// `job::sep_of`): on a `read_csv`'s separator, or on the tab of a pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sep<'a> {
+    /// Fields are separated by exactly one occurrence of these bytes,
+    /// searched for left to right (never empty: the job check refuses it).
+    pub bytes: &'a [u8],
+    /// Are fields that start with `"` quoted, as RFC 4180 has it
+    /// (`job/csv.rs`)? `read_csv`'s default.
+    pub quotes: bool,
+}
+
+/// The fields of a pair's `$0`, `key<TAB>value`.
+pub const PAIR_SEP: Sep<'static> = Sep {
+    bytes: b"\t",
+    quotes: false,
+};
+
+/// The range of field `n` (1-based) of `line`: fields are separated by one
+/// occurrence of `sep` each, or, when `sep` is `None`, by runs of whitespace
+/// with leading and trailing whitespace ignored (as in awk). A field past the
+/// end, and field 0, are the empty range at the end of the line.
+///
+/// A separator of one byte and one of several take the same path: `find`
+/// scans for its first byte eight bytes at a time, and compares the rest
+/// (nothing, for one byte) only where that byte is.
+pub(crate) fn field(line: &[u8], n: usize, sep: Option<&[u8]>) -> Range<usize> {
     let none = line.len()..line.len();
     if n == 0 {
         return none;
     }
     match sep {
-        Some(sep) => {
+        // An empty separator would never advance; the job check refuses one.
+        Some(sep) if !sep.is_empty() => {
             let mut start = 0;
             for _ in 1..n {
-                match find_byte(sep, &line[start..]) {
-                    Some(p) => start += p + 1,
+                match find(&line[start..], sep) {
+                    Some(p) => start += p + sep.len(),
                     None => return none,
                 }
             }
-            let end = find_byte(sep, &line[start..]).map_or(line.len(), |p| start + p);
+            let end = find(&line[start..], sep).map_or(line.len(), |p| start + p);
             start..end
         }
+        Some(_) => none,
         None => whitespace_fields(line).nth(n - 1).unwrap_or(none),
     }
 }
@@ -228,12 +261,54 @@ mod tests {
         assert_eq!(get(4), b"");
         assert_eq!(get(0), b"");
         let csv = b"a,,b";
-        let get = |n| &csv[field(csv, n, Some(b','))];
+        let get = |n| &csv[field(csv, n, Some(b","))];
         assert_eq!(
             (get(1), get(2), get(3), get(4)),
             (&b"a"[..], &b""[..], &b"b"[..], &b""[..])
         );
-        assert_eq!(field(b"", 1, Some(b',')), 0..0);
+        assert_eq!(field(b"", 1, Some(b",")), 0..0);
+        assert_eq!(field(b"a,b", 1, Some(b"")), 3..3);
+    }
+
+    #[test]
+    fn separators_of_several_bytes() {
+        let line = b"1::42::3.5::978300760";
+        let get = |n| &line[field(line, n, Some(b"::"))];
+        assert_eq!(
+            (get(1), get(2), get(3), get(4), get(5)),
+            (
+                &b"1"[..],
+                &b"42"[..],
+                &b"3.5"[..],
+                &b"978300760"[..],
+                &b""[..]
+            )
+        );
+        // A lone `:` is data; occurrences are taken left to right.
+        let line = b"a:b:::c::";
+        let get = |n| &line[field(line, n, Some(b"::"))];
+        assert_eq!(
+            (get(1), get(2), get(3), get(4)),
+            (&b"a:b"[..], &b":c"[..], &b""[..], &b""[..])
+        );
+        assert_eq!(field(line, 4, Some(b"::")), 9..9);
+        assert_eq!(field(b"::", 2, Some(b"::")), 2..2);
+    }
+
+    #[test]
+    fn fields_match_split_on() {
+        let mut rng = Rng::new(11);
+        for _ in 0..5_000 {
+            let line: Vec<u8> = (0..rng.below(30))
+                .map(|_| b"ab:;\xff"[rng.below(5) as usize])
+                .collect();
+            let sep: &[u8] = [&b":"[..], b"::", b":;:", b";"][rng.below(4) as usize];
+            let parts = split_on(&line, sep);
+            for n in 1..parts.len() + 2 {
+                let want = parts.get(n - 1).cloned().unwrap_or(line.len()..line.len());
+                assert_eq!(field(&line, n, Some(sep)), want, "{line:?} {sep:?} {n}");
+            }
+        }
     }
 
     #[test]

@@ -68,7 +68,7 @@ const fn sig(
 #[rustfmt::skip]
 const SOURCES: &[Sig] = &[
     sig("read_text", &["path", "splits"], 1, true, "read_text(path) or read_text(path, splits=N)"),
-    sig("read_csv", &["path", "sep", "header", "splits"], 1, true, "read_csv(path, sep, header, splits=N)"),
+    sig("read_csv", &["path", "sep", "header", "splits", "quotes"], 1, true, "read_csv(path, sep, header, splits=N, quotes=false)"),
 ];
 
 #[rustfmt::skip]
@@ -310,18 +310,23 @@ impl<'s> Graph<'s> {
             let splits = self.opt_count(slots[1], &what("split count"))?;
             Op::ReadText { path, splits }
         } else {
-            let sep = match slots[1] {
-                Some(s) => self.const_byte(s, &what("separator"))?,
-                None => b',',
-            };
             let header = match slots[2] {
                 Some(s) => self.const_bool(s, &what("`header` flag"))?,
                 None => false,
             };
             let splits = self.opt_count(slots[3], &what("split count"))?;
+            let quotes = match slots[4] {
+                Some(s) => self.const_bool(s, &what("`quotes` flag"))?,
+                None => true,
+            };
+            let sep = match slots[1] {
+                Some(s) => self.const_sep(s, &what("separator"), quotes)?,
+                None => b",".to_vec(),
+            };
             Op::ReadCsv {
                 path,
                 sep,
+                quotes,
                 header,
                 splits,
             }
@@ -668,15 +673,22 @@ impl<'s> Graph<'s> {
         }
     }
 
-    fn const_byte(&self, syn: &Syn, what: &str) -> Result<u8, JobError> {
+    /// A field separator: one byte or several, not empty, no newline (a
+    /// record is one line, so it could never occur), and no `"` while
+    /// `quotes` are on (a quote could not both open a field and separate).
+    fn const_sep(&self, syn: &Syn, what: &str, quotes: bool) -> Result<Vec<u8>, JobError> {
         let text = self.const_str(Some(syn), what)?;
-        match text.as_bytes() {
-            [b] => Ok(*b),
-            _ => Err(JobError::at(
-                first_span(syn),
-                format!("{what} must be exactly one byte, got {text:?}"),
-            )),
+        let refuse = |why: &str| Err(JobError::at(first_span(syn), format!("{what} {why}")));
+        if text.is_empty() {
+            return refuse("must not be empty");
         }
+        if text.contains('\n') {
+            return refuse("cannot contain a newline: a record is one line");
+        }
+        if quotes && text.contains('"') {
+            return refuse("cannot contain `\"` while quotes are read (give quotes=false)");
+        }
+        Ok(text.into_bytes())
     }
 
     /// `true`/`false`, or a string saying so (params are strings).

@@ -22,6 +22,7 @@
 //! the whole front end.
 
 mod bytes;
+mod csv;
 mod error;
 mod expr;
 mod graph;
@@ -33,6 +34,10 @@ mod value;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// The eight-bytes-a-step byte search, for the split reader's `"` watch.
+pub(crate) use bytes::find_byte;
+pub use bytes::{Sep, PAIR_SEP};
+pub use csv::{check_quotes, BadQuote, BadQuoteKind};
 pub(crate) use error::span_at;
 pub use error::JobError;
 pub use expr::{BinOp, Expr, RecordCtx, UnOp};
@@ -106,7 +111,10 @@ pub enum Op {
     },
     ReadCsv {
         path: String,
-        sep: u8,
+        /// What separates fields: one byte or several (`::`), never empty.
+        sep: Vec<u8>,
+        /// RFC 4180 quoted fields (on unless `quotes=false`).
+        quotes: bool,
         header: bool,
         splits: Option<u32>,
     },
@@ -302,7 +310,7 @@ impl Job {
     }
 
     /// The field separator of a dataset's records; see `sep_of`.
-    pub fn sep(&self, id: DatasetId) -> Option<u8> {
+    pub fn sep(&self, id: DatasetId) -> Option<Sep<'_>> {
         sep_of(self, id)
     }
 }
@@ -311,16 +319,29 @@ impl Job {
 /// the `sep` of a `read_csv`, kept through any number of `filter`s; else a
 /// tab for a keyed dataset, whose `$0` is `key<TAB>value` (so after a `join`,
 /// `$1` is the key, `$2` the left value, `$3` the right one); else `None`
-/// (runs of ASCII whitespace). `None` for an unknown id.
-pub fn sep_of(job: &Job, id: DatasetId) -> Option<u8> {
+/// (runs of whitespace). `None` for an unknown id.
+pub fn sep_of(job: &Job, id: DatasetId) -> Option<Sep<'_>> {
+    if let Some(Op::ReadCsv { sep, quotes, .. }) =
+        csv_source(&job.datasets, id).map(|s| &job.datasets[s].op)
+    {
+        return Some(Sep {
+            bytes: sep,
+            quotes: *quotes,
+        });
+    }
+    job.datasets.get(id)?.keyed.then_some(PAIR_SEP)
+}
+
+/// The `read_csv` whose records dataset `id` holds, as they were read: the
+/// dataset itself, or the input of any number of `filter`s.
+fn csv_source(datasets: &[Dataset], id: DatasetId) -> Option<DatasetId> {
     let mut id = id;
     loop {
-        let dataset = job.datasets.get(id)?;
-        match &dataset.op {
-            Op::ReadCsv { sep, .. } => return Some(*sep),
+        match &datasets.get(id)?.op {
+            Op::ReadCsv { .. } => return Some(id),
             // Inputs have smaller ids, so this ends.
             Op::Filter { input, .. } if *input < id => id = *input,
-            _ => return dataset.keyed.then_some(b'\t'),
+            _ => return None,
         }
     }
 }

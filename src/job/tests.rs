@@ -12,6 +12,13 @@ fn overrides(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
+fn sep(bytes: &[u8]) -> Option<Sep<'_>> {
+    Some(Sep {
+        bytes,
+        quotes: true,
+    })
+}
+
 fn parse_ok(src: &str) -> Job {
     Job::parse("t.job", src, &BTreeMap::new()).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -36,10 +43,14 @@ fn summary(job: &Job) -> Vec<String> {
                 Op::ReadCsv {
                     path,
                     sep,
+                    quotes: _,
                     header,
                     splits,
                 } => {
-                    format!(" {path} {:?} {header} {splits:?}", *sep as char)
+                    format!(
+                        " {path} '{}' {header} {splits:?}",
+                        String::from_utf8_lossy(sep)
+                    )
                 }
                 Op::Filter { pred, .. } => format!(" `{}`", pred.text()),
                 Op::Map { key, value, .. } => match key {
@@ -192,11 +203,11 @@ words.pipe("sort").reduce_by_key(first).save("out/never") # keyed? no: an error 
     assert_eq!(job.datasets[4].span, Span { line: 13, col: 16 });
     // Separators: read_csv's, kept through filter only; else a tab for
     // pairs; else whitespace.
-    assert_eq!(sep_of(&job, 5), Some(b';'));
-    assert_eq!(sep_of(&job, 6), Some(b';'));
-    assert_eq!(sep_of(&job, 7), Some(b'\t'));
-    assert_eq!(sep_of(&job, 8), Some(b'\t'));
-    assert_eq!(sep_of(&job, 4), Some(b'\t'));
+    assert_eq!(sep_of(&job, 5), sep(b";"));
+    assert_eq!(sep_of(&job, 6), sep(b";"));
+    assert_eq!(sep_of(&job, 7), Some(PAIR_SEP));
+    assert_eq!(sep_of(&job, 8), Some(PAIR_SEP));
+    assert_eq!(sep_of(&job, 4), Some(PAIR_SEP));
     assert_eq!(sep_of(&job, 14), None);
     assert_eq!(sep_of(&job, 20), None);
     assert_eq!(job.sep(2), None);
@@ -220,18 +231,15 @@ fn field_separators_follow_the_dataset() {
          e = d.map(concat($1, \" \", $2)).union(read_csv(\"z\"))\n\
          e.save(\"o\")\n",
     );
-    let seps: Vec<(String, Option<u8>)> = (0..job.datasets.len())
+    let seps: Vec<(String, Option<Sep>)> = (0..job.datasets.len())
         .map(|id| (summary(&job)[id].clone(), sep_of(&job, id)))
         .collect();
-    let tab = Some(b'\t');
+    let tab = Some(PAIR_SEP);
     assert_eq!(
         seps,
         [
-            (
-                "0 _=read_csv() a.csv ';' false None".to_string(),
-                Some(b';')
-            ),
-            ("1 a=filter(0) `$1 != \"\"`".to_string(), Some(b';')),
+            ("0 _=read_csv() a.csv ';' false None".to_string(), sep(b";")),
+            ("1 a=filter(0) `$1 != \"\"`".to_string(), sep(b";")),
             ("2 _=map(1) `$1` `$2` keyed".to_string(), tab),
             ("3 b=filter(2) `$2 != \"x\"` keyed".to_string(), tab),
             ("4 _=read_text() t None".to_string(), None),
@@ -241,7 +249,7 @@ fn field_separators_follow_the_dataset() {
             ("8 _=union(7,3) keyed".to_string(), tab),
             ("9 d=distinct(8) None keyed".to_string(), tab),
             ("10 _=map(9) `concat($1, \" \", $2)`".to_string(), None),
-            ("11 _=read_csv() z ',' false None".to_string(), Some(b',')),
+            ("11 _=read_csv() z ',' false None".to_string(), sep(b",")),
             ("12 e=union(10,11)".to_string(), None),
         ]
     );
@@ -453,10 +461,61 @@ fn resolve_paths_keeps_absolute_paths() {
     let mut job = parse_ok("read_csv(\"/data/x.csv\").union(read_text(\"y\")).save(\"out\")");
     job.resolve_paths(std::path::Path::new("/w"));
     assert!(
-        matches!(&job.datasets[0].op, Op::ReadCsv { path, sep: b',', header: false, .. } if path == "/data/x.csv")
+        matches!(&job.datasets[0].op, Op::ReadCsv { path, sep, header: false, .. } if path == "/data/x.csv" && sep == b",")
     );
     assert!(matches!(&job.datasets[1].op, Op::ReadText { path, .. } if path == "/w/y"));
     assert_eq!(job.saves[0].path, "/w/out");
+}
+
+/// `read_csv`'s separator: any non-empty bytes without a newline, given
+/// by position, by name or by a param.
+#[test]
+fn read_csv_separators_of_several_bytes() {
+    let job = parse_ok(
+        "param sep = \"::\"\n\
+         a = read_csv(\"r.dat\", sep=\"::\").filter($3 != \"\")\n\
+         b = read_csv(\"s.dat\", sep, false)\n\
+         a.union(b).save(\"o\")\n",
+    );
+    assert_eq!(sep_of(&job, 0), sep(b"::"));
+    assert_eq!(sep_of(&job, 1), sep(b"::"));
+    assert_eq!(summary(&job)[2], "2 b=read_csv() s.dat '::' false None");
+    // Quotes are read unless turned off; then a `"` may separate.
+    let job = parse_ok("read_csv(\"a\", \"\\\"\", quotes=false).save(\"o\")");
+    assert!(matches!(&job.datasets[0].op, Op::ReadCsv { sep, quotes: false, .. } if sep == b"\""));
+    assert_eq!(
+        job.sep(0),
+        Some(Sep {
+            bytes: b"\"",
+            quotes: false
+        })
+    );
+    assert_eq!(parse_ok("read_csv(\"a\").save(\"o\")").sep(0), sep(b","));
+    let cases = [
+        (
+            "read_csv(\"a\", \"\").save(\"o\")",
+            "jobs/bad.job:1:15: error: the separator of `read_csv` must not be empty\n    read_csv(\"a\", \"\").save(\"o\")\n                  ^",
+        ),
+        (
+            "read_csv(\"a\", sep=\";\\n\").save(\"o\")",
+            "jobs/bad.job:1:19: error: the separator of `read_csv` cannot contain a newline: a record is one line\n    read_csv(\"a\", sep=\";\\n\").save(\"o\")\n                      ^",
+        ),
+        (
+            "read_csv(\"a\", 7).save(\"o\")",
+            "jobs/bad.job:1:15: error: the separator of `read_csv` must be a string, got 7\n    read_csv(\"a\", 7).save(\"o\")\n                  ^",
+        ),
+        (
+            "read_csv(\"a\", \"\\\"\").save(\"o\")",
+            "jobs/bad.job:1:15: error: the separator of `read_csv` cannot contain `\"` while quotes are read (give quotes=false)\n    read_csv(\"a\", \"\\\"\").save(\"o\")\n                  ^",
+        ),
+        (
+            "read_csv(\"a\", quotes=\"no\").save(\"o\")",
+            "jobs/bad.job:1:22: error: the `quotes` flag of `read_csv` must be true or false, got \"no\"\n    read_csv(\"a\", quotes=\"no\").save(\"o\")\n                         ^",
+        ),
+    ];
+    for (src, want) in cases {
+        assert_eq!(error_of(src, &[]), want, "\n--- source:\n{src}");
+    }
 }
 
 /// The exact text users see for each kind of mistake.
@@ -1182,7 +1241,7 @@ fn flat_map_with_a_value_makes_pairs() {
             "7 _=reduce_by_key(6) Sum None keyed",
         ]
     );
-    assert_eq!(sep_of(&job, 6), Some(b'\t'));
+    assert_eq!(sep_of(&job, 6), Some(PAIR_SEP));
     // The keys and the value are expressions over the input's records.
     let plain = parse_ok("read_text(\"x\").flat_map(split($0), 1).map($value, $key).save(\"o\")");
     assert!(plain.datasets[1].keyed && plain.datasets[2].keyed);

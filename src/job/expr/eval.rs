@@ -19,7 +19,8 @@ use std::ops::Range;
 
 use super::compile::MAX_CONSTANT_BYTES;
 use super::tree::{BinOp, Expr, Func, Kind, Node, UnOp};
-use crate::job::bytes;
+use crate::job::bytes::{self, Sep, PAIR_SEP};
+use crate::job::csv;
 use crate::job::value::{round_float, round_int, Num, Val, Value};
 use crate::record::RecordRef;
 
@@ -32,8 +33,8 @@ pub struct RecordCtx<'a> {
     pub record: RecordRef<'a>,
     /// The file the record was read from (`input_file()`), or "".
     pub file: &'a str,
-    /// The field separator; `None` means runs of ASCII whitespace.
-    pub sep: Option<u8>,
+    /// The field separator (`job::sep_of`); `None` means runs of whitespace.
+    pub sep: Option<Sep<'a>>,
 }
 
 impl Expr {
@@ -140,7 +141,7 @@ impl Expr {
 pub(super) struct Env<'a> {
     record: RecordRef<'a>,
     file: &'a str,
-    sep: Option<u8>,
+    sep: Option<Sep<'a>>,
     /// `$0`, built once per evaluation, and only if the expression uses it.
     line: Cow<'a, [u8]>,
     /// The record is a pair split on tabs and its key holds no tab: `$1` is
@@ -154,8 +155,10 @@ pub(super) struct Env<'a> {
 
 impl<'a> Env<'a> {
     fn new(expr: &'a Expr, ctx: &RecordCtx<'a>) -> Env<'a> {
-        let split_pair =
-            ctx.sep == Some(b'\t') && ctx.record.key.is_some_and(|k| !k.contains(&b'\t'));
+        // A key first: comparing separators compares bytes.
+        let split_pair = ctx.record.key.is_some()
+            && ctx.sep == Some(PAIR_SEP)
+            && ctx.record.key.is_some_and(|k| !k.contains(&b'\t'));
         let line = if expr.uses_whole_line || (expr.uses_line && !split_pair) {
             ctx.record.to_line()
         } else {
@@ -346,14 +349,21 @@ fn field<'e>(env: &'e Env<'_>, n: usize) -> Val<'e> {
     if n == 0 {
         return Val::Str(Cow::Borrowed(&env.line));
     }
+    let sep = match env.sep {
+        Some(Sep {
+            bytes,
+            quotes: true,
+        }) => return Val::Str(csv::field(&env.line, n, bytes)),
+        sep => sep.map(|s| s.bytes),
+    };
     if env.split_pair {
         let value = env.record.value;
         return match (n, env.record.key) {
             (1, Some(key)) => Val::Str(Cow::Borrowed(key)),
-            _ => Val::Str(Cow::Borrowed(&value[bytes::field(value, n - 1, env.sep)])),
+            _ => Val::Str(Cow::Borrowed(&value[bytes::field(value, n - 1, sep)])),
         };
     }
-    let range = bytes::field(&env.line, n, env.sep);
+    let range = bytes::field(&env.line, n, sep);
     Val::Str(Cow::Borrowed(&env.line[range]))
 }
 
@@ -599,7 +609,7 @@ mod tests {
 
     #[test]
     fn fields_of_a_pair_split_on_tabs_match_splitting_its_line() {
-        let tab = Some(b'\t');
+        let tab = Some(PAIR_SEP);
         for (key, value) in [
             ("k", "a\tb"),
             ("k\tx", "a\tb"),
@@ -639,9 +649,30 @@ mod tests {
             Err("field number -1 is negative in `$(n - 4)`".into())
         );
         let csv = Record::line(b"a, b,,c".to_vec());
-        assert_eq!(eval_on("$2", &csv, Some(b',')), Ok(s(" b")));
-        assert_eq!(eval_on("$3", &csv, Some(b',')), Ok(s("")));
-        assert_eq!(eval_on("$4", &csv, Some(b',')), Ok(s("c")));
+        let comma = Some(Sep {
+            bytes: b",",
+            quotes: false,
+        });
+        assert_eq!(eval_on("$2", &csv, comma), Ok(s(" b")));
+        assert_eq!(eval_on("$3", &csv, comma), Ok(s("")));
+        assert_eq!(eval_on("$4", &csv, comma), Ok(s("c")));
+        let ratings = Record::line(b"7::1193::5".to_vec());
+        let colons = Some(Sep {
+            bytes: b"::",
+            quotes: true,
+        });
+        assert_eq!(eval_on("$2", &ratings, colons), Ok(s("1193")));
+        assert_eq!(eval_on("$(1 + 2)", &ratings, colons), Ok(s("5")));
+        let quoted = Record::line(br##"7,"Smith, John","say ""hi""",x"##.to_vec());
+        let csv = Some(Sep {
+            bytes: b",",
+            quotes: true,
+        });
+        assert_eq!(eval_on("$2", &quoted, csv), Ok(s("Smith, John")));
+        assert_eq!(eval_on("$3", &quoted, csv), Ok(s(r#"say "hi""#)));
+        assert_eq!(eval_on("$(2 + 2)", &quoted, csv), Ok(s("x")));
+        assert_eq!(eval_on("$5", &quoted, csv), Ok(s("")));
+        assert_eq!(eval_on("$3", &quoted, comma), Ok(s(" John\"")));
         let pair = Record::pair(b"k 1".to_vec(), b"v".to_vec());
         assert_eq!(eval_on("$key", &pair, None), Ok(s("k 1")));
         assert_eq!(eval_on("$value", &pair, None), Ok(s("v")));

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use super::compile::{compile, Context, Scope};
 use super::eval::RecordCtx;
 use super::tree::{Expr, Ty};
+use crate::job::bytes::Sep;
 use crate::job::error::JobError;
 use crate::job::lexer::tokenize;
 use crate::job::parser::{parse, Stmt};
@@ -63,7 +64,7 @@ pub(super) fn compile_str(src: &str) -> Expr {
     compile_in(src, Scope::Record { keyed: true }).unwrap_or_else(|e| panic!("{src}: {e:?}"))
 }
 
-pub(super) fn eval_on(src: &str, record: &Record, sep: Option<u8>) -> Result<Value, String> {
+pub(super) fn eval_on(src: &str, record: &Record, sep: Option<Sep>) -> Result<Value, String> {
     let ctx = RecordCtx {
         record: record.as_ref(),
         file: "dir/part-1.txt",
@@ -192,7 +193,11 @@ fn random_expressions_on_random_records_never_panic() {
             } else {
                 Record::pair(bytes.clone(), bytes.into_iter().rev().collect::<Vec<u8>>())
             };
-            let sep = [None, Some(b','), Some(b'a')][rng.below(3) as usize];
+            let seps = [None, Some(&b","[..]), Some(b"a"), Some(b"a,")];
+            let sep = seps[rng.below(4) as usize].map(|bytes| Sep {
+                bytes,
+                quotes: rng.below(2) == 0,
+            });
             let ctx = RecordCtx {
                 record: record.as_ref(),
                 file: "x/y",
