@@ -229,7 +229,6 @@ impl SplitReader {
     /// # Errors
     ///
     /// A failed `read(2)`, naming the path.
-    #[cfg(test)]
     pub fn next_line(&mut self) -> Result<Option<&[u8]>, String> {
         Ok(self.next_line_watched()?.map(|(line, _)| line))
     }
@@ -368,6 +367,21 @@ impl SplitReader {
             }
         }
     }
+}
+
+/// The first line of the file at `path` (a CSV header), without its line
+/// end; `None` for an empty file.
+///
+/// # Errors
+/// Names the path and the failing operation.
+pub fn first_line(path: &str) -> Result<Option<Vec<u8>>, String> {
+    let split = Split {
+        path: path.to_string(),
+        start: 0,
+        len: 1,
+    };
+    let mut reader = SplitReader::open(&split)?;
+    Ok(reader.next_line()?.map(<[u8]>::to_vec))
 }
 
 /// The number, from 1, of the line of the file at `path` that starts at
@@ -687,6 +701,22 @@ mod tests {
                 )
             );
         }
+    }
+
+    #[test]
+    fn first_lines() {
+        let dir = TempDir::new("first");
+        let path = |name: &str, bytes: &[u8]| dir.file(name, bytes).to_string_lossy().into_owned();
+        assert_eq!(
+            first_line(&path("a", b"id,name\r\n1,x\n")),
+            Ok(Some(b"id,name".to_vec()))
+        );
+        assert_eq!(first_line(&path("b", b"only")), Ok(Some(b"only".to_vec())));
+        assert_eq!(first_line(&path("c", b"\nx")), Ok(Some(Vec::new())));
+        assert_eq!(first_line(&path("d", b"")), Ok(None));
+        assert!(first_line("/nonexistent/h")
+            .unwrap_err()
+            .contains("/nonexistent/h"));
     }
 
     #[test]

@@ -36,6 +36,7 @@ pub(super) fn compile_in(src: &str, scope: Scope) -> Result<Expr, JobError> {
         datasets: &["lines"],
         scope,
         work: &Cell::new(0),
+        columns: None,
     };
     compile(value, &cx).map(|(e, _)| e)
 }
