@@ -298,6 +298,7 @@ fn every_job_file_parses_with_its_defaults() {
         "revenue.job",
         "indexer.job",
         "sort.job",
+        "movielens.job",
     ] {
         assert!(names.iter().any(|n| n == expected), "{expected} missing");
     }
@@ -409,6 +410,22 @@ fn every_job_file_parses_with_its_defaults() {
         ])
     );
     assert_eq!(saves, strings(&["2 -> out/sort"]));
+}
+
+/// jobs/movielens.job: its params (a contract), and ratings split on `::`.
+#[test]
+fn movielens_job_reads_ratings_on_double_colons() {
+    let text = include_str!("../../jobs/movielens.job");
+    let job = Job::parse("jobs/movielens.job", text, &BTreeMap::new()).unwrap();
+    let params: Vec<String> = job.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    assert_eq!(params, ["output=out/movielens", "ratings=data/ratings.dat"]);
+    assert_eq!(
+        summary(&job)[0],
+        "0 _=read_csv() data/ratings.dat '::' false None"
+    );
+    assert_eq!(sep_of(&job, 1), sep(b"::"));
+    assert!(matches!(job.datasets[2].op, Op::Map { key: Some(_), .. }));
+    assert_eq!(job.saves.len(), 1);
 }
 
 #[test]
@@ -1183,7 +1200,7 @@ fn docs_examples_parse() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 6);
+    assert_eq!(checked, 7);
 }
 
 /// Every example in the function table of docs/jobs.md gives what it says.
