@@ -17,7 +17,8 @@
 //!
 //! Besides those: `error` is `JobError` and its caret; `value` the values
 //! expressions compute and the conversions between them; `bytes` the
-//! byte-string helpers of the per-record hot path; `plan` the planner, which
+//! byte-string helpers of the per-record hot path; `csv` the fields of a
+//! `read_csv` line (RFC 4180 quotes) and of its header; `plan` the planner, which
 //! cuts the checked graph into stages at its shuffles; `tests` the tests of
 //! the whole front end.
 
