@@ -83,7 +83,7 @@ pub fn check_quotes(line: &[u8], sep: &[u8]) -> Result<(), BadQuote> {
         let next = match line.get(start) {
             Some(b'"') => {
                 let bad = |kind| Err(BadQuote { field: n, kind });
-                let Some(close) = closing_quote(line, start + 1) else {
+                let (Some(close), _) = closing_quote(line, start + 1) else {
                     return bad(BadQuoteKind::Unclosed);
                 };
                 let after = &line[close + 1..];
@@ -266,30 +266,42 @@ fn extent(line: &[u8], start: usize, sep: &[u8]) -> Extent {
         };
     }
     let open = start + 1;
-    let Some(close) = closing_quote(line, open) else {
+    let (close, doubled) = closing_quote(line, open);
+    let Some(close) = close else {
         return Extent {
             value: open..line.len(),
-            doubled: find(&line[open..], b"\"\"").is_some(),
+            doubled,
             next: None,
         };
     };
     let after = close + 1;
+    let next = match line[after..].starts_with(sep) {
+        true => Some(after + sep.len()),
+        // Malformed (`check_quotes` refuses it): on to the next separator.
+        false => after_sep(&line[after..], after),
+    };
     Extent {
         value: open..close,
-        doubled: find(&line[open..close], b"\"\"").is_some(),
-        next: after_sep(&line[after..], after),
+        doubled,
+        next,
     }
 }
 
 /// The position of the quote that closes a quoted field whose value starts
-/// at `from`: the first `"` not followed by another (`""` is data).
-fn closing_quote(line: &[u8], from: usize) -> Option<usize> {
+/// at `from`: the first `"` not followed by another (`""` is data); and
+/// whether a `""` came before it.
+fn closing_quote(line: &[u8], from: usize) -> (Option<usize>, bool) {
     let mut at = from;
+    let mut doubled = false;
     loop {
-        let q = at + find_byte(b'"', line.get(at..)?)?;
+        let Some(q) = line.get(at..).and_then(|rest| find_byte(b'"', rest)) else {
+            return (None, doubled);
+        };
+        let q = at + q;
         if line.get(q + 1) != Some(&b'"') {
-            return Some(q);
+            return (Some(q), doubled);
         }
+        doubled = true;
         at = q + 2;
     }
 }
