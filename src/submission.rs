@@ -3,16 +3,23 @@
 //! As in Hadoop's JobSubmitter, the client does the work that needs the
 //! client's view of the file system: it parses the job (so errors show before
 //! anything runs), resolves relative paths against its working directory,
-//! checks the outputs, lists the inputs and cuts them into splits. The master
-//! never opens a file: it re-parses the job text it is sent, plans stages,
-//! and pairs each stage with the splits the client computed.
+//! checks the outputs, lists the inputs and cuts them into splits, and reads
+//! the header line of every CSV input whose columns the job names (`$age`),
+//! so that a header without one is refused now, at the `$age` in the job.
+//! The master never opens a file: it re-parses the job text it is sent,
+//! plans stages, and pairs each stage with the splits the client computed.
+//! Nothing about headers travels: each task reads its own file's header
+//! (`exec/executor.rs`), since the file, not the client, says where a
+//! column is when the task runs.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::exec::{default_splits, list_input, plan_splits};
-use crate::job::{plan, span_at, DatasetId, Input, Job, JobError, Op, Plan, MAX_SOURCE_BYTES};
+use crate::exec::{default_splits, first_line, list_input, plan_splits};
+use crate::job::{
+    find_columns, plan, span_at, DatasetId, Input, Job, JobError, Op, Plan, MAX_SOURCE_BYTES,
+};
 use crate::protocol::{KeyValue, Message, SourceSplits, SplitInfo};
 
 /// Largest job file accepted, in bytes (1 MiB). `Job::parse` refuses a
@@ -86,12 +93,13 @@ pub fn prepare(req: &Request<'_>) -> Result<Message, Refused> {
     }
 
     let mut inputs = Vec::new();
-    for source in sources(&plan) {
-        let (path, splits) = match &job.datasets[source].op {
+    for dataset in sources(&plan) {
+        let (path, splits) = match &job.datasets[dataset].op {
             Op::ReadText { path, splits } | Op::ReadCsv { path, splits, .. } => (path, *splits),
             other => return Err(Refused::Setup(format!("stage source is {}", other.name()))),
         };
         let files = list_input(Path::new(path)).map_err(Refused::Setup)?;
+        check_headers(&job.datasets[dataset].op, &files, &name, &source)?;
         let total = files.iter().map(|(_, size)| size).sum();
         let target = splits.map_or_else(|| default_splits(total, req.slots), |n| n as usize);
         let splits = plan_splits(&files, target)
@@ -103,7 +111,7 @@ pub fn prepare(req: &Request<'_>) -> Result<Message, Refused> {
             })
             .collect();
         inputs.push(SourceSplits {
-            dataset: source as u32,
+            dataset: dataset as u32,
             splits,
         });
     }
@@ -123,6 +131,51 @@ pub fn prepare(req: &Request<'_>) -> Result<Message, Refused> {
         parallelism: 2 * req.slots.max(1),
         inputs,
     })
+}
+
+/// For a `read_csv` with a header whose columns the job names: every
+/// file's first line has each of them once. An empty file has no header
+/// and no records, so nothing to find.
+///
+/// # Errors
+/// At the first `$name` a file's header lacks (or holds twice), naming the
+/// file; a header with bad quotes, naming the file and line 1.
+fn check_headers(
+    op: &Op,
+    files: &[(PathBuf, u64)],
+    name: &str,
+    source: &str,
+) -> Result<(), Refused> {
+    let Op::ReadCsv {
+        header: true,
+        columns,
+        sep,
+        quotes,
+        ..
+    } = op
+    else {
+        return Ok(());
+    };
+    if columns.is_empty() {
+        return Ok(());
+    }
+    for (file, _) in files {
+        let path = file.to_string_lossy();
+        let Some(line) = first_line(&path).map_err(Refused::Setup)? else {
+            continue;
+        };
+        if let Err(e) = find_columns(columns, &line, sep, *quotes, &path) {
+            return Err(match e.column.and_then(|i| columns.get(i)) {
+                Some(column) => Refused::JobFile(
+                    JobError::at(column.span, e.message)
+                        .locate(name, source)
+                        .to_string(),
+                ),
+                None => Refused::Setup(format!("read_csv: {}", e.message)),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The error for a job file that is not UTF-8, at its first bad byte.

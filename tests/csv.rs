@@ -139,3 +139,158 @@ fn separators_of_several_bytes_with_quotes() {
         ["10\t5", "a::b\t3", ":x\t4"]
     );
 }
+
+/// Writes `rows` (id, name, age) under a header whose columns come in the
+/// order `order` (indexes into id, name, age), with an extra column after.
+fn people(path: &std::path::Path, order: [usize; 3], rows: &[(u32, String, u32)]) {
+    let header = ["id", "\"name\"", "age"];
+    let mut text = order.map(|i| header[i]).join(",") + ",extra\n";
+    for (id, name, age) in rows {
+        let cells = [id.to_string(), format!("\"{name}\""), age.to_string()];
+        text += &(order.map(|i| cells[i].clone()).join(",") + ",x\n");
+    }
+    fs::write(path, text).unwrap();
+}
+
+#[test]
+fn header_names_find_each_files_columns() {
+    let (m, _workers) = cluster(2, &[], &["--slots", "2"]);
+    let dir = temp_dir("csv-header");
+    let input = dir.join("people");
+    fs::create_dir(&input).unwrap();
+    let rows = |from: u32| -> Vec<(u32, String, u32)> {
+        (from..from + 200)
+            .map(|i| (i, format!("Smith, No. {i}"), 18 + i % 50))
+            .collect()
+    };
+    let (a, b) = (rows(0), rows(1000));
+    people(&input.join("a.csv"), [0, 1, 2], &a);
+    people(&input.join("b.csv"), [2, 1, 0], &b);
+    fs::write(
+        dir.join("h.job"),
+        "param input\n\
+         read_csv(input, header=true, splits=6)\n  .filter(int($age) >= 60)\n  .map($id, concat($\"name\", \"|\", $age))\n  .save(\"out\")\n",
+    )
+    .unwrap();
+    let run = client_in(
+        Some(&dir),
+        &[
+            "--master",
+            &m.addr,
+            "submit",
+            "h.job",
+            "--param",
+            &p("input", &input),
+            "--wait",
+        ],
+    );
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let expected: Vec<String> = a
+        .iter()
+        .chain(&b)
+        .filter(|(_, _, age)| *age >= 60)
+        .map(|(id, name, age)| format!("{id}\t{name}|{age}"))
+        .collect();
+    assert!(expected.len() > 20);
+    assert_eq!(output_lines(&dir.join("out")), expected);
+}
+
+/// The client reads each input's header at submit: a file without a named
+/// column is refused there, pointing at the name in the job, and nothing
+/// runs.
+#[test]
+fn a_header_without_a_named_column_is_refused_at_submit() {
+    let (m, _workers) = cluster(1, &[], &[]);
+    let dir = temp_dir("csv-missing-column");
+    let input = dir.join("people");
+    fs::create_dir(&input).unwrap();
+    people(&input.join("a.csv"), [0, 1, 2], &[(1, "ann".into(), 30)]);
+    fs::write(input.join("b.csv"), "id,nme,age\n2,bob,40\n").unwrap();
+    fs::write(input.join("c.csv"), "").unwrap();
+    fs::write(
+        dir.join("m.job"),
+        "param input\nread_csv(input, header=true)\n  .map($id, $name)\n  .save(\"out\")\n",
+    )
+    .unwrap();
+    let run = client_in(
+        Some(&dir),
+        &[
+            "--master",
+            &m.addr,
+            "submit",
+            "m.job",
+            "--param",
+            &p("input", &input),
+            "--wait",
+        ],
+    );
+    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+    let want = format!(
+        "m.job:3:13: error: column `name` is not in the header of {} (did you mean `nme`?); its columns are \"id\", \"nme\", \"age\"\n      .map($id, $name)\n                ^\n",
+        input.join("b.csv").display()
+    );
+    assert_eq!(stderr(&run), want);
+    assert!(stdout(&client(&["--master", &m.addr, "jobs"]))
+        .trim()
+        .is_empty());
+
+    // A header with bad quotes names the file and its line 1.
+    fs::write(input.join("b.csv"), "id,\"name,age\n2,bob,40\n").unwrap();
+    let run = client_in(
+        Some(&dir),
+        &[
+            "--master",
+            &m.addr,
+            "submit",
+            "m.job",
+            "--param",
+            &p("input", &input),
+        ],
+    );
+    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+    assert_eq!(
+        stderr(&run),
+        format!(
+            "error: read_csv: {}:1: field 2 opens a quote that the line does not close (a record is one line: a quoted field cannot hold a newline)\n",
+            input.join("b.csv").display()
+        )
+    );
+}
+
+/// Each task reads its own file's header when it runs: a header changed
+/// after the job was accepted fails the job with the same message.
+#[test]
+fn a_header_changed_after_submit_fails_the_task() {
+    let m = master(&["--max-attempts", "1"]);
+    let dir = temp_dir("csv-changed-header");
+    let input = dir.join("p.csv");
+    people(&input, [0, 1, 2], &[(1, "ann".into(), 30)]);
+    fs::write(
+        dir.join("c.job"),
+        "param input\nread_csv(input, header=true).map($id, $age).save(\"out\")\n",
+    )
+    .unwrap();
+    // No worker yet: the job waits, checked, while its input changes.
+    let run = client_in(
+        Some(&dir),
+        &[
+            "--master",
+            &m.addr,
+            "submit",
+            "c.job",
+            "--param",
+            &p("input", &input),
+        ],
+    );
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let id = stdout(&run).trim().to_string();
+    fs::write(&input, "id,name\n1,ann\n").unwrap();
+    let _w = worker(&m.addr, &[]);
+    let end = wait_end(&m.addr, &id, std::time::Duration::from_secs(30));
+    assert_eq!(end.state, "FAILED", "{}", end.text);
+    let want = format!(
+        "read_csv: column `age` is not in the header of {} (did you mean `name`?); its columns are \"id\", \"name\"",
+        input.display()
+    );
+    assert!(end.error.ends_with(&want), "{}", end.error);
+}

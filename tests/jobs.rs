@@ -155,6 +155,56 @@ words.map(len($0)).save("lengths")
     assert_eq!(output_lines(&dir.join("lengths")), lengths);
 }
 
+/// jobs/movielens.job against means the test computes itself: several
+/// ratings per movie, a movie rated once, fractional means, the timestamp
+/// MovieLens adds, blank lines, over several splits and reduce partitions.
+#[test]
+fn movielens_mean_rating_per_movie() {
+    let (m, _workers) = cluster(2, &[], &["--slots", "2"]);
+    let dir = temp_dir("movielens");
+    let input = dir.join("ratings.dat");
+    let mut rng = minispark::rng::Rng::new(12);
+    let mut text = String::new();
+    let mut ratings: std::collections::BTreeMap<u64, (u64, u64)> = Default::default();
+    for i in 0..3000u64 {
+        let (user, movie, rating) = (1 + rng.below(400), 1 + rng.below(90), 1 + rng.below(5));
+        let entry = ratings.entry(movie).or_default();
+        (entry.0, entry.1) = (entry.0 + rating, entry.1 + 1);
+        text += &match i % 4 {
+            0 => format!("{user}::{movie}::{rating}::97830{i:04}\n"),
+            1 => format!("{user}::{movie}::{rating}\r\n"),
+            _ => format!("{user}::{movie}::{rating}\n"),
+        };
+        match i % 250 {
+            0 => text += "\n",
+            1 => text += "  \r\n",
+            _ => {}
+        }
+    }
+    // A movie rated once, on a last line without a newline.
+    text += "7::3952::4";
+    ratings.insert(3952, (4, 1));
+    fs::write(&input, text).unwrap();
+    let out = dir.join("out");
+    let run = submit(
+        &m.addr,
+        &job_file("movielens.job"),
+        &[("ratings", path(&input)), ("output", path(&out))],
+        &["--wait"],
+    );
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let expected: Vec<String> = ratings
+        .iter()
+        .map(|(movie, (sum, n))| format!("{movie}\t{:?}", *sum as f64 / *n as f64))
+        .collect();
+    assert!(expected.contains(&"3952\t4.0".to_string()));
+    assert!(expected
+        .iter()
+        .any(|l| !l.ends_with(".0") && !l.ends_with(".5")));
+    assert_eq!(sorted(output_lines(&out)), sorted(expected));
+    assert!(part_count(&out) > 1);
+}
+
 #[test]
 fn pipe_runs_a_command_per_split_on_workers_that_allow_it() {
     let (m, _workers) = cluster(2, &[], &["--slots", "1", "--allow-pipe"]);

@@ -115,6 +115,26 @@ impl Chain {
         })
     }
 
+    /// Turns each `$name` of the steps into the field its column is in the
+    /// header of the chain's file: `fields[i]` for the source's column `i`.
+    pub fn bind_columns(&mut self, fields: &[u32]) {
+        for step in &mut self.steps {
+            match &mut step.op {
+                StepOp::Filter(e) | StepOp::FlatMap(e) => e.bind_columns(fields),
+                StepOp::Map { key, value, .. } => {
+                    value.bind_columns(fields);
+                    if let Some(key) = key {
+                        key.bind_columns(fields);
+                    }
+                }
+                StepOp::FlatMapPairs { keys, value, .. } => {
+                    keys.bind_columns(fields);
+                    value.bind_columns(fields);
+                }
+            }
+        }
+    }
+
     /// Runs `record` through every step; what comes out goes to `sink`.
     ///
     /// # Errors
@@ -315,6 +335,24 @@ mod tests {
             chain.push_unquoted(line.as_bytes(), &mut plain).unwrap();
             assert_eq!(quoted, plain, "{line}");
         }
+    }
+
+    /// `$name` is bound to its field in one file's header; unbound, it
+    /// fails rather than guessing.
+    #[test]
+    fn columns_are_bound_to_the_fields_of_a_header() {
+        let src = "read_csv(\"x\", header=true).filter($age != \"\").map($name, $age).save(\"o\")";
+        let (_, mut chain) = chain_of(src);
+        assert_eq!(
+            run(&chain, &["1,ann,34"]).unwrap_err(),
+            "no header gives this column a place in `$age`"
+        );
+        // Columns in the order first named: age, then name.
+        chain.bind_columns(&[3, 2]);
+        assert_eq!(run(&chain, &["1,ann,34", "2,bob,"]).unwrap(), ["ann\t34"]);
+        let (_, mut chain) = chain_of(src);
+        chain.bind_columns(&[1, 2]);
+        assert_eq!(run(&chain, &["34,ann"]).unwrap(), ["ann\t34"]);
     }
 
     #[test]

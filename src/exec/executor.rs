@@ -33,10 +33,10 @@ use crate::exec::chain::{Chain, Sink};
 use crate::exec::env::{Counters, Failure, Records, TaskEnv, CANCEL_CHECK_EVERY, MERGE_FAN_IN};
 use crate::exec::pipe::Pipe;
 use crate::exec::reducer;
-use crate::exec::split::{line_number, Split, SplitReader};
+use crate::exec::split::{first_line, line_number, Split, SplitReader};
 use crate::job::{
-    check_quotes, BadQuote, Combine, DatasetId, Input, Job, Op, Output, Partitioner, Plan,
-    ShufflePlan,
+    check_quotes, find_columns, BadQuote, Column, Combine, DatasetId, Input, Job, Op, Output,
+    Partitioner, Plan, ShufflePlan,
 };
 use crate::protocol::{Bytes, Pair, TaskMetrics, TaskSpec};
 use crate::record::{Record, RecordRef};
@@ -126,18 +126,15 @@ fn run_stage(
         .get(spec.segment as usize)
         .ok_or_else(|| format!("stage {} has no segment {}", spec.stage, spec.segment))?;
     // `input_file()` names the split's file until the records come from
-    // somewhere else: a pipe's child process, or the shuffle.
+    // somewhere else: a pipe's child process, or the shuffle. `$name`
+    // names a field of the file's header until then too.
+    let mut columns = None;
     let (mut input, mut file) = match segment.input {
-        Input::Source(d) => (
-            TaskInput::Split(source(
-                spec,
-                job,
-                d,
-                Arc::clone(counters),
-                Arc::clone(cancel),
-            )?),
-            spec.split.path.clone(),
-        ),
+        Input::Source(d) => {
+            let mut source = source(spec, job, d, Arc::clone(counters), Arc::clone(cancel))?;
+            columns = source.columns.take();
+            (TaskInput::Split(source), spec.split.path.clone())
+        }
         Input::Shuffle(w) => (
             TaskInput::Records(reducer::reduce(
                 job, plan, w, spec, env, spill, counters, cancel,
@@ -158,7 +155,10 @@ fn run_stage(
                 "pipe({command:?}) refused: this worker runs commands only when started with --allow-pipe"
             ));
         }
-        let chain = Chain::new(job, &narrow, &file)?;
+        let mut chain = Chain::new(job, &narrow, &file)?;
+        if let Some(fields) = columns.take() {
+            chain.bind_columns(&fields);
+        }
         let lines = chain
             .iter(input.into_records())
             .map(|r| r.map(|record| record.to_line().into_owned()));
@@ -167,7 +167,10 @@ fn run_stage(
         narrow.clear();
         file.clear();
     }
-    let chain = Chain::new(job, &narrow, &file)?;
+    let mut chain = Chain::new(job, &narrow, &file)?;
+    if let Some(fields) = columns.take() {
+        chain.bind_columns(&fields);
+    }
     let mut metrics = TaskMetrics::default();
     let mut samples = Vec::new();
     match (stage.output, dest) {
@@ -477,21 +480,25 @@ fn source(
     counters: Arc<Counters>,
     cancel: Arc<AtomicBool>,
 ) -> Result<Source, String> {
-    let (skip_header, quoted) = match &job
+    let no_columns: &[Column] = &[];
+    let (skip_header, quoted, columns, sep) = match &job
         .datasets
         .get(dataset)
         .ok_or("unknown source dataset")?
         .op
     {
-        Op::ReadText { .. } => (false, None),
+        Op::ReadText { .. } => (false, None, no_columns, &[][..]),
         Op::ReadCsv {
             header,
             sep,
             quotes,
+            columns,
             ..
         } => (
             *header && spec.split.start == 0,
             quotes.then(|| sep.clone()),
+            if *header { &columns[..] } else { no_columns },
+            &sep[..],
         ),
         other => return Err(format!("a task cannot start at `{}`", other.name())),
     };
@@ -504,14 +511,33 @@ fn source(
     if quoted.is_some() {
         reader.watch(b'"');
     }
-    Ok(Source {
+    let mut source = Source {
         reader,
         path: split.path,
         skip_header,
         quoted,
+        columns: None,
         counters,
         cancel,
-    })
+    };
+    if !columns.is_empty() {
+        // The first line of the split's file, read here or, mid-file, apart.
+        let header = match source.skip_header {
+            true => {
+                source.skip_header = false;
+                source.next_line()?.map(|(line, _)| line.to_vec())
+            }
+            false => first_line(&source.path)?,
+        };
+        // No header line: an empty file, so no record will ask.
+        if let Some(header) = header {
+            let quotes = source.quoted.is_some();
+            let fields = find_columns(columns, &header, sep, quotes, &source.path)
+                .map_err(|e| format!("read_csv: {}", e.message))?;
+            source.columns = Some(fields);
+        }
+    }
+    Ok(source)
 }
 
 /// A split's lines, counted, checked for a cancel, a CSV header skipped,
@@ -524,6 +550,9 @@ struct Source {
     /// The separator of a `read_csv` that reads quotes: each line that
     /// holds a `"` is checked (`check_quotes`) before any operator sees it.
     quoted: Option<Vec<u8>>,
+    /// The field number in this file's header of each column the job
+    /// names (`$age`), for the chain to bind (`Chain::bind_columns`).
+    columns: Option<Vec<u32>>,
     counters: Arc<Counters>,
     cancel: Arc<AtomicBool>,
 }

@@ -27,4 +27,4 @@ mod split;
 
 pub use env::{Failure, TaskEnv};
 pub use executor::Destination;
-pub use split::{default_splits, list_input, plan_splits};
+pub use split::{default_splits, first_line, list_input, plan_splits};

@@ -20,13 +20,19 @@
 //! left to right looking at one byte at each field's start, so a line with
 //! no quotes costs what a plain split costs, and `check_quotes` returns
 //! after one scan for a `"` (eight bytes a step) when the line has none.
+//!
+//! `find_columns` reads a header line: where each column an expression
+//! names (`$age`) is in one file. The client calls it for every input file
+//! when the job is submitted, and each task again for its own file.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 
-use super::bytes::{find, find_byte, replace};
+use super::bytes::{find, find_byte, replace, split_on};
+use super::error::did_you_mean;
 use super::value::quote;
+use super::Column;
 
 /// Why a line is not a CSV record: which field, and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +83,7 @@ pub fn check_quotes(line: &[u8], sep: &[u8]) -> Result<(), BadQuote> {
         let next = match line.get(start) {
             Some(b'"') => {
                 let bad = |kind| Err(BadQuote { field: n, kind });
-                let Some(close) = closing_quote(line, start + 1) else {
+                let (Some(close), _) = closing_quote(line, start + 1) else {
                     return bad(BadQuoteKind::Unclosed);
                 };
                 let after = &line[close + 1..];
@@ -136,7 +142,6 @@ pub(crate) fn field<'a>(line: &'a [u8], n: usize, sep: &[u8]) -> Cow<'a, [u8]> {
 }
 
 /// Every field of `line` in order, as `field` gives them (for a header).
-#[cfg(test)]
 pub(crate) fn fields<'a>(line: &'a [u8], sep: &'a [u8]) -> impl Iterator<Item = Cow<'a, [u8]>> {
     let mut start = Some(0);
     std::iter::from_fn(move || {
@@ -154,6 +159,88 @@ pub(crate) fn fields<'a>(line: &'a [u8], sep: &'a [u8]) -> impl Iterator<Item = 
             Cow::Borrowed(value)
         })
     })
+}
+
+/// Why a header line cannot place the named columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnError {
+    /// The column at fault (an index into the columns given), or `None`
+    /// when the line itself is malformed.
+    pub column: Option<usize>,
+    /// Names the file, e.g. ``column `age` is not in the header of a.csv; ...``.
+    pub message: String,
+}
+
+/// Most header names an error lists.
+const MAX_NAMES_SHOWN: usize = 20;
+
+/// Where each of `columns` is in `header`, the first line of the file at
+/// `path` (for messages), split as `read_csv` splits it: `fields[i]` is
+/// the field number, from 1, of `columns[i]`. Names are compared byte for
+/// byte.
+///
+/// # Errors
+/// A header with bad quotes, a column it lacks, or one it holds twice.
+pub fn find_columns(
+    columns: &[Column],
+    header: &[u8],
+    sep: &[u8],
+    quotes: bool,
+    path: &str,
+) -> Result<Vec<u32>, ColumnError> {
+    let names: Vec<Cow<[u8]>> = if quotes {
+        check_quotes(header, sep).map_err(|bad| ColumnError {
+            column: None,
+            message: format!("{path}:1: {bad}"),
+        })?;
+        fields(header, sep).collect()
+    } else {
+        split_on(header, sep)
+            .into_iter()
+            .map(|r| Cow::Borrowed(&header[r]))
+            .collect()
+    };
+    let mut fields = Vec::with_capacity(columns.len());
+    for (i, column) in columns.iter().enumerate() {
+        let fail = |message: String| ColumnError {
+            column: Some(i),
+            message,
+        };
+        let name = &column.name;
+        let mut at = names
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n == name.as_bytes())
+            .map(|(at, _)| at + 1);
+        match (at.next(), at.next()) {
+            (Some(n), None) => fields.push(u32::try_from(n).unwrap_or(u32::MAX)),
+            (Some(a), Some(b)) => {
+                return Err(fail(format!(
+                    "column `{name}` appears more than once in the header of {path} (fields {a} and {b}): name one by number, `${a}` or `${b}`"
+                )))
+            }
+            (None, _) => {
+                let text: Vec<&str> = names
+                    .iter()
+                    .filter_map(|n| std::str::from_utf8(n).ok())
+                    .collect();
+                let mut shown: Vec<String> = names
+                    .iter()
+                    .take(MAX_NAMES_SHOWN)
+                    .map(|n| quote(n))
+                    .collect();
+                if names.len() > MAX_NAMES_SHOWN {
+                    shown.push(format!("... ({} in all)", names.len()));
+                }
+                return Err(fail(format!(
+                    "column `{name}` is not in the header of {path}{}; its columns are {}",
+                    did_you_mean(name, &text),
+                    shown.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(fields)
 }
 
 /// Where one field lies.
@@ -179,30 +266,42 @@ fn extent(line: &[u8], start: usize, sep: &[u8]) -> Extent {
         };
     }
     let open = start + 1;
-    let Some(close) = closing_quote(line, open) else {
+    let (close, doubled) = closing_quote(line, open);
+    let Some(close) = close else {
         return Extent {
             value: open..line.len(),
-            doubled: find(&line[open..], b"\"\"").is_some(),
+            doubled,
             next: None,
         };
     };
     let after = close + 1;
+    let next = match line[after..].starts_with(sep) {
+        true => Some(after + sep.len()),
+        // Malformed (`check_quotes` refuses it): on to the next separator.
+        false => after_sep(&line[after..], after),
+    };
     Extent {
         value: open..close,
-        doubled: find(&line[open..close], b"\"\"").is_some(),
-        next: after_sep(&line[after..], after),
+        doubled,
+        next,
     }
 }
 
 /// The position of the quote that closes a quoted field whose value starts
-/// at `from`: the first `"` not followed by another (`""` is data).
-fn closing_quote(line: &[u8], from: usize) -> Option<usize> {
+/// at `from`: the first `"` not followed by another (`""` is data); and
+/// whether a `""` came before it.
+fn closing_quote(line: &[u8], from: usize) -> (Option<usize>, bool) {
     let mut at = from;
+    let mut doubled = false;
     loop {
-        let q = at + find_byte(b'"', line.get(at..)?)?;
+        let Some(q) = line.get(at..).and_then(|rest| find_byte(b'"', rest)) else {
+            return (None, doubled);
+        };
+        let q = at + q;
         if line.get(q + 1) != Some(&b'"') {
-            return Some(q);
+            return (Some(q), doubled);
         }
+        doubled = true;
         at = q + 2;
     }
 }
@@ -277,6 +376,52 @@ mod tests {
         assert_eq!(all(r##"1,"Smith, John"##, ","), ["1", "Smith, John"]);
         assert_eq!(all(r##""ab"c,d"##, ","), ["ab", "d"]);
         assert_eq!(all(r##"""##, ","), [""]);
+    }
+
+    #[test]
+    fn columns_are_found_in_each_header() {
+        let cols = |names: &[&str]| -> Vec<Column> {
+            names
+                .iter()
+                .map(|n| Column {
+                    name: n.to_string(),
+                    span: crate::job::Span { line: 1, col: 1 },
+                })
+                .collect()
+        };
+        let find = |names: &[&str], header: &str| {
+            find_columns(&cols(names), header.as_bytes(), b",", true, "d/a.csv")
+        };
+        assert_eq!(find(&["age", "id"], "id,name,age"), Ok(vec![3, 1]));
+        assert_eq!(
+            find(&["first name", "x"], r##"id,"first name","x""##),
+            Ok(vec![2, 3])
+        );
+        assert_eq!(find(&[], ""), Ok(vec![]));
+        assert_eq!(
+            find(&["id", "agee"], "id,name,age"),
+            Err(ColumnError {
+                column: Some(1),
+                message: "column `agee` is not in the header of d/a.csv (did you mean `age`?); its columns are \"id\", \"name\", \"age\"".into()
+            })
+        );
+        assert_eq!(
+            find(&["id"], "id,name,id").unwrap_err().message,
+            "column `id` appears more than once in the header of d/a.csv (fields 1 and 3): name one by number, `$1` or `$3`"
+        );
+        assert_eq!(
+            find(&["id"], r##"id,"name"##),
+            Err(ColumnError {
+                column: None,
+                message: "d/a.csv:1: field 2 opens a quote that the line does not close (a record is one line: a quoted field cannot hold a newline)".into()
+            })
+        );
+        // Without quotes, a quoted name keeps its quotes; names are bytes.
+        let plain = find_columns(&cols(&["\"b\""]), br##"a;"b""##, b";", false, "p");
+        assert_eq!(plain, Ok(vec![2]));
+        let many: Vec<String> = (0..25).map(|i| format!("c{i}")).collect();
+        let e = find(&["zz"], &many.join(",")).unwrap_err().message;
+        assert!(e.ends_with(", \"c19\", ... (25 in all)"), "{e}");
     }
 
     /// Fields written by a reference CSV writer (quote when needed, double

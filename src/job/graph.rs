@@ -12,7 +12,7 @@
 //! against the input dataset; constant arguments (paths, commands,
 //! separators, counts) are computed here, once.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use super::error::{did_you_mean, JobError};
@@ -171,14 +171,25 @@ pub(crate) fn build(
         ));
     }
 
-    // Check the datasets no save needs, then drop them.
+    // Check the datasets no save needs, then drop them, and the header
+    // columns only they name (named last, so the others keep their places).
     let needed = graph.datasets.len();
+    let named = |d: &Dataset| match &d.op {
+        Op::ReadCsv { columns, .. } => columns.len(),
+        _ => 0,
+    };
+    let named_by_needed: Vec<usize> = graph.datasets.iter().map(named).collect();
     for stmt in statements {
         if let Stmt::Define { name, span, .. } = stmt {
             graph.resolve(name, *span)?;
         }
     }
     graph.datasets.truncate(needed);
+    for (dataset, n) in graph.datasets.iter_mut().zip(named_by_needed) {
+        if let Op::ReadCsv { columns, .. } = &mut dataset.op {
+            columns.truncate(n);
+        }
+    }
     Ok((graph.datasets, saves))
 }
 
@@ -329,6 +340,7 @@ impl<'s> Graph<'s> {
                 quotes,
                 header,
                 splits,
+                columns: Vec::new(),
             }
         };
         self.push(op, false, syn.span)
@@ -374,7 +386,7 @@ impl<'s> Graph<'s> {
         let (op, keyed) = match name {
             "filter" => {
                 let pred_syn = slots[0].unwrap_or(syn);
-                let (pred, ty) = self.record_expr(pred_syn, keyed)?;
+                let (pred, ty) = self.record_expr(pred_syn, input)?;
                 if !matches!(ty, Ty::Bool | Ty::Any) {
                     return Err(JobError::at(
                         first_span(pred_syn),
@@ -388,18 +400,18 @@ impl<'s> Graph<'s> {
             }
             "map" => {
                 let (key, value) = match (slots[0], slots[1]) {
-                    (Some(k), Some(v)) => (Some(self.record_expr(k, keyed)?.0), v),
+                    (Some(k), Some(v)) => (Some(self.record_expr(k, input)?.0), v),
                     (Some(v), None) | (None, Some(v)) => (None, v),
                     (None, None) => (None, syn),
                 };
-                let value = self.record_expr(value, keyed)?.0;
+                let value = self.record_expr(value, input)?.0;
                 let made_pairs = key.is_some();
                 (Op::Map { input, key, value }, made_pairs)
             }
             "flat_map" => {
-                let expr = self.record_expr(slots[0].unwrap_or(syn), keyed)?.0;
+                let expr = self.record_expr(slots[0].unwrap_or(syn), input)?.0;
                 let value = match slots[1] {
-                    Some(v) => Some(self.record_expr(v, keyed)?.0),
+                    Some(v) => Some(self.record_expr(v, input)?.0),
                     None => None,
                 };
                 let made_pairs = value.is_some();
@@ -622,15 +634,30 @@ impl<'s> Graph<'s> {
         }
     }
 
-    fn record_expr(&self, syn: &Syn, keyed: bool) -> Result<(super::Expr, Ty), JobError> {
+    /// Compiles an expression over the records of dataset `input`. Over a
+    /// `read_csv` with a header (or a `filter` of one), `$name` may name its
+    /// columns, which are added to that `read_csv`'s list.
+    fn record_expr(&mut self, syn: &Syn, input: DatasetId) -> Result<(super::Expr, Ty), JobError> {
+        let keyed = self.datasets[input].keyed;
+        let header = super::csv_source(&self.datasets, input)
+            .filter(|&s| matches!(self.datasets[s].op, Op::ReadCsv { header: true, .. }));
+        let columns = RefCell::new(match header.map(|s| &mut self.datasets[s].op) {
+            Some(Op::ReadCsv { columns, .. }) => std::mem::take(columns),
+            _ => Vec::new(),
+        });
         let cx = Context {
             source: self.source,
             params: self.params,
             datasets: self.names,
             scope: Scope::Record { keyed },
             work: &self.work,
+            columns: header.map(|_| &columns),
         };
-        compile(syn, &cx)
+        let compiled = compile(syn, &cx);
+        if let Some(Op::ReadCsv { columns: kept, .. }) = header.map(|s| &mut self.datasets[s].op) {
+            *kept = columns.into_inner();
+        }
+        compiled
     }
 
     /// Computes a constant argument; `what` names it in errors.
@@ -641,6 +668,7 @@ impl<'s> Graph<'s> {
             datasets: self.names,
             scope: Scope::Const { what },
             work: &self.work,
+            columns: None,
         };
         let (expr, _) = compile(syn, &cx)?;
         if let Some(v) = expr.constant() {

@@ -29,6 +29,8 @@ pub(crate) enum Tok {
     Key,
     /// `$value`
     Value,
+    /// `$name` or `$"col name"`: a column of a CSV header, by name.
+    Column(String),
     /// `$(`: a computed field index; closed by `)`.
     DollarParen,
     Param,
@@ -79,6 +81,7 @@ pub(crate) fn describe(tok: &Tok) -> String {
         Tok::Field(n) => return format!("`${n}`"),
         Tok::Key => "`$key`",
         Tok::Value => "`$value`",
+        Tok::Column(name) => return format!("column `{name}`"),
         Tok::DollarParen => "`$(`",
         Tok::Param => "`param`",
         Tok::True => "`true`",
@@ -370,7 +373,8 @@ impl Lexer<'_> {
         }
     }
 
-    /// `$0`, `$12`, `$key`, `$value` or `$(`; the `$` is next.
+    /// `$0`, `$12`, `$key`, `$value`, `$name`, `$"col name"` or `$(`; the
+    /// `$` is next.
     fn dollar(&mut self, span: Span) -> Result<Tok, JobError> {
         self.bump();
         let start = self.pos;
@@ -389,22 +393,26 @@ impl Lexer<'_> {
                 self.open.push(("$(", span));
                 Ok(Tok::DollarParen)
             }
-            Some(c) if c.is_ascii_alphabetic() => {
+            Some(c) if c == '_' || c.is_ascii_alphabetic() => {
                 while matches!(self.peek(), Some(c) if c == '_' || c.is_ascii_alphanumeric()) {
                     self.bump();
                 }
-                match &self.src[start..self.pos] {
-                    "key" => Ok(Tok::Key),
-                    "value" => Ok(Tok::Value),
-                    other => Err(JobError::at(
-                        span,
-                        format!("unknown field `${other}` (fields are $0, $1, $2, ..., $key, $value and $(expr))"),
-                    )),
+                Ok(match &self.src[start..self.pos] {
+                    "key" => Tok::Key,
+                    "value" => Tok::Value,
+                    name => Tok::Column(name.to_string()),
+                })
+            }
+            Some('"') => {
+                let name = self.string(span)?;
+                if name.is_empty() {
+                    return Err(JobError::at(span, "a column name cannot be empty"));
                 }
+                Ok(Tok::Column(name))
             }
             _ => Err(JobError::at(
                 span,
-                "`$` must be followed by a field number, `key`, `value` or `(`",
+                "`$` must be followed by a field number, a column name, `key`, `value` or `(`",
             )),
         }
     }
@@ -524,6 +532,25 @@ mod tests {
     }
 
     #[test]
+    fn columns_by_name() {
+        assert_eq!(
+            toks("$age $_x9 $\"first name\" $\"key\" $key $\"a\\\"b\""),
+            [
+                Tok::Column("age".into()),
+                Tok::Column("_x9".into()),
+                Tok::Column("first name".into()),
+                Tok::Column("key".into()),
+                Tok::Key,
+                Tok::Column("a\"b".into()),
+                Tok::Newline,
+                Tok::Eof
+            ]
+        );
+        let t = tokenize("f($\"a b\")").unwrap();
+        assert_eq!((t[2].start, t[2].end), (2, 8));
+    }
+
+    #[test]
     fn newlines_inside_parens_and_before_a_dot_continue_the_statement() {
         let t = toks("a = f(1,\n 2)\n\n\nb = a\n  # c\n  .g()\nc");
         let newlines = t.iter().filter(|t| **t == Tok::Newline).count();
@@ -548,7 +575,16 @@ mod tests {
         );
         assert!(tokenize("99999999999999999999").is_err());
         assert!(tokenize("$99999999999").is_err());
-        assert!(tokenize("$foo").is_err());
+        let e = tokenize("x $\"\"").unwrap_err();
+        assert_eq!(
+            (e.line, e.col, e.message.as_str()),
+            (1, 3, "a column name cannot be empty")
+        );
+        let e = tokenize("$ 1").unwrap_err();
+        assert_eq!(
+            e.message,
+            "`$` must be followed by a field number, a column name, `key`, `value` or `(`"
+        );
         assert!(tokenize("\"\\q\"").is_err());
         assert!(tokenize("\"abc\\").is_err());
     }

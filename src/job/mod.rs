@@ -17,7 +17,8 @@
 //!
 //! Besides those: `error` is `JobError` and its caret; `value` the values
 //! expressions compute and the conversions between them; `bytes` the
-//! byte-string helpers of the per-record hot path; `plan` the planner, which
+//! byte-string helpers of the per-record hot path; `csv` the fields of a
+//! `read_csv` line (RFC 4180 quotes) and of its header; `plan` the planner, which
 //! cuts the checked graph into stages at its shuffles; `tests` the tests of
 //! the whole front end.
 
@@ -37,7 +38,7 @@ use std::path::Path;
 /// The eight-bytes-a-step byte search, for the split reader's `"` watch.
 pub(crate) use bytes::find_byte;
 pub use bytes::{Sep, PAIR_SEP};
-pub use csv::{check_quotes, BadQuote, BadQuoteKind};
+pub use csv::{check_quotes, find_columns, BadQuote, BadQuoteKind, ColumnError};
 pub(crate) use error::span_at;
 pub use error::JobError;
 pub use expr::{BinOp, Expr, RecordCtx, UnOp};
@@ -117,6 +118,9 @@ pub enum Op {
         quotes: bool,
         header: bool,
         splits: Option<u32>,
+        /// The header's columns that expressions name (`$age`), in the
+        /// order first named; `$age` is found by its place in this list.
+        columns: Vec<Column>,
     },
     Filter {
         input: DatasetId,
@@ -175,6 +179,17 @@ pub enum Op {
         left: DatasetId,
         right: DatasetId,
     },
+}
+
+/// A column of a CSV header named in an expression (`$age`,
+/// `$"first name"`). Which field it is depends on the header of the file a
+/// record comes from, so it is found when a task opens its file (and
+/// checked against every input file when the job is submitted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    /// Where it is first named, for the error when a header lacks it.
+    pub span: Span,
 }
 
 /// How `reduce_by_key` combines the values of one key.

@@ -64,6 +64,8 @@ pub(crate) enum SynKind {
     Field(u32),
     Key,
     Value,
+    /// `$name`, `$"col name"`: a column of a CSV header.
+    Column(String),
     /// `$(expr)`
     FieldOf(Box<Syn>),
     /// `name(args)`
@@ -507,6 +509,7 @@ impl Parser<'_> {
             Tok::Field(n) => Ok(leaf(SynKind::Field(n))),
             Tok::Key => Ok(leaf(SynKind::Key)),
             Tok::Value => Ok(leaf(SynKind::Value)),
+            Tok::Column(ref name) => Ok(leaf(SynKind::Column(name.clone()))),
             Tok::DollarParen => {
                 let index = self.expr()?;
                 self.expect(Tok::RParen, "to close `$(`")?;
@@ -584,6 +587,7 @@ mod tests {
             SynKind::Field(n) => format!("${n}"),
             SynKind::Key => "$key".into(),
             SynKind::Value => "$value".into(),
+            SynKind::Column(name) => format!("${name:?}"),
             SynKind::FieldOf(e) => format!("$({})", show(e)),
             SynKind::Call { name, args } => format!("{name}({})", show_args(args)),
             SynKind::Method { recv, name, args } => {

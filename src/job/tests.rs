@@ -46,6 +46,7 @@ fn summary(job: &Job) -> Vec<String> {
                     quotes: _,
                     header,
                     splits,
+                    columns: _,
                 } => {
                     format!(
                         " {path} '{}' {header} {splits:?}",
@@ -303,6 +304,7 @@ fn every_job_file_parses_with_its_defaults() {
         "revenue.job",
         "indexer.job",
         "sort.job",
+        "movielens.job",
     ] {
         assert!(names.iter().any(|n| n == expected), "{expected} missing");
     }
@@ -416,6 +418,22 @@ fn every_job_file_parses_with_its_defaults() {
     assert_eq!(saves, strings(&["2 -> out/sort"]));
 }
 
+/// jobs/movielens.job: its params (a contract), and ratings split on `::`.
+#[test]
+fn movielens_job_reads_ratings_on_double_colons() {
+    let text = include_str!("../../jobs/movielens.job");
+    let job = Job::parse("jobs/movielens.job", text, &BTreeMap::new()).unwrap();
+    let params: Vec<String> = job.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    assert_eq!(params, ["output=out/movielens", "ratings=data/ratings.dat"]);
+    assert_eq!(
+        summary(&job)[0],
+        "0 _=read_csv() data/ratings.dat '::' false None"
+    );
+    assert_eq!(sep_of(&job, 1), sep(b"::"));
+    assert!(matches!(job.datasets[2].op, Op::Map { key: Some(_), .. }));
+    assert_eq!(job.saves.len(), 1);
+}
+
 #[test]
 fn parsing_is_deterministic_and_unused_datasets_are_dropped() {
     let src = "b = a.filter($1 == \"x\")\nunused = a.map(upper($0))\na = read_text(\"in\")\nb.save(\"o\")\n";
@@ -511,6 +529,57 @@ fn read_csv_separators_of_several_bytes() {
         (
             "read_csv(\"a\", quotes=\"no\").save(\"o\")",
             "jobs/bad.job:1:22: error: the `quotes` flag of `read_csv` must be true or false, got \"no\"\n    read_csv(\"a\", quotes=\"no\").save(\"o\")\n                         ^",
+        ),
+    ];
+    for (src, want) in cases {
+        assert_eq!(error_of(src, &[]), want, "\n--- source:\n{src}");
+    }
+}
+
+/// `$name` and `$"col name"` over a `read_csv` with a header (and its
+/// filters) name its columns: each name once, in the order first used,
+/// with the place it is first used.
+#[test]
+fn header_columns_are_collected_by_their_read_csv() {
+    let job = parse_ok(
+        "people = read_csv(\"p.csv\", header=true).filter($age > 30)\n\
+         people.map($\"first name\", concat($age, $3)).save(\"o\")\n\
+         read_csv(\"q.csv\", \";\", true).map($id, $\"id\").save(\"p\")\n",
+    );
+    let columns = |id: DatasetId| match &job.datasets[id].op {
+        Op::ReadCsv { columns, .. } => columns
+            .iter()
+            .map(|c| format!("{} {}:{}", c.name, c.span.line, c.span.col))
+            .collect::<Vec<_>>(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(columns(0), ["age 1:48", "first name 2:12"]);
+    assert_eq!(columns(3), ["id 3:34"]);
+    // A dataset no save needs is checked, but its names are not looked for.
+    let job = parse_ok(
+        "p = read_csv(\"p.csv\", header=true)\n\
+         unused = p.filter($zzz == \"\").map($age)\n\
+         p.map($age, $id).save(\"o\")\n",
+    );
+    assert_eq!(job.datasets.len(), 2);
+    assert!(matches!(&job.datasets[0].op, Op::ReadCsv { columns, .. }
+        if columns.iter().map(|c| c.name.as_str()).eq(["age", "id"])));
+    let cases = [
+        (
+            "read_csv(\"p.csv\").filter($age > 3).save(\"o\")",
+            "jobs/bad.job:1:26: error: `$age` names a column of a CSV header: it needs a dataset read by `read_csv(path, header=true)`, or a `filter` of one\n    read_csv(\"p.csv\").filter($age > 3).save(\"o\")\n                             ^",
+        ),
+        (
+            "read_csv(\"p.csv\", header=true).map($1, 2).map($\"age\").save(\"o\")",
+            "jobs/bad.job:1:47: error: `$\"age\"` names a column of a CSV header: it needs a dataset read by `read_csv(path, header=true)`, or a `filter` of one\n    read_csv(\"p.csv\", header=true).map($1, 2).map($\"age\").save(\"o\")\n                                                  ^",
+        ),
+        (
+            "read_text(\"t\").map($name).save(\"o\")",
+            "jobs/bad.job:1:20: error: `$name` names a column of a CSV header: it needs a dataset read by `read_csv(path, header=true)`, or a `filter` of one\n    read_text(\"t\").map($name).save(\"o\")\n                       ^",
+        ),
+        (
+            "read_csv(\"p.csv\", header=true).save($out)",
+            "jobs/bad.job:1:37: error: `$out` cannot be used in the path of `save`: it must be a constant (literals, params and functions of them)\n    read_csv(\"p.csv\", header=true).save($out)\n                                        ^",
         ),
     ];
     for (src, want) in cases {
@@ -761,7 +830,7 @@ fn errors_expose_their_parts() {
     assert_eq!((e.line, e.col), (1, 5));
     assert_eq!(
         e.message,
-        "`$` must be followed by a field number, `key`, `value` or `(`"
+        "`$` must be followed by a field number, a column name, `key`, `value` or `(`"
     );
     let as_std: &dyn std::error::Error = &e;
     assert!(as_std.to_string().starts_with("f.job:1:5: error: "));
@@ -1281,7 +1350,7 @@ fn docs_examples_parse() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 8);
+    assert_eq!(checked, 9);
 }
 
 /// Every example in the function table of docs/jobs.md gives what it says.

@@ -13,7 +13,7 @@
 //! grows fourfold per level), and all of a job's folds together are
 //! charged against `MAX_CONSTANT_WORK` before and after each one runs.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use super::eval::{eval, Env};
@@ -23,6 +23,7 @@ use super::tree::{BinOp, Expr, Func, FuncInfo, Kind, Node, Ty, UnOp, FUNCS};
 use crate::job::error::{did_you_mean, JobError};
 use crate::job::parser::{Arg, Syn, SynKind};
 use crate::job::value::{Num, Val, Value};
+use crate::job::Column;
 
 /// Longest string a constant may compute to (1 MiB).
 pub(super) const MAX_CONSTANT_BYTES: usize = 1024 * 1024;
@@ -51,6 +52,10 @@ pub(in crate::job) struct Context<'a> {
     /// Work spent on constants so far, by every `compile` of the job;
     /// bounded by `MAX_CONSTANT_WORK`.
     pub work: &'a Cell<u64>,
+    /// The header columns named so far over this dataset's `read_csv`
+    /// (with `header=true`), which `$name` adds to; `None` where records
+    /// have no header, and `$name` is an error.
+    pub columns: Option<&'a RefCell<Vec<Column>>>,
 }
 
 /// Checks `syn` and turns it into an `Expr`; also returns its static type.
@@ -143,6 +148,28 @@ impl Compiler<'_> {
                     ));
                 }
                 Ok((self.at(syn, kind), Ty::Str))
+            }
+            SynKind::Column(name) => {
+                let shown = self.cx.source.get(syn.start..syn.end).unwrap_or(name);
+                self.record_only(syn, shown)?;
+                let Some(columns) = self.cx.columns else {
+                    return Err(JobError::at(
+                        syn.span,
+                        format!("`{shown}` names a column of a CSV header: it needs a dataset read by `read_csv(path, header=true)`, or a `filter` of one"),
+                    ));
+                };
+                let mut columns = columns.borrow_mut();
+                let index = match columns.iter().position(|c| c.name == *name) {
+                    Some(i) => i,
+                    None => {
+                        columns.push(Column {
+                            name: name.clone(),
+                            span: syn.span,
+                        });
+                        columns.len() - 1
+                    }
+                };
+                Ok((self.at(syn, Kind::Column(index as u32)), Ty::Str))
             }
             SynKind::FieldOf(index) => {
                 self.record_only(syn, "$(...)")?;

@@ -285,6 +285,8 @@ pub(super) fn eval<'e>(node: &'e Node, env: &'e Env<'_>) -> Result<Val<'e>, Stri
         Kind::Const(v) => Ok(Val::from_value(v)),
         Kind::Line => Ok(Val::Str(Cow::Borrowed(&env.line))),
         Kind::Field(n) => Ok(field(env, *n as usize)),
+        // Bound before a task's first record (`Expr::bind_columns`).
+        Kind::Column(_) => Err(env.fail(node, "no header gives this column a place")),
         Kind::FieldOf(index) => {
             let v = eval(index, env)?;
             let n = env.whole(node, &v)?;

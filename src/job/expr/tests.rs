@@ -36,6 +36,7 @@ pub(super) fn compile_in(src: &str, scope: Scope) -> Result<Expr, JobError> {
         datasets: &["lines"],
         scope,
         work: &Cell::new(0),
+        columns: None,
     };
     compile(value, &cx).map(|(e, _)| e)
 }
@@ -54,6 +55,7 @@ pub(super) fn type_of(src: &str) -> Ty {
         datasets: &["lines"],
         scope: Scope::Record { keyed: true },
         work: &Cell::new(0),
+        columns: None,
     };
     compile(value, &cx)
         .unwrap_or_else(|e| panic!("{src}: {e:?}"))

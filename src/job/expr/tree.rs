@@ -64,6 +64,9 @@ pub(super) enum Kind {
     Line,
     /// `$n`, n >= 1
     Field(u32),
+    /// `$name`: the column `i` of the source's `Op::ReadCsv::columns`,
+    /// which `Expr::bind_columns` turns into the `Field` it is in a file.
+    Column(u32),
     /// `$(expr)`
     FieldOf(Box<Node>),
     /// `$key`
@@ -212,8 +215,27 @@ impl Node {
     }
 
     pub(super) fn uses_line(&self) -> bool {
-        matches!(self.kind, Kind::Line | Kind::Field(_) | Kind::FieldOf(_))
-            || self.children().any(Node::uses_line)
+        matches!(
+            self.kind,
+            Kind::Line | Kind::Field(_) | Kind::Column(_) | Kind::FieldOf(_)
+        ) || self.children().any(Node::uses_line)
+    }
+
+    fn bind_columns(&mut self, fields: &[u32]) {
+        match &mut self.kind {
+            Kind::Column(i) => {
+                if let Some(&n) = fields.get(*i as usize) {
+                    self.kind = Kind::Field(n);
+                }
+            }
+            Kind::FieldOf(a) | Kind::Unary(_, a) => a.bind_columns(fields),
+            Kind::Binary(_, a, b) | Kind::Index(a, b) => {
+                a.bind_columns(fields);
+                b.bind_columns(fields);
+            }
+            Kind::Call(_, args) => args.iter_mut().for_each(|a| a.bind_columns(fields)),
+            _ => {}
+        }
     }
 
     pub(super) fn uses_whole_line(&self) -> bool {
@@ -226,6 +248,13 @@ impl Expr {
     /// The expression as written in the job file.
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// Turns each `$name` into the field it is in one file's header:
+    /// `fields[i]` is the field number of column `i` of the source's
+    /// `columns`. A column without an entry stays, and fails if evaluated.
+    pub fn bind_columns(&mut self, fields: &[u32]) {
+        self.root.bind_columns(fields);
     }
 
     /// The value, if the expression needs no record (it was folded).
