@@ -188,15 +188,7 @@ impl Chain {
                 let mut with_value = |value: &[u8]| match key {
                     None => self.push_from(next, RecordRef::line(value), may_quote, sink),
                     Some(key) => key.with_bytes(&ctx, |key| {
-                        self.push_from(
-                            next,
-                            RecordRef {
-                                key: Some(key),
-                                value,
-                            },
-                            may_quote,
-                            sink,
-                        )
+                        self.push_pair(next, key, value, may_quote, sink)
                     }),
                 };
                 match constant {
@@ -212,17 +204,25 @@ impl Chain {
                 value,
                 constant,
             } => keys.for_each_pair(value, constant.as_deref(), &ctx, |key, value| {
-                self.push_from(
-                    next,
-                    RecordRef {
-                        key: Some(key),
-                        value,
-                    },
-                    may_quote,
-                    sink,
-                )
+                self.push_pair(next, key, value, may_quote, sink)
             }),
         }
+    }
+
+    /// Hands the pair `key`, `value` to step `at`.
+    fn push_pair(
+        &self,
+        at: usize,
+        key: &[u8],
+        value: &[u8],
+        may_quote: bool,
+        sink: &mut dyn Sink,
+    ) -> Result<(), String> {
+        let record = RecordRef {
+            key: Some(key),
+            value,
+        };
+        self.push_from(at, record, may_quote, sink)
     }
 
     /// The chain as an iterator of owned records over `input`, for a

@@ -16,8 +16,9 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use crate::net::Secret;
+use crate::protocol::FetchFailure;
 use crate::record::Record;
-use crate::storage::{FailureSlot, FetchFailure, LocalMaps};
+use crate::storage::{FailureSlot, LocalMaps};
 
 /// A stream of records; an `Err` ends the task with that message.
 pub type Records = Box<dyn Iterator<Item = Result<Record, String>> + Send>;

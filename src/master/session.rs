@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 
 use crate::event;
 use crate::master::membership::Registration;
-use crate::master::scheduler::{FetchFailure, Lookup, WorkerEvent};
+use crate::master::scheduler::{Lookup, WorkerEvent};
 use crate::master::Master;
 use crate::net::{auth, Outbox};
-use crate::protocol::{error_code, JobReport, Message, WorkerMetrics};
+use crate::protocol::{error_code, FetchFailure, JobReport, Message, WorkerMetrics};
 use crate::submission::{self, JobSource};
 
 /// Where a binary session stands: anonymous (clients, tools) until a

@@ -240,6 +240,29 @@ crate::wire_enum! {
     }
 }
 
+/// A map output that could not be read: which one, from where, and why.
+/// A reduce task finds it (`storage/shuffle.rs`), its worker reports it as
+/// `FetchFailed`, and the master answers as Spark does: it runs that map
+/// task again, then the reduce task (`master/scheduler/failure.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchFailure {
+    pub shuffle: u32,
+    pub map: u32,
+    /// The data address it was fetched from.
+    pub addr: String,
+    pub error: String,
+}
+
+impl std::fmt::Display for FetchFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "fetching shuffle {} map {} from {}: {}",
+            self.shuffle, self.map, self.addr, self.error
+        )
+    }
+}
+
 impl JobState {
     pub fn is_final(self) -> bool {
         self != JobState::Running

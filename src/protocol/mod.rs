@@ -23,8 +23,8 @@ pub(crate) use message::split_words;
 #[cfg(test)]
 pub(crate) use message::tests::samples;
 pub use message::{
-    error_code, AttemptOutcome, AttemptReport, JobReport, JobState, JobSummary, KeyValue,
-    MapLocation, Message, MsgType, Pair, PartLocation, ShuffleRead, SourceSplits, SplitInfo,
-    StageReport, TaskMetrics, TaskSpec, WorkerInfo, WorkerMetrics, WorkerState,
+    error_code, AttemptOutcome, AttemptReport, FetchFailure, JobReport, JobState, JobSummary,
+    KeyValue, MapLocation, Message, MsgType, Pair, PartLocation, ShuffleRead, SourceSplits,
+    SplitInfo, StageReport, TaskMetrics, TaskSpec, WorkerInfo, WorkerMetrics, WorkerState,
 };
 pub use wire::{quote, quote_bytes, unquote, Bytes, Field, PayloadReader};

@@ -36,6 +36,6 @@ pub use aggregate::{hash_table_bytes, DistinctSet, HashAggregator};
 pub use hash::{partition_of, FastBuildHasher};
 pub use outputs::{LocalMaps, Outputs};
 pub use runfile::{RunReader, RunWriter, BLOCK_BYTES, BLOCK_HEADER_BYTES};
-pub use shuffle::{fetch, FailureSlot, FetchFailure, FetchRequest, ShuffleWriter};
+pub use shuffle::{fetch, FailureSlot, FetchRequest, ShuffleWriter};
 pub use sort::{heap_bytes, sorted, Sorted};
 pub use spill::SpillDir;

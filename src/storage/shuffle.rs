@@ -40,7 +40,7 @@ use std::time::Duration;
 use byteorder::{BigEndian, ByteOrder};
 
 use crate::net::{dial, FrameReader, FrameWriter, Secret};
-use crate::protocol::{MapLocation, Message};
+use crate::protocol::{FetchFailure, MapLocation, Message};
 use crate::record::{Record, RecordRef};
 use crate::storage::outputs::LocalMaps;
 use crate::storage::runfile::{RunReader, RunWriter};
@@ -225,28 +225,6 @@ pub struct FetchRequest {
     pub shuffle: u32,
     pub partition: u32,
     pub maps: Vec<MapLocation>,
-}
-
-/// A map output that could not be read: which one, from where, and why.
-/// The master answers it as Spark answers a FetchFailed: it runs that map
-/// task again, then the reduce task.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FetchFailure {
-    pub shuffle: u32,
-    pub map: u32,
-    /// The data address it was fetched from.
-    pub addr: String,
-    pub error: String,
-}
-
-impl std::fmt::Display for FetchFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "fetching shuffle {} map {} from {}: {}",
-            self.shuffle, self.map, self.addr, self.error
-        )
-    }
 }
 
 /// Where a fetch records the map output it failed on, for the task to

@@ -23,7 +23,8 @@ fn params() -> BTreeMap<String, String> {
         .collect()
 }
 
-pub(super) fn compile_in(src: &str, scope: Scope) -> Result<Expr, JobError> {
+/// `src` compiled as the value of a statement, with its static type.
+fn compile_typed(src: &str, scope: Scope) -> Result<(Expr, Ty), JobError> {
     let full = format!("x = {src}");
     let stmts = parse(&full, &tokenize(&full)?)?;
     let Some(Stmt::Define { value, .. }) = stmts.first() else {
@@ -38,26 +39,16 @@ pub(super) fn compile_in(src: &str, scope: Scope) -> Result<Expr, JobError> {
         work: &Cell::new(0),
         columns: None,
     };
-    compile(value, &cx).map(|(e, _)| e)
+    compile(value, &cx)
+}
+
+pub(super) fn compile_in(src: &str, scope: Scope) -> Result<Expr, JobError> {
+    compile_typed(src, scope).map(|(e, _)| e)
 }
 
 /// The static type `compile` gives `src` in a keyed dataset.
 pub(super) fn type_of(src: &str) -> Ty {
-    let full = format!("x = {src}");
-    let stmts = parse(&full, &tokenize(&full).unwrap()).unwrap();
-    let Some(Stmt::Define { value, .. }) = stmts.first() else {
-        panic!("not an expression: {src}");
-    };
-    let params = params();
-    let cx = Context {
-        source: &full,
-        params: &params,
-        datasets: &["lines"],
-        scope: Scope::Record { keyed: true },
-        work: &Cell::new(0),
-        columns: None,
-    };
-    compile(value, &cx)
+    compile_typed(src, Scope::Record { keyed: true })
         .unwrap_or_else(|e| panic!("{src}: {e:?}"))
         .1
 }

@@ -13,10 +13,11 @@ use std::time::Instant;
 
 use super::completion::request_job_commit;
 use super::state::{JobRun, Live, TaskState};
-use super::{FetchFailure, Scheduler};
+use super::Scheduler;
 use crate::event;
 use crate::job::{Input, Output};
 use crate::master::membership::Membership;
+use crate::protocol::FetchFailure;
 use crate::protocol::{AttemptOutcome, JobState};
 
 impl Scheduler {

@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 
 use crate::master::journal::Journal;
 use crate::master::membership::Membership;
-use crate::protocol::{Pair, SourceSplits, TaskMetrics};
+use crate::protocol::{FetchFailure, Pair, SourceSplits, TaskMetrics};
 use crate::submission::NewJob;
 use recovery::Entry;
 use state::{Attempts, JobRun};
@@ -99,16 +99,6 @@ pub enum WorkerEvent {
         job_id: u64,
         error: String,
     },
-}
-
-/// Which map output a reducer could not read, from where, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FetchFailure {
-    pub shuffle: u32,
-    pub map: u32,
-    /// The data address it was fetched from.
-    pub addr: String,
-    pub error: String,
 }
 
 /// Every job the master holds and every attempt in flight. Plain data: the
