@@ -49,3 +49,11 @@ pub mod view;
 pub mod worker;
 
 pub use error::{Error, Result};
+
+/// Locks `m`, also when a thread panicked while holding it. Every mutex in
+/// the crate guards plain data that each critical section leaves whole, so
+/// a poisoned lock is still safe to use; one panicking task must not take
+/// the worker or the master down with it.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -38,6 +38,7 @@ use crate::job::{
     check_quotes, find_columns, BadQuote, Column, Combine, DatasetId, Input, Job, Op, Output,
     Partitioner, Plan, ShufflePlan,
 };
+use crate::lock;
 use crate::protocol::{Bytes, Pair, TaskMetrics, TaskSpec};
 use crate::record::{Record, RecordRef};
 use crate::rng::Rng;
@@ -90,11 +91,7 @@ pub fn run(
     }
     let (mut metrics, samples) = result.map_err(|error| Failure {
         error,
-        fetch: counters
-            .fetch_failure
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take(),
+        fetch: lock(&counters.fetch_failure).take(),
     })?;
     let spilled = spill.stats();
     metrics.records_in = counters.records_in.load(Ordering::Relaxed);

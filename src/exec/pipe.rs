@@ -38,9 +38,11 @@ use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
+
+use crate::lock;
 
 /// Bytes of the child's stderr kept for the error message (the last ones).
 const STDERR_TAIL_BYTES: usize = 2048;
@@ -263,10 +265,6 @@ fn watch(pgid: u32, reaped: &Mutex<bool>, cancel: &AtomicBool) {
         }
         thread::sleep(WATCH_INTERVAL);
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The feeder thread: each input item plus '\n' into the child's stdin.

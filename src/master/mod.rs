@@ -45,6 +45,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::event;
+use crate::lock;
 use crate::master::membership::Membership;
 use crate::master::scheduler::Scheduler;
 use crate::master::session::{handle, Role};
@@ -89,7 +90,7 @@ impl Master {
     /// Locks the master's state. A thread that panicked while holding the
     /// lock leaves plain data behind, so a poisoned lock is still usable.
     pub fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.state)
     }
 }
 

@@ -21,12 +21,13 @@
 use std::collections::HashMap;
 use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::event;
+use crate::lock;
 use crate::net::auth::{self, Secret};
 use crate::net::connection::{FrameReader, FrameWriter};
 use crate::net::semaphore::Semaphore;
@@ -136,10 +137,6 @@ impl Drop for Entry {
     fn drop(&mut self) {
         lock(&self.live).conns.remove(&self.id);
     }
-}
-
-fn lock(live: &Mutex<Live>) -> MutexGuard<'_, Live> {
-    live.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn accept_loop<H>(listener: TcpListener, service: Service, stop: &StopSignal, handler: H)

@@ -22,6 +22,8 @@
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
+use crate::lock;
+
 /// A counting semaphore: `permits` units of something, taken with
 /// `acquire` and given back with `release`.
 #[derive(Debug)]
@@ -94,7 +96,7 @@ impl Semaphore {
     /// The count is a plain integer changed in one step, so it is valid even
     /// if a thread panicked while holding the lock: poisoning is ignored.
     fn lock(&self) -> MutexGuard<'_, usize> {
-        self.permits.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.permits)
     }
 }
 

@@ -20,9 +20,11 @@
 
 use std::io;
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
+
+use crate::lock;
 
 /// One `Sender` per `StopSignal` handed out.
 type Senders = Mutex<Vec<Sender<()>>>;
@@ -133,7 +135,7 @@ impl StopSignal {
         // If the `Stop` is dropped while we hold this `Arc`, the list (and
         // `tx` in it) goes when we let go: the new channel closes too.
         if let Some(list) = senders.upgrade() {
-            list.lock().unwrap_or_else(PoisonError::into_inner).push(tx);
+            lock(&list).push(tx);
         }
         StopSignal { rx, senders }
     }

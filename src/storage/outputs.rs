@@ -13,7 +13,9 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
+
+use crate::lock;
 
 /// What this worker serves on its data port: committed output parts by
 /// (job, save, part) and committed map outputs by (job, shuffle, map). Only
@@ -117,8 +119,4 @@ impl std::fmt::Debug for LocalMaps {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "LocalMaps({})", lock(&self.addr))
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }

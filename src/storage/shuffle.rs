@@ -39,6 +39,7 @@ use std::time::Duration;
 
 use byteorder::{BigEndian, ByteOrder};
 
+use crate::lock;
 use crate::net::{dial, FrameReader, FrameWriter, Secret};
 use crate::protocol::{FetchFailure, MapLocation, Message};
 use crate::record::{Record, RecordRef};
@@ -267,7 +268,7 @@ impl Iterator for Fetched {
                 Ok(Err(failure)) => {
                     self.failed = true;
                     let message = failure.to_string();
-                    *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(failure);
+                    *lock(&self.failure) = Some(failure);
                     return Some(Err(message));
                 }
                 // Every fetch thread has finished.
@@ -305,7 +306,7 @@ pub fn fetch(
         let spawned = thread::Builder::new()
             .name("fetch".into())
             .spawn(move || loop {
-                let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+                let next = lock(&queue).pop_front();
                 let Some(map) = next else { return };
                 let result = match local.find(&map.addr, job_id, shuffle, map.map) {
                     Some((data, index)) => read_local(&data, &index, partition, &tx, &bytes),

@@ -19,7 +19,7 @@ use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,7 @@ use crate::event;
 use crate::exec::{executor, Destination};
 use crate::exec::{Failure, TaskEnv};
 use crate::job::{plan, Job, Output, Plan};
+use crate::lock;
 use crate::protocol::{Message, TaskSpec, WorkerMetrics};
 use crate::storage::Outputs;
 use crate::worker::fault::{self, Fault, FaultConfig, Faults};
@@ -545,8 +546,4 @@ fn remove_dir(dir: &Path) {
             );
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }

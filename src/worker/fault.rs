@@ -14,6 +14,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::event;
+use crate::lock;
 use crate::rng::Rng;
 
 /// The exit status of an injected crash.
@@ -82,7 +83,7 @@ impl Faults {
         if c.fail <= 0.0 && c.crash <= 0.0 && c.slow <= 0.0 {
             return Fault::None;
         }
-        let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
+        let mut rng = lock(&self.rng);
         let (crash, fail, slow) = (rng.unit(), rng.unit(), rng.unit());
         let window = CRASH_WINDOW.as_millis() as u64;
         let after = Duration::from_millis(rng.below(window + 1));

@@ -7,9 +7,10 @@
 //! writer thread), or, while the worker is between connections, keeps it
 //! (up to `MAX_PENDING`) and sends it once the worker has registered again.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use crate::event;
+use crate::lock;
 use crate::net::Outbox;
 use crate::protocol::Message;
 
@@ -60,8 +61,4 @@ impl MasterLink {
             }
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -39,13 +39,14 @@ pub use fault::FaultConfig;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::event;
 use crate::exec::TaskEnv;
+use crate::lock;
 use crate::net::{dial, FrameReader, FrameWriter, Limits, Outbox, Secret, Stop, StopSignal};
 use crate::protocol::Message;
 use crate::storage::LocalMaps;
@@ -185,7 +186,7 @@ struct MasterConn(Arc<Mutex<Option<TcpStream>>>);
 
 impl MasterConn {
     fn lock(&self) -> MutexGuard<'_, Option<TcpStream>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.0)
     }
 
     /// Keeps a clone of `stream` for the stop, until the guard is dropped.

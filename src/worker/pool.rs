@@ -21,9 +21,10 @@ use std::any::Any;
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 
+use crate::lock;
 use crate::net::{Permit, Semaphore};
 
 /// A unit of work: runs once, on some pool thread.
@@ -150,10 +151,7 @@ fn work(receiver: &Mutex<Receiver<Job>>) {
     loop {
         // The guard is a temporary of this `let`: the lock is released
         // before the job runs, so other threads can take jobs meanwhile.
-        let next = receiver
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .recv();
+        let next = lock(receiver).recv();
         let Ok(job) = next else { return };
         if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(job)) {
             let thread = thread::current();
