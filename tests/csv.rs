@@ -7,8 +7,19 @@
 mod common;
 
 use std::fs;
+use std::path::Path;
+use std::process::Output;
 
 use common::*;
+
+/// `client submit JOB ... --wait` run in `dir`, so that the job's relative
+/// paths are the client's; `extra` goes between the job file and `--wait`.
+fn submit_in(dir: &Path, addr: &str, job: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["--master", addr, "submit", job];
+    args.extend_from_slice(extra);
+    args.push("--wait");
+    client_in(Some(dir), &args)
+}
 
 #[test]
 fn quoted_fields_are_read_whole_and_unquoted() {
@@ -48,10 +59,7 @@ fn quoted_fields_are_read_whole_and_unquoted() {
          read_csv(\"people.csv\", header=true, quotes=false)\n  .filter($1 == \"0\")\n  .map($3)\n  .save(\"raw\")\n",
     )
     .unwrap();
-    let run = client_in(
-        Some(&dir),
-        &["--master", &m.addr, "submit", "q.job", "--wait"],
-    );
+    let run = submit_in(&dir, &m.addr, "q.job", &[]);
     assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
     assert_eq!(output_lines(&dir.join("out")), expected);
     // Without quotes, `"Smith, John"` is two fields and quotes stay.
@@ -77,18 +85,7 @@ fn an_unclosed_quote_names_the_file_and_line() {
         "param input\nread_csv(input, splits=4).map($2, $3).save(\"out\")\n",
     )
     .unwrap();
-    let run = client_in(
-        Some(&dir),
-        &[
-            "--master",
-            &m.addr,
-            "submit",
-            "o.job",
-            "--param",
-            &p("input", &input),
-            "--wait",
-        ],
-    );
+    let run = submit_in(&dir, &m.addr, "o.job", &["--param", &p("input", &input)]);
     assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
     let want = format!(
         "read_csv: {}:317: field 2 opens a quote that the line does not close (a record is one line: a quoted field cannot hold a newline)",
@@ -98,18 +95,11 @@ fn an_unclosed_quote_names_the_file_and_line() {
 
     // A closing quote followed by more than the separator.
     fs::write(&input, "1,ok\n\"2\"x,no\n").unwrap();
-    let run = client_in(
-        Some(&dir),
-        &[
-            "--master",
-            &m.addr,
-            "submit",
-            "o.job",
-            "--param",
-            &p("input", &input),
-            "--overwrite",
-            "--wait",
-        ],
+    let run = submit_in(
+        &dir,
+        &m.addr,
+        "o.job",
+        &["--param", &p("input", &input), "--overwrite"],
     );
     assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
     let want = format!(
@@ -129,10 +119,7 @@ fn separators_of_several_bytes_with_quotes() {
         "read_csv(\"r.dat\", sep=\"::\").map($2, $3).save(\"out\")\n",
     )
     .unwrap();
-    let run = client_in(
-        Some(&dir),
-        &["--master", &m.addr, "submit", "s.job", "--wait"],
-    );
+    let run = submit_in(&dir, &m.addr, "s.job", &[]);
     assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
     assert_eq!(
         output_lines(&dir.join("out")),
@@ -142,7 +129,7 @@ fn separators_of_several_bytes_with_quotes() {
 
 /// Writes `rows` (id, name, age) under a header whose columns come in the
 /// order `order` (indexes into id, name, age), with an extra column after.
-fn people(path: &std::path::Path, order: [usize; 3], rows: &[(u32, String, u32)]) {
+fn people(path: &Path, order: [usize; 3], rows: &[(u32, String, u32)]) {
     let header = ["id", "\"name\"", "age"];
     let mut text = order.map(|i| header[i]).join(",") + ",extra\n";
     for (id, name, age) in rows {
@@ -172,18 +159,7 @@ fn header_names_find_each_files_columns() {
          read_csv(input, header=true, splits=6)\n  .filter(int($age) >= 60)\n  .map($id, concat($\"name\", \"|\", $age))\n  .save(\"out\")\n",
     )
     .unwrap();
-    let run = client_in(
-        Some(&dir),
-        &[
-            "--master",
-            &m.addr,
-            "submit",
-            "h.job",
-            "--param",
-            &p("input", &input),
-            "--wait",
-        ],
-    );
+    let run = submit_in(&dir, &m.addr, "h.job", &["--param", &p("input", &input)]);
     assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
     let expected: Vec<String> = a
         .iter()
@@ -212,18 +188,7 @@ fn a_header_without_a_named_column_is_refused_at_submit() {
         "param input\nread_csv(input, header=true)\n  .map($id, $name)\n  .save(\"out\")\n",
     )
     .unwrap();
-    let run = client_in(
-        Some(&dir),
-        &[
-            "--master",
-            &m.addr,
-            "submit",
-            "m.job",
-            "--param",
-            &p("input", &input),
-            "--wait",
-        ],
-    );
+    let run = submit_in(&dir, &m.addr, "m.job", &["--param", &p("input", &input)]);
     assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
     let want = format!(
         "m.job:3:13: error: column `name` is not in the header of {} (did you mean `nme`?); its columns are \"id\", \"nme\", \"age\"\n      .map($id, $name)\n                ^\n",
