@@ -23,7 +23,9 @@
 //! The loose files are the crate's common ground: `record` (the unit of data),
 //! `error`, `log`, `rng`, `size`; `submission` (what the client prepares and
 //! the master accepts), `client` (the client library), `local` (an embedded
-//! cluster) and `cli` (flag plumbing for the binaries in `src/bin/`).
+//! cluster) and `cli` (flag plumbing for the binaries in `src/bin/`). One
+//! helper lives here, at the bottom of this file: `lock`, the one way the
+//! crate takes a mutex.
 //!
 //! To read it end to end, start with `protocol/frame.rs` (bytes on the
 //! wire), then `net/connection.rs` (whole frames off a socket), then
