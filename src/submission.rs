@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use crate::exec::{default_splits, first_line, list_input, plan_splits};
 use crate::job::{
-    find_columns, plan, span_at, DatasetId, Input, Job, JobError, Op, Plan, MAX_SOURCE_BYTES,
+    find_columns, plan, span_at, Job, JobError, Op, Plan, MAX_SOURCE_BYTES,
 };
 use crate::protocol::{KeyValue, Message, SourceSplits, SplitInfo};
 
@@ -77,7 +77,7 @@ pub fn prepare(req: &Request<'_>) -> Result<Message, Refused> {
     let base = std::env::current_dir()
         .map_err(|e| Refused::Setup(format!("cannot read the working directory: {e}")))?;
     job.resolve_paths(&base);
-    let plan = plan(&job, 2 * req.slots.max(1))
+    plan(&job, 2 * req.slots.max(1))
         .map_err(|e| Refused::JobFile(format!("{name}: error: {e}")))?;
 
     let mut outputs: Vec<&str> = Vec::new();
@@ -92,14 +92,16 @@ pub fn prepare(req: &Request<'_>) -> Result<Message, Refused> {
         prepare_output(Path::new(&save.path), req.overwrite).map_err(Refused::Setup)?;
     }
 
+    // Every source the job may read, also those only a later round of a
+    // loop reads: the master cannot ask for splits later.
     let mut inputs = Vec::new();
-    for dataset in sources(&plan) {
-        let (path, splits) = match &job.datasets[dataset].op {
+    for (no, dataset) in job.sources.iter().enumerate() {
+        let (path, splits) = match &dataset.op {
             Op::ReadText { path, splits } | Op::ReadCsv { path, splits, .. } => (path, *splits),
             other => return Err(Refused::Setup(format!("stage source is {}", other.name()))),
         };
         let files = list_input(Path::new(path)).map_err(Refused::Setup)?;
-        check_headers(&job.datasets[dataset].op, &files, &name, &source)?;
+        check_headers(&dataset.op, &files, &name, &source)?;
         let total = files.iter().map(|(_, size)| size).sum();
         let target = splits.map_or_else(|| default_splits(total, req.slots), |n| n as usize);
         let splits = plan_splits(&files, target)
@@ -111,7 +113,7 @@ pub fn prepare(req: &Request<'_>) -> Result<Message, Refused> {
             })
             .collect();
         inputs.push(SourceSplits {
-            dataset: dataset as u32,
+            source: no as u32,
             splits,
         });
     }
@@ -277,9 +279,11 @@ pub struct NewJob {
     pub source: JobSource,
     /// The output directory of each save.
     pub outputs: Vec<String>,
+    /// The job as parsed, its loops unrolled as far as `plan` goes.
+    pub job: Job,
     pub plan: Plan,
-    /// The splits of each source dataset.
-    pub splits: HashMap<DatasetId, Vec<SplitInfo>>,
+    /// The splits of each source, by its place in `job.sources`.
+    pub splits: HashMap<u32, Vec<SplitInfo>>,
 }
 
 /// Re-parses and plans a submitted job, on the master.
@@ -303,36 +307,23 @@ pub fn accept(submitted: JobSource, inputs: Vec<SourceSplits>) -> Result<NewJob,
     job.resolve_paths(Path::new(&submitted.base_dir));
     let plan = plan(&job, submitted.parallelism)?;
     let mut splits = HashMap::new();
-    for source in sources(&plan) {
+    for no in 0..job.sources.len() as u32 {
         let given = inputs
             .iter()
-            .find(|i| i.dataset as usize == source)
+            .find(|i| i.source == no)
             .map(|i| i.splits.clone())
-            .ok_or_else(|| format!("no input splits were sent for dataset {source}"))?;
+            .ok_or_else(|| format!("no input splits were sent for source {no}"))?;
         if given.is_empty() {
-            return Err(format!("the input of dataset {source} has no splits"));
+            return Err(format!("the input of source {no} has no splits"));
         }
-        splits.insert(source, given);
+        splits.insert(no, given);
     }
     Ok(NewJob {
         source: submitted,
         outputs: job.saves.iter().map(|s| s.path.clone()).collect(),
+        job,
         plan,
         splits,
     })
 }
 
-/// Every source dataset the plan reads, once, in stage order.
-fn sources(plan: &Plan) -> Vec<DatasetId> {
-    let mut found = Vec::new();
-    for stage in &plan.stages {
-        for segment in &stage.segments {
-            if let Input::Source(d) = segment.input {
-                if !found.contains(&d) {
-                    found.push(d);
-                }
-            }
-        }
-    }
-    found
-}

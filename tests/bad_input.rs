@@ -483,7 +483,7 @@ fn the_master_refuses_an_oversized_job_sent_without_the_client() {
             base_dir: "/".into(),
             parallelism: 1,
             inputs: vec![SourceSplits {
-                dataset: 0,
+                source: 0,
                 splits: vec![SplitInfo {
                     path: "/in.txt".into(),
                     start: 0,
@@ -743,7 +743,7 @@ fn sample_frames() -> Vec<Vec<u8>> {
             base_dir: "/home/me".into(),
             parallelism: 4,
             inputs: vec![SourceSplits {
-                dataset: 0,
+                source: 0,
                 splits: vec![
                     SplitInfo {
                         path: "/data/words.txt".into(),

@@ -30,6 +30,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::exec::chain::{Chain, Sink};
+use crate::exec::digest::Digest;
 use crate::exec::env::{Counters, Failure, Records, TaskEnv, CANCEL_CHECK_EVERY, MERGE_FAN_IN};
 use crate::exec::pipe::Pipe;
 use crate::exec::reducer;
@@ -51,8 +52,9 @@ pub enum Destination {
     Part(PathBuf),
     /// A map output: data and index files in the work directory.
     Map { data: PathBuf, index: PathBuf },
-    /// Nothing on disk: the sampled records go back to the master.
-    Sample,
+    /// Nothing on disk: what the task finds (a sample of its records, or
+    /// their digest) goes back to the master.
+    Master,
 }
 
 /// What a finished attempt reports.
@@ -183,7 +185,17 @@ fn run_stage(
             (metrics.records_out, metrics.shuffle_write_bytes) = out;
             metrics.bytes_out = metrics.shuffle_write_bytes;
         }
-        (Output::Sample(_), Destination::Sample) => {
+        (Output::Check(_), Destination::Master) => {
+            let mut digest = DigestSink(Digest::default());
+            input.drain(&chain, &mut digest)?;
+            metrics.records_out = digest.0.records;
+            let (records, sums) = digest.0.to_text();
+            samples = vec![Pair {
+                key: Bytes(records.into_bytes()),
+                value: Bytes(sums.into_bytes()),
+            }];
+        }
+        (Output::Sample(_), Destination::Master) => {
             let seed = spec.job_id ^ (u64::from(spec.task) << 20);
             let mut sampler = Sampler::new(spec.sample_size as usize, seed);
             input.drain(&chain, &mut sampler)?;
@@ -422,6 +434,16 @@ impl<'a> Place<'a> {
                     as u32
             }
         }
+    }
+}
+
+/// Adds every record to a digest.
+struct DigestSink(Digest);
+
+impl Sink for DigestSink {
+    fn push(&mut self, record: RecordRef<'_>) -> Result<(), String> {
+        self.0.add(record);
+        Ok(())
     }
 }
 

@@ -16,8 +16,10 @@
 //!   partition; `join` is its hash and sort-merge join.
 //! * `split`: input files cut into byte ranges, read line by line.
 //! * `pipe`: a child process spliced into the stream.
+//! * `digest`: what a loop's `unchanged` check compares from round to round.
 
 mod chain;
+mod digest;
 mod env;
 pub mod executor;
 mod join;
@@ -25,6 +27,7 @@ mod pipe;
 mod reducer;
 mod split;
 
+pub use digest::Digest;
 pub use env::{Failure, TaskEnv};
 pub use executor::Destination;
 pub use split::{default_splits, first_line, list_input, plan_splits};

@@ -13,14 +13,15 @@
 //! separators, counts) are computed here, once.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::error::{did_you_mean, JobError};
 use super::expr::{self, compile, Context, Scope, Ty};
 use super::lexer::Span;
 use super::parser::{first_span, Arg, Stmt, Syn, SynKind};
 use super::value::{parse_number, Num, Value};
-use super::{Aggregator, Dataset, DatasetId, Op, Save};
+use super::loops::{Step, Unrolled};
+use super::{Aggregator, Check, Dataset, DatasetId, Op, Round, Save, Sink};
 use crate::record::RecordRef;
 
 /// Deepest chain of datasets one dataset may depend on, counting each
@@ -90,7 +91,22 @@ const SAVE: Sig = sig("save", &["path"], 1, true, "save(path)");
 
 const AGGREGATORS: &[&str] = &["sum", "count", "min", "max", "mean", "first", "concat"];
 
-/// Builds the checked dataset graph of a parsed job whose params are bound.
+/// Most datasets once loops are unrolled (each round's count too).
+pub(crate) const MAX_UNROLLED: usize = 200_000;
+
+/// The dataset graph of a job: its datasets, and where its saves and its
+/// loops' checks read from.
+pub(crate) struct Built {
+    pub datasets: Vec<Dataset>,
+    pub saves: Vec<Save>,
+    pub checks: Vec<Check>,
+    /// The saves and checks in the order they were resolved.
+    pub sinks: Vec<Sink>,
+}
+
+/// Builds the checked dataset graph of a parsed job whose params are bound
+/// and whose loops are unrolled (`loops.rs`), resolving `unrolled.steps` in
+/// order. With `check_all`, the datasets no step needs are checked too.
 ///
 /// # Errors
 /// Redefinitions, undefined names, cycles, unknown sources and operators,
@@ -99,10 +115,12 @@ const AGGREGATORS: &[&str] = &["sum", "count", "min", "max", "mean", "first", "c
 /// `MAX_CHAIN`.
 pub(crate) fn build(
     source: &str,
-    statements: &[Stmt],
+    unrolled: &Unrolled,
     params: &BTreeMap<String, String>,
     param_lines: &BTreeMap<String, Span>,
-) -> Result<(Vec<Dataset>, Vec<Save>), JobError> {
+    check_all: bool,
+) -> Result<Built, JobError> {
+    let statements = &unrolled.statements;
     let mut defs: BTreeMap<&str, (Span, &Syn)> = BTreeMap::new();
     for stmt in statements {
         let Stmt::Define { name, span, value } = stmt else {
@@ -122,12 +140,20 @@ pub(crate) fn build(
         }
         defs.insert(name, (*span, value));
     }
-    let names: Vec<&str> = defs.keys().copied().collect();
+    let names: Vec<&str> = defs
+        .keys()
+        .copied()
+        .filter(|n| !n.contains('@'))
+        .collect();
     let mut graph = Graph {
         source,
         params,
         defs,
         names: &names,
+        rounds: &unrolled.rounds,
+        round: None,
+        made: HashMap::new(),
+        written: 0,
         state: BTreeMap::new(),
         stack: Vec::new(),
         depth: 0,
@@ -135,6 +161,7 @@ pub(crate) fn build(
         work: Cell::new(0),
     };
 
+    let mut targets: Vec<&Syn> = Vec::new();
     let mut saves: Vec<Save> = Vec::new();
     // Path to the line of the save that writes it.
     let mut saved_at: BTreeMap<String, u32> = BTreeMap::new();
@@ -148,7 +175,6 @@ pub(crate) fn build(
                 format!("too many saves: a job may have at most {MAX_SAVES}"),
             ));
         }
-        let dataset = graph.dataset(target)?;
         let slots = bind_args(&SAVE, args, *span)?;
         let path = graph.const_str(slots[0], "the path of `save`")?;
         if let Some(line) = saved_at.get(&path) {
@@ -158,8 +184,9 @@ pub(crate) fn build(
             ));
         }
         saved_at.insert(path.clone(), span.line);
+        targets.push(target);
         saves.push(Save {
-            dataset,
+            dataset: None,
             path,
             span: *span,
         });
@@ -169,6 +196,48 @@ pub(crate) fn build(
             Span { line: 1, col: 1 },
             "this job saves nothing: add a statement like `NAME.save(path)`",
         ));
+    }
+
+    let mut checks = Vec::new();
+    let mut sinks = Vec::new();
+    for step in &unrolled.steps {
+        match step {
+            Step::Name(name) => {
+                let span = graph.defs.get(name.as_str()).map_or(Span { line: 1, col: 1 }, |d| d.0);
+                graph.resolve(name, span)?;
+            }
+            Step::Save(i) => {
+                let id = graph.dataset(targets[*i])?;
+                saves[*i].dataset = Some(id);
+                sinks.push(Sink::Save(*i));
+            }
+            Step::Check {
+                repeat,
+                round,
+                target,
+            } => {
+                graph.round = Some(Round {
+                    repeat: *repeat as u32,
+                    round: *round,
+                });
+                let dataset = graph.dataset(target)?;
+                graph.round = None;
+                sinks.push(Sink::Check(checks.len()));
+                checks.push(Check {
+                    repeat: *repeat as u32,
+                    round: *round,
+                    dataset,
+                });
+            }
+        }
+    }
+    if !check_all {
+        return Ok(Built {
+            datasets: graph.datasets,
+            saves,
+            checks,
+            sinks,
+        });
     }
 
     // Check the datasets no save needs, then drop them, and the header
@@ -190,7 +259,54 @@ pub(crate) fn build(
             columns.truncate(n);
         }
     }
-    Ok((graph.datasets, saves))
+    Ok(Built {
+        datasets: graph.datasets,
+        saves,
+        checks,
+        sinks,
+    })
+}
+
+/// Computes a loop's round count or `max` (`loops.rs` asks, before the
+/// graph exists): a constant whole number from 0 up.
+pub(crate) fn const_rounds(
+    source: &str,
+    params: &BTreeMap<String, String>,
+    syn: &Syn,
+    what: &str,
+) -> Result<u32, JobError> {
+    let defs = BTreeMap::new();
+    let rounds = BTreeMap::new();
+    let graph = Graph {
+        source,
+        params,
+        defs,
+        names: &[],
+        rounds: &rounds,
+        round: None,
+        made: HashMap::new(),
+        written: 0,
+        state: BTreeMap::new(),
+        stack: Vec::new(),
+        depth: 0,
+        datasets: Vec::new(),
+        work: Cell::new(0),
+    };
+    let value = graph.constant(syn, what)?;
+    let n = match &value {
+        Value::Int(n) => Some(*n),
+        Value::Str(s) => match parse_number(s) {
+            Some(Num::Int(n)) => Some(n),
+            _ => None,
+        },
+        _ => None,
+    };
+    n.and_then(|n| u32::try_from(n).ok()).ok_or_else(|| {
+        JobError::at(
+            first_span(syn),
+            format!("{what} must be a whole number from 0 up, got {}", value.describe()),
+        )
+    })
 }
 
 enum State {
@@ -203,7 +319,20 @@ struct Graph<'s> {
     source: &'s str,
     params: &'s BTreeMap<String, String>,
     defs: BTreeMap<&'s str, (Span, &'s Syn)>,
+    /// The names as written, for "did you mean".
     names: &'s [&'s str],
+    /// The names of loop rounds (`ranks@0.3`): the name as written, loop
+    /// and round.
+    rounds: &'s BTreeMap<String, (String, usize, u32)>,
+    /// The round the datasets being made belong to, if any.
+    round: Option<Round>,
+    /// Each dataset by where its source or operator is written and what it
+    /// reads: a round's statement that reads nothing that changes from
+    /// round to round makes the same dataset every round, and is computed
+    /// once.
+    made: HashMap<(Span, Vec<DatasetId>), DatasetId>,
+    /// Datasets counted against `MAX_DATASETS`.
+    written: usize,
     state: BTreeMap<&'s str, State>,
     /// Names being resolved, outermost first (to show a cycle).
     stack: Vec<&'s str>,
@@ -245,10 +374,23 @@ impl<'s> Graph<'s> {
         self.state.insert(name, State::Busy);
         self.stack.push(name);
         let before = self.datasets.len();
-        let id = self.dataset(syn)?;
+        let (written, round) = match self.rounds.get(name) {
+            Some((written, repeat, round)) => (
+                written.as_str(),
+                Some(Round {
+                    repeat: *repeat as u32,
+                    round: *round,
+                }),
+            ),
+            None => (name, None),
+        };
+        let outer = std::mem::replace(&mut self.round, round);
+        let id = self.dataset(syn);
+        self.round = outer;
+        let id = id?;
         self.stack.pop();
         if id >= before && self.datasets[id].name.is_none() {
-            self.datasets[id].name = Some(name.to_string());
+            self.datasets[id].name = Some(written.to_string());
         }
         self.state.insert(name, State::Done(id));
         Ok(id)
@@ -280,11 +422,30 @@ impl<'s> Graph<'s> {
 
     /// Adds a dataset; `span` is where its source or operator is named.
     fn push(&mut self, op: Op, keyed: bool, span: Span) -> Result<DatasetId, JobError> {
-        if self.datasets.len() == MAX_DATASETS {
+        let key = (span, op.inputs());
+        if let Some(&id) = self.made.get(&key) {
+            // The same in two rounds: it belongs to no round.
+            if self.datasets[id].round != self.round {
+                self.datasets[id].round = None;
+            }
+            return Ok(id);
+        }
+        // The limit is on what the file says: the first round of a loop
+        // counts, the others are the same statements again.
+        let written = self.round.is_none_or(|r| r.round <= 1);
+        if written && self.written >= MAX_DATASETS {
             return Err(JobError::at(
                 span,
                 format!(
                     "too many datasets: a job may have at most {MAX_DATASETS} (each step of a chain counts)"
+                ),
+            ));
+        }
+        if self.datasets.len() >= MAX_UNROLLED {
+            return Err(JobError::at(
+                span,
+                format!(
+                    "too many datasets once the loops are unrolled: at most {MAX_UNROLLED} (rounds times the datasets of a round)"
                 ),
             ));
         }
@@ -293,8 +454,12 @@ impl<'s> Graph<'s> {
             op,
             keyed,
             span,
+            round: self.round,
         });
-        Ok(self.datasets.len() - 1)
+        let id = self.datasets.len() - 1;
+        self.made.insert(key, id);
+        self.written += usize::from(written);
+        Ok(id)
     }
 
     fn source_call(

@@ -28,6 +28,7 @@ mod error;
 mod expr;
 mod graph;
 mod lexer;
+mod loops;
 mod parser;
 mod plan;
 mod value;
@@ -43,6 +44,7 @@ pub(crate) use error::span_at;
 pub use error::JobError;
 pub use expr::{BinOp, Expr, RecordCtx, UnOp};
 pub use lexer::Span;
+pub use loops::{Decision, Loop, Progress, DEFAULT_MAX_ROUNDS, MAX_ROUNDS};
 pub use plan::{plan, Combine, Input, Output, Partitioner, Plan, ShufflePlan, StagePlan};
 pub use value::Value;
 /// The expression language's number and text rules, shared with `reduce_by_key`
@@ -75,10 +77,51 @@ pub struct Job {
     /// Every declared param with its final value (default or override).
     pub params: BTreeMap<String, String>,
     /// In topological order: a dataset's inputs have smaller ids. Only
-    /// datasets some `save` needs are here.
+    /// datasets some `save` or loop check needs are here, and of a
+    /// `repeat until`, only the rounds `progress` has asked for.
     pub datasets: Vec<Dataset>,
     /// In file order.
     pub saves: Vec<Save>,
+    /// The checks of the `repeat until` loops' conditions, one per round
+    /// unrolled (and one before the first), in the order unrolled.
+    pub checks: Vec<Check>,
+    /// The saves and checks that have their datasets, in the order they
+    /// got them: the order the planner plans them in.
+    pub sinks: Vec<Sink>,
+    /// Every `repeat`, in file order.
+    pub loops: Vec<Loop>,
+    /// The master's decisions so far about its `repeat until` loops.
+    pub progress: Progress,
+    /// Every source the job may read however far its loops go, each once:
+    /// a source's splits are found by its place here (`source_no`), which
+    /// does not change as the loops unroll.
+    pub sources: Vec<Dataset>,
+}
+
+/// Where a job's records end up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sink {
+    /// `saves[i]`.
+    Save(usize),
+    /// `checks[i]`.
+    Check(usize),
+}
+
+/// The round of a loop a dataset is computed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Round {
+    /// Which `repeat` of the file, from 0.
+    pub repeat: u32,
+    /// From 1 (0: a check before the first round).
+    pub round: u32,
+}
+
+/// A `repeat until unchanged(D)` check: the digest of `D` after a round.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub repeat: u32,
+    pub round: u32,
+    pub dataset: DatasetId,
 }
 
 /// One dataset: an operator applied to its inputs.
@@ -93,12 +136,16 @@ pub struct Dataset {
     pub keyed: bool,
     /// Where the source or operator is named in the file.
     pub span: Span,
+    /// The round of a loop it is computed in; `None` outside loops, and for
+    /// what a loop's body computes the same in every round.
+    pub round: Option<Round>,
 }
 
 /// A `dataset.save(path)` statement.
 #[derive(Debug, Clone)]
 pub struct Save {
-    pub dataset: DatasetId,
+    /// `None` while it waits for a `repeat until` it reads to end.
+    pub dataset: Option<DatasetId>,
     pub path: String,
     pub span: Span,
 }
@@ -287,6 +334,22 @@ impl Job {
         source: &str,
         overrides: &BTreeMap<String, String>,
     ) -> Result<Job, JobError> {
+        Job::parse_at(file, source, overrides, &Progress::default())
+    }
+
+    /// `parse`, with the job's `repeat until` loops unrolled as far as the
+    /// master's decisions `progress` allow (see `loops.rs`). The datasets
+    /// (and so the stages) of a progress are a prefix of those of any
+    /// progress that extends it.
+    ///
+    /// # Errors
+    /// As `parse`, and a progress that does not fit the job.
+    pub fn parse_at(
+        file: &str,
+        source: &str,
+        overrides: &BTreeMap<String, String>,
+        progress: &Progress,
+    ) -> Result<Job, JobError> {
         let locate = |e: JobError| e.locate(file, source);
         if source.len() > MAX_SOURCE_BYTES {
             return Err(locate(too_large(source)));
@@ -294,14 +357,55 @@ impl Job {
         let tokens = lexer::tokenize(source).map_err(locate)?;
         let statements = parser::parse(source, &tokens).map_err(locate)?;
         let bound = bind(&statements, overrides).map_err(locate)?;
-        let (datasets, saves) =
-            graph::build(source, &statements, &bound.values, &bound.declared_at).map_err(locate)?;
+        let count = |syn: &parser::Syn, what: &str| graph::const_rounds(source, &bound.values, syn, what);
+        let build = |unrolled: &loops::Unrolled, check_all: bool| {
+            graph::build(source, unrolled, &bound.values, &bound.declared_at, check_all)
+        };
+        // The preview, every loop unrolled once, checks the whole job and
+        // shows which loops each save and loop reads from.
+        let preview =
+            loops::unroll(&statements, &bound.values, progress, None, &count).map_err(locate)?;
+        let whole = build(&preview, true).map_err(locate)?;
+        let sources: Vec<Dataset> = whole
+            .datasets
+            .iter()
+            .filter(|d| d.op.inputs().is_empty())
+            .cloned()
+            .collect();
+        let (built, unrolled) = if preview.loops.iter().all(|l| l.until.is_none()) {
+            (whole, preview)
+        } else {
+            let needs = needs(&whole, &preview.loops);
+            let unrolled = loops::unroll(&statements, &bound.values, progress, Some(&needs), &count)
+                .map_err(locate)?;
+            (build(&unrolled, false).map_err(locate)?, unrolled)
+        };
         Ok(Job {
             file: file.to_string(),
             params: bound.values,
-            datasets,
-            saves,
+            datasets: built.datasets,
+            saves: built.saves,
+            checks: built.checks,
+            sinks: built.sinks,
+            loops: unrolled.loops,
+            progress: progress.clone(),
+            sources,
         })
+    }
+
+    /// The place of source dataset `id` in `sources`: how its splits are
+    /// named. `None` for a dataset that is not a source.
+    pub fn source_no(&self, id: DatasetId) -> Option<u32> {
+        let d = self.datasets.get(id)?;
+        self.sources
+            .iter()
+            .position(|s| s.span == d.span && d.op.inputs().is_empty())
+            .map(|i| i as u32)
+    }
+
+    /// Have all its loops ended, so that every save has its dataset?
+    pub fn unrolled(&self) -> bool {
+        self.loops.iter().all(|l| l.ended)
     }
 
     /// Makes every relative read and save path relative to `base` (the
@@ -313,7 +417,7 @@ impl Job {
                 *path = base.join(path.as_str()).to_string_lossy().into_owned();
             }
         };
-        for dataset in &mut self.datasets {
+        for dataset in self.datasets.iter_mut().chain(self.sources.iter_mut()) {
             match &mut dataset.op {
                 Op::ReadText { path, .. } | Op::ReadCsv { path, .. } => fix(path),
                 _ => {}
@@ -359,6 +463,47 @@ fn csv_source(datasets: &[Dataset], id: DatasetId) -> Option<DatasetId> {
             _ => return None,
         }
     }
+}
+
+/// Which `repeat until` loops each save and each loop of the preview
+/// `whole` reads the results of: the loops of the datasets it depends on.
+fn needs(whole: &graph::Built, loops: &[Loop]) -> loops::Needs {
+    let until = |r: Option<Round>| {
+        r.filter(|r| loops.get(r.repeat as usize).is_some_and(|l| l.until.is_some()))
+            .map(|r| r.repeat as usize)
+    };
+    // Inputs have smaller ids: one pass in id order.
+    let mut reads: Vec<std::collections::BTreeSet<usize>> = Vec::with_capacity(whole.datasets.len());
+    for d in &whole.datasets {
+        let mut set: std::collections::BTreeSet<usize> = until(d.round).into_iter().collect();
+        for input in d.op.inputs() {
+            if let Some(r) = reads.get(input) {
+                set.extend(r.iter().copied());
+            }
+        }
+        reads.push(set);
+    }
+    let of = |id: Option<DatasetId>| id.and_then(|i| reads.get(i)).cloned().unwrap_or_default();
+    let mut needs = loops::Needs {
+        saves: whole.saves.iter().map(|s| of(s.dataset)).collect(),
+        loops: vec![Default::default(); loops.len()],
+    };
+    for (d, set) in whole.datasets.iter().zip(&reads) {
+        if let Some(r) = d.round {
+            if let Some(n) = needs.loops.get_mut(r.repeat as usize) {
+                n.extend(set.iter().copied());
+            }
+        }
+    }
+    for check in whole.checks.iter().filter(|c| c.round == 0) {
+        if let Some(n) = needs.loops.get_mut(check.repeat as usize) {
+            n.extend(of(Some(check.dataset)));
+        }
+    }
+    for (l, n) in needs.loops.iter_mut().enumerate() {
+        n.remove(&l);
+    }
+    needs
 }
 
 /// The error for a text over `MAX_SOURCE_BYTES`, at the character where it

@@ -10,6 +10,8 @@
 //! statement := "param" NAME [ "=" ["-"] (STRING | NUMBER) ]
 //!            | NAME "=" expr
 //!            | expr                       (must end in `.save(...)`)
+//!            | "repeat" rounds "{" NEWLINE { [statement] NEWLINE } "}"
+//! rounds    := expr | "until" expr [ "max" expr ]
 //! expr      := or
 //! or        := and { ("or" | "||") and }
 //! and       := not { ("and" | "&&") not }
@@ -127,6 +129,23 @@ pub(crate) enum Stmt {
         args: Vec<Arg>,
         span: Span,
     },
+    /// `repeat COUNT { ... }` or `repeat until COND [max N] { ... }`;
+    /// `span` is that of `repeat`.
+    Repeat {
+        span: Span,
+        rounds: Rounds,
+        body: Vec<Stmt>,
+    },
+}
+
+/// How many rounds a `repeat` runs.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Rounds {
+    /// `repeat COUNT`: a constant number of rounds.
+    Fixed(Syn),
+    /// `repeat until COND max N`: until the condition holds after a round,
+    /// at most `max` rounds.
+    Until { cond: Syn, max: Option<Syn> },
 }
 
 /// Parses a whole job file.
@@ -242,6 +261,11 @@ impl Parser<'_> {
         if *self.peek() == Tok::Param {
             return self.param();
         }
+        if matches!(self.peek(), Tok::Ident(w) if w == "repeat")
+            && self.peek_second() != Some(&Tok::Assign)
+        {
+            return self.repeat(false);
+        }
         if let (Tok::Ident(name), Some(Tok::Assign)) = (self.peek(), self.peek_second()) {
             let name = name.clone();
             let span = self.advance().span;
@@ -261,6 +285,64 @@ impl Parser<'_> {
                 "a statement must be `param NAME = value`, `NAME = dataset` or `dataset.save(path)`",
             )),
         }
+    }
+
+    /// `repeat ... { ... }`, `repeat` next. `repeat` is a word only here,
+    /// at the start of a statement, so a dataset or param may still be
+    /// called `repeat`; so are `until` and `max` (an aggregator's name).
+    fn repeat(&mut self, inside: bool) -> Result<Stmt, JobError> {
+        let span = self.advance().span;
+        if inside {
+            return Err(JobError::at(
+                span,
+                "a `repeat` cannot be inside another `repeat`",
+            ));
+        }
+        let rounds = if matches!(self.peek(), Tok::Ident(w) if w == "until") {
+            self.advance();
+            let cond = self.expr()?;
+            let max = if matches!(self.peek(), Tok::Ident(w) if w == "max") {
+                self.advance();
+                Some(self.expr()?)
+            } else {
+                None
+            };
+            Rounds::Until { cond, max }
+        } else {
+            if *self.peek() == Tok::LBrace {
+                return Err(self.unexpected(
+                    "how many rounds: `repeat COUNT {` or `repeat until unchanged(DATASET) {`",
+                ));
+            }
+            Rounds::Fixed(self.expr()?)
+        };
+        let open = self.expect(Tok::LBrace, "to open the body of `repeat`")?.span;
+        if *self.peek() != Tok::Newline {
+            return Err(self.unexpected("the end of the line after `{` (the body starts on the next line)"));
+        }
+        let mut body = Vec::new();
+        loop {
+            match self.peek() {
+                Tok::Newline => {
+                    self.advance();
+                }
+                Tok::RBrace => {
+                    self.advance();
+                    break;
+                }
+                Tok::Eof => return Err(JobError::at(open, "this `{` is never closed")),
+                Tok::Ident(w) if w == "repeat" && self.peek_second() != Some(&Tok::Assign) => {
+                    return self.repeat(true);
+                }
+                _ => {
+                    body.push(self.statement()?);
+                    if *self.peek() != Tok::Newline {
+                        return Err(self.unexpected("the end of the statement (`}` goes on a line of its own)"));
+                    }
+                }
+            }
+        }
+        Ok(Stmt::Repeat { span, rounds, body })
     }
 
     fn param(&mut self) -> Result<Stmt, JobError> {

@@ -22,7 +22,7 @@
 
 use std::collections::HashMap;
 
-use crate::job::{Aggregator, DatasetId, Job, Op};
+use crate::job::{Aggregator, DatasetId, Job, Op, Round, Sink};
 
 pub type StageId = u32;
 pub type ShuffleId = u32;
@@ -55,6 +55,9 @@ pub enum Output {
     /// A sample of keys, sent to the master to choose a range shuffle's
     /// boundaries.
     Sample(ShuffleId),
+    /// A digest of the records, sent to the master to decide whether a
+    /// `repeat until` loop goes on: index into `job.checks`.
+    Check(u32),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,8 +105,12 @@ pub struct StagePlan {
     pub output: Output,
     /// Stages that must be complete before this one starts.
     pub parents: Vec<StageId>,
-    /// The operator chain for people: `read_text > filter > save`.
+    /// The operator chain for people: `read_text > filter > save`; in a
+    /// loop, with its round first: `round 3: join > flat_map > shuffle 5`.
     pub ops: String,
+    /// The loop round it computes, if any: the latest round of the datasets
+    /// it computes (or of the check it makes).
+    pub round: Option<Round>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -142,8 +149,20 @@ pub fn plan(job: &Job, parallelism: u32) -> Result<Plan, String> {
         },
         shuffle_of: HashMap::new(),
     };
-    for (index, save) in job.saves.iter().enumerate() {
-        planner.stage(save.dataset, Output::Save(index))?;
+    // In the order the sinks got their datasets, so that the plan of a
+    // job whose loops have gone further extends this one.
+    for sink in &job.sinks {
+        match *sink {
+            Sink::Save(i) => {
+                let dataset = job.saves[i]
+                    .dataset
+                    .ok_or_else(|| format!("save {i} has no dataset yet"))?;
+                planner.stage(dataset, Output::Save(i))?;
+            }
+            Sink::Check(i) => {
+                planner.stage(job.checks[i].dataset, Output::Check(i as u32))?;
+            }
+        }
     }
     Ok(planner.plan)
 }
@@ -165,13 +184,21 @@ impl Planner<'_> {
         parents.sort_unstable();
         parents.dedup();
         let id = self.plan.stages.len() as StageId;
-        let ops = self.describe(&segments, output);
+        let round = self.round(&segments, output);
+        let mut ops = self.describe(&segments, output);
+        if let Some(r) = round {
+            ops = match self.job.loops.len() {
+                1 => format!("round {}: {ops}", r.round),
+                _ => format!("loop {} round {}: {ops}", r.repeat + 1, r.round),
+            };
+        }
         self.plan.stages.push(StagePlan {
             id,
             segments,
             output,
             parents,
             ops,
+            round,
         });
         Ok(id)
     }
@@ -281,6 +308,30 @@ impl Planner<'_> {
         Ok(map_stage)
     }
 
+    /// The latest loop round among what a stage computes.
+    fn round(&self, segments: &[Segment], output: Output) -> Option<Round> {
+        let datasets = &self.job.datasets;
+        let mut rounds: Vec<Round> = segments
+            .iter()
+            .flat_map(|s| {
+                let first = match s.input {
+                    Input::Source(d) | Input::Shuffle(d) => d,
+                };
+                std::iter::once(first).chain(s.pipeline.iter().copied())
+            })
+            .filter_map(|d| datasets.get(d).and_then(|d| d.round))
+            .collect();
+        if let Output::Check(i) = output {
+            if let Some(c) = self.job.checks.get(i as usize) {
+                rounds.push(Round {
+                    repeat: c.repeat,
+                    round: c.round,
+                });
+            }
+        }
+        rounds.into_iter().max_by_key(|r| (r.repeat, r.round))
+    }
+
     fn describe(&self, segments: &[Segment], output: Output) -> String {
         let chains: Vec<String> = segments
             .iter()
@@ -297,6 +348,7 @@ impl Planner<'_> {
             Output::Save(_) => "save".to_string(),
             Output::Shuffle(id) => format!("shuffle {id}"),
             Output::Sample(id) => format!("sample for shuffle {id}"),
+            Output::Check(i) => format!("check {i}"),
         };
         let body = if chains.len() == 1 {
             chains[0].clone()

@@ -104,7 +104,7 @@ fn example_jobs_parse() {
     assert_eq!(grep.saves.len(), 1);
     assert_eq!(
         (grep.saves[0].dataset, grep.saves[0].path.as_str()),
-        (1, "out/grep")
+        (Some(1), "out/grep")
     );
     assert_eq!(grep.params["pattern"], "error");
 
@@ -187,7 +187,7 @@ words.pipe("sort").reduce_by_key(first).save("out/never") # keyed? no: an error 
     let saves: Vec<(usize, &str)> = job
         .saves
         .iter()
-        .map(|s| (s.dataset, s.path.as_str()))
+        .map(|s| (s.dataset.unwrap_or(usize::MAX), s.path.as_str()))
         .collect();
     assert_eq!(
         saves,
@@ -315,7 +315,7 @@ fn every_job_file_parses_with_its_defaults() {
         let saves: Vec<String> = job
             .saves
             .iter()
-            .map(|s| format!("{} -> {}", s.dataset, s.path))
+            .map(|s| format!("{} -> {}", s.dataset.unwrap_or(usize::MAX), s.path))
             .collect();
         (params, summary(&job), saves)
     };

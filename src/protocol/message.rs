@@ -365,7 +365,8 @@ crate::wire_struct! {
 crate::wire_struct! {
     /// The splits of one source dataset (`read_text`, `read_csv`).
     pub struct SourceSplits {
-        pub dataset: u32,
+        /// Which source: its place among the job's sources (`Job::sources`).
+        pub source: u32,
         pub splits: Vec<SplitInfo>,
     }
 }
@@ -401,6 +402,10 @@ crate::wire_struct! {
         pub boundaries: Vec<Pair>,
         /// Records to sample (sampling stages only).
         pub sample_size: u32,
+        /// The master's decisions about the job's `repeat until` loops so
+        /// far (`2 * loop + stop` each): with them the worker unrolls the
+        /// loops as far as the master has, and plans the same stages.
+        pub progress: Vec<u32>,
     }
 }
 
@@ -780,7 +785,7 @@ pub(crate) mod tests {
                 base_dir: "/home/me".into(),
                 parallelism: 4,
                 inputs: vec![SourceSplits {
-                    dataset: 0,
+                    source: 0,
                     splits: vec![split()],
                 }],
             },
@@ -828,6 +833,7 @@ pub(crate) mod tests {
                     }],
                     boundaries: vec![pair("m", "")],
                     sample_size: 0,
+                    progress: vec![1, 2],
                 },
             },
             Message::TaskDone {

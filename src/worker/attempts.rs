@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use crate::event;
 use crate::exec::{executor, Destination};
 use crate::exec::{Failure, TaskEnv};
-use crate::job::{plan, Job, Output, Plan};
+use crate::job::{plan, Job, Output, Plan, Progress};
 use crate::lock;
 use crate::protocol::{Message, TaskSpec, WorkerMetrics};
 use crate::storage::Outputs;
@@ -72,7 +72,8 @@ enum AttemptKind {
         shuffle: u32,
         map: u32,
     },
-    Sample,
+    /// A sample or a digest, sent to the master with `TaskDone`.
+    Master,
 }
 
 impl AttemptKind {
@@ -83,7 +84,7 @@ impl AttemptKind {
                 data: data.clone(),
                 index: index.clone(),
             },
-            AttemptKind::Sample => Destination::Sample,
+            AttemptKind::Master => Destination::Master,
         }
     }
 
@@ -103,7 +104,7 @@ impl AttemptKind {
                 let _ = fs::remove_file(data);
                 let _ = fs::remove_file(index);
             }
-            AttemptKind::Sample => {}
+            AttemptKind::Master => {}
         }
     }
 }
@@ -261,7 +262,7 @@ impl Tasks {
                     map: spec.task,
                 }
             }
-            Output::Sample(_) => AttemptKind::Sample,
+            Output::Sample(_) | Output::Check(_) => AttemptKind::Master,
         })
     }
 
@@ -436,7 +437,7 @@ impl Tasks {
                     let _ = fs::remove_file(old_index);
                 }
             }
-            AttemptKind::Sample => {}
+            AttemptKind::Master => {}
         }
         event!(
             Info,
@@ -528,7 +529,9 @@ fn parse(spec: &TaskSpec) -> Result<(Job, Plan), String> {
         .iter()
         .map(|kv| (kv.key.clone(), kv.value.clone()))
         .collect();
-    let mut job = Job::parse(&spec.file, &spec.source, &overrides).map_err(|e| e.to_string())?;
+    let progress = Progress::decode(&spec.progress);
+    let mut job = Job::parse_at(&spec.file, &spec.source, &overrides, &progress)
+        .map_err(|e| e.to_string())?;
     job.resolve_paths(Path::new(&spec.base_dir));
     let plan = plan(&job, spec.parallelism)?;
     Ok((job, plan))

@@ -17,6 +17,7 @@ use super::report::add;
 use super::state::{JobRun, Live, TaskState};
 use super::Scheduler;
 use crate::event;
+use crate::exec::Digest;
 use crate::job::Output;
 use crate::master::eventlog;
 use crate::master::membership::Membership;
@@ -71,7 +72,26 @@ impl Scheduler {
         };
         job.end_attempt(attempt, AttemptOutcome::Succeeded, now);
         let stage = &mut job.stages[live.stage];
+        // A check's digest, read before the task is accepted: a worker that
+        // sends a bad one has failed the task.
+        let digest = match stage.plan.output {
+            Output::Check(_) => match samples.first() {
+                Some(p) => match Digest::from_text(&p.key.0, &p.value.0) {
+                    Ok(d) => Some(d),
+                    Err(e) => {
+                        let error = format!("worker {worker} sent a bad check result: {e}");
+                        return self.task_failed(members, worker, attempt, error, now);
+                    }
+                },
+                None => {
+                    let error = format!("worker {worker} sent no digest for a check task");
+                    return self.task_failed(members, worker, attempt, error, now);
+                }
+            },
+            _ => None,
+        };
         let task = &mut stage.tasks[live.task];
+        task.digest = digest;
         // The first of two speculative attempts to finish wins.
         let other = match (&task.state, task.copy) {
             (TaskState::Running { attempt: a }, _) if *a != attempt => Some(*a),
@@ -157,6 +177,7 @@ impl Scheduler {
             worker,
             metrics: stage.tasks[live.task].metrics.clone(),
         }];
+        let mut checked = None;
         if stage.complete() {
             stage.finished = Some(now);
             event!(
@@ -167,6 +188,10 @@ impl Scheduler {
                 stage = live.stage
             );
             let output = stage.plan.output;
+            let mut digest = Digest::default();
+            for t in &stage.tasks {
+                digest.merge(&t.digest.unwrap_or_default());
+            }
             job.event(now, "stage_done", &[("stage", live.stage.to_string())]);
             if let Output::Sample(id) = output {
                 let partitions = job.plan.shuffles[id as usize].partitions;
@@ -188,9 +213,27 @@ impl Scheduler {
                     boundaries,
                 });
             }
+            if let Output::Check(i) = output {
+                if let Some(slot) = job.digests.get_mut(i as usize) {
+                    *slot = Some(digest);
+                }
+                let (records, sums) = digest.to_text();
+                entries.push(Entry::Digest {
+                    job: live.job,
+                    check: i,
+                    records,
+                    sums,
+                });
+                checked = Some(i as usize);
+            }
         }
         for entry in &entries {
             self.log(Some(live.job), entry, false);
+        }
+        // The loop's next round (or what follows it) is planned before the
+        // job can be found done.
+        if let Some(check) = checked {
+            self.advance(members, live.job, check, now);
         }
         // Acts on the commit only once it is journaled (see
         // `master/journal.rs`).

@@ -206,7 +206,7 @@ fn task_spec(job: &JobRun, s: usize, t: usize, attempt: u64, members: &Membershi
                 total.div_ceil(stage.tasks.len().max(1) as u32).max(20),
             )
         }
-        Output::Save(_) => (Vec::new(), 0),
+        Output::Save(_) | Output::Check(_) => (Vec::new(), 0),
     };
     TaskSpec {
         job_id: job.id,
@@ -224,6 +224,7 @@ fn task_spec(job: &JobRun, s: usize, t: usize, attempt: u64, members: &Membershi
         shuffle_reads,
         boundaries,
         sample_size,
+        progress: job.job.progress.encode(),
     }
 }
 

@@ -27,12 +27,14 @@
 //! * `completion.rs`: an attempt done, committed, its job committed or ended;
 //! * `failure.rs`: an attempt failed, a fetch failed, a worker lost;
 //! * `stragglers.rs`: the timer's `tick`: timeouts and speculative copies;
+//! * `loops.rs`: after a round of a `repeat until`, the next round planned;
 //! * `recovery.rs`: the journal written as state changes, replayed on restart;
 //! * `report.rs`: what clients and the web page see of a job.
 
 mod completion;
 mod dispatch;
 mod failure;
+mod loops;
 mod recovery;
 mod report;
 mod state;
@@ -183,12 +185,12 @@ impl Scheduler {
         let mut inputs: Vec<SourceSplits> = job
             .splits
             .iter()
-            .map(|(&d, splits)| SourceSplits {
-                dataset: d as u32,
+            .map(|(&source, splits)| SourceSplits {
+                source,
                 splits: splits.clone(),
             })
             .collect();
-        inputs.sort_by_key(|i| i.dataset);
+        inputs.sort_by_key(|i| i.source);
         let entry = Entry::Job {
             id,
             source: job.source.clone(),

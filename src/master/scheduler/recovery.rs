@@ -21,10 +21,12 @@
 use std::time::{Duration, Instant};
 
 use super::failure::lose_map_outputs;
+use super::loops::{decide, extend};
 use super::report::add;
 use super::state::TaskState;
 use super::Scheduler;
 use crate::event;
+use crate::exec::Digest;
 use crate::job::Output;
 use crate::master::journal::Journal;
 use crate::master::membership::Membership;
@@ -101,6 +103,9 @@ entries! {
     Boundaries = 5 { job: u64, shuffle: u32, boundaries: Vec<Pair> },
     /// The job ended; its report as `client status` shows it.
     JobEnded = 6 { report: JobReport },
+    /// A loop's check stage is done: the digest of its dataset (see
+    /// `exec/digest.rs`), which decides the loop's next step again on replay.
+    Digest = 7 { job: u64, check: u32, records: String, sums: String },
 }
 
 fn get<T: Field>(r: &mut PayloadReader<'_>, name: &str) -> Result<T, String> {
@@ -170,6 +175,18 @@ impl Scheduler {
                 continue;
             }
             found.jobs_running += 1;
+            // A check stage that completed just before the crash, with its
+            // digest not yet journaled, is run again.
+            for stage in &mut job.stages {
+                if let Output::Check(i) = stage.plan.output {
+                    if job.digests.get(i as usize).is_some_and(Option::is_none) && stage.complete() {
+                        for task in &mut stage.tasks {
+                            task.state = TaskState::Pending;
+                        }
+                        stage.finished = None;
+                    }
+                }
+            }
             // A sampling stage that completed before the crash left its
             // samples in the old master's memory: sample again.
             for (id, shuffle) in job.shuffles.iter().enumerate() {
@@ -254,6 +271,31 @@ impl Scheduler {
                     if let Some(sh) = run.shuffles.get_mut(shuffle as usize) {
                         sh.boundaries = Some(boundaries);
                         run.entries.push(bytes);
+                    }
+                }
+            }
+            Entry::Digest {
+                job,
+                check,
+                records,
+                sums,
+            } => {
+                let Some(run) = self.jobs.get_mut(&job) else {
+                    return;
+                };
+                let Ok(digest) = Digest::from_text(records.as_bytes(), sums.as_bytes()) else {
+                    return;
+                };
+                let Some(slot) = run.digests.get_mut(check as usize) else {
+                    return;
+                };
+                *slot = Some(digest);
+                run.entries.push(bytes);
+                // The same decision as before the restart; a loop that
+                // failed is followed by its `JobEnded`.
+                if let Ok(Some(decision)) = decide(run, check as usize) {
+                    if let Err(e) = extend(run, decision, now) {
+                        event!(Error, "scheduler", "journal_loop_skipped", job = job, error = e);
                     }
                 }
             }
@@ -375,7 +417,7 @@ mod tests {
                     parallelism: 4,
                 },
                 inputs: vec![SourceSplits {
-                    dataset: 0,
+                    source: 0,
                     splits: vec![SplitInfo {
                         path: "/tmp/x".into(),
                         start: 0,
@@ -400,6 +442,12 @@ mod tests {
                     key: Bytes(b"k".to_vec()),
                     value: Bytes(b"v".to_vec()),
                 }],
+            },
+            Entry::Digest {
+                job: 9,
+                check: 2,
+                records: "17".into(),
+                sums: "00".repeat(16),
             },
             Entry::JobEnded {
                 report: JobReport {

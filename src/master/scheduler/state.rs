@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use super::Scheduler;
 use crate::event;
-use crate::job::{Input, Output, Plan, StagePlan};
+use crate::exec::Digest;
+use crate::job::{Input, Job, Output, Plan, StagePlan};
 use crate::master::eventlog::EventLogs;
 use crate::master::membership::Membership;
 use crate::protocol::{
@@ -61,6 +62,8 @@ pub(super) struct TaskRun {
     pub(super) metrics: TaskMetrics,
     /// Attempts launched (a later one is a retry).
     pub(super) launched: u32,
+    /// The accepted attempt's digest, in a loop's check stage.
+    pub(super) digest: Option<Digest>,
 }
 
 impl TaskRun {
@@ -128,7 +131,15 @@ pub(super) struct JobRun {
     /// What it was submitted as; every attempt is sent it.
     pub(super) source: JobSource,
     pub(super) outputs: Vec<String>,
+    /// The job, its loops unrolled as far as the decisions so far go.
+    pub(super) job: Job,
     pub(super) plan: Plan,
+    /// The splits of each source (`Job::sources`), for the stages that
+    /// later rounds add.
+    pub(super) splits: HashMap<u32, Vec<SplitInfo>>,
+    /// The digest of each of the job's checks (`job.checks`), once its
+    /// stage is done.
+    pub(super) digests: Vec<Option<Digest>>,
     pub(super) state: JobState,
     pub(super) error: String,
     pub(super) stages: Vec<StageRun>,
@@ -209,8 +220,9 @@ impl JobRun {
         parents_done && boundaries_known
     }
 
+    /// Every stage is done, and no loop will add more.
     pub(super) fn all_done(&self) -> bool {
-        self.stages.iter().all(StageRun::complete)
+        self.job.unrolled() && self.stages.iter().all(StageRun::complete)
     }
 }
 
@@ -245,37 +257,7 @@ impl Scheduler {
     /// Adds planned job `job` as job `id`: one pending task per split of a
     /// source, or per partition of a shuffle it reads.
     pub(super) fn insert_job(&mut self, id: u64, job: NewJob, now: Instant) {
-        let stages: Vec<StageRun> = job
-            .plan
-            .stages
-            .iter()
-            .map(|plan| {
-                let mut tasks = Vec::new();
-                for (s, segment) in plan.segments.iter().enumerate() {
-                    match segment.input {
-                        Input::Source(d) => {
-                            for (i, split) in job.splits.get(&d).into_iter().flatten().enumerate() {
-                                tasks.push(task_run(s, i, split.clone()));
-                            }
-                        }
-                        Input::Shuffle(w) => {
-                            for p in 0..job.plan.partitions_of(w) {
-                                tasks.push(task_run(s, p as usize, SplitInfo::default()));
-                            }
-                        }
-                    }
-                }
-                StageRun {
-                    plan: plan.clone(),
-                    tasks,
-                    metrics: TaskMetrics::default(),
-                    attempts: 0,
-                    attempts_failed: 0,
-                    started: None,
-                    finished: None,
-                }
-            })
-            .collect();
+        let stages = stage_runs(&job.job, &job.plan, 0, &job.splits);
         let tasks: usize = stages.iter().map(|s| s.tasks.len()).sum();
         event!(
             Info,
@@ -298,7 +280,10 @@ impl Scheduler {
                 id,
                 source: job.source,
                 outputs: job.outputs,
+                digests: vec![None; job.job.checks.len()],
+                job: job.job,
                 plan: job.plan,
+                splits: job.splits,
                 state: JobState::Running,
                 error: String::new(),
                 stages,
@@ -321,6 +306,47 @@ impl Scheduler {
     }
 }
 
+/// The runs of `plan`'s stages from `first` on: one pending task per split
+/// of a source, or per partition of a shuffle it reads.
+pub(super) fn stage_runs(
+    job: &Job,
+    plan: &Plan,
+    first: usize,
+    splits: &HashMap<u32, Vec<SplitInfo>>,
+) -> Vec<StageRun> {
+    plan.stages
+        .iter()
+        .skip(first)
+        .map(|stage| {
+            let mut tasks = Vec::new();
+            for (s, segment) in stage.segments.iter().enumerate() {
+                match segment.input {
+                    Input::Source(d) => {
+                        let given = job.source_no(d).and_then(|no| splits.get(&no));
+                        for (i, split) in given.into_iter().flatten().enumerate() {
+                            tasks.push(task_run(s, i, split.clone()));
+                        }
+                    }
+                    Input::Shuffle(w) => {
+                        for p in 0..plan.partitions_of(w) {
+                            tasks.push(task_run(s, p as usize, SplitInfo::default()));
+                        }
+                    }
+                }
+            }
+            StageRun {
+                plan: stage.clone(),
+                tasks,
+                metrics: TaskMetrics::default(),
+                attempts: 0,
+                attempts_failed: 0,
+                started: None,
+                finished: None,
+            }
+        })
+        .collect()
+}
+
 fn task_run(segment: usize, index: usize, split: SplitInfo) -> TaskRun {
     TaskRun {
         segment: segment as u32,
@@ -334,6 +360,7 @@ fn task_run(segment: usize, index: usize, split: SplitInfo) -> TaskRun {
         duration: None,
         metrics: TaskMetrics::default(),
         launched: 0,
+        digest: None,
     }
 }
 
