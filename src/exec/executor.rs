@@ -98,7 +98,11 @@ pub fn run(
     let spilled = spill.stats();
     metrics.records_in = counters.records_in.load(Ordering::Relaxed);
     metrics.bytes_in = counters.bytes_in.load(Ordering::Relaxed);
-    metrics.shuffle_read_bytes = counters.fetched_bytes.load(Ordering::Relaxed);
+    // A cached partition is fetched as a map output is, but is no shuffle.
+    match metrics.cache_hits {
+        0 => metrics.shuffle_read_bytes = counters.fetched_bytes.load(Ordering::Relaxed),
+        _ => metrics.cache_bytes = counters.fetched_bytes.load(Ordering::Relaxed),
+    }
     metrics.spill_bytes = spilled.bytes;
     metrics.spill_records = spilled.records;
     metrics.duration_ms = started.elapsed().as_millis() as u64;
@@ -140,6 +144,10 @@ fn run_stage(
             )?),
             String::new(),
         ),
+        Input::Cache(d) => (
+            TaskInput::Records(reducer::cached(plan, d, spec, env, counters, cancel)?),
+            String::new(),
+        ),
     };
     // Narrow operators fuse into one chain; a pipe ends the chain before it
     // (whose records its feeder thread pulls) and starts a new one.
@@ -171,6 +179,9 @@ fn run_stage(
         chain.bind_columns(&fields);
     }
     let mut metrics = TaskMetrics::default();
+    if let Input::Cache(_) = segment.input {
+        metrics.cache_hits = 1;
+    }
     let mut samples = Vec::new();
     match (stage.output, dest) {
         (Output::Save(_), Destination::Part(path)) => {
@@ -406,6 +417,8 @@ enum Place<'a> {
     Hash { partitions: u32, whole_record: bool },
     /// The number of boundaries at or below the record's (key, value).
     Range { boundaries: &'a [Pair] },
+    /// A cached partition: one, kept whole.
+    One,
 }
 
 impl<'a> Place<'a> {
@@ -416,6 +429,7 @@ impl<'a> Place<'a> {
                 whole_record: shuffle.by_whole_record,
             },
             Partitioner::Range => Place::Range { boundaries },
+            Partitioner::Cache => Place::One,
         }
     }
 
@@ -433,6 +447,7 @@ impl<'a> Place<'a> {
                 boundaries.partition_point(|b| (&b.key.0[..], &b.value.0[..]) <= (key, r.value))
                     as u32
             }
+            Place::One => 0,
         }
     }
 }

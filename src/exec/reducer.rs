@@ -40,32 +40,7 @@ pub fn reduce(
         let shuffle = shuffles
             .get(side)
             .ok_or_else(|| format!("dataset {wide} has no input {side}"))?;
-        let read = spec
-            .shuffle_reads
-            .iter()
-            .find(|r| r.shuffle == shuffle.id)
-            .ok_or_else(|| format!("the task was not told where shuffle {} lives", shuffle.id))?;
-        let fetched = fetch(
-            FetchRequest {
-                job_id: spec.job_id,
-                shuffle: shuffle.id,
-                partition: spec.index,
-                maps: read.maps.clone(),
-            },
-            env.fetch_in_flight,
-            Arc::clone(&counters.fetched_bytes),
-            env.local_maps.clone(),
-            Arc::clone(&counters.fetch_failure),
-            env.secret.clone(),
-        );
-        let (counters, cancel) = (Arc::clone(counters), Arc::clone(cancel));
-        Ok(Box::new(fetched.map(move |r| {
-            let n = counters.records_in.fetch_add(1, Ordering::Relaxed);
-            if n % CANCEL_CHECK_EVERY == 0 && cancel.load(Ordering::Relaxed) {
-                return Err("cancelled".to_string());
-            }
-            r
-        })))
+        fetch_partition(shuffle.id, spec.index, spec, env, counters, cancel)
     };
     // The share also pays for fixed buffers: the fetched blocks in flight
     // and one block per run a merge reads. Records get the rest.
@@ -117,6 +92,63 @@ pub fn reduce(
         }
         other => return Err(format!("`{}` is not computed from a shuffle", other.name())),
     })
+}
+
+/// Partition `spec.index` of cached dataset `cached`: the records the task
+/// of that number kept when it computed them (the master sends where that
+/// one task's output lives), in the order it kept them.
+pub fn cached(
+    plan: &Plan,
+    cached: DatasetId,
+    spec: &TaskSpec,
+    env: &TaskEnv,
+    counters: &Arc<Counters>,
+    cancel: &Arc<AtomicBool>,
+) -> Result<Records, String> {
+    let shuffle = plan
+        .shuffles_of(cached)
+        .first()
+        .map(|s| s.id)
+        .ok_or_else(|| format!("cached dataset {cached} has no stage that keeps it"))?;
+    fetch_partition(shuffle, 0, spec, env, counters, cancel)
+}
+
+/// The records of `partition` of `shuffle` from every map output the task
+/// was told of, counted as the task's input.
+fn fetch_partition(
+    shuffle: u32,
+    partition: u32,
+    spec: &TaskSpec,
+    env: &TaskEnv,
+    counters: &Arc<Counters>,
+    cancel: &Arc<AtomicBool>,
+) -> Result<Records, String> {
+    let read = spec
+        .shuffle_reads
+        .iter()
+        .find(|r| r.shuffle == shuffle)
+        .ok_or_else(|| format!("the task was not told where shuffle {shuffle} lives"))?;
+    let fetched = fetch(
+        FetchRequest {
+            job_id: spec.job_id,
+            shuffle,
+            partition,
+            maps: read.maps.clone(),
+        },
+        env.fetch_in_flight,
+        Arc::clone(&counters.fetched_bytes),
+        env.local_maps.clone(),
+        Arc::clone(&counters.fetch_failure),
+        env.secret.clone(),
+    );
+    let (counters, cancel) = (Arc::clone(counters), Arc::clone(cancel));
+    Ok(Box::new(fetched.map(move |r| {
+        let n = counters.records_in.fetch_add(1, Ordering::Relaxed);
+        if n % CANCEL_CHECK_EVERY == 0 && cancel.load(Ordering::Relaxed) {
+            return Err("cancelled".to_string());
+        }
+        r
+    })))
 }
 
 /// `group_by_key`: one record per key, its values in byte order joined by

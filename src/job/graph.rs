@@ -85,6 +85,8 @@ const OPERATORS: &[Sig] = &[
     sig("distinct", &["partitions"], 0, true, "distinct() or distinct(partitions)"),
     sig("sort_by_key", &["partitions"], 0, true, "sort_by_key() or sort_by_key(partitions)"),
     sig("union", &["other"], 1, false, "union(other)"),
+    sig("cache", &[], 0, false, "cache()"),
+    sig("persist", &[], 0, false, "persist()"),
 ];
 
 const SAVE: Sig = sig("save", &["path"], 1, true, "save(path)");
@@ -635,6 +637,11 @@ impl<'s> Graph<'s> {
                     true,
                 )
             }
+            // Caching a cached dataset keeps it once.
+            "cache" | "persist" if matches!(self.datasets[input].op, Op::Cache { .. }) => {
+                return Ok(input)
+            }
+            "cache" | "persist" => (Op::Cache { input }, keyed),
             _ => {
                 let right = self.dataset(slots[0].unwrap_or(syn))?;
                 let both = keyed && self.datasets[right].keyed;

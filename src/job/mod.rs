@@ -226,6 +226,11 @@ pub enum Op {
         left: DatasetId,
         right: DatasetId,
     },
+    /// `cache()` or `persist()`: the same records, kept on the workers that
+    /// computed them, so that every later use reads them there.
+    Cache {
+        input: DatasetId,
+    },
 }
 
 /// A column of a CSV header named in an expression (`$age`,
@@ -261,6 +266,7 @@ impl Op {
             | Op::Map { input, .. }
             | Op::FlatMap { input, .. }
             | Op::Pipe { input, .. }
+            | Op::Cache { input }
             | Op::ReduceByKey { input, .. }
             | Op::GroupByKey { input, .. }
             | Op::Distinct { input, .. }
@@ -287,6 +293,7 @@ impl Op {
             Op::Distinct { .. } => "distinct",
             Op::SortByKey { .. } => "sort_by_key",
             Op::Union { .. } => "union",
+            Op::Cache { .. } => "cache",
         }
     }
 

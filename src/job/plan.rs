@@ -5,7 +5,8 @@
 //! data from other partitions, so it runs pipelined inside one task, record
 //! by record. A wide operator (reduce_by_key, group_by_key, join, left_join,
 //! distinct, sort_by_key) needs every record of a key in one place: the
-//! planner cuts the graph there. The stage before the cut ends in a shuffle
+//! planner cuts the graph there, and at a `cache()`, whose partitions the
+//! workers keep for every later stage to read. The stage before the cut ends in a shuffle
 //! write (each task hash-partitions its records into one file per task, one
 //! block range per reduce partition); the stage after it starts by reading
 //! its partition from every map task. `sort_by_key` adds a sampling stage
@@ -34,6 +35,9 @@ pub enum Input {
     Source(DatasetId),
     /// One reduce partition of a wide operator, computed from its shuffles.
     Shuffle(DatasetId),
+    /// One partition of a cached dataset (`cache()`), as the task of the
+    /// same number of the stage that computed it kept it.
+    Cache(DatasetId),
 }
 
 /// A run of tasks in a stage that share an input and a pipeline. Most
@@ -66,6 +70,10 @@ pub enum Partitioner {
     Hash,
     /// By (key, value) ranges between sampled boundaries, for a total order.
     Range,
+    /// Not partitioned: each map task keeps its records, in order, as one
+    /// partition of a cached dataset, read back by the task of the same
+    /// number.
+    Cache,
 }
 
 /// One shuffle: the map side of one input of a wide operator.
@@ -81,7 +89,8 @@ pub struct ShufflePlan {
     /// What the map side does with its records before they are shuffled,
     /// if anything (`group_by_key`, `join` and `sort_by_key` shuffle each).
     pub combine: Option<Combine>,
-    /// `distinct` partitions by the whole record; the others by key.
+    /// `distinct` partitions by the whole record, and a cache keeps lines
+    /// as well as pairs; the others partition by key.
     pub by_whole_record: bool,
     /// The stage that writes it.
     pub map_stage: StageId,
@@ -236,6 +245,13 @@ impl Planner<'_> {
                 segments.extend(self.segments(*right, parents)?);
                 segments
             }
+            Op::Cache { input } => {
+                parents.push(self.shuffle(dataset, 0, *input)?);
+                vec![Segment {
+                    input: Input::Cache(dataset),
+                    pipeline: Vec::new(),
+                }]
+            }
             wide => {
                 let inputs = wide.inputs();
                 for (side, &input) in inputs.iter().enumerate() {
@@ -281,6 +297,7 @@ impl Planner<'_> {
                 true,
             ),
             Op::SortByKey { partitions, .. } => (*partitions, None, Partitioner::Range, false),
+            Op::Cache { .. } => (Some(1), None, Partitioner::Cache, true),
             other => return Err(format!("`{}` is not a wide operator", other.name())),
         };
         let id = self.plan.shuffles.len() as ShuffleId;
@@ -315,7 +332,7 @@ impl Planner<'_> {
             .iter()
             .flat_map(|s| {
                 let first = match s.input {
-                    Input::Source(d) | Input::Shuffle(d) => d,
+                    Input::Source(d) | Input::Shuffle(d) | Input::Cache(d) => d,
                 };
                 std::iter::once(first).chain(s.pipeline.iter().copied())
             })
@@ -337,7 +354,9 @@ impl Planner<'_> {
             .iter()
             .map(|s| {
                 let first = match s.input {
-                    Input::Source(d) | Input::Shuffle(d) => self.job.datasets[d].op.name(),
+                    Input::Source(d) | Input::Shuffle(d) | Input::Cache(d) => {
+                        self.job.datasets[d].op.name()
+                    }
                 };
                 let mut ops = vec![first];
                 ops.extend(s.pipeline.iter().map(|&d| self.job.datasets[d].op.name()));

@@ -63,6 +63,7 @@ fn summary(job: &Job) -> Vec<String> {
                     None => format!(" `{}`", expr.text()),
                 },
                 Op::Pipe { command, .. } => format!(" {command:?}"),
+                Op::Cache { .. } => String::new(),
                 Op::ReduceByKey {
                     aggs, partitions, ..
                 } => {

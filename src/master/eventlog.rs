@@ -169,6 +169,10 @@ pub fn read(path: &Path) -> Result<JobReport, String> {
                 shuffle_read_bytes: num("shuffle_read_bytes")?,
                 spill_bytes: num("spill_bytes")?,
                 spill_records: num("spill_records")?,
+                // Logs written before caches had none.
+                cache_hits: num("cache_hits").unwrap_or(0),
+                cache_misses: num("cache_misses").unwrap_or(0),
+                cache_bytes: num("cache_bytes").unwrap_or(0),
             }),
             "output" => report.outputs.push(text("path")?),
             "job_ended" => {
@@ -211,6 +215,9 @@ pub fn closing_events(report: &JobReport) -> Vec<(&'static str, Vec<(&'static st
                 ("shuffle_read_bytes", s.shuffle_read_bytes.to_string()),
                 ("spill_bytes", s.spill_bytes.to_string()),
                 ("spill_records", s.spill_records.to_string()),
+                ("cache_hits", s.cache_hits.to_string()),
+                ("cache_misses", s.cache_misses.to_string()),
+                ("cache_bytes", s.cache_bytes.to_string()),
             ],
         ));
     }

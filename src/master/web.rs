@@ -276,6 +276,10 @@ fn workers_json(workers: &[WorkerInfo]) -> String {
         j.key("tasksFailed").u64(m.tasks_failed);
         j.key("spillBytes").u64(m.spill_bytes);
         j.key("shuffleServedBytes").u64(m.shuffle_served_bytes);
+        j.key("cacheHits").u64(m.cache_hits);
+        j.key("cacheMisses").u64(m.cache_misses);
+        j.key("cacheMemoryBytes").u64(m.cache_memory_bytes);
+        j.key("cacheDiskBytes").u64(m.cache_disk_bytes);
         j.key("latencyMs").begin_object();
         j.key("mean").u64(m.latency_mean_ms);
         j.key("p50").u64(m.latency_p50_ms);
@@ -333,6 +337,9 @@ fn job_json(job: &JobReport) -> String {
         j.key("shuffleReadBytes").u64(s.shuffle_read_bytes);
         j.key("spillBytes").u64(s.spill_bytes);
         j.key("spillRecords").u64(s.spill_records);
+        j.key("cacheHits").u64(s.cache_hits);
+        j.key("cacheMisses").u64(s.cache_misses);
+        j.key("cacheBytes").u64(s.cache_bytes);
         j.key("durationMs").u64(s.duration_ms);
         j.end_object();
     }

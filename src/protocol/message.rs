@@ -307,6 +307,13 @@ crate::wire_struct! {
         pub latency_mean_ms: u64,
         pub latency_p50_ms: u64,
         pub latency_p99_ms: u64,
+        /// Reads of cached partitions it served from memory (hits), and from
+        /// disk after they had left memory (misses), since it started.
+        pub cache_hits: u64,
+        pub cache_misses: u64,
+        /// Bytes of cached partitions it holds in memory, and on disk.
+        pub cache_memory_bytes: u64,
+        pub cache_disk_bytes: u64,
     }
 }
 
@@ -445,6 +452,10 @@ crate::wire_struct! {
         pub shuffle_read_bytes: u64,
         pub spill_bytes: u64,
         pub spill_records: u64,
+        /// Partitions of cached datasets it read from the cache (hits), and
+        /// their bytes.
+        pub cache_hits: u64,
+        pub cache_bytes: u64,
     }
 }
 
@@ -475,6 +486,13 @@ crate::wire_struct! {
         pub shuffle_read_bytes: u64,
         pub spill_bytes: u64,
         pub spill_records: u64,
+        /// Partitions of cached datasets its tasks read from the cache.
+        pub cache_hits: u64,
+        /// Partitions of the dataset it caches that were lost with their
+        /// worker and computed again from their lineage.
+        pub cache_misses: u64,
+        /// Bytes its tasks read from cached partitions.
+        pub cache_bytes: u64,
     }
 }
 
@@ -693,6 +711,9 @@ pub(crate) mod tests {
                 shuffle_read_bytes: 0,
                 spill_bytes: 0,
                 spill_records: 0,
+                cache_hits: 2,
+                cache_misses: 0,
+                cache_bytes: 100,
             }],
             outputs: vec!["/home/me/out/grep".into()],
             parts: vec![PartLocation {
@@ -738,6 +759,10 @@ pub(crate) mod tests {
                     latency_mean_ms: 90,
                     latency_p50_ms: 80,
                     latency_p99_ms: 200,
+                    cache_hits: 5,
+                    cache_misses: 1,
+                    cache_memory_bytes: 1 << 20,
+                    cache_disk_bytes: 2 << 20,
                 },
             },
             Message::Ping { nonce: 42 },
@@ -848,6 +873,8 @@ pub(crate) mod tests {
                     shuffle_read_bytes: 0,
                     spill_bytes: 0,
                     spill_records: 0,
+                    cache_hits: 1,
+                    cache_bytes: 640,
                 },
                 samples: vec![pair("k", "v")],
             },

@@ -22,9 +22,11 @@
 //!   task's fetch of its partition from every map output (`hash` has the
 //!   partition function).
 //! * `outputs`: what the worker serves: the committed files a numbered
-//!   request may open.
+//!   request may open; `cache` is the memory it keeps the partitions of
+//!   cached datasets in.
 
 mod aggregate;
+mod cache;
 mod hash;
 mod outputs;
 mod runfile;
@@ -34,6 +36,7 @@ mod spill;
 
 pub use aggregate::{hash_table_bytes, DistinctSet, HashAggregator};
 pub use hash::{partition_of, FastBuildHasher};
+pub use cache::CacheStats;
 pub use outputs::{LocalMaps, Outputs};
 pub use runfile::{RunReader, RunWriter, BLOCK_BYTES, BLOCK_HEADER_BYTES};
 pub use shuffle::{fetch, FailureSlot, FetchRequest, ShuffleWriter};

@@ -309,7 +309,13 @@ pub fn fetch(
                 let next = lock(&queue).pop_front();
                 let Some(map) = next else { return };
                 let result = match local.find(&map.addr, job_id, shuffle, map.map) {
-                    Some((data, index)) => read_local(&data, &index, partition, &tx, &bytes),
+                    // A cached partition, all of its one partition, in memory.
+                    Some((data, index)) => match local.cached(job_id, shuffle, map.map) {
+                        Some(block) if partition == 0 => {
+                            read_memory(&block, &data, &tx, &bytes)
+                        }
+                        _ => read_local(&data, &index, partition, &tx, &bytes),
+                    },
                     None => fetch_one(
                         job_id,
                         shuffle,
@@ -357,6 +363,26 @@ fn read_local(
     let (start, len) = partition_range(index, partition)?;
     let source = format!("map output {}", data.display());
     let mut blocks = RunReader::at_offset(open_range(data, start, len)?, source, start);
+    while let Some(block) = blocks.next_block() {
+        let block = block?;
+        bytes.fetch_add(block.len() as u64, Ordering::Relaxed);
+        if tx.send(Ok(block)).is_err() {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Sends the blocks of a cached partition held in memory (that was read
+/// from `data`), CRC-checked, as `read_local` does.
+fn read_memory(
+    block: &[u8],
+    data: &Path,
+    tx: &SyncSender<Result<Vec<u8>, FetchFailure>>,
+    bytes: &AtomicU64,
+) -> Result<(), String> {
+    let source = format!("cached partition {} (in memory)", data.display());
+    let mut blocks = RunReader::at_offset(block, source, 0);
     while let Some(block) = blocks.next_block() {
         let block = block?;
         bytes.fetch_add(block.len() as u64, Ordering::Relaxed);

@@ -30,7 +30,8 @@ pub fn worker_line(w: &WorkerInfo) -> String {
     let m = &w.metrics;
     format!(
         "id={} addr={} state={} slots={} running={} memory={} since_heartbeat={:.1}s \
-         cpu={:.1}% rss={} done={} failed={} spilled={} served={} latency_ms={}/{}/{}",
+         cpu={:.1}% rss={} done={} failed={} spilled={} served={} latency_ms={}/{}/{} \
+         cache_hits={} cache_misses={} cache_memory={} cache_disk={}",
         w.id,
         w.addr,
         w.state,
@@ -46,7 +47,11 @@ pub fn worker_line(w: &WorkerInfo) -> String {
         format_size(m.shuffle_served_bytes),
         m.latency_mean_ms,
         m.latency_p50_ms,
-        m.latency_p99_ms
+        m.latency_p99_ms,
+        m.cache_hits,
+        m.cache_misses,
+        format_size(m.cache_memory_bytes),
+        format_size(m.cache_disk_bytes)
     )
 }
 
@@ -71,7 +76,7 @@ pub fn status_table(job: &JobReport) -> String {
         .max(3);
     let _ = writeln!(
         out,
-        "{:<5}  {:<ops_width$}  {:>9}  {:>7}  {:>8}  {:>6}  {:>11}  {:>11}  {:>9}  {:>9}  {:>9}  {:>9}  {:>8}",
+        "{:<5}  {:<ops_width$}  {:>9}  {:>7}  {:>8}  {:>6}  {:>11}  {:>11}  {:>9}  {:>9}  {:>9}  {:>9}  {:>9}  {:>8}",
         "stage",
         "ops",
         "tasks",
@@ -84,12 +89,13 @@ pub fn status_table(job: &JobReport) -> String {
         "shuffle_w",
         "shuffle_r",
         "spilled",
+        "cache h/m",
         "duration"
     );
     for s in &job.stages {
         let _ = writeln!(
             out,
-            "{:<5}  {:<ops_width$}  {:>9}  {:>7}  {:>8}  {:>6}  {:>11}  {:>11}  {:>9}  {:>9}  {:>9}  {:>9}  {:>8}",
+            "{:<5}  {:<ops_width$}  {:>9}  {:>7}  {:>8}  {:>6}  {:>11}  {:>11}  {:>9}  {:>9}  {:>9}  {:>9}  {:>9}  {:>8}",
             s.stage,
             s.ops,
             format!("{}/{}", s.tasks_done, s.tasks_total),
@@ -102,6 +108,7 @@ pub fn status_table(job: &JobReport) -> String {
             format_size(s.shuffle_write_bytes),
             format_size(s.shuffle_read_bytes),
             format_size(s.spill_bytes),
+            format!("{}/{}", s.cache_hits, s.cache_misses),
             secs(s.duration_ms)
         );
     }
@@ -172,7 +179,7 @@ mod tests {
         assert_eq!(
             worker_line(&w),
             "id=3 addr=127.0.0.1:9 state=DEAD slots=2 running=1 memory=512M since_heartbeat=12.3s \
-             cpu=0.0% rss=0 done=0 failed=0 spilled=0 served=0 latency_ms=0/0/0"
+             cpu=0.0% rss=0 done=0 failed=0 spilled=0 served=0 latency_ms=0/0/0 cache_hits=0 cache_misses=0 cache_memory=0 cache_disk=0"
         );
     }
 }

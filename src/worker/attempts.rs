@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use crate::event;
 use crate::exec::{executor, Destination};
 use crate::exec::{Failure, TaskEnv};
-use crate::job::{plan, Job, Output, Plan, Progress};
+use crate::job::{plan, Job, Output, Partitioner, Plan, Progress};
 use crate::lock;
 use crate::protocol::{Message, TaskSpec, WorkerMetrics};
 use crate::storage::Outputs;
@@ -71,6 +71,8 @@ enum AttemptKind {
         index: PathBuf,
         shuffle: u32,
         map: u32,
+        /// A partition of a cached dataset: kept in the block cache too.
+        cached: bool,
     },
     /// A sample or a digest, sent to the master with `TaskDone`.
     Master,
@@ -124,6 +126,8 @@ pub struct Tasks {
     pool: ThreadPool,
     attempts: Mutex<HashMap<u64, Attempt>>,
     pub outputs: Outputs,
+    /// Attempts run at once (the pool's size).
+    slots: usize,
     link: MasterLink,
     env: TaskEnv,
     /// Shuffle and spill files live under `WORK_DIR/job-N/`.
@@ -142,6 +146,7 @@ impl Tasks {
     ) -> std::io::Result<Arc<Tasks>> {
         Ok(Arc::new(Tasks {
             pool: ThreadPool::new(slots as usize, "task")?,
+            slots: slots.max(1) as usize,
             attempts: Mutex::new(HashMap::new()),
             // The same registry serves peers and this worker's own reducers.
             outputs: env.local_maps.outputs(),
@@ -169,6 +174,7 @@ impl Tasks {
             }
         };
         let (mean, p50, p99) = stats.latency.summary();
+        let cache = self.outputs.cache_stats();
         WorkerMetrics {
             cpu_permille,
             rss_bytes,
@@ -181,6 +187,10 @@ impl Tasks {
             latency_mean_ms: mean,
             latency_p50_ms: p50,
             latency_p99_ms: p99,
+            cache_hits: cache.hits,
+            cache_misses: cache.misses,
+            cache_memory_bytes: cache.memory_bytes,
+            cache_disk_bytes: cache.disk_bytes,
         }
     }
 
@@ -260,6 +270,10 @@ impl Tasks {
                     index: base.with_extension("index"),
                     shuffle,
                     map: spec.task,
+                    cached: plan
+                        .shuffles
+                        .get(shuffle as usize)
+                        .is_some_and(|s| s.partitioner == Partitioner::Cache),
                 }
             }
             Output::Sample(_) | Output::Check(_) => AttemptKind::Master,
@@ -281,11 +295,18 @@ impl Tasks {
         let spill_dir = self
             .job_dir(spec.job_id)
             .join(format!("spill-attempt-{attempt}"));
+        // Tasks get what the block cache does not hold of `--memory`.
+        let mut env = self.env.clone();
+        let held = self.outputs.cache_stats().memory_bytes as usize / self.slots;
+        env.memory_bytes = env
+            .memory_bytes
+            .saturating_sub(held)
+            .max(self.env.memory_bytes / 4);
         let mut result = executor::run(
             spec,
             job,
             plan,
-            &self.env,
+            &env,
             Arc::clone(&cancel),
             &kind.destination(),
             spill_dir,
@@ -428,6 +449,7 @@ impl Tasks {
                 index,
                 shuffle,
                 map,
+                cached,
             } => {
                 let old =
                     self.outputs
@@ -435,6 +457,12 @@ impl Tasks {
                 if let Some((old_data, old_index)) = old.filter(|(d, _)| d != data) {
                     let _ = fs::remove_file(old_data);
                     let _ = fs::remove_file(old_index);
+                }
+                // Served from its file if it cannot be read into memory.
+                if *cached {
+                    if let Err(e) = self.outputs.cache(a.job_id, *shuffle, *map, data) {
+                        event!(Warn, "worker", "cache_failed", attempt = attempt, error = e);
+                    }
                 }
             }
             AttemptKind::Master => {}

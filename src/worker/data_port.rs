@@ -39,7 +39,16 @@ fn send_range(
     start: u64,
     len: u64,
 ) -> std::result::Result<(), SendError> {
-    let mut reader = shuffle::open_range(path, start, len).map_err(SendError::Local)?;
+    let reader = shuffle::open_range(path, start, len).map_err(SendError::Local)?;
+    send_stream(writer, reader, &path.display().to_string())
+}
+
+/// Streams what `reader` gives as `DataChunk` frames; `what` names it.
+fn send_stream(
+    writer: &mut FrameWriter<&TcpStream>,
+    mut reader: impl Read,
+    what: &str,
+) -> std::result::Result<(), SendError> {
     let mut buf = vec![0u8; CHUNK_BYTES];
     loop {
         // Fill a whole chunk (short reads are normal) so `last` is exact.
@@ -49,7 +58,7 @@ fn send_range(
                 Ok(0) => break,
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(SendError::Local(format!("reading {}: {e}", path.display()))),
+                Err(e) => return Err(SendError::Local(format!("reading {what}: {e}"))),
             }
         }
         let last = filled < buf.len();
@@ -92,6 +101,13 @@ fn send_shuffle(
     map: u32,
     partition: u32,
 ) -> std::result::Result<(), SendError> {
+    // A cached partition in memory: its one partition is all of it.
+    if let Some(bytes) = outputs.cached(job_id, shuffle, map).filter(|_| partition == 0) {
+        let what = format!("cached partition {map} of shuffle {shuffle} of job {job_id}");
+        send_stream(writer, &bytes[..], &what)?;
+        outputs.add_served(bytes.len() as u64);
+        return Ok(());
+    }
     let (data, index) = outputs.map(job_id, shuffle, map).ok_or_else(|| {
         SendError::Local(format!(
             "this worker holds no output of map {map} for shuffle {shuffle} of job {job_id}"

@@ -49,7 +49,7 @@ use crate::exec::TaskEnv;
 use crate::lock;
 use crate::net::{dial, FrameReader, FrameWriter, Limits, Outbox, Secret, Stop, StopSignal};
 use crate::protocol::Message;
-use crate::storage::LocalMaps;
+use crate::storage::{LocalMaps, Outputs};
 use crate::worker::attempts::Tasks;
 use crate::worker::link::MasterLink;
 
@@ -113,7 +113,9 @@ pub fn start(data_listener: TcpListener, config: WorkerConfig) -> Result<Stop> {
         // Each running task gets an equal share of the budget.
         memory_bytes: (config.memory_bytes / u64::from(config.slots.max(1))) as usize,
         fetch_in_flight: config.fetches.max(1),
-        local_maps: LocalMaps::default(),
+        // Half of `--memory` may hold cached partitions (as Spark's
+        // `spark.memory.storageFraction`); tasks get the rest of it.
+        local_maps: LocalMaps::new(Outputs::new(config.memory_bytes / 2)),
         secret: config.secret.clone(),
     };
     let local_maps = env.local_maps.clone();

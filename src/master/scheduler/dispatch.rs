@@ -189,6 +189,30 @@ fn task_spec(job: &JobRun, s: usize, t: usize, attempt: u64, members: &Membershi
                     .collect(),
             })
             .collect(),
+        // Only the task of the same number kept this partition.
+        Input::Cache(cached) => job
+            .plan
+            .shuffles_of(cached)
+            .iter()
+            .map(|sh| ShuffleRead {
+                shuffle: sh.id,
+                maps: job.stages[sh.map_stage as usize]
+                    .tasks
+                    .get(task.index as usize)
+                    .map(|map| MapLocation {
+                        map: task.index,
+                        addr: match map.state {
+                            TaskState::Done { worker } => members
+                                .get(worker)
+                                .map(|w| w.data_addr.clone())
+                                .unwrap_or_default(),
+                            _ => String::new(),
+                        },
+                    })
+                    .into_iter()
+                    .collect(),
+            })
+            .collect(),
         Input::Source(_) => Vec::new(),
     };
     let (boundaries, sample_size) = match stage.plan.output {

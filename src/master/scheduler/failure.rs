@@ -15,7 +15,7 @@ use super::completion::request_job_commit;
 use super::state::{JobRun, Live, TaskState};
 use super::Scheduler;
 use crate::event;
-use crate::job::{Input, Output};
+use crate::job::{Input, Output, Partitioner};
 use crate::master::membership::Membership;
 use crate::protocol::FetchFailure;
 use crate::protocol::{AttemptOutcome, JobState};
@@ -180,6 +180,9 @@ impl Scheduler {
         task.state = TaskState::Pending;
         task.duration = None;
         task.outputs_lost += 1;
+        if job.plan.shuffles[shuffle as usize].partitioner == Partitioner::Cache {
+            stage.cache_misses += 1;
+        }
         stage.finished = None;
         event!(
             Warn,
@@ -262,12 +265,16 @@ pub(super) fn lose_map_outputs(job: &mut JobRun, lost: impl Fn(u32) -> bool, rea
         if !shuffle_still_needed(job, id) {
             continue;
         }
+        let cached = job.plan.shuffles[id as usize].partitioner == Partitioner::Cache;
         let stage = &mut job.stages[s];
         for (t, task) in stage.tasks.iter_mut().enumerate() {
             let TaskState::Done { worker } = task.state else {
                 continue;
             };
             if lost(worker) {
+                if cached {
+                    stage.cache_misses += 1;
+                }
                 task.state = TaskState::Pending;
                 task.duration = None;
                 stage.finished = None;
@@ -294,6 +301,6 @@ fn shuffle_still_needed(job: &JobRun, id: u32) -> bool {
             && s.plan
                 .segments
                 .iter()
-                .any(|seg| seg.input == Input::Shuffle(wide))
+                .any(|seg| seg.input == Input::Shuffle(wide) || seg.input == Input::Cache(wide))
     })
 }

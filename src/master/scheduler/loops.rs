@@ -138,8 +138,9 @@ pub(super) fn extend(job: &mut JobRun, decision: Decision, now: Instant) -> Resu
             decision.repeat
         ));
     }
+    let counts: Vec<usize> = job.stages.iter().map(|s| s.tasks.len()).collect();
     job.stages
-        .extend(stage_runs(&next, &next_plan, stages, &job.splits));
+        .extend(stage_runs(&next, &next_plan, &counts, &job.splits));
     job.shuffles
         .extend((shuffles..next_plan.shuffles.len()).map(|_| ShuffleRun::default()));
     job.digests.resize(next.checks.len(), None);

@@ -102,6 +102,9 @@ impl Scheduler {
                     shuffle_read_bytes: m.shuffle_read_bytes,
                     spill_bytes: m.spill_bytes,
                     spill_records: m.spill_records,
+                    cache_hits: m.cache_hits,
+                    cache_misses: u64::from(stage.cache_misses),
+                    cache_bytes: m.cache_bytes,
                     ..StageReport::default()
                 };
                 for (t, task) in stage.tasks.iter().enumerate() {
@@ -181,4 +184,6 @@ pub(super) fn add(total: &mut TaskMetrics, m: &TaskMetrics) {
     total.shuffle_read_bytes += m.shuffle_read_bytes;
     total.spill_bytes += m.spill_bytes;
     total.spill_records += m.spill_records;
+    total.cache_hits += m.cache_hits;
+    total.cache_bytes += m.cache_bytes;
 }

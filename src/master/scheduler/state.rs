@@ -105,6 +105,9 @@ pub(super) struct StageRun {
     pub(super) attempts_failed: u32,
     pub(super) started: Option<Instant>,
     pub(super) finished: Option<Instant>,
+    /// Partitions of the dataset it caches lost with their worker and
+    /// computed again.
+    pub(super) cache_misses: u32,
 }
 
 impl StageRun {
@@ -257,7 +260,7 @@ impl Scheduler {
     /// Adds planned job `job` as job `id`: one pending task per split of a
     /// source, or per partition of a shuffle it reads.
     pub(super) fn insert_job(&mut self, id: u64, job: NewJob, now: Instant) {
-        let stages = stage_runs(&job.job, &job.plan, 0, &job.splits);
+        let stages = stage_runs(&job.job, &job.plan, &[], &job.splits);
         let tasks: usize = stages.iter().map(|s| s.tasks.len()).sum();
         event!(
             Info,
@@ -306,18 +309,29 @@ impl Scheduler {
     }
 }
 
-/// The runs of `plan`'s stages from `first` on: one pending task per split
-/// of a source, or per partition of a shuffle it reads.
+/// The runs of `plan`'s stages after the `existing` ones (their task
+/// counts): one pending task per split of a source, per partition of a
+/// shuffle it reads, or per partition of a cached dataset.
 pub(super) fn stage_runs(
     job: &Job,
     plan: &Plan,
-    first: usize,
+    existing: &[usize],
     splits: &HashMap<u32, Vec<SplitInfo>>,
 ) -> Vec<StageRun> {
-    plan.stages
-        .iter()
-        .skip(first)
-        .map(|stage| {
+    let first = existing.len();
+    // A cached partition per task of the stage that computed it; that
+    // stage comes first.
+    let mut counts: Vec<usize> = Vec::new();
+    let mut runs: Vec<StageRun> = Vec::new();
+    for stage in plan.stages.iter().skip(first) {
+        let count_of = |id: u32, counts: &[usize]| -> usize {
+            (id as usize)
+                .checked_sub(first)
+                .and_then(|i| counts.get(i).copied())
+                .or_else(|| existing.get(id as usize).copied())
+                .unwrap_or(0)
+        };
+        let run = {
             let mut tasks = Vec::new();
             for (s, segment) in stage.segments.iter().enumerate() {
                 match segment.input {
@@ -332,6 +346,12 @@ pub(super) fn stage_runs(
                             tasks.push(task_run(s, p as usize, SplitInfo::default()));
                         }
                     }
+                    Input::Cache(d) => {
+                        let map_stage = plan.shuffles_of(d).first().map_or(0, |sh| sh.map_stage);
+                        for p in 0..count_of(map_stage, &counts) {
+                            tasks.push(task_run(s, p, SplitInfo::default()));
+                        }
+                    }
                 }
             }
             StageRun {
@@ -342,9 +362,13 @@ pub(super) fn stage_runs(
                 attempts_failed: 0,
                 started: None,
                 finished: None,
+                cache_misses: 0,
             }
-        })
-        .collect()
+        };
+        counts.push(run.tasks.len());
+        runs.push(run);
+    }
+    runs
 }
 
 fn task_run(segment: usize, index: usize, split: SplitInfo) -> TaskRun {
