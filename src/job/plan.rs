@@ -365,6 +365,12 @@ impl Planner<'_> {
             .collect();
         let tail = match output {
             Output::Save(_) => "save".to_string(),
+            Output::Shuffle(id)
+                if self.plan.shuffles.get(id as usize).map(|s| s.partitioner)
+                    == Some(Partitioner::Cache) =>
+            {
+                "cache".to_string()
+            }
             Output::Shuffle(id) => format!("shuffle {id}"),
             Output::Sample(id) => format!("sample for shuffle {id}"),
             Output::Check(i) => format!("check {i}"),
