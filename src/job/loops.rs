@@ -249,7 +249,11 @@ pub(crate) fn unroll(
                     out.steps.extend(warmups(b, 1..=b.info.rounds));
                     if b.info.until.is_some() {
                         for round in 0..=1 {
-                            out.steps.push(names.check(block, round)?);
+                            out.steps.push(Step::Check {
+                                repeat: block,
+                                round,
+                                target: names.check(block, round)?,
+                            });
                         }
                     }
                 }
@@ -266,10 +270,7 @@ pub(crate) fn unroll(
                 target,
             } = step
             {
-                *target = match names.check(*repeat, *round)? {
-                    Step::Check { target, .. } => target,
-                    _ => unreachable!("check makes a check"),
-                };
+                *target = names.check(*repeat, *round)?;
             }
         }
     }
@@ -627,11 +628,11 @@ impl Names<'_, '_> {
         }
     }
 
-    /// The step that checks loop `l`'s condition after round `round`.
-    fn check(&self, l: usize, round: u32) -> Result<Step, JobError> {
+    /// What loop `l`'s condition checks after round `round`.
+    fn check(&self, l: usize, round: u32) -> Result<Syn, JobError> {
         let b = &self.blocks[l];
         let Rounds::Until { cond, .. } = b.rounds else {
-            unreachable!("only a `repeat until` has a condition");
+            return Err(JobError::at(b.span, "a fixed `repeat` has no condition to check"));
         };
         let target = rename(condition_target(cond)?, &mut |name, span| {
             if !b.assigned.iter().any(|a| a.0 == name) {
@@ -650,11 +651,7 @@ impl Names<'_, '_> {
                 r => Ok(format!("{name}@{l}.{r}")),
             }
         })?;
-        Ok(Step::Check {
-            repeat: l,
-            round,
-            target,
-        })
+        Ok(target)
     }
 }
 

@@ -1351,7 +1351,7 @@ fn docs_examples_parse() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 9);
+    assert_eq!(checked, 10);
 }
 
 /// Every example in the function table of docs/jobs.md gives what it says.
@@ -1393,4 +1393,154 @@ fn docs_function_examples_hold() {
         checked += 1;
     }
     assert_eq!(checked, 22);
+}
+
+// --- loops ---------------------------------------------------------------
+
+const PAGERANK: &str = "param n = 3\n\
+links = read_text(\"l\").map($1, $2).group_by_key().cache()\n\
+ranks = links.map($key, 1.0)\n\
+repeat n {\n\
+  contribs = links.join(ranks).flat_map(split($2, \",\"), float($3) / len(split($2, \",\")))\n\
+  ranks = contribs.reduce_by_key(sum).map($key, 0.15 + 0.85 * $value)\n\
+}\n\
+ranks.save(\"o\")\n";
+
+#[test]
+fn a_fixed_loop_unrolls_into_rounds_and_computes_what_does_not_change_once() {
+    let job = parse_ok(PAGERANK);
+    // Sources and the cached links once; join, flat_map, reduce, map per round.
+    let per_round = |r: u32| {
+        job.datasets
+            .iter()
+            .filter(|d| d.round == Some(Round { repeat: 0, round: r }))
+            .count()
+    };
+    assert_eq!((per_round(1), per_round(2), per_round(3)), (4, 4, 4));
+    assert_eq!(job.datasets.iter().filter(|d| d.op.name() == "read_text").count(), 1);
+    assert_eq!(job.datasets.iter().filter(|d| d.op.name() == "cache").count(), 1);
+    // The save reads the last round's ranks.
+    let saved = &job.datasets[job.saves[0].dataset.unwrap()];
+    assert_eq!((saved.name.as_deref(), saved.round), (Some("ranks"), Some(Round { repeat: 0, round: 3 })));
+    assert!(job.unrolled() && job.checks.is_empty());
+    // No round: the save reads the ranks from before the loop.
+    let zero = Job::parse("t.job", PAGERANK, &overrides(&[("n", "0")])).unwrap();
+    assert_eq!(zero.datasets[zero.saves[0].dataset.unwrap()].op.name(), "map");
+    assert!(zero.datasets.iter().all(|d| d.round.is_none()));
+    // The stages of each round say which round they are.
+    let p = plan(&job, 2).unwrap();
+    assert!(p.stages.iter().any(|s| s.ops.starts_with("round 3: ")), "{:?}", p.stages);
+}
+
+const CLOSURE: &str = "p = read_text(\"e\").map($1, $2).cache()\n\
+r = p.map($2, $1)\n\
+repeat until unchanged(p) max 4 {\n\
+  p = p.union(p.join(r).map($3, $2)).distinct()\n\
+}\n\
+p.map($1).save(\"a\")\n\
+r.save(\"b\")\n";
+
+#[test]
+fn a_loop_until_unchanged_unrolls_as_far_as_the_decisions_go() {
+    let at = |decisions: &[(u32, bool)]| {
+        let progress = Progress {
+            decisions: decisions
+                .iter()
+                .map(|&(repeat, stop)| Decision { repeat, stop })
+                .collect(),
+        };
+        Job::parse_at("t.job", CLOSURE, &BTreeMap::new(), &progress).unwrap_or_else(|e| panic!("{e}"))
+    };
+    // Before any decision: the save that does not read the loop, and the
+    // check of round 0.
+    let start = at(&[]);
+    assert_eq!((start.saves[0].dataset, start.saves[1].dataset.is_some()), (None, true));
+    assert_eq!(start.sinks, [Sink::Check(0), Sink::Save(1)]);
+    assert!(!start.unrolled());
+    let two = at(&[(0, false), (0, false)]);
+    assert_eq!(two.checks.iter().map(|c| c.round).collect::<Vec<_>>(), [0, 1, 2]);
+    assert_eq!(two.loops[0].rounds, 2);
+    let done = at(&[(0, false), (0, false), (0, true)]);
+    assert!(done.unrolled() && done.saves[0].dataset.is_some());
+    // Each plan extends the one before it: the stages already run keep
+    // their numbers.
+    let plans: Vec<Plan> = [start, two, done].iter().map(|j| plan(j, 2).unwrap()).collect();
+    for w in plans.windows(2) {
+        assert_eq!(w[1].stages[..w[0].stages.len()], w[0].stages[..]);
+        assert_eq!(w[1].shuffles[..w[0].shuffles.len()], w[0].shuffles[..]);
+        assert!(w[1].stages.len() > w[0].stages.len());
+    }
+    assert!(plans[2].stages.last().unwrap().ops.ends_with("> save"));
+    // A progress the job cannot have had is an error, not a panic.
+    let bad = |d: &[(u32, bool)]| {
+        let progress = Progress {
+            decisions: d.iter().map(|&(repeat, stop)| Decision { repeat, stop }).collect(),
+        };
+        Job::parse_at("t.job", CLOSURE, &BTreeMap::new(), &progress).unwrap_err().to_string()
+    };
+    assert!(bad(&[(3, false)]).contains("names no loop"));
+    assert!(bad(&[(0, true)]).contains("before its first round"));
+    assert!(bad(&[(0, false), (0, true), (0, false)]).contains("not running"));
+    assert!(bad(&[(0, false); 5]).contains("more rounds than the loop's max"));
+    assert_eq!(Progress::decode(&[0, 1, 4]).encode(), [0, 1, 4]);
+}
+
+#[test]
+fn loop_errors_name_the_place() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "x = read_text(\"a\")\nrepeat 2 {\n  y = x.map($1)\n}\ny.save(\"o\")\n",
+            "5:1: error: `y` is defined inside the `repeat` at line 2, and cannot be used outside it",
+        ),
+        (
+            "repeat 2 {\n  x = read_text(\"a\")\n}\nx = read_text(\"b\")\nx.save(\"o\")\n",
+            "4:1: error: `x` is assigned in the `repeat` at line 1, so it must be defined before that loop",
+        ),
+        (
+            "x = read_text(\"a\")\nrepeat 2 {\n  x = y.map($1)\n  y = x.map($1)\n}\nx.save(\"o\")\n",
+            "3:7: error: `y` is used before it is defined in this loop (at line 4)",
+        ),
+        (
+            "x = read_text(\"a\")\nrepeat 2 {\n  x.save(\"o\")\n}\n",
+            "3:5: error: `save` cannot be inside `repeat`",
+        ),
+        (
+            "x = read_text(\"a\")\nrepeat 2 {\n  repeat 2 {\n  }\n}\nx.save(\"o\")\n",
+            "3:3: error: a `repeat` cannot be inside another `repeat`",
+        ),
+        (
+            "x = read_text(\"a\")\nrepeat until x {\n  x = x.map($1)\n}\nx.save(\"o\")\n",
+            "2:14: error: the condition of `repeat until` must be `unchanged(DATASET)`",
+        ),
+        (
+            "x = read_text(\"a\")\nrepeat until unchanged(y) {\n  x = x.map($1)\n  y = x.map($1)\n}\nx.save(\"o\")\n",
+            "2:24: error: the condition of `repeat until` can use the datasets defined before the loop, and those it reassigns; `y` is only defined inside it",
+        ),
+        (
+            "x = read_text(\"a\")\nrepeat \"two\" {\n  x = x.map($1)\n}\nx.save(\"o\")\n",
+            "2:8: error: the round count of `repeat` must be a whole number from 0 up, got \"two\"",
+        ),
+        (
+            "x = read_text(\"a\")\nrepeat until unchanged(x) max 0 {\n  x = x.map($1)\n}\nx.save(\"o\")\n",
+            "2:31: error: the `max` of `repeat until` must be a whole number from 1 to 10000, got 0",
+        ),
+        (
+            "x = read_text(\"a\")\nrepeat 2 {\n  x = x.map($1)\n  x = x.map($1)\n}\nx.save(\"o\")\n",
+            "4:3: error: `x` is already assigned in this loop at line 3",
+        ),
+        (
+            "x = read_text(\"a\")\nrepeat 2 {\n  x = x.map($1)\n",
+            "2:10: error: this `{` is never closed",
+        ),
+        (
+            "x = read_text(\"a\")\nrepeat 2 { x = x.map($1)\n}\nx.save(\"o\")\n",
+            "2:12: error: expected the end of the line after `{`",
+        ),
+    ];
+    for (src, want) in cases {
+        let got = error_of(src, &[]);
+        assert!(got.contains(want), "want {want:?}\n got {got}");
+    }
+    // `repeat`, `until` and `max` remain names elsewhere.
+    parse_ok("repeat = read_text(\"a\")\nmax = repeat.map($1, 1).reduce_by_key(max)\nmax.save(\"o\")\n");
 }
