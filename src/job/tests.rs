@@ -1534,7 +1534,7 @@ fn docs_examples_parse() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 9);
+    assert_eq!(checked, 12);
 }
 
 /// Every example in the function table of docs/jobs.md gives what it says.
