@@ -864,8 +864,10 @@ fn named_after(sig: &Sig, args: &[Arg], positional: usize) -> Result<(), JobErro
     if given <= positional {
         return Ok(());
     }
-    let first: Vec<String> = sig.params[..positional]
+    let first: Vec<String> = sig
+        .params
         .iter()
+        .take(positional)
         .map(|p| format!("`{p}`"))
         .collect();
     let param = sig.params.get(positional).copied().unwrap_or("argument");
