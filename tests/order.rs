@@ -242,6 +242,11 @@ fn take_keeps_the_order_of_its_input_and_count_counts() {
     fs::write(dir.join("in.txt"), lines.join("\n") + "\n").unwrap();
     fs::write(dir.join("empty.txt"), "").unwrap();
     fs::write(
+        dir.join("people.csv"),
+        "name,age\nann,34\nbob,7\n\"cid, jr\",101\ndee,34\n",
+    )
+    .unwrap();
+    fs::write(
         dir.join("t.job"),
         "x = read_text(\"in.txt\", splits=3)\n\
          x.take(5).save(\"first\")\n\
@@ -253,7 +258,8 @@ fn take_keeps_the_order_of_its_input_and_count_counts() {
          x.count().save(\"count\")\n\
          x.filter($0 == \"\").count().map(concat(\"empty lines: \", $0)).save(\"blank\")\n\
          read_text(\"empty.txt\").count().save(\"zero\")\n\
-         x.take(10).count().save(\"ten\")\n",
+         x.take(10).count().save(\"ten\")\n\
+         read_csv(\"people.csv\", header=true, splits=2).sort_by($age, numeric=true, descending=true).save(\"by_age\")\n",
     )
     .unwrap();
     run_in(&dir, &m.addr, "t.job", &[]);
@@ -289,6 +295,11 @@ fn take_keeps_the_order_of_its_input_and_count_counts() {
     );
     assert_eq!(output_lines(&dir.join("zero")), ["0"]);
     assert_eq!(output_lines(&dir.join("ten")), ["10"]);
+    // `sort_by` names a column of the CSV header, as `map` can.
+    assert_eq!(
+        output_lines(&dir.join("by_age")),
+        ["\"cid, jr\",101", "ann,34", "dee,34", "bob,7"]
+    );
 }
 
 #[test]
