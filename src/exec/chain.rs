@@ -20,6 +20,12 @@ use crate::record::{Record, RecordRef};
 pub trait Sink {
     /// Takes one record; an error ends the task with that message.
     fn push(&mut self, record: RecordRef<'_>) -> Result<(), String>;
+
+    /// Does it want no more records? Then the task stops reading its input
+    /// (`take`'s map side, once it has its `n`).
+    fn full(&self) -> bool {
+        false
+    }
 }
 
 /// A buffer of owned records: what `Chain::iter` yields from.

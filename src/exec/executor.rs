@@ -32,6 +32,8 @@ use std::time::Instant;
 use crate::exec::chain::{Chain, Sink};
 use crate::exec::digest::Digest;
 use crate::exec::env::{Counters, Failure, Records, TaskEnv, CANCEL_CHECK_EVERY, MERGE_FAN_IN};
+use crate::exec::gather::{Counter, First};
+use crate::exec::order::{self, SortKeys};
 use crate::exec::pipe::Pipe;
 use crate::exec::reducer;
 use crate::exec::split::{first_line, line_number, Split, SplitReader};
@@ -149,6 +151,8 @@ fn run_stage(
             String::new(),
         ),
     };
+    // A `sort_by` expression over the source's records names its columns too.
+    let source_columns = columns.clone();
     // Narrow operators fuse into one chain; a pipe ends the chain before it
     // (whose records its feeder thread pulls) and starts a new one.
     let mut narrow = Vec::new();
@@ -178,6 +182,18 @@ fn run_stage(
     if let Some(fields) = columns.take() {
         chain.bind_columns(&fields);
     }
+    // A sort in another order than key bytes keys the records for it, for
+    // the sample and the shuffle alike.
+    let how = match stage.output {
+        Output::Shuffle(id) | Output::Sample(id) => {
+            let shuffle = plan
+                .shuffles
+                .get(id as usize)
+                .ok_or_else(|| format!("the job has no shuffle {id}"))?;
+            order::How::of(job, shuffle, &file, source_columns.as_deref())?
+        }
+        Output::Save(_) | Output::Check(_) => None,
+    };
     let mut metrics = TaskMetrics::default();
     if let Input::Cache(_) = segment.input {
         metrics.cache_hits = 1;
@@ -192,7 +208,16 @@ fn run_stage(
                 .shuffles
                 .get(id as usize)
                 .ok_or_else(|| format!("the job has no shuffle {id}"))?;
-            let out = write_shuffle(input, &chain, shuffle, spec, env, spill, data, index)?;
+            let out = write_shuffle(
+                input,
+                &chain,
+                shuffle,
+                how.as_ref(),
+                spec,
+                env,
+                spill,
+                (data, index),
+            )?;
             (metrics.records_out, metrics.shuffle_write_bytes) = out;
             metrics.bytes_out = metrics.shuffle_write_bytes;
         }
@@ -209,7 +234,10 @@ fn run_stage(
         (Output::Sample(_), Destination::Master) => {
             let seed = spec.job_id ^ (u64::from(spec.task) << 20);
             let mut sampler = Sampler::new(spec.sample_size as usize, seed);
-            input.drain(&chain, &mut sampler)?;
+            match &how {
+                Some(how) => input.drain(&chain, &mut SortKeys::new(how, &mut sampler))?,
+                None => input.drain(&chain, &mut sampler)?,
+            }
             samples = sampler.kept;
             metrics.records_out = samples.len() as u64;
         }
@@ -227,11 +255,15 @@ enum TaskInput {
 }
 
 impl TaskInput {
-    /// Pushes every record through `chain` into `sink`.
+    /// Pushes every record through `chain` into `sink`, or until the sink
+    /// is full.
     fn drain(self, chain: &Chain, sink: &mut dyn Sink) -> Result<(), String> {
         match self {
             TaskInput::Split(mut source) => {
-                while let Some((line, has_quote)) = source.next_line()? {
+                while !sink.full() {
+                    let Some((line, has_quote)) = source.next_line()? else {
+                        break;
+                    };
                     match has_quote {
                         true => chain.push(RecordRef::line(line), sink)?,
                         false => chain.push_unquoted(line, sink)?,
@@ -240,6 +272,9 @@ impl TaskInput {
             }
             TaskInput::Records(records) => {
                 for record in records {
+                    if sink.full() {
+                        break;
+                    }
                     chain.push(record?.as_ref(), sink)?;
                 }
             }
@@ -310,17 +345,19 @@ impl Sink for PartWriter<'_> {
 
 /// Sends each record to its reduce partition; `reduce_by_key` first
 /// combines values per key (the map-side combiner), `distinct` first drops
-/// repeated records. Returns records and bytes written.
+/// repeated records, a sort in another order keys them for it (`how`),
+/// `take` sends the first few, `count` only their number. Returns records
+/// and bytes written.
 #[allow(clippy::too_many_arguments)]
 fn write_shuffle(
     input: TaskInput,
     chain: &Chain,
     shuffle: &ShufflePlan,
+    how: Option<&order::How>,
     spec: &TaskSpec,
     env: &TaskEnv,
     spill: &Arc<SpillDir>,
-    data: &Path,
-    index: &Path,
+    (data, index): (&Path, &Path),
 ) -> Result<(u64, u64), String> {
     if let Some(dir) = data.parent() {
         fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -328,8 +365,8 @@ fn write_shuffle(
     let wide = shuffle.wide;
     // With a combine, its table and the writer share the task's memory.
     let budget = match shuffle.combine {
-        Some(_) => env.memory_bytes / 2,
-        None => env.memory_bytes,
+        Some(Combine::Aggregate(_) | Combine::Distinct) => env.memory_bytes / 2,
+        _ => env.memory_bytes,
     };
     let mut out = ShuffleSink {
         place: Place::new(shuffle, &spec.boundaries),
@@ -357,7 +394,16 @@ fn write_shuffle(
                 out.push(record?.as_ref())?;
             }
         }
-        None => input.drain(chain, &mut out)?,
+        Some(Combine::Take(n)) => input.drain(chain, &mut First::new(*n, spec.task, &mut out))?,
+        Some(Combine::Count) => {
+            let mut counter = Counter::default();
+            input.drain(chain, &mut counter)?;
+            counter.send(&mut out)?;
+        }
+        Some(Combine::SortKey(_) | Combine::SortBy(_)) | None => match how {
+            Some(how) => input.drain(chain, &mut SortKeys::new(how, &mut out))?,
+            None => input.drain(chain, &mut out)?,
+        },
     }
     let bytes = out.writer.finish(data, index)?;
     Ok((out.written, bytes))

@@ -14,6 +14,11 @@
 //! * `chain`: the narrow operators fused into one push loop into a `Sink`.
 //! * `reducer`: the reduce side of wide operators over the fetched
 //!   partition; `join` is its hash and sort-merge join.
+//! * `order`: both sides of a sort in another order than key bytes
+//!   (`sort_by_key(numeric, descending)`, `sort_by`): keys whose bytes
+//!   sort in that order.
+//! * `gather`: both sides of `take` and `count`, which gather every map
+//!   task's few records in one partition.
 //! * `split`: input files cut into byte ranges, read line by line.
 //! * `pipe`: a child process spliced into the stream.
 //! * `digest`: what a loop's `unchanged` check compares from round to round.
@@ -22,7 +27,9 @@ mod chain;
 mod digest;
 mod env;
 pub mod executor;
+mod gather;
 mod join;
+mod order;
 mod pipe;
 mod reducer;
 mod split;

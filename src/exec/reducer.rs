@@ -6,7 +6,10 @@
 //! | `reduce_by_key` | merge the map side's partial aggregates in a bounded-memory hash table (`storage/aggregate/`) |
 //! | `group_by_key` | external sort by (key, value), then one record per run of equal keys |
 //! | `distinct` | external sort, then drop each record equal to the one before (each map task sent each of its records once: `storage::DistinctSet`) |
-//! | `sort_by_key` | external sort (the range partitioning already ordered the partitions) |
+//! | `sort_by_key` | external sort (the range partitioning already ordered the partitions); in another order, the keys decoded (`order.rs`) |
+//! | `sort_by` | external sort, then each record back as it was (`order.rs`) |
+//! | `take` | external sort by position, the first `n` (`gather.rs`) |
+//! | `count` | the sum of the map tasks' counts (`gather.rs`) |
 //! | `join`, `left_join` | a hash join, or external sorts and a merge join when the left side does not fit (`join.rs`) |
 //!
 //! OS idea: nothing here needs a partition to fit in memory. Sorted runs
@@ -18,6 +21,7 @@ use std::sync::Arc;
 
 use crate::exec::env::{Counters, Records, TaskEnv, CANCEL_CHECK_EVERY, MERGE_FAN_IN};
 use crate::exec::join::join;
+use crate::exec::{gather, order};
 use crate::job::{DatasetId, Job, Op, Plan};
 use crate::protocol::TaskSpec;
 use crate::record::Record;
@@ -85,7 +89,16 @@ pub fn reduce(
                     }),
             )
         }
-        Op::SortByKey { .. } => Box::new(sorted(fetch_side(0)?, budget, MERGE_FAN_IN, spill)?.0),
+        Op::SortByKey { order, .. } => {
+            let records = sorted(fetch_side(0)?, budget, MERGE_FAN_IN, spill)?.0;
+            order::unsort_keys(*order, records)
+        }
+        Op::SortBy { order, .. } => {
+            let records = sorted(fetch_side(0)?, budget, MERGE_FAN_IN, spill)?.0;
+            order::unsort_records(*order, records)
+        }
+        Op::Take { n, .. } => gather::take(fetch_side(0)?, *n, budget, spill)?,
+        Op::Count { .. } => gather::count(fetch_side(0)?)?,
         Op::Join { .. } | Op::LeftJoin { .. } => {
             let outer = matches!(op, Op::LeftJoin { .. });
             join(fetch_side(0)?, || fetch_side(1), outer, budget, spill)?

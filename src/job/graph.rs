@@ -21,7 +21,7 @@ use super::lexer::Span;
 use super::parser::{first_span, Arg, Stmt, Syn, SynKind};
 use super::value::{parse_number, Num, Value};
 use super::loops::{Step, Unrolled};
-use super::{Aggregator, Check, Dataset, DatasetId, Op, Round, Save, Sink};
+use super::{Aggregator, Check, Dataset, DatasetId, Op, Round, Save, Sink, SortOrder};
 use crate::record::RecordRef;
 
 /// Deepest chain of datasets one dataset may depend on, counting each
@@ -83,7 +83,10 @@ const OPERATORS: &[Sig] = &[
     sig("join", &["other", "partitions"], 1, true, "join(other) or join(other, partitions)"),
     sig("left_join", &["other", "partitions"], 1, true, "left_join(other) or left_join(other, partitions)"),
     sig("distinct", &["partitions"], 0, true, "distinct() or distinct(partitions)"),
-    sig("sort_by_key", &["partitions"], 0, true, "sort_by_key() or sort_by_key(partitions)"),
+    sig("sort_by_key", &["partitions", "numeric", "descending"], 0, true, "sort_by_key(), sort_by_key(partitions) or sort_by_key(partitions, numeric=true, descending=true)"),
+    sig("sort_by", &["expr", "numeric", "descending", "partitions"], 1, true, "sort_by(expr) or sort_by(expr, numeric=true, descending=true, partitions=N)"),
+    sig("take", &["n"], 1, false, "take(n)"),
+    sig("count", &[], 0, false, "count()"),
     sig("union", &["other"], 1, false, "union(other)"),
     sig("cache", &[], 0, false, "cache()"),
     sig("persist", &[], 0, false, "persist()"),
@@ -546,6 +549,9 @@ impl<'s> Graph<'s> {
             };
             return self.push(op, true, syn.span);
         }
+        if name.starts_with("sort_by") {
+            no_ascending(name, args)?;
+        }
         let slots = bind_args(sig, args, syn.span)?;
         let keyed = self.datasets[input].keyed;
         let partitions =
@@ -629,19 +635,49 @@ impl<'s> Graph<'s> {
             ),
             "sort_by_key" => {
                 self.need_keyed(input, name, syn.span)?;
-                (
-                    Op::SortByKey {
-                        input,
-                        partitions: partitions(self, 0)?,
-                    },
-                    true,
-                )
+                named_after(sig, args, 1)?;
+                let order = self.sort_order(name, slots[1], slots[2])?;
+                let partitions = partitions(self, 0)?;
+                let op = Op::SortByKey {
+                    input,
+                    partitions,
+                    order,
+                };
+                (op, true)
             }
             // Caching a cached dataset keeps it once.
             "cache" | "persist" if matches!(self.datasets[input].op, Op::Cache { .. }) => {
                 return Ok(input)
             }
             "cache" | "persist" => (Op::Cache { input }, keyed),
+            "sort_by" => {
+                named_after(sig, args, 1)?;
+                let order = self.sort_order(name, slots[1], slots[2])?;
+                let expr_syn = slots[0].unwrap_or(syn);
+                let (expr, ty) = self.record_expr(expr_syn, input)?;
+                if order.numeric && matches!(ty, Ty::Bool | Ty::List) {
+                    return Err(JobError::at(
+                        first_span(expr_syn),
+                        format!(
+                            "`sort_by(numeric=true)` sorts by a number, but this is {}",
+                            ty.article()
+                        ),
+                    ));
+                }
+                let partitions = partitions(self, 3)?;
+                let op = Op::SortBy {
+                    input,
+                    expr,
+                    order,
+                    partitions,
+                };
+                (op, keyed)
+            }
+            "take" => {
+                let n = self.const_whole(slots[0], "the count of `take`")?;
+                (Op::Take { input, n }, keyed)
+            }
+            "count" => (Op::Count { input }, false),
             _ => {
                 let right = self.dataset(slots[0].unwrap_or(syn))?;
                 let both = keyed && self.datasets[right].keyed;
@@ -904,6 +940,55 @@ impl<'s> Graph<'s> {
         }
     }
 
+    /// The order of `sort_by_key` or `sort_by`, from its `numeric` and
+    /// `descending` flags (both false by default).
+    fn sort_order(
+        &self,
+        op: &str,
+        numeric: Option<&Syn>,
+        descending: Option<&Syn>,
+    ) -> Result<SortOrder, JobError> {
+        let flag = |slot: Option<&Syn>, what: &str| match slot {
+            Some(s) => self.const_bool(s, &format!("the `{what}` flag of `{op}`")),
+            None => Ok(false),
+        };
+        Ok(SortOrder {
+            numeric: flag(numeric, "numeric")?,
+            descending: flag(descending, "descending")?,
+        })
+    }
+
+    /// A required count that may be 0 (`take`'s): a whole number up to
+    /// the largest 64-bit integer.
+    fn const_whole(&self, slot: Option<&Syn>, what: &str) -> Result<u64, JobError> {
+        let Some(syn) = slot else {
+            return Err(JobError::at(
+                Span { line: 1, col: 1 },
+                format!("{what} is missing"),
+            ));
+        };
+        let value = self.constant(syn, what)?;
+        let n = match &value {
+            Value::Int(n) => Some(*n),
+            Value::Str(s) => match parse_number(s) {
+                Some(Num::Int(n)) => Some(n),
+                _ => None,
+            },
+            _ => None,
+        };
+        match n.and_then(|n| u64::try_from(n).ok()) {
+            Some(n) => Ok(n),
+            None => Err(JobError::at(
+                first_span(syn),
+                format!(
+                    "{what} must be a whole number from 0 to {}, got {}",
+                    i64::MAX,
+                    value.describe()
+                ),
+            )),
+        }
+    }
+
     /// An optional count (partitions, splits): a whole number from 1 up.
     fn opt_count(&self, slot: Option<&Syn>, what: &str) -> Result<Option<u32>, JobError> {
         let Some(syn) = slot else {
@@ -930,6 +1015,43 @@ impl<'s> Graph<'s> {
             )),
         }
     }
+}
+
+/// Spark's sorts take `ascending=False`; here it is `descending=true`.
+fn no_ascending(op: &str, args: &[Arg]) -> Result<(), JobError> {
+    match args.iter().find_map(|a| a.name.as_ref().filter(|(n, _)| n == "ascending")) {
+        Some((_, span)) => Err(JobError::at(
+            *span,
+            format!("`{op}` has no argument named `ascending`: write `descending=true` for the reverse order (Spark's `ascending=False`)"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Refuses a positional argument past the first `positional` of `sig`'s
+/// parameters: those (flags such as `numeric`) must be given by name, so
+/// that `sort_by_key(4, true)` cannot be read two ways.
+fn named_after(sig: &Sig, args: &[Arg], positional: usize) -> Result<(), JobError> {
+    let given = args.iter().take_while(|a| a.name.is_none()).count();
+    if given <= positional {
+        return Ok(());
+    }
+    let first: Vec<String> = sig
+        .params
+        .iter()
+        .take(positional)
+        .map(|p| format!("`{p}`"))
+        .collect();
+    let param = sig.params.get(positional).copied().unwrap_or("argument");
+    Err(JobError::at(
+        first_span(&args[positional].value),
+        format!(
+            "only the {} of `{}` may be given by position; name the others, e.g. `{param}=...` (usage: {})",
+            first.join(", "),
+            sig.name,
+            sig.usage
+        ),
+    ))
 }
 
 /// Matches `args` to `sig`'s parameters: positional ones in order, then

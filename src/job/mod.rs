@@ -218,9 +218,30 @@ pub enum Op {
         input: DatasetId,
         partitions: Option<u32>,
     },
+    /// By key (`order.numeric`: as numbers), then by value bytes; with
+    /// `order.descending` the keys are reversed, not the ties.
     SortByKey {
         input: DatasetId,
         partitions: Option<u32>,
+        order: SortOrder,
+    },
+    /// The records, unchanged, in the order of `expr`'s value (as text or,
+    /// with `order.numeric`, as a number), ties by the record's bytes.
+    SortBy {
+        input: DatasetId,
+        expr: Expr,
+        order: SortOrder,
+        partitions: Option<u32>,
+    },
+    /// The first `n` records in the input's order (part 0 first, then the
+    /// position in the part), as one partition.
+    Take {
+        input: DatasetId,
+        n: u64,
+    },
+    /// One plain line: the number of records of `input`, in decimal.
+    Count {
+        input: DatasetId,
     },
     Union {
         left: DatasetId,
@@ -242,6 +263,17 @@ pub struct Column {
     pub name: String,
     /// Where it is first named, for the error when a header lacks it.
     pub span: Span,
+}
+
+/// The order of a sort: of keys (`sort_by_key`) or of an expression's
+/// values (`sort_by`). The default is by bytes, ascending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SortOrder {
+    /// Compare as numbers, read as expressions read them (`parse_number`),
+    /// not as bytes (`numeric=true`).
+    pub numeric: bool,
+    /// Largest first (`descending=true`).
+    pub descending: bool,
 }
 
 /// How `reduce_by_key` combines the values of one key.
@@ -270,7 +302,10 @@ impl Op {
             | Op::ReduceByKey { input, .. }
             | Op::GroupByKey { input, .. }
             | Op::Distinct { input, .. }
-            | Op::SortByKey { input, .. } => vec![*input],
+            | Op::SortByKey { input, .. }
+            | Op::SortBy { input, .. }
+            | Op::Take { input, .. }
+            | Op::Count { input } => vec![*input],
             Op::Join { left, right, .. }
             | Op::LeftJoin { left, right, .. }
             | Op::Union { left, right } => vec![*left, *right],
@@ -292,6 +327,9 @@ impl Op {
             Op::LeftJoin { .. } => "left_join",
             Op::Distinct { .. } => "distinct",
             Op::SortByKey { .. } => "sort_by_key",
+            Op::SortBy { .. } => "sort_by",
+            Op::Take { .. } => "take",
+            Op::Count { .. } => "count",
             Op::Union { .. } => "union",
             Op::Cache { .. } => "cache",
         }
@@ -308,6 +346,9 @@ impl Op {
                 | Op::LeftJoin { .. }
                 | Op::Distinct { .. }
                 | Op::SortByKey { .. }
+                | Op::SortBy { .. }
+                | Op::Take { .. }
+                | Op::Count { .. }
         )
     }
 }

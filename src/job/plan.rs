@@ -4,13 +4,15 @@
 //! A chain of narrow operators (filter, map, flat_map, pipe, union) needs no
 //! data from other partitions, so it runs pipelined inside one task, record
 //! by record. A wide operator (reduce_by_key, group_by_key, join, left_join,
-//! distinct, sort_by_key) needs every record of a key in one place: the
-//! planner cuts the graph there, and at a `cache()`, whose partitions the
-//! workers keep for every later stage to read. The stage before the cut ends in a shuffle
+//! distinct, sort_by_key, sort_by, take, count) needs records brought
+//! together from every partition (those of a key, or all): the planner
+//! cuts the graph there, and at a `cache()`, whose partitions the workers
+//! keep for every later stage to read. The stage before the cut ends in a shuffle
 //! write (each task hash-partitions its records into one file per task, one
 //! block range per reduce partition); the stage after it starts by reading
-//! its partition from every map task. `sort_by_key` adds a sampling stage
-//! first, so its shuffle can partition by key ranges.
+//! its partition from every map task. `sort_by_key` and `sort_by` add a
+//! sampling stage first, so their shuffle can partition by key ranges;
+//! `take` and `count` shuffle into one partition.
 //!
 //! ```text
 //!   read_text > flat_map > map  ==shuffle 0==>  reduce_by_key > save
@@ -23,7 +25,7 @@
 
 use std::collections::HashMap;
 
-use crate::job::{Aggregator, DatasetId, Job, Op, Round, Sink};
+use crate::job::{Aggregator, DatasetId, Job, Op, Round, Sink, SortOrder};
 
 pub type StageId = u32;
 pub type ShuffleId = u32;
@@ -87,7 +89,8 @@ pub struct ShufflePlan {
     pub partitions: u32,
     pub partitioner: Partitioner,
     /// What the map side does with its records before they are shuffled,
-    /// if anything (`group_by_key`, `join` and `sort_by_key` shuffle each).
+    /// if anything (`group_by_key`, `join` and a default `sort_by_key`
+    /// shuffle each as it is).
     pub combine: Option<Combine>,
     /// `distinct` partitions by the whole record, and a cache keeps lines
     /// as well as pairs; the others partition by key.
@@ -96,8 +99,9 @@ pub struct ShufflePlan {
     pub map_stage: StageId,
 }
 
-/// A map-side combine: how a map task shrinks its records before the
-/// shuffle, so that fewer cross the network.
+/// What a map task does to its records before the shuffle: shrink them
+/// (a map-side combine, so that fewer cross the network), or give them a
+/// key whose bytes sort in the order the reduce side needs.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Combine {
     /// `reduce_by_key`: fold each key's values with these aggregators; one
@@ -105,6 +109,17 @@ pub enum Combine {
     Aggregate(Vec<Aggregator>),
     /// `distinct`: drop repeated records; one copy of each leaves the task.
     Distinct,
+    /// `sort_by_key` in an order other than key bytes ascending: each key
+    /// is sent as bytes that sort in that order (`storage::sortkey`).
+    SortKey(SortOrder),
+    /// `sort_by`: each record is sent keyed by its sort expression's value
+    /// in this order, followed by the record itself.
+    SortBy(SortOrder),
+    /// `take(n)`: only the task's first `n` records leave it, keyed by
+    /// their position (task, then place in the task).
+    Take(u64),
+    /// `count()`: one record leaves the task, its number of records.
+    Count,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -296,7 +311,23 @@ impl Planner<'_> {
                 Partitioner::Hash,
                 true,
             ),
-            Op::SortByKey { partitions, .. } => (*partitions, None, Partitioner::Range, false),
+            Op::SortByKey {
+                partitions, order, ..
+            } => {
+                let rekey = (*order != SortOrder::default()).then_some(Combine::SortKey(*order));
+                (*partitions, rekey, Partitioner::Range, false)
+            }
+            Op::SortBy {
+                partitions, order, ..
+            } => (
+                *partitions,
+                Some(Combine::SortBy(*order)),
+                Partitioner::Range,
+                false,
+            ),
+            // One reduce partition gathers what every map task sends.
+            Op::Take { n, .. } => (Some(1), Some(Combine::Take(*n)), Partitioner::Hash, false),
+            Op::Count { .. } => (Some(1), Some(Combine::Count), Partitioner::Hash, false),
             Op::Cache { .. } => (Some(1), None, Partitioner::Cache, true),
             other => return Err(format!("`{}` is not a wide operator", other.name())),
         };
@@ -456,6 +487,56 @@ mod tests {
         assert_eq!(p.stages[4].parents, vec![3]);
         assert_eq!(p.shuffles[0].partitioner, Partitioner::Range);
         assert_eq!(p.shuffles_of(p.shuffles[1].wide).len(), 2);
+    }
+
+    #[test]
+    fn sort_orders_key_on_the_map_side_and_take_and_count_gather_in_one_partition() {
+        let j = job("w = read_text(\"a\").map($1, $2)\nw.sort_by_key(numeric=true, descending=true).save(\"o1\")\nw.sort_by($value, partitions=3).take(5).save(\"o2\")\nw.count().save(\"o3\")\n");
+        let p = plan(&j, 4).unwrap();
+        let ops: Vec<&str> = p.stages.iter().map(|s| s.ops.as_str()).collect();
+        assert_eq!(
+            ops,
+            [
+                "read_text > map > sample for shuffle 0",
+                "read_text > map > shuffle 0",
+                "sort_by_key > save",
+                "read_text > map > sample for shuffle 2",
+                "read_text > map > shuffle 2",
+                "sort_by > shuffle 1",
+                "take > save",
+                "read_text > map > shuffle 3",
+                "count > save",
+            ]
+        );
+        let shape: Vec<_> = p
+            .shuffles
+            .iter()
+            .map(|s| (s.partitions, s.partitioner, s.combine.clone()))
+            .collect();
+        let order = |numeric, descending| SortOrder {
+            numeric,
+            descending,
+        };
+        assert_eq!(
+            shape,
+            [
+                (
+                    4,
+                    Partitioner::Range,
+                    Some(Combine::SortKey(order(true, true)))
+                ),
+                (1, Partitioner::Hash, Some(Combine::Take(5))),
+                (
+                    3,
+                    Partitioner::Range,
+                    Some(Combine::SortBy(order(false, false)))
+                ),
+                (1, Partitioner::Hash, Some(Combine::Count)),
+            ]
+        );
+        // `take` reads the sorted partitions in order: one task per partition.
+        assert_eq!(p.partitions_of(p.shuffles[1].wide), 1);
+        assert_eq!(p.stages[5].parents, vec![4]);
     }
 
     #[test]

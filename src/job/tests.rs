@@ -73,9 +73,18 @@ fn summary(job: &Job) -> Vec<String> {
                 Op::GroupByKey { partitions, .. }
                 | Op::Join { partitions, .. }
                 | Op::LeftJoin { partitions, .. }
-                | Op::Distinct { partitions, .. }
-                | Op::SortByKey { partitions, .. } => format!(" {partitions:?}"),
-                Op::Union { .. } => String::new(),
+                | Op::Distinct { partitions, .. } => format!(" {partitions:?}"),
+                Op::SortByKey {
+                    partitions, order, ..
+                } => format!(" {partitions:?}{}", order_text(order)),
+                Op::SortBy {
+                    expr,
+                    order,
+                    partitions,
+                    ..
+                } => format!(" `{}` {partitions:?}{}", expr.text(), order_text(order)),
+                Op::Take { n, .. } => format!(" {n}"),
+                Op::Count { .. } | Op::Union { .. } => String::new(),
             };
             let keyed = if d.keyed { " keyed" } else { "" };
             format!(
@@ -85,6 +94,18 @@ fn summary(job: &Job) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// A sort order as `summary` shows it: nothing for the default.
+fn order_text(order: &SortOrder) -> String {
+    let mut text = String::new();
+    if order.numeric {
+        text.push_str(" numeric");
+    }
+    if order.descending {
+        text.push_str(" descending");
+    }
+    text
 }
 
 #[test]
@@ -306,6 +327,8 @@ fn every_job_file_parses_with_its_defaults() {
         "indexer.job",
         "sort.job",
         "movielens.job",
+        "sort_numbers.job",
+        "top_words.job",
     ] {
         assert!(names.iter().any(|n| n == expected), "{expected} missing");
     }
@@ -417,6 +440,167 @@ fn every_job_file_parses_with_its_defaults() {
         ])
     );
     assert_eq!(saves, strings(&["2 -> out/sort"]));
+
+    let (params, datasets, saves) = shape(
+        "jobs/sort_numbers.job",
+        include_str!("../../jobs/sort_numbers.job"),
+    );
+    assert_eq!(
+        params,
+        strings(&["input=data/numbers.txt", "output=out/sort_numbers"])
+    );
+    assert_eq!(
+        datasets,
+        strings(&[
+            "0 _=read_text() data/numbers.txt None",
+            "1 _=flat_map(0) `split($0)`",
+            "2 _=map(1) `int($0)`",
+            "3 _=sort_by(2) `$0` None numeric",
+        ])
+    );
+    assert_eq!(saves, strings(&["3 -> out/sort_numbers"]));
+
+    let (params, datasets, saves) = shape(
+        "jobs/top_words.job",
+        include_str!("../../jobs/top_words.job"),
+    );
+    assert_eq!(
+        params,
+        strings(&["input=data/words.txt", "n=10", "output=out/top_words"])
+    );
+    assert_eq!(
+        datasets,
+        strings(&[
+            "0 _=read_text() data/words.txt None",
+            "1 _=flat_map(0) `split($0)`",
+            "2 _=map(1) `$0` `1` keyed",
+            "3 counts=reduce_by_key(2) Sum None keyed",
+            "4 _=map(3) `$value` `$key` keyed",
+            "5 _=sort_by_key(4) None numeric descending keyed",
+            "6 _=take(5) 10 keyed",
+            "7 _=map(6) `$value` `$key` keyed",
+        ])
+    );
+    assert_eq!(saves, strings(&["7 -> out/top_words"]));
+}
+
+/// `sort_by_key`'s orders, `sort_by`, `take` and `count`: what they make,
+/// and the mistakes each refuses, where they are.
+#[test]
+fn sorts_take_and_count() {
+    let job = parse_ok(
+        "param parts = 3\nparam desc = \"true\"\npairs = read_text(\"a\").map($1, $2)\n\
+         pairs.sort_by_key(parts, numeric=true, descending=desc).save(\"o1\")\n\
+         pairs.sort_by_key(descending=true).save(\"o2\")\n\
+         read_text(\"a\").sort_by(len($0), numeric=true, descending=false, partitions=2).take(\"5\").save(\"o3\")\n\
+         pairs.sort_by($value).count().save(\"o4\")\n\
+         pairs.take(0).count().map(concat(\"n=\", $0)).save(\"o5\")\n",
+    );
+    assert_eq!(
+        summary(&job),
+        [
+            "0 _=read_text() a None",
+            "1 pairs=map(0) `$1` `$2` keyed",
+            "2 _=sort_by_key(1) Some(3) numeric descending keyed",
+            "3 _=sort_by_key(1) None descending keyed",
+            "4 _=read_text() a None",
+            "5 _=sort_by(4) `len($0)` Some(2) numeric",
+            "6 _=take(5) 5",
+            "7 _=sort_by(1) `$value` None keyed",
+            "8 _=count(7)",
+            "9 _=take(1) 0 keyed",
+            "10 _=count(9)",
+            "11 _=map(10) `concat(\"n=\", $0)`",
+        ]
+    );
+    let errors = [
+        (
+            "read_text(\"x\").sort_by_key().save(\"o\")",
+            "t.job:1:16: error: `sort_by_key` needs key-value pairs, but its input has plain lines (make pairs with `map(key, value)`)",
+        ),
+        (
+            "read_text(\"x\").map($1, 1).sort_by_key(2, true).save(\"o\")",
+            "t.job:1:42: error: only the `partitions` of `sort_by_key` may be given by position; name the others, e.g. `numeric=...` (usage: sort_by_key(), sort_by_key(partitions) or sort_by_key(partitions, numeric=true, descending=true))",
+        ),
+        (
+            "read_text(\"x\").map($1, 1).sort_by_key(numeric=1).save(\"o\")",
+            "t.job:1:47: error: the `numeric` flag of `sort_by_key` must be true or false, got 1",
+        ),
+        (
+            "read_text(\"x\").map($1, 1).sort_by_key(descending=$1).save(\"o\")",
+            "t.job:1:50: error: `$1` cannot be used in the `descending` flag of `sort_by_key`: it must be a constant (literals, params and functions of them)",
+        ),
+        (
+            "read_text(\"x\").map($1, 1).sort_by_key(ascending=false).save(\"o\")",
+            "t.job:1:39: error: `sort_by_key` has no argument named `ascending`: write `descending=true` for the reverse order (Spark's `ascending=False`)",
+        ),
+        (
+            "read_text(\"x\").sort_by().save(\"o\")",
+            "t.job:1:16: error: `sort_by` takes 1 to 4 arguments, got 0 (usage: sort_by(expr) or sort_by(expr, numeric=true, descending=true, partitions=N))",
+        ),
+        (
+            "read_text(\"x\").sort_by($1, 4).save(\"o\")",
+            "t.job:1:28: error: only the `expr` of `sort_by` may be given by position; name the others, e.g. `numeric=...` (usage: sort_by(expr) or sort_by(expr, numeric=true, descending=true, partitions=N))",
+        ),
+        (
+            "read_text(\"x\").sort_by($1 > 2, numeric=true).save(\"o\")",
+            "t.job:1:24: error: `sort_by(numeric=true)` sorts by a number, but this is a true/false value",
+        ),
+        (
+            "read_text(\"x\").sort_by(split($0), numeric=true).save(\"o\")",
+            "t.job:1:24: error: `sort_by(numeric=true)` sorts by a number, but this is a list",
+        ),
+        (
+            "read_text(\"x\").sort_by($value).save(\"o\")",
+            "t.job:1:24: error: `$value` needs a dataset of key-value pairs (made by `map(key, value)` or a by-key operator); this dataset has plain lines",
+        ),
+        (
+            "read_text(\"x\").sort_by($1, partitions=0).save(\"o\")",
+            "t.job:1:39: error: the partition count of `sort_by` must be a whole number from 1 to 4294967295, got 0",
+        ),
+        (
+            "read_text(\"x\").take(-1).save(\"o\")",
+            "t.job:1:21: error: the count of `take` must be a whole number from 0 to 9223372036854775807, got -1",
+        ),
+        (
+            "read_text(\"x\").take(2.5).save(\"o\")",
+            "t.job:1:21: error: the count of `take` must be a whole number from 0 to 9223372036854775807, got 2.5",
+        ),
+        (
+            "read_text(\"x\").take(len($0)).save(\"o\")",
+            "t.job:1:25: error: `$0` cannot be used in the count of `take`: it must be a constant (literals, params and functions of them)",
+        ),
+        (
+            "read_text(\"x\").take().save(\"o\")",
+            "t.job:1:16: error: `take` takes 1 argument, got 0 (usage: take(n))",
+        ),
+        (
+            "read_text(\"x\").take(n=3).save(\"o\")",
+            "t.job:1:21: error: `take` takes no named arguments (usage: take(n))",
+        ),
+        (
+            "read_text(\"x\").count(1).save(\"o\")",
+            "t.job:1:16: error: `count` takes 0 arguments, got 1 (usage: count())",
+        ),
+        (
+            "read_text(\"x\").count().map($key).save(\"o\")",
+            "t.job:1:28: error: `$key` needs a dataset of key-value pairs (made by `map(key, value)` or a by-key operator); this dataset has plain lines",
+        ),
+        (
+            "read_text(\"x\").cont().save(\"o\")",
+            "t.job:1:16: error: unknown operator `cont` (did you mean `count`?)",
+        ),
+    ];
+    for (src, want) in errors {
+        let e = Job::parse("t.job", src, &BTreeMap::new()).unwrap_err();
+        let first = e.to_string();
+        assert_eq!(first.lines().next(), Some(want), "{src}");
+    }
+    // The whole message, caret and all.
+    assert_eq!(
+        error_of("x = read_text(\"a\")\nx.take(\"many\").save(\"o\")\n", &[]),
+        "jobs/bad.job:2:8: error: the count of `take` must be a whole number from 0 to 9223372036854775807, got \"many\"\n    x.take(\"many\").save(\"o\")\n           ^"
+    );
 }
 
 /// jobs/movielens.job: its params (a contract), and ratings split on `::`.
@@ -1351,7 +1535,7 @@ fn docs_examples_parse() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 10);
+    assert_eq!(checked, 13);
 }
 
 /// Every example in the function table of docs/jobs.md gives what it says.

@@ -15,6 +15,8 @@
 //! * `spill`: a task's spill directory, removed with the task.
 //! * `sort`: the external merge sort (runs, then a k-way merge), and the
 //!   allocator-aware memory estimates the other budgets use.
+//! * `sortkey`: keys rewritten so that their byte order is a numeric or
+//!   descending order, for the sorts that compare only bytes.
 //! * `aggregate/`: the bounded-memory hash aggregator of `reduce_by_key`
 //!   and its map-side combiner, and of `distinct`'s map side (`hash` has
 //!   its table's hasher).
@@ -32,6 +34,7 @@ mod outputs;
 mod runfile;
 pub mod shuffle;
 mod sort;
+pub(crate) mod sortkey;
 mod spill;
 
 pub use aggregate::{hash_table_bytes, DistinctSet, HashAggregator};
