@@ -1728,3 +1728,34 @@ fn loop_errors_name_the_place() {
     // `repeat`, `until` and `max` remain names elsewhere.
     parse_ok("repeat = read_text(\"a\")\nmax = repeat.map($1, 1).reduce_by_key(max)\nmax.save(\"o\")\n");
 }
+
+/// Each job shown in docs/pyspark.md is the job file of `jobs/` it stands
+/// for (comments aside), and parses.
+#[test]
+fn the_pyspark_page_shows_the_jobs_as_they_are() {
+    const PAGE: &str = include_str!("../../docs/pyspark.md");
+    const JOBS: &[(&str, &str)] = &[
+        ("wordcount", include_str!("../../jobs/wordcount.job")),
+        ("sort_numbers", include_str!("../../jobs/sort_numbers.job")),
+        ("pagerank", include_str!("../../jobs/pagerank.job")),
+        ("transitive_closure", include_str!("../../jobs/transitive_closure.job")),
+        ("top_words", include_str!("../../jobs/top_words.job")),
+    ];
+    let bare = |text: &str| -> Vec<String> {
+        text.lines()
+            .map(|l| l.split('#').next().unwrap_or("").trim_end().to_string())
+            .filter(|l| !l.is_empty())
+            .collect()
+    };
+    let mut shown = Vec::new();
+    for block in PAGE.split("```text\n").skip(1) {
+        let code = block.split("```").next().unwrap_or("");
+        parse_ok(code);
+        let (name, _) = JOBS
+            .iter()
+            .find(|(_, job)| bare(job) == bare(code))
+            .unwrap_or_else(|| panic!("no job in jobs/ is this block:\n{code}"));
+        shown.push(*name);
+    }
+    assert_eq!(shown, JOBS.iter().map(|j| j.0).collect::<Vec<_>>());
+}
