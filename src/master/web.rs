@@ -224,13 +224,14 @@ fn job_page(job: &JobReport) -> String {
     b.push_str(
         "<table id=\"stages\"><tr><th>stage</th><th>operators</th><th>tasks</th><th>attempts</th>\
          <th>failed</th><th>records in</th><th>records out</th><th>shuffle written</th>\
-         <th>shuffle read</th><th>spilled</th><th>duration</th></tr>\n",
+         <th>shuffle read</th><th>spilled</th><th>cache hits</th><th>cache misses</th><th>duration</th></tr>\n",
     );
     for s in &job.stages {
         b.push_str(&format!(
             "<tr class=\"stage\"><td class=\"n\">{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td>\
              <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
-             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{:.2} s</td></tr>\n",
+             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
+             <td class=\"n\">{:.2} s</td></tr>\n",
             s.stage,
             html_escape(&s.ops),
             progress(s),
@@ -241,6 +242,8 @@ fn job_page(job: &JobReport) -> String {
             format_size(s.shuffle_write_bytes),
             format_size(s.shuffle_read_bytes),
             format_size(s.spill_bytes),
+            s.cache_hits,
+            s.cache_misses,
             s.duration_ms as f64 / 1000.0
         ));
     }
