@@ -167,6 +167,12 @@ fn pagerank_matches_spark_and_reads_its_cached_links_once() {
     let hits: u64 = report.stages.iter().map(|s| s.cache_hits).sum();
     assert_eq!(hits, readers * u64::from(kept[0].tasks_total), "{text}");
     assert!(report.stages.iter().all(|s| s.cache_misses == 0));
+    let (code, _, body) = http_request(
+        &m.addr,
+        &format!("GET /api/v1/jobs/{id} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+    );
+    assert_eq!(code, 200);
+    assert!(body.contains(&format!("\"cacheHits\":{}", kept[0].tasks_total)), "{body}");
 
     // No round at all: every node with out-links keeps rank 1.0.
     let zero = dir.join("zero");
@@ -184,6 +190,14 @@ fn pagerank_matches_spark_and_reads_its_cached_links_once() {
             .map(|l| field(l, "cache_hits").unwrap().parse::<u64>().unwrap())
             .sum();
         (served >= hits).then_some(())
+    });
+    // And hold nothing once the jobs have ended.
+    wait_for(LIMIT, "the cached data to be dropped", || {
+        let lines = workers(&m.addr);
+        lines
+            .iter()
+            .all(|l| field(l, "cache_memory") == Some("0") && field(l, "cache_disk") == Some("0"))
+            .then_some(())
     });
 }
 
