@@ -149,21 +149,23 @@ fn pagerank_matches_spark_and_reads_its_cached_links_once() {
     for round in 1..=10 {
         assert!(text.contains(&format!("round {round}: ")), "round {round}:\n{text}");
     }
-    // Computed once (`group_by_key > cache`), then read by the first ranks
-    // and by each round's join (`cache > shuffle N`), every partition each
-    // time, from the cache.
+    // Computed once (`group_by_key > cache`), then read from the cache, each
+    // partition once, by one stage whose scan feeds the first ranks and
+    // every round's join (`cache > {shuffle 1, ..., map > shuffle 32}`).
     let report = Client::connect(&m.addr, LIMIT, None)
         .unwrap()
         .job(id.parse().unwrap())
         .unwrap();
     let kept: Vec<_> = report.stages.iter().filter(|s| s.ops.ends_with("> cache")).collect();
     assert_eq!(kept.len(), 1, "{text}");
-    let readers = report
+    let readers: Vec<_> = report
         .stages
         .iter()
         .filter(|s| s.ops.split(": ").last().unwrap().starts_with("cache >"))
-        .count() as u64;
-    assert_eq!(readers, 11, "{text}");
+        .collect();
+    assert_eq!(readers.len(), 1, "{text}");
+    assert_eq!(readers[0].ops.matches("shuffle").count(), 11, "{text}");
+    let readers = readers.len() as u64;
     let hits: u64 = report.stages.iter().map(|s| s.cache_hits).sum();
     assert_eq!(hits, readers * u64::from(kept[0].tasks_total), "{text}");
     assert!(report.stages.iter().all(|s| s.cache_misses == 0));
@@ -215,24 +217,50 @@ fn pagerank_survives_a_worker_killed_between_its_rounds() {
         ("iterations", "6"),
     ];
     let id = start(&m.addr, "pagerank.job", &params);
-    // Once the cache is filled, while stages that read it still run: the
-    // killed worker holds cached partitions that are still needed.
-    wait_for(LIMIT, "the cache to be filled", || {
+    // In the middle of the rounds: once round 3 is done.
+    wait_for(LIMIT, "round 3 to be done", || {
         let s = status(&m.addr, &id);
         assert_eq!(s.state, "RUNNING", "the job ended before the kill:\n{}", s.text);
         let rows = stage_rows(&s.text);
-        let filled = rows.iter().any(|(ops, done, total)| ops.ends_with("> cache") && done == total);
-        let reading = rows
-            .iter()
-            .filter(|(ops, done, total)| ops.starts_with("cache >") && done < total)
-            .count();
-        (filled && reading >= 3).then_some(())
+        rows.iter()
+            .any(|(ops, done, total)| ops.starts_with("round 3: reduce_by_key") && done == total)
+            .then_some(())
     });
     w[0].kill();
     let s = wait_end(&m.addr, &id, LIMIT);
     assert_eq!(s.state, "SUCCEEDED", "{}\n{}", s.error, s.text);
     check_ranks(&output_lines(&out), &pagerank(&lines, 6));
-    let report = Client::connect(&m.addr, LIMIT, None).unwrap().job(id.parse().unwrap()).unwrap();
+}
+
+#[test]
+fn cached_partitions_lost_with_their_worker_are_computed_again_from_their_lineage() {
+    let slow = ["--slots", "1", "--slow-probability", "1", "--slow-ms", "30"];
+    let (m, mut w) = cluster(3, &[], &slow);
+    let dir = temp_dir("closure-kill");
+    let input = dir.join("edges.txt");
+    // A long chain: one round per link, each reading the paths the round
+    // before cached.
+    let mut lines: Vec<String> = (0..10).map(|i| format!("n{i} n{}", i + 1)).collect();
+    lines.extend(graph(&dir.join("r.txt"), 20, 30, 5));
+    fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let out = dir.join("out");
+    let params = [("edges", path(&input)), ("output", path(&out))];
+    let id = start(&m.addr, "transitive_closure.job", &params);
+    // Rounds are planned one at a time: once round 3 runs, round 2's cached
+    // paths are still to be read.
+    wait_for(LIMIT, "round 3 to start", || {
+        let s = status(&m.addr, &id);
+        assert_eq!(s.state, "RUNNING", "the job ended before the kill:\n{}", s.text);
+        s.text.contains("round 3: ").then_some(())
+    });
+    w[0].kill();
+    let s = wait_end(&m.addr, &id, LIMIT);
+    assert_eq!(s.state, "SUCCEEDED", "{}\n{}", s.error, s.text);
+    assert_eq!(sorted(output_lines(&out)), closure(&lines));
+    let report = Client::connect(&m.addr, LIMIT, None)
+        .unwrap()
+        .job(id.parse().unwrap())
+        .unwrap();
     let lost: u64 = report.stages.iter().map(|s| s.cache_misses).sum();
     assert!(lost > 0, "the killed worker's cached partitions were computed again:\n{}", s.text);
 }

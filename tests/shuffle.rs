@@ -589,31 +589,25 @@ fn distinct_drops_repeats_on_the_map_side_even_when_it_spills() {
                 assert!(recs.windows(2).all(|w| w[0] < w[1]), "{out} part {part}");
             }
         }
-        // What each map stage shuffled: at most one copy of a distinct
-        // record per map task (it was every input record before).
+        // What the map stage shuffled: at most one copy of a distinct record
+        // per map task and output (it was every input record before). The
+        // three share one scan of the input.
         let report = job_report(&m.addr, &id);
-        let map_stage = |tail: &str| {
-            report
-                .stages
-                .iter()
-                .find(|s| s.ops.starts_with(tail))
-                .unwrap_or_else(|| panic!("no stage {tail}: {:?}", report.stages))
-        };
-        for (ops, distinct) in [
-            ("read_text > shuffle", want_lines.len()),
-            ("read_text > map > shuffle", want_pairs.len()),
-            ("read_text > flat_map > shuffle", want_words.len()),
-        ] {
-            let stage = map_stage(ops);
-            let bound = distinct as u64 * u64::from(stage.tasks_total);
-            assert!(stage.tasks_total >= 2, "{stage:?}");
-            assert!(
-                stage.records_out <= bound && stage.records_out < stage.records_in / 5,
-                "{memory}: {ops} shuffled {} records of {} (bound {bound})",
-                stage.records_out,
-                stage.records_in
-            );
-        }
+        let stage = report
+            .stages
+            .iter()
+            .find(|s| s.ops == "read_text > {shuffle 0, map > shuffle 1, flat_map > shuffle 2}")
+            .unwrap_or_else(|| panic!("no shared map stage: {:?}", report.stages));
+        let distinct = want_lines.len() + want_pairs.len() + want_words.len();
+        let bound = distinct as u64 * u64::from(stage.tasks_total);
+        assert!(stage.tasks_total >= 2, "{stage:?}");
+        assert_eq!(stage.records_in, lines.len() as u64, "one scan: {stage:?}");
+        assert!(
+            stage.records_out <= bound && stage.records_out < 3 * stage.records_in / 5,
+            "{memory}: shuffled {} records of {} (bound {bound})",
+            stage.records_out,
+            stage.records_in
+        );
         if memory == "64K" {
             let text = stdout(&client(&["--master", &m.addr, "status", &id]));
             assert!(
@@ -624,4 +618,54 @@ fn distinct_drops_repeats_on_the_map_side_even_when_it_spills() {
             assert!(spilled > 0);
         }
     }
+}
+
+#[test]
+fn one_scan_feeds_several_consumers_and_a_failing_one_names_its_error() {
+    let (m, _w) = cluster(2, &[], &["--slots", "2"]);
+    let dir = temp_dir("shared-scan");
+    let lines: Vec<String> = (0..2000).map(|i| format!("w{} {}", i % 37, i % 5)).collect();
+    fs::write(dir.join("in.txt"), lines.join("\n") + "\n").unwrap();
+    fs::write(
+        dir.join("s.job"),
+        "words = read_text(\"in.txt\").flat_map(split($0))\n\
+         words.save(\"all\")\n\
+         words.map($0, 1).reduce_by_key(sum).save(\"counts\")\n\
+         words.count().save(\"n\")\n",
+    )
+    .unwrap();
+    let run = client_in(Some(&dir), &["--master", &m.addr, "submit", "s.job", "--wait"]);
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let words: Vec<String> = lines
+        .iter()
+        .flat_map(|l| l.split(' ').map(str::to_string))
+        .collect();
+    assert_eq!(sorted(output_lines(&dir.join("all"))), sorted(words.clone()));
+    assert_eq!(sorted(output_lines(&dir.join("counts"))), word_counts(&lines));
+    assert_eq!(output_lines(&dir.join("n")), [words.len().to_string()]);
+    // The file is read, and split into words, by one stage.
+    let id = stdout(&run).lines().next().unwrap().to_string();
+    let report = job_report(&m.addr, &id);
+    let scans: Vec<_> = report.stages.iter().filter(|s| s.ops.starts_with("read_text")).collect();
+    assert_eq!(scans.len(), 1, "{:?}", report.stages);
+    assert_eq!(scans[0].records_in, lines.len() as u64);
+    assert_eq!(scans[0].ops, "read_text > flat_map > {save, map > shuffle 0, shuffle 1}");
+
+    // An output that fails fails the task with its own error, not the
+    // scan's.
+    fs::write(
+        dir.join("bad.job"),
+        "words = read_text(\"in.txt\").flat_map(split($0))\n\
+         words.save(\"all2\")\n\
+         words.map($0, $0).reduce_by_key(sum).save(\"sums\")\n",
+    )
+    .unwrap();
+    let run = client_in(
+        Some(&dir),
+        &["--master", &m.addr, "submit", "bad.job", "--wait"],
+    );
+    assert_eq!(run.status.code(), Some(1));
+    let err = stderr(&run) + &stdout(&run);
+    assert!(err.contains("cannot read \"w"), "{err}");
+    assert!(!err.contains("stopped reading"), "{err}");
 }

@@ -26,7 +26,7 @@ use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::time::Instant;
 
 use crate::exec::chain::{Chain, Sink};
@@ -65,7 +65,8 @@ pub struct TaskResult {
     pub samples: Vec<Pair>,
 }
 
-/// Runs segment `spec.segment` of stage `spec.stage` of `plan`.
+/// Runs segment `spec.segment` of stage `spec.stage` of `plan`, writing
+/// each of the stage's outputs to its place in `dests`.
 ///
 /// `spill_dir` is created for the task's spill files and removed (with
 /// them) when the task ends, whether it succeeds or fails.
@@ -79,7 +80,7 @@ pub fn run(
     plan: &Plan,
     env: &TaskEnv,
     cancel: Arc<AtomicBool>,
-    dest: &Destination,
+    dests: &[Destination],
     spill_dir: PathBuf,
 ) -> Result<TaskResult, Failure> {
     let started = Instant::now();
@@ -88,7 +89,7 @@ pub fn run(
             .map_err(|e| format!("cannot create spill directory {}: {e}", spill_dir.display()))?,
     );
     let counters = Arc::new(Counters::default());
-    let result = run_stage(spec, job, plan, env, &cancel, dest, &spill, &counters);
+    let result = run_stage(spec, job, plan, env, &cancel, dests, &spill, &counters);
     if cancel.load(Ordering::Relaxed) {
         // Whatever broke (a killed pipe child, say), the cause is the cancel.
         return Err(Failure::from("cancelled".to_string()));
@@ -118,7 +119,7 @@ fn run_stage(
     plan: &Plan,
     env: &TaskEnv,
     cancel: &Arc<AtomicBool>,
-    dest: &Destination,
+    dests: &[Destination],
     spill: &Arc<SpillDir>,
     counters: &Arc<Counters>,
 ) -> Result<(TaskMetrics, Vec<Pair>), String> {
@@ -133,8 +134,16 @@ fn run_stage(
     // `input_file()` names the split's file until the records come from
     // somewhere else: a pipe's child process, or the shuffle. `$name`
     // names a field of the file's header until then too.
+    if dests.len() != stage.outputs.len() {
+        return Err(format!(
+            "stage {} has {} outputs, the task was given {} places to write",
+            spec.stage,
+            stage.outputs.len(),
+            dests.len()
+        ));
+    }
     let mut columns = None;
-    let (mut input, mut file) = match segment.input {
+    let (input, file) = match segment.input {
         Input::Source(d) => {
             let mut source = source(spec, job, d, Arc::clone(counters), Arc::clone(cancel))?;
             columns = source.columns.take();
@@ -151,12 +160,205 @@ fn run_stage(
             String::new(),
         ),
     };
+    let cx = Cx {
+        spec,
+        job,
+        plan,
+        env,
+        cancel,
+        spill,
+    };
+    let mut metrics = TaskMetrics::default();
+    if let Input::Cache(_) = segment.input {
+        metrics.cache_hits = 1;
+    }
+    let outputs: Vec<Out<'_>> = stage
+        .outputs
+        .iter()
+        .zip(&segment.pipelines)
+        .zip(dests)
+        .map(|((&output, pipeline), dest)| Out {
+            output,
+            pipeline,
+            dest,
+        })
+        .collect();
+    let (written, samples) = match &outputs[..] {
+        [out] => run_output(&cx, input, file, columns, out)?,
+        _ => tee(&cx, input, file, columns, &outputs)?,
+    };
+    metrics.records_out = written.records_out;
+    metrics.bytes_out = written.bytes_out;
+    metrics.shuffle_write_bytes = written.shuffle_write_bytes;
+    Ok((metrics, samples))
+}
+
+/// What every output of a task shares.
+struct Cx<'a> {
+    spec: &'a TaskSpec,
+    job: &'a Arc<Job>,
+    plan: &'a Plan,
+    env: &'a TaskEnv,
+    cancel: &'a Arc<AtomicBool>,
+    spill: &'a Arc<SpillDir>,
+}
+
+/// One output of a task: where it goes, and the narrow operators that
+/// make its records from the task's input.
+struct Out<'a> {
+    output: Output,
+    pipeline: &'a [DatasetId],
+    dest: &'a Destination,
+}
+
+/// Records in a batch sent from the scan to each output of a task with
+/// several (`tee`).
+const TEE_BATCH: usize = 512;
+
+/// Batches in flight to each output: the scan waits when an output falls
+/// this far behind, so memory stays bounded whatever the input's size.
+const TEE_DEPTH: usize = 4;
+
+/// One scan of the input for several outputs (a stage whose input feeds
+/// several consumers, `plan.rs`'s `share_scans`). The narrow operators
+/// every output begins with run once, here; then each record goes, in
+/// batches over a bounded channel, to one thread per output, which runs the
+/// rest of that output's operators and writes it as a task with that one
+/// output would (`run_output`), with an equal share of the task's memory.
+///
+/// OS idea: `tee(1)` with pipes. Each consumer reads at its own pace; the
+/// bounded channel is the pipe buffer, and a full one blocks the writer.
+fn tee(
+    cx: &Cx<'_>,
+    input: TaskInput,
+    file: String,
+    columns: Option<Vec<u32>>,
+    outputs: &[Out<'_>],
+) -> Result<(TaskMetrics, Vec<Pair>), String> {
+    let shared = common_prefix(outputs.iter().map(|o| o.pipeline));
+    let mut chain = Chain::new(cx.job, &outputs[0].pipeline[..shared], &file)?;
+    if let Some(fields) = &columns {
+        chain.bind_columns(fields);
+    }
+    let mut env = cx.env.clone();
+    env.memory_bytes /= outputs.len();
+    let branch_cx = Cx { env: &env, ..*cx };
+    std::thread::scope(|scope| {
+        let mut senders = Vec::new();
+        let mut branches = Vec::new();
+        for out in outputs {
+            let (tx, rx) = mpsc::sync_channel::<Vec<Record>>(TEE_DEPTH);
+            senders.push(tx);
+            let records: Records = Box::new(rx.into_iter().flatten().map(Ok));
+            let rest = Out {
+                pipeline: &out.pipeline[shared..],
+                ..*out
+            };
+            let (file, branch_cx) = (file.clone(), &branch_cx);
+            let spawned = std::thread::Builder::new()
+                .name("tee".into())
+                .spawn_scoped(scope, move || {
+                    run_output(branch_cx, TaskInput::Records(records), file, None, &rest)
+                })
+                .map_err(|e| format!("starting a thread for an output: {e}"))?;
+            branches.push(spawned);
+        }
+        let mut sink = Tee {
+            senders,
+            batch: Vec::with_capacity(TEE_BATCH),
+        };
+        let scanned = input.drain(&chain, &mut sink).and_then(|()| sink.flush());
+        drop(sink);
+        let mut total = TaskMetrics::default();
+        let mut first_error = None;
+        for branch in branches {
+            match branch.join() {
+                Ok(Ok((m, _))) => {
+                    total.records_out += m.records_out;
+                    total.bytes_out += m.bytes_out;
+                    total.shuffle_write_bytes += m.shuffle_write_bytes;
+                }
+                Ok(Err(e)) => {
+                    first_error.get_or_insert(e);
+                }
+                Err(_) => {
+                    first_error.get_or_insert("an output's thread panicked".to_string());
+                }
+            }
+        }
+        // An output that failed stops the scan: its error is the cause.
+        match (first_error, scanned) {
+            (Some(e), _) | (None, Err(e)) => Err(e),
+            (None, Ok(())) => Ok((total, Vec::new())),
+        }
+    })
+}
+
+/// How many narrow operators all of `pipelines` begin with.
+fn common_prefix<'a>(mut pipelines: impl Iterator<Item = &'a [DatasetId]>) -> usize {
+    let Some(first) = pipelines.next() else {
+        return 0;
+    };
+    pipelines.fold(first.len(), |n, p| {
+        first.iter().zip(p).take(n).take_while(|(a, b)| a == b).count()
+    })
+}
+
+/// The scan's side of `tee`: batches of records, one copy per output.
+struct Tee {
+    senders: Vec<mpsc::SyncSender<Vec<Record>>>,
+    batch: Vec<Record>,
+}
+
+impl Tee {
+    fn flush(&mut self) -> Result<(), String> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(TEE_BATCH));
+        let (last, others) = self.senders.split_last().ok_or("a tee with no outputs")?;
+        for tx in others {
+            tx.send(batch.clone()).map_err(|_| "an output stopped reading".to_string())?;
+        }
+        last.send(batch).map_err(|_| "an output stopped reading".to_string())
+    }
+}
+
+impl Sink for Tee {
+    fn push(&mut self, record: RecordRef<'_>) -> Result<(), String> {
+        self.batch.push(record.to_record());
+        if self.batch.len() == TEE_BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+}
+
+/// Makes and writes one output of a task from its input: its narrow
+/// operators (a `pipe` splices a child process in), then where it goes.
+/// Returns what it wrote (records out, bytes out, shuffle bytes written)
+/// and what goes back to the master (a sample, a digest).
+fn run_output(
+    cx: &Cx<'_>,
+    mut input: TaskInput,
+    mut file: String,
+    mut columns: Option<Vec<u32>>,
+    out: &Out<'_>,
+) -> Result<(TaskMetrics, Vec<Pair>), String> {
+    let Cx {
+        spec,
+        job,
+        plan,
+        env,
+        cancel,
+        spill,
+    } = *cx;
     // A `sort_by` expression over the source's records names its columns too.
     let source_columns = columns.clone();
     // Narrow operators fuse into one chain; a pipe ends the chain before it
     // (whose records its feeder thread pulls) and starts a new one.
     let mut narrow = Vec::new();
-    for &id in &segment.pipeline {
+    for &id in out.pipeline {
         let Some(Op::Pipe { command, .. }) = job.datasets.get(id).map(|d| &d.op) else {
             narrow.push(id);
             continue;
@@ -184,7 +386,7 @@ fn run_stage(
     }
     // A sort in another order than key bytes keys the records for it, for
     // the sample and the shuffle alike.
-    let how = match stage.output {
+    let how = match out.output {
         Output::Shuffle(id) | Output::Sample(id) => {
             let shuffle = plan
                 .shuffles
@@ -195,11 +397,8 @@ fn run_stage(
         Output::Save(_) | Output::Check(_) => None,
     };
     let mut metrics = TaskMetrics::default();
-    if let Input::Cache(_) = segment.input {
-        metrics.cache_hits = 1;
-    }
     let mut samples = Vec::new();
-    match (stage.output, dest) {
+    match (out.output, out.dest) {
         (Output::Save(_), Destination::Part(path)) => {
             (metrics.records_out, metrics.bytes_out) = write_part(input, &chain, path)?;
         }

@@ -107,6 +107,8 @@ pub(crate) struct Built {
     pub checks: Vec<Check>,
     /// The saves and checks in the order they were resolved.
     pub sinks: Vec<Sink>,
+    /// Where in `sinks` each decision of the progress begins.
+    pub phases: Vec<usize>,
 }
 
 /// Builds the checked dataset graph of a parsed job whose params are bound
@@ -205,8 +207,10 @@ pub(crate) fn build(
 
     let mut checks = Vec::new();
     let mut sinks = Vec::new();
+    let mut phases = Vec::new();
     for step in &unrolled.steps {
         match step {
+            Step::Decision => phases.push(sinks.len()),
             Step::Name(name) => {
                 let span = graph.defs.get(name.as_str()).map_or(Span { line: 1, col: 1 }, |d| d.0);
                 graph.resolve(name, span)?;
@@ -242,6 +246,7 @@ pub(crate) fn build(
             saves,
             checks,
             sinks,
+            phases,
         });
     }
 
@@ -269,6 +274,7 @@ pub(crate) fn build(
         saves,
         checks,
         sinks,
+        phases,
     })
 }
 

@@ -115,6 +115,9 @@ pub(crate) enum Step {
     Name(String),
     /// The `save` statement numbered so in the file.
     Save(usize),
+    /// What follows comes from the next decision: the planner never
+    /// changes the stages of the sinks before it (`plan.rs`).
+    Decision,
     /// Loop `repeat`'s condition after round `round` (0: before the first).
     Check {
         repeat: usize,
@@ -459,6 +462,7 @@ fn decide(
                 format!("decision {i} of the job's progress ({d:?}) {why}"),
             )
         };
+        steps.push(Step::Decision);
         let b = d.repeat as usize;
         let info = &mut blocks
             .get_mut(b)

@@ -88,6 +88,9 @@ pub struct Job {
     /// The saves and checks that have their datasets, in the order they
     /// got them: the order the planner plans them in.
     pub sinks: Vec<Sink>,
+    /// Where in `sinks` each of the master's decisions begins: the sinks
+    /// of one decision may share stages, never those of two.
+    pub phases: Vec<usize>,
     /// Every `repeat`, in file order.
     pub loops: Vec<Loop>,
     /// The master's decisions so far about its `repeat until` loops.
@@ -435,6 +438,7 @@ impl Job {
             saves: built.saves,
             checks: built.checks,
             sinks: built.sinks,
+            phases: built.phases,
             loops: unrolled.loops,
             progress: progress.clone(),
             sources,

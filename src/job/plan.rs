@@ -42,13 +42,14 @@ pub enum Input {
     Cache(DatasetId),
 }
 
-/// A run of tasks in a stage that share an input and a pipeline. Most
-/// stages have one segment; `union` makes several.
+/// A run of tasks in a stage that share an input. Most stages have one
+/// segment; `union` makes several.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Segment {
     pub input: Input,
-    /// Narrow operators applied after the input, in order.
-    pub pipeline: Vec<DatasetId>,
+    /// For each of the stage's outputs, in order: the narrow operators
+    /// applied after the input to make its records, in order.
+    pub pipelines: Vec<Vec<DatasetId>>,
 }
 
 /// Where a stage's records go.
@@ -126,7 +127,9 @@ pub enum Combine {
 pub struct StagePlan {
     pub id: StageId,
     pub segments: Vec<Segment>,
-    pub output: Output,
+    /// Where its records go: usually one place; several when one scan of
+    /// its input feeds several consumers (see `share_scans`).
+    pub outputs: Vec<Output>,
     /// Stages that must be complete before this one starts.
     pub parents: Vec<StageId>,
     /// The operator chain for people: `read_text > filter > save`; in a
@@ -135,6 +138,17 @@ pub struct StagePlan {
     /// The loop round it computes, if any: the latest round of the datasets
     /// it computes (or of the check it makes).
     pub round: Option<Round>,
+}
+
+impl StagePlan {
+    /// Its output, when it has one only: a stage that samples, checks or
+    /// writes a sort's range shuffle always has (see `share_scans`).
+    pub fn only(&self) -> Option<Output> {
+        match self.outputs[..] {
+            [one] => Some(one),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -172,10 +186,18 @@ pub fn plan(job: &Job, parallelism: u32) -> Result<Plan, String> {
             shuffles: Vec::new(),
         },
         shuffle_of: HashMap::new(),
+        bodies: Vec::new(),
     };
     // In the order the sinks got their datasets, so that the plan of a
-    // job whose loops have gone further extends this one.
-    for sink in &job.sinks {
+    // job whose loops have gone further extends this one: the stages of
+    // each decision's sinks are added after the others, and share scans
+    // only among themselves.
+    let mut phase_start = 0;
+    for (i, sink) in job.sinks.iter().enumerate() {
+        if job.phases.contains(&i) {
+            planner.share_scans(phase_start);
+            phase_start = planner.plan.stages.len();
+        }
         match *sink {
             Sink::Save(i) => {
                 let dataset = job.saves[i]
@@ -188,7 +210,29 @@ pub fn plan(job: &Job, parallelism: u32) -> Result<Plan, String> {
             }
         }
     }
+    planner.share_scans(phase_start);
     Ok(planner.plan)
+}
+
+/// The operator chains of a stage with several outputs, their common
+/// beginning written once: `read_text > flat_map > {save, map > shuffle 0}`.
+fn shared_ops(bodies: &[String]) -> String {
+    let split: Vec<Vec<&str>> = bodies.iter().map(|b| b.split(" > ").collect()).collect();
+    let shortest = split.iter().map(Vec::len).min().unwrap_or(0);
+    // Each output keeps at least its last step.
+    let common = (0..shortest.saturating_sub(1))
+        .take_while(|&i| split.iter().all(|s| s[i] == split[0][i]))
+        .count();
+    let rests: Vec<String> = split.iter().map(|s| s[common..].join(" > ")).collect();
+    match common {
+        0 => rests.join(" + "),
+        _ => format!("{} > {{{}}}", split[0][..common].join(" > "), rests.join(", ")),
+    }
+}
+
+/// What a stage reads: the input of each of its segments.
+fn inputs(stage: &StagePlan) -> Vec<Input> {
+    stage.segments.iter().map(|s| s.input.clone()).collect()
 }
 
 struct Planner<'a> {
@@ -198,6 +242,8 @@ struct Planner<'a> {
     /// (wide dataset, side) -> shuffle already planned, so a dataset used
     /// twice is shuffled once.
     shuffle_of: HashMap<(DatasetId, usize), ShuffleId>,
+    /// Each stage's operator chain, one per output, without its round.
+    bodies: Vec<Vec<String>>,
 }
 
 impl Planner<'_> {
@@ -209,22 +255,140 @@ impl Planner<'_> {
         parents.dedup();
         let id = self.plan.stages.len() as StageId;
         let round = self.round(&segments, output);
-        let mut ops = self.describe(&segments, output);
-        if let Some(r) = round {
-            ops = match self.job.loops.len() {
-                1 => format!("round {}: {ops}", r.round),
-                _ => format!("loop {} round {}: {ops}", r.repeat + 1, r.round),
-            };
-        }
+        let body = self.describe(&segments, output);
+        let ops = self.with_round(body.clone(), round);
+        self.bodies.push(vec![body]);
         self.plan.stages.push(StagePlan {
             id,
             segments,
-            output,
+            outputs: vec![output],
             parents,
             ops,
             round,
         });
         Ok(id)
+    }
+
+    /// `ops` with the round it computes first, if any.
+    fn with_round(&self, ops: String, round: Option<Round>) -> String {
+        match (round, self.job.loops.len()) {
+            (None, _) => ops,
+            (Some(r), 1) => format!("round {}: {ops}", r.round),
+            (Some(r), _) => format!("loop {} round {}: {ops}", r.repeat + 1, r.round),
+        }
+    }
+
+    /// One scan for several consumers: merges the stages from `first` on
+    /// that read the same inputs (the same splits, or the same partitions
+    /// of the same shuffles) into one stage with several outputs, so that
+    /// `words` saved, counted and deduplicated is read and split once, not
+    /// three times. Two stages are not merged when one waits for the other
+    /// (a sort's map side waits for its sample of the same input), nor
+    /// when either does what a task with several outputs cannot: sample,
+    /// check, write a sort's range shuffle (each needs its own data from the
+    /// master), `take` (which stops reading early) or `pipe`.
+    fn share_scans(&mut self, first: usize) {
+        let n = self.plan.stages.len();
+        // `into[j]`: the stage stage `j` was merged into (itself if none).
+        let mut into: Vec<usize> = (0..n).collect();
+        for j in first..n {
+            if !self.can_share(j) {
+                continue;
+            }
+            let target = (first..j).find(|&i| {
+                into[i] == i
+                    && self.can_share(i)
+                    && inputs(&self.plan.stages[i]) == inputs(&self.plan.stages[j])
+                    && !self.waits_for(j, i, &into)
+                    && !self.waits_for(i, j, &into)
+            });
+            let Some(i) = target else { continue };
+            into[j] = i;
+            let merged = self.plan.stages[j].clone();
+            let stage = &mut self.plan.stages[i];
+            for (mine, theirs) in stage.segments.iter_mut().zip(merged.segments) {
+                mine.pipelines.extend(theirs.pipelines);
+            }
+            stage.outputs.extend(merged.outputs);
+            stage.parents.extend(merged.parents);
+            stage.round = [stage.round, merged.round]
+                .into_iter()
+                .flatten()
+                .max_by_key(|r| (r.repeat, r.round));
+            let round = stage.round;
+            let theirs = std::mem::take(&mut self.bodies[j]);
+            self.bodies[i].extend(theirs);
+            self.plan.stages[i].ops = self.with_round(shared_ops(&self.bodies[i]), round);
+        }
+        if (first..n).all(|j| into[j] == j) {
+            return;
+        }
+        // Number the stages left in order, and point everything at them.
+        let mut new_id = vec![0u32; n];
+        let mut next = 0u32;
+        for j in 0..n {
+            if into[j] == j {
+                new_id[j] = next;
+                next += 1;
+            }
+        }
+        let id_of = |j: usize| new_id[into[j]];
+        let stages = std::mem::take(&mut self.plan.stages);
+        let bodies = std::mem::take(&mut self.bodies);
+        for (j, (mut stage, body)) in stages.into_iter().zip(bodies).enumerate() {
+            if into[j] != j {
+                continue;
+            }
+            self.bodies.push(body);
+            stage.id = id_of(j);
+            let mut parents: Vec<StageId> = stage.parents.iter().map(|&p| id_of(p as usize)).collect();
+            parents.sort_unstable();
+            parents.dedup();
+            stage.parents = parents;
+            self.plan.stages.push(stage);
+        }
+        for shuffle in &mut self.plan.shuffles {
+            shuffle.map_stage = id_of(shuffle.map_stage as usize);
+        }
+    }
+
+    /// May stage `s` share its scan with another?
+    fn can_share(&self, s: usize) -> bool {
+        let stage = &self.plan.stages[s];
+        let outputs_ok = stage.outputs.iter().all(|o| match *o {
+            Output::Save(_) => true,
+            Output::Shuffle(id) => self.plan.shuffles.get(id as usize).is_some_and(|sh| {
+                sh.partitioner != Partitioner::Range && !matches!(sh.combine, Some(Combine::Take(_)))
+            }),
+            Output::Sample(_) | Output::Check(_) => false,
+        });
+        let no_pipe = stage.segments.iter().flat_map(|s| s.pipelines.iter().flatten()).all(|&d| {
+            !matches!(self.job.datasets.get(d).map(|d| &d.op), Some(Op::Pipe { .. }))
+        });
+        outputs_ok && no_pipe
+    }
+
+    /// Does stage `a` wait, directly or not, for stage `b` (each read as
+    /// what it was merged into, whose parents include those of every stage
+    /// merged into it)?
+    fn waits_for(&self, a: usize, b: usize, into: &[usize]) -> bool {
+        let mut todo = vec![a];
+        let mut seen = vec![false; self.plan.stages.len()];
+        while let Some(s) = todo.pop() {
+            let s = into[s];
+            if seen[s] {
+                continue;
+            }
+            seen[s] = true;
+            for &p in &self.plan.stages[s].parents {
+                let p = into[p as usize];
+                if p == into[b] {
+                    return true;
+                }
+                todo.push(p);
+            }
+        }
+        false
     }
 
     /// The segments that compute `dataset` without a shuffle in between;
@@ -243,7 +407,7 @@ impl Planner<'_> {
         Ok(match op {
             Op::ReadText { .. } | Op::ReadCsv { .. } => vec![Segment {
                 input: Input::Source(dataset),
-                pipeline: Vec::new(),
+                pipelines: vec![Vec::new()],
             }],
             Op::Filter { input, .. }
             | Op::Map { input, .. }
@@ -251,7 +415,7 @@ impl Planner<'_> {
             | Op::Pipe { input, .. } => {
                 let mut segments = self.segments(*input, parents)?;
                 for s in &mut segments {
-                    s.pipeline.push(dataset);
+                    s.pipelines[0].push(dataset);
                 }
                 segments
             }
@@ -264,7 +428,7 @@ impl Planner<'_> {
                 parents.push(self.shuffle(dataset, 0, *input)?);
                 vec![Segment {
                     input: Input::Cache(dataset),
-                    pipeline: Vec::new(),
+                    pipelines: vec![Vec::new()],
                 }]
             }
             wide => {
@@ -275,7 +439,7 @@ impl Planner<'_> {
                 }
                 vec![Segment {
                     input: Input::Shuffle(dataset),
-                    pipeline: Vec::new(),
+                    pipelines: vec![Vec::new()],
                 }]
             }
         })
@@ -365,7 +529,7 @@ impl Planner<'_> {
                 let first = match s.input {
                     Input::Source(d) | Input::Shuffle(d) | Input::Cache(d) => d,
                 };
-                std::iter::once(first).chain(s.pipeline.iter().copied())
+                std::iter::once(first).chain(s.pipelines.iter().flatten().copied())
             })
             .filter_map(|d| datasets.get(d).and_then(|d| d.round))
             .collect();
@@ -390,7 +554,7 @@ impl Planner<'_> {
                     }
                 };
                 let mut ops = vec![first];
-                ops.extend(s.pipeline.iter().map(|&d| self.job.datasets[d].op.name()));
+                ops.extend(s.pipelines[0].iter().map(|&d| self.job.datasets[d].op.name()));
                 ops.join(" > ")
             })
             .collect();
@@ -431,7 +595,7 @@ mod tests {
         assert_eq!(p.stages.len(), 1);
         assert!(p.shuffles.is_empty());
         assert_eq!(p.stages[0].ops, "read_text > filter > map > save");
-        assert_eq!(p.stages[0].output, Output::Save(0));
+        assert_eq!(p.stages[0].outputs, [Output::Save(0)]);
     }
 
     #[test]
@@ -551,6 +715,48 @@ mod tests {
             p.stages[0].ops,
             "(read_text > map | read_text > map) > shuffle 0"
         );
-        assert_eq!(p.stages.len(), 3);
+        // Both saves read `c`: one reduce, two outputs.
+        assert_eq!(p.stages.len(), 2);
+        assert_eq!(p.stages[1].outputs, [Output::Save(0), Output::Save(1)]);
+        assert_eq!(
+            p.stages[1].ops,
+            "reduce_by_key > {save, map > save}"
+        );
+    }
+
+    #[test]
+    fn one_scan_feeds_every_consumer_that_can_share_it() {
+        let j = job(
+            "words = read_text(\"a\").flat_map(split($0))\n\
+             words.save(\"all\")\n\
+             words.map($0, 1).reduce_by_key(sum).save(\"counts\")\n\
+             words.distinct().save(\"distinct\")\n\
+             words.map($0, \"\").sort_by_key().save(\"sorted\")\n\
+             words.pipe(\"cat\").save(\"piped\")\n",
+        );
+        let p = plan(&j, 2).unwrap();
+        let ops: Vec<&str> = p.stages.iter().map(|s| s.ops.as_str()).collect();
+        assert_eq!(
+            ops,
+            [
+                "read_text > flat_map > {save, map > shuffle 0, shuffle 1}",
+                "reduce_by_key > save",
+                "distinct > save",
+                "read_text > flat_map > map > sample for shuffle 2",
+                "read_text > flat_map > map > shuffle 2",
+                "sort_by_key > save",
+                "read_text > flat_map > pipe > save",
+            ]
+        );
+        assert_eq!(
+            p.stages[0].outputs,
+            [Output::Save(0), Output::Shuffle(0), Output::Shuffle(1)]
+        );
+        assert_eq!(p.stages[0].segments[0].pipelines.len(), 3);
+        // Stage numbers, parents and map stages follow the merge.
+        assert_eq!(p.stages.iter().map(|s| s.id).collect::<Vec<_>>(), [0, 1, 2, 3, 4, 5, 6]);
+        assert_eq!((p.stages[1].parents.clone(), p.stages[2].parents.clone()), (vec![0], vec![0]));
+        assert_eq!(p.stages[4].parents, vec![3]);
+        assert_eq!(p.shuffles.iter().map(|s| s.map_stage).collect::<Vec<_>>(), [0, 0, 4]);
     }
 }

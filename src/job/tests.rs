@@ -1535,7 +1535,7 @@ fn docs_examples_parse() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 13);
+    assert_eq!(checked, 14);
 }
 
 /// Every example in the function table of docs/jobs.md gives what it says.

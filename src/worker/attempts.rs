@@ -50,7 +50,8 @@ struct Attempt {
     job_id: u64,
     phase: Phase,
     cancel: Arc<AtomicBool>,
-    kind: AttemptKind,
+    /// One per output of its stage (several when one scan feeds several).
+    kinds: Vec<AttemptKind>,
 }
 
 /// Where an attempt's output goes, by its stage's output.
@@ -201,8 +202,8 @@ impl Tasks {
             Ok(parsed) => parsed,
             Err(error) => return self.link.send(Message::TaskFailed { attempt, error }),
         };
-        let kind = match self.kind(&spec, &job, &plan) {
-            Ok(kind) => kind,
+        let kinds = match self.kinds(&spec, &job, &plan) {
+            Ok(kinds) => kinds,
             Err(error) => return self.link.send(Message::TaskFailed { attempt, error }),
         };
         let cancel = Arc::new(AtomicBool::new(false));
@@ -212,7 +213,7 @@ impl Tasks {
                 job_id: spec.job_id,
                 phase: Phase::Running,
                 cancel: Arc::clone(&cancel),
-                kind: kind.clone(),
+                kinds: kinds.clone(),
             },
         );
         event!(
@@ -237,17 +238,32 @@ impl Tasks {
         let tasks = Arc::clone(self);
         let (job, plan) = (Arc::new(job), Arc::new(plan));
         self.pool
-            .execute(move || tasks.execute(&spec, &job, &plan, &kind, cancel, fault));
+            .execute(move || tasks.execute(&spec, &job, &plan, &kinds, cancel, fault));
     }
 
-    /// Where attempt `spec` writes, from its stage's output.
-    fn kind(&self, spec: &TaskSpec, job: &Job, plan: &Plan) -> Result<AttemptKind, String> {
+    /// Where attempt `spec` writes, from its stage's outputs.
+    fn kinds(&self, spec: &TaskSpec, job: &Job, plan: &Plan) -> Result<Vec<AttemptKind>, String> {
         let stage = plan
             .stages
             .get(spec.stage as usize)
             .ok_or_else(|| format!("the job has no stage {}", spec.stage))?;
+        stage
+            .outputs
+            .iter()
+            .map(|&output| self.kind(spec, job, plan, output))
+            .collect()
+    }
+
+    /// Where attempt `spec` writes `output`.
+    fn kind(
+        &self,
+        spec: &TaskSpec,
+        job: &Job,
+        plan: &Plan,
+        output: Output,
+    ) -> Result<AttemptKind, String> {
         let attempt = spec.attempt;
-        Ok(match stage.output {
+        Ok(match output {
             Output::Save(save) => {
                 let out = Path::new(&job.saves.get(save).ok_or("no such save")?.path);
                 let part = format!("part-{:05}", spec.task);
@@ -286,7 +302,7 @@ impl Tasks {
         spec: &TaskSpec,
         job: &Arc<Job>,
         plan: &Plan,
-        kind: &AttemptKind,
+        kinds: &[AttemptKind],
         cancel: Arc<AtomicBool>,
         fault: Fault,
     ) {
@@ -308,7 +324,7 @@ impl Tasks {
             plan,
             &env,
             Arc::clone(&cancel),
-            &kind.destination(),
+            &kinds.iter().map(AttemptKind::destination).collect::<Vec<_>>(),
             spill_dir,
         );
         match fault {
@@ -377,7 +393,7 @@ impl Tasks {
                 });
             }
             Err(Failure { error, fetch }) => {
-                kind.discard();
+                kinds.iter().for_each(AttemptKind::discard);
                 event!(
                     Warn,
                     "worker",
@@ -414,7 +430,24 @@ impl Tasks {
             let error = format!("attempt {attempt} had not finished");
             return self.link.send(Message::TaskFailed { attempt, error });
         }
-        match &a.kind {
+        for kind in &a.kinds {
+            if let Err(error) = self.commit_one(attempt, a.job_id, kind) {
+                return self.link.send(Message::TaskFailed { attempt, error });
+            }
+        }
+        event!(
+            Info,
+            "worker",
+            "task_committed",
+            job = a.job_id,
+            attempt = attempt
+        );
+        self.link.send(Message::TaskCommitted { attempt });
+    }
+
+    /// Commits one output of an attempt.
+    fn commit_one(&self, attempt: u64, job_id: u64, kind: &AttemptKind) -> Result<(), String> {
+        match kind {
             AttemptKind::Part {
                 temp_dir,
                 temp_file,
@@ -436,13 +469,12 @@ impl Tasks {
                     }
                     Err(e) => {
                         remove_dir(temp_dir);
-                        let error = format!("committing {}: {e}", final_file.display());
-                        return self.link.send(Message::TaskFailed { attempt, error });
+                        return Err(format!("committing {}: {e}", final_file.display()));
                     }
                 }
                 remove_dir(temp_dir);
                 self.outputs
-                    .add_part(a.job_id, *save, *part, final_file.clone());
+                    .add_part(job_id, *save, *part, final_file.clone());
             }
             AttemptKind::Map {
                 data,
@@ -451,30 +483,23 @@ impl Tasks {
                 map,
                 cached,
             } => {
-                let old =
-                    self.outputs
-                        .add_map(a.job_id, *shuffle, *map, data.clone(), index.clone());
+                let old = self
+                    .outputs
+                    .add_map(job_id, *shuffle, *map, data.clone(), index.clone());
                 if let Some((old_data, old_index)) = old.filter(|(d, _)| d != data) {
                     let _ = fs::remove_file(old_data);
                     let _ = fs::remove_file(old_index);
                 }
                 // Served from its file if it cannot be read into memory.
                 if *cached {
-                    if let Err(e) = self.outputs.cache(a.job_id, *shuffle, *map, data) {
+                    if let Err(e) = self.outputs.cache(job_id, *shuffle, *map, data) {
                         event!(Warn, "worker", "cache_failed", attempt = attempt, error = e);
                     }
                 }
             }
             AttemptKind::Master => {}
         }
-        event!(
-            Info,
-            "worker",
-            "task_committed",
-            job = a.job_id,
-            attempt = attempt
-        );
-        self.link.send(Message::TaskCommitted { attempt });
+        Ok(())
     }
 
     /// Discards an attempt: stops it if running, removes its output.
@@ -482,7 +507,7 @@ impl Tasks {
         if let Some(a) = lock(&self.attempts).remove(&attempt) {
             a.cancel.store(true, Ordering::Relaxed);
             if a.phase == Phase::Finished {
-                a.kind.discard();
+                a.kinds.iter().for_each(AttemptKind::discard);
             }
             event!(
                 Info,
@@ -508,7 +533,7 @@ impl Tasks {
                 a.cancel.store(true, Ordering::Relaxed);
                 // A running attempt removes its own files when it sees the flag.
                 if a.phase == Phase::Finished {
-                    a.kind.discard();
+                    a.kinds.iter().for_each(AttemptKind::discard);
                     attempts.remove(&id);
                 }
             }

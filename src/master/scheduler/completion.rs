@@ -74,8 +74,8 @@ impl Scheduler {
         let stage = &mut job.stages[live.stage];
         // A check's digest, read before the task is accepted: a worker that
         // sends a bad one has failed the task.
-        let digest = match stage.plan.output {
-            Output::Check(_) => match samples.first() {
+        let digest = match stage.plan.only() {
+            Some(Output::Check(_)) => match samples.first() {
                 Some(p) => match Digest::from_text(&p.key.0, &p.value.0) {
                     Ok(d) => Some(d),
                     Err(e) => {
@@ -119,7 +119,7 @@ impl Scheduler {
             }
         }
         add(&mut stage.metrics, &metrics);
-        if let Output::Sample(id) = stage.plan.output {
+        if let Some(Output::Sample(id)) = stage.plan.only() {
             job.shuffles[id as usize].samples.insert(live.task, samples);
         }
         event!(
@@ -187,13 +187,13 @@ impl Scheduler {
                 job = live.job,
                 stage = live.stage
             );
-            let output = stage.plan.output;
+            let output = stage.plan.only();
             let mut digest = Digest::default();
             for t in &stage.tasks {
                 digest.merge(&t.digest.unwrap_or_default());
             }
             job.event(now, "stage_done", &[("stage", live.stage.to_string())]);
-            if let Output::Sample(id) = output {
+            if let Some(Output::Sample(id)) = output {
                 let partitions = job.plan.shuffles[id as usize].partitions;
                 let shuffle = &mut job.shuffles[id as usize];
                 let samples: Vec<Pair> = shuffle.samples.values().flatten().cloned().collect();
@@ -213,7 +213,7 @@ impl Scheduler {
                     boundaries,
                 });
             }
-            if let Output::Check(i) = output {
+            if let Some(Output::Check(i)) = output {
                 if let Some(slot) = job.digests.get_mut(i as usize) {
                     *slot = Some(digest);
                 }

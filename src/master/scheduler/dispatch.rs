@@ -215,22 +215,22 @@ fn task_spec(job: &JobRun, s: usize, t: usize, attempt: u64, members: &Membershi
             .collect(),
         Input::Source(_) => Vec::new(),
     };
-    let (boundaries, sample_size) = match stage.plan.output {
-        Output::Shuffle(id) => (
+    let (boundaries, sample_size) = match stage.plan.only() {
+        Some(Output::Shuffle(id)) => (
             job.shuffles[id as usize]
                 .boundaries
                 .clone()
                 .unwrap_or_default(),
             0,
         ),
-        Output::Sample(id) => {
+        Some(Output::Sample(id)) => {
             let total = job.plan.shuffles[id as usize].partitions * SAMPLES_PER_PARTITION;
             (
                 Vec::new(),
                 total.div_ceil(stage.tasks.len().max(1) as u32).max(20),
             )
         }
-        Output::Save(_) | Output::Check(_) => (Vec::new(), 0),
+        _ => (Vec::new(), 0),
     };
     TaskSpec {
         job_id: job.id,

@@ -161,7 +161,7 @@ impl Scheduler {
         let Some(map_stage) = job
             .stages
             .iter()
-            .position(|st| st.plan.output == Output::Shuffle(shuffle))
+            .position(|st| st.plan.outputs.contains(&Output::Shuffle(shuffle)))
         else {
             return;
         };
@@ -259,13 +259,22 @@ pub(super) fn lose_map_outputs(job: &mut JobRun, lost: impl Fn(u32) -> bool, rea
         return;
     }
     for s in 0..job.stages.len() {
-        let Output::Shuffle(id) = job.stages[s].plan.output else {
-            continue;
-        };
-        if !shuffle_still_needed(job, id) {
+        // A task of a stage with several outputs runs again for any of them.
+        let needed: Vec<u32> = job.stages[s]
+            .plan
+            .outputs
+            .iter()
+            .filter_map(|o| match *o {
+                Output::Shuffle(id) if shuffle_still_needed(job, id) => Some(id),
+                _ => None,
+            })
+            .collect();
+        if needed.is_empty() {
             continue;
         }
-        let cached = job.plan.shuffles[id as usize].partitioner == Partitioner::Cache;
+        let cached = needed
+            .iter()
+            .any(|&id| job.plan.shuffles[id as usize].partitioner == Partitioner::Cache);
         let stage = &mut job.stages[s];
         for (t, task) in stage.tasks.iter_mut().enumerate() {
             let TaskState::Done { worker } = task.state else {

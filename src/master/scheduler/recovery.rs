@@ -178,7 +178,7 @@ impl Scheduler {
             // A check stage that completed just before the crash, with its
             // digest not yet journaled, is run again.
             for stage in &mut job.stages {
-                if let Output::Check(i) = stage.plan.output {
+                if let Some(Output::Check(i)) = stage.plan.only() {
                     if job.digests.get(i as usize).is_some_and(Option::is_none) && stage.complete() {
                         for task in &mut stage.tasks {
                             task.state = TaskState::Pending;
@@ -194,7 +194,7 @@ impl Scheduler {
                     continue;
                 }
                 for stage in &mut job.stages {
-                    if stage.plan.output == Output::Sample(id as u32) {
+                    if stage.plan.only() == Some(Output::Sample(id as u32)) {
                         for task in &mut stage.tasks {
                             task.state = TaskState::Pending;
                         }

@@ -111,15 +111,17 @@ impl Scheduler {
                     match task.state {
                         TaskState::Done { worker } => {
                             report.tasks_done += 1;
-                            if let Output::Save(save) = stage.plan.output {
-                                parts.push(PartLocation {
-                                    save: save as u32,
-                                    part: t as u32,
-                                    worker_addr: members
-                                        .get(worker)
-                                        .map(|m| m.data_addr.clone())
-                                        .unwrap_or_default(),
-                                });
+                            for &output in &stage.plan.outputs {
+                                if let Output::Save(save) = output {
+                                    parts.push(PartLocation {
+                                        save: save as u32,
+                                        part: t as u32,
+                                        worker_addr: members
+                                            .get(worker)
+                                            .map(|m| m.data_addr.clone())
+                                            .unwrap_or_default(),
+                                    });
+                                }
                             }
                         }
                         TaskState::Running { .. } | TaskState::Committing { .. } => {

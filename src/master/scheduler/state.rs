@@ -211,8 +211,8 @@ impl JobRun {
                     _ => false,
                 })
         });
-        let boundaries_known = match stage.plan.output {
-            Output::Shuffle(id)
+        let boundaries_known = match stage.plan.only() {
+            Some(Output::Shuffle(id))
                 if self.plan.shuffles[id as usize].partitioner
                     == crate::job::Partitioner::Range =>
             {
