@@ -8,7 +8,9 @@
 //! round's digest into the same decisions (`transitive_closure.job` ends
 //! with the rounds and the output of an uninterrupted run, and no stage
 //! complete before the kill runs again), and a fixed loop (`pagerank.job`)
-//! gives the uninterrupted output.
+//! gives the uninterrupted output. Guards a recovery bug: a check stage killed
+//! half done summed only the digests of the tasks run after the restart (a
+//! loop that had settled failed at its `max`).
 
 mod common;
 
@@ -449,4 +451,78 @@ fn a_master_killed_mid_pagerank_gives_the_uninterrupted_output() {
         after.stages.iter().filter_map(|s| round_of(&s.ops)).max(),
         Some(4)
     );
+}
+
+#[test]
+fn a_master_killed_in_a_check_stage_computes_the_whole_digest_again() {
+    // Each check task sends its part of the digest to the master, which
+    // adds them up once the stage is complete; only the sum is journaled.
+    // Killed with some check tasks done, the master must not add up only
+    // the parts it got after the restart. Here any wrong digest shows: the
+    // loop settles in its first round (no edge continues another), and
+    // with `max 1` a round 0 or round 1 digest taken for different fails it.
+    let (mut m, _workers, state) = slow_cluster(1, "200");
+    let port = m.port().to_string();
+    let dir = temp_dir("check-restart");
+    // Sources and ends apart (no path of two edges), at random so that
+    // both partitions of `paths` hold some.
+    let mut rng = Rng::new(3);
+    let edges: Vec<(String, String)> = (0..20)
+        .map(|_| {
+            (
+                format!("s{}", rng.below(1000)),
+                format!("t{}", rng.below(1000)),
+            )
+        })
+        .collect();
+    let input = dir.join("edges.txt");
+    let text: String = edges.iter().map(|(a, b)| format!("{a} {b}\n")).collect();
+    fs::write(&input, text).unwrap();
+    let (want, rounds) = closure(&edges);
+    assert_eq!(rounds, 1);
+    let job = dir.join("closure.job");
+    fs::write(
+        &job,
+        "param edges\nparam output\n\
+         paths = read_text(edges).map($1, $2).distinct().cache()\n\
+         reversed = paths.map($2, $1)\n\
+         repeat until unchanged(paths) max 1 {\n  \
+           paths = paths.union(paths.join(reversed).map($3, $2)).distinct().cache()\n\
+         }\n\
+         paths.save(output)\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let params = [("edges", path(&input)), ("output", path(&out))];
+    let run = submit(&m.addr, path(&job), &params, &[]);
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let id = stdout(&run).lines().next().unwrap().trim().to_string();
+    let before = wait_for(LIMIT, "a check stage half done", || {
+        let r = report(&m.addr, &id)?;
+        assert_eq!(r.state, JobState::Running, "the job ended before the kill");
+        r.stages
+            .iter()
+            .any(|s| s.ops.contains("> check ") && s.tasks_done > 0 && s.tasks_done < s.tasks_total)
+            .then_some(r)
+    });
+    m.kill();
+    let m2 = restart(&port, &state, &[]);
+    let end = wait_end(&m2.addr, &id, LIMIT);
+    assert_eq!(end.state, "SUCCEEDED", "{}\n{}", end.error, end.text);
+    assert_eq!(sorted(output_lines(&out)), want);
+    let after = report(&m2.addr, &id).unwrap();
+    let half = before
+        .stages
+        .iter()
+        .find(|s| s.ops.contains("> check ") && s.tasks_done > 0 && s.tasks_done < s.tasks_total)
+        .unwrap();
+    // That check stage ran whole again (its done tasks' parts were lost),
+    // and its report counts each record once.
+    let again = &after.stages[half.stage as usize];
+    assert!(
+        again.attempts >= half.tasks_done + again.tasks_total,
+        "{}",
+        end.text
+    );
+    assert_eq!(again.records_in, want.len() as u64, "{}", end.text);
 }

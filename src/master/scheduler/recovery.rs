@@ -175,14 +175,18 @@ impl Scheduler {
                 continue;
             }
             found.jobs_running += 1;
-            // A check stage that completed just before the crash, with its
-            // digest not yet journaled, is run again.
+            // A check stage with no journaled digest is run again, whole:
+            // the parts its done tasks sent were in the old master's memory
+            // (only their sum is journaled, once the stage completes), and
+            // a sum without them would decide the loop wrongly. Its metrics
+            // start again too, as every task commits again.
             for stage in &mut job.stages {
                 if let Output::Check(i) = stage.plan.output {
-                    if job.digests.get(i as usize).is_some_and(Option::is_none) && stage.complete() {
+                    if job.digests.get(i as usize).is_some_and(Option::is_none) {
                         for task in &mut stage.tasks {
                             task.state = TaskState::Pending;
                         }
+                        stage.metrics = TaskMetrics::default();
                         stage.finished = None;
                     }
                 }
