@@ -8,9 +8,10 @@
 //! round's digest into the same decisions (`transitive_closure.job` ends
 //! with the rounds and the output of an uninterrupted run, and no stage
 //! complete before the kill runs again), and a fixed loop (`pagerank.job`)
-//! gives the uninterrupted output. Guards a recovery bug: a check stage killed
-//! half done summed only the digests of the tasks run after the restart (a
-//! loop that had settled failed at its `max`).
+//! gives the uninterrupted output. Guards two recovery bugs: a check stage
+//! killed half done summed only the digests of the tasks run after the
+//! restart (a loop that had settled failed at its `max`), and a loop that
+//! failed at its `max` just before the crash was left running forever.
 
 mod common;
 
@@ -525,4 +526,56 @@ fn a_master_killed_in_a_check_stage_computes_the_whole_digest_again() {
         end.text
     );
     assert_eq!(again.records_in, want.len() as u64, "{}", end.text);
+}
+
+#[test]
+fn a_loop_failed_at_its_max_just_before_a_crash_fails_after_the_restart() {
+    // The master journals the digest that makes a loop fail at its `max`,
+    // then the job's end: killed between the two, it must replay the
+    // digest into the same failure, not wait for a round it will never plan.
+    let state = temp_dir("max-state");
+    let mut m = master(&["--state-dir", path(&state)]);
+    let _w = worker(&m.addr, &["--reconnect-max-ms", "100"]);
+    wait_workers(&m.addr, 1, "ALIVE", LIMIT);
+    let dir = temp_dir("max-restart");
+    let input = dir.join("in.txt");
+    fs::write(&input, "a\nb\n").unwrap();
+    let job = dir.join("grow.job");
+    fs::write(
+        &job,
+        "param input\nparam output\nx = read_text(input)\n\
+         repeat until unchanged(x) max 1 {\n  x = x.map(concat($0, \"!\"))\n}\nx.save(output)\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let params = [("input", path(&input)), ("output", path(&out))];
+    let run = submit(&m.addr, path(&job), &params, &["--wait"]);
+    assert_eq!(run.status.code(), Some(1), "{}", stdout(&run));
+    let id = stdout(&run).lines().next().unwrap().trim().to_string();
+    let failed = status(&m.addr, &id);
+    assert!(
+        failed
+            .error
+            .contains("did not settle within its max of 1 rounds"),
+        "{}",
+        failed.error
+    );
+    m.kill();
+
+    // The journal as the crash would leave it: without the job's end (an
+    // entry whose tag, its first byte, is 6: `Entry::JobEnded`).
+    let (mut journal, replay) = Journal::open(&state.join("journal")).unwrap();
+    let (last, kept) = replay.records.split_last().unwrap();
+    assert_eq!(
+        last.first(),
+        Some(&6),
+        "the journal ends with the job's end"
+    );
+    journal.rewrite(kept).unwrap();
+    drop(journal);
+    let m2 = master(&["--state-dir", path(&state)]);
+    let end = wait_end(&m2.addr, &id, Duration::from_secs(10));
+    assert_eq!(end.state, "FAILED", "{}", end.text);
+    assert_eq!(end.error, failed.error);
+    assert!(!out.join("_SUCCESS").exists());
 }
