@@ -169,20 +169,32 @@ impl Scheduler {
         }
         // Jobs forgotten since the last compaction are still in the file.
         self.forget_old_jobs();
+        // Jobs whose loop failed at its `max` just before the crash: their
+        // digest is journaled, their end not yet.
+        let mut failed = Vec::new();
         for job in self.jobs.values_mut() {
             if job.state != JobState::Running {
                 found.jobs_finished += 1;
                 continue;
             }
+            if let Some(error) = (0..job.digests.len()).find_map(|c| decide(job, c).err()) {
+                failed.push((job.id, error));
+                found.jobs_finished += 1;
+                continue;
+            }
             found.jobs_running += 1;
-            // A check stage that completed just before the crash, with its
-            // digest not yet journaled, is run again.
+            // A check stage with no journaled digest is run again, whole:
+            // the parts its done tasks sent were in the old master's memory
+            // (only their sum is journaled, once the stage completes), and
+            // a sum without them would decide the loop wrongly. Its metrics
+            // start again too, as every task commits again.
             for stage in &mut job.stages {
                 if let Some(Output::Check(i)) = stage.plan.only() {
-                    if job.digests.get(i as usize).is_some_and(Option::is_none) && stage.complete() {
+                    if job.digests.get(i as usize).is_some_and(Option::is_none) {
                         for task in &mut stage.tasks {
                             task.state = TaskState::Pending;
                         }
+                        stage.metrics = TaskMetrics::default();
                         stage.finished = None;
                     }
                 }
@@ -211,6 +223,9 @@ impl Scheduler {
         }
         self.journal = Some(journal);
         self.log(None, &Entry::Start { epoch: self.epoch }, true);
+        for (id, error) in failed {
+            self.finish_job(members, id, JobState::Failed, error, now);
+        }
         self.compact();
         Ok(found)
     }
@@ -292,7 +307,8 @@ impl Scheduler {
                 *slot = Some(digest);
                 run.entries.push(bytes);
                 // The same decision as before the restart; a loop that
-                // failed is followed by its `JobEnded`.
+                // failed is followed by its `JobEnded` (or, if the crash
+                // came first, fails again in `recover`).
                 if let Ok(Some(decision)) = decide(run, check as usize) {
                     if let Err(e) = extend(run, decision, now) {
                         event!(Error, "scheduler", "journal_loop_skipped", job = job, error = e);
