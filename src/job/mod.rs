@@ -9,11 +9,14 @@
 //!
 //! `Job::parse` runs the whole front end: `lexer` (text to tokens),
 //! `parser` (tokens to statements), param binding (here), `graph` (names to
-//! numbered, checked datasets) and `expr` (record expressions). Every
-//! mistake is found before anything runs and reported as a `JobError` with
-//! file, line, column and a caret. Parsing is deterministic: the master and
-//! every worker parse the same text with the same params and get the same
-//! dataset ids. The language itself is described for users in docs/jobs.md.
+//! numbered, checked datasets), with `operators` (what each source and
+//! operator takes, and the dataset it makes) and `args` (arguments bound to
+//! parameters, constant arguments computed), and `expr` (record
+//! expressions). Every mistake is found before anything runs and reported
+//! as a `JobError` with file, line, column and a caret. Parsing is
+//! deterministic: the master and every worker parse the same text with the
+//! same params and get the same dataset ids. The language itself is
+//! described for users in docs/jobs.md.
 //!
 //! Besides those: `error` is `JobError` and its caret; `value` the values
 //! expressions compute and the conversions between them; `bytes` the
@@ -22,6 +25,7 @@
 //! cuts the checked graph into stages at its shuffles; `tests` the tests of
 //! the whole front end.
 
+mod args;
 mod bytes;
 mod csv;
 mod error;
@@ -29,6 +33,7 @@ mod expr;
 mod graph;
 mod lexer;
 mod loops;
+mod operators;
 mod parser;
 mod plan;
 mod value;
@@ -408,7 +413,7 @@ impl Job {
         let tokens = lexer::tokenize(source).map_err(locate)?;
         let statements = parser::parse(source, &tokens).map_err(locate)?;
         let bound = bind(&statements, overrides).map_err(locate)?;
-        let count = |syn: &parser::Syn, what: &str| graph::const_rounds(source, &bound.values, syn, what);
+        let count = |syn: &parser::Syn, what: &str| args::const_rounds(source, &bound.values, syn, what);
         let build = |unrolled: &loops::Unrolled, check_all: bool| {
             graph::build(source, unrolled, &bound.values, &bound.declared_at, check_all)
         };

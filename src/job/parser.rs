@@ -2,8 +2,9 @@
 //!
 //! The parser knows the grammar and nothing of meaning: `read_text(p)`,
 //! `contains($0, p)` and `concat(",")` are all just calls, `lines` and `sum`
-//! are just names. The dataset graph (`graph.rs`) and the expression checker
-//! (`expr/compile.rs`) decide what each one is, by where it appears.
+//! are just names. The dataset graph (`graph.rs`, with `operators.rs`) and
+//! the expression checker (`expr/compile.rs`) decide what each one is, by
+//! where it appears.
 //!
 //! ```text
 //! file      := { [statement] NEWLINE }
