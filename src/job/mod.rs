@@ -8,22 +8,25 @@
 //! ```
 //!
 //! `Job::parse` runs the whole front end: `lexer` (text to tokens),
-//! `parser` (tokens to statements), param binding (here), `graph` (names to
+//! `parser` (tokens to statements), param binding (here), `loops` (each
+//! `repeat` unrolled into rounds of plain statements, as far as the
+//! master's decisions so far allow: `Job::parse_at`), `graph` (names to
 //! numbered, checked datasets), with `operators` (what each source and
 //! operator takes, and the dataset it makes) and `args` (arguments bound to
 //! parameters, constant arguments computed), and `expr` (record
 //! expressions). Every mistake is found before anything runs and reported
 //! as a `JobError` with file, line, column and a caret. Parsing is
 //! deterministic: the master and every worker parse the same text with the
-//! same params and get the same dataset ids. The language itself is
+//! same params (and progress) and get the same dataset ids. The language itself is
 //! described for users in docs/jobs.md.
 //!
 //! Besides those: `error` is `JobError` and its caret; `value` the values
 //! expressions compute and the conversions between them; `bytes` the
 //! byte-string helpers of the per-record hot path; `csv` the fields of a
 //! `read_csv` line (RFC 4180 quotes) and of its header; `plan` the planner, which
-//! cuts the checked graph into stages at its shuffles; `tests` the tests of
-//! the whole front end.
+//! cuts the checked graph into stages at its shuffles and caches, one scan
+//! for the consumers that can share it; `tests` the tests of the whole front
+//! end.
 
 mod args;
 mod bytes;
