@@ -8,7 +8,7 @@
 //! gen links --nodes 100000 --edges 1000000 --out data/links.txt  # src dst, skewed in-degrees
 //! ```
 //!
-//! `links` is a web-like graph for PageRank: node ids `0..N`, sources
+//! `links` is a web-like graph for PageRank: node ids 0 to N-1, sources
 //! uniform (each node ~M/N out-links), destinations drawn from a power law
 //! so a few nodes are linked from everywhere and many from nowhere;
 //! repeated edges and self-loops occur as in crawled data. It keeps no
@@ -41,7 +41,7 @@ Usage:
                                                      order_id,user_id,amount (~2% unknown users)
   gen sorted-input --lines N --out PATH [--seed S]   key<TAB>rest with random keys
   gen links        --nodes N --edges M --out PATH [--seed S]
-                                                     src dst, node ids 0..N, power-law in-degrees";
+                                                     src dst, node ids 0..N-1, power-law in-degrees";
 
 const DEFAULT_SEED: u64 = 42;
 const DEFAULT_LINES: u64 = 1_000_000;
@@ -149,7 +149,7 @@ fn main() {
     opts.optopt(
         "",
         "nodes",
-        &format!("links: node ids 0..N (default {DEFAULT_NODES})"),
+        &format!("links: node ids 0..N-1 (default {DEFAULT_NODES})"),
         "N",
     );
     opts.optopt(
