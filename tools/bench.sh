@@ -9,6 +9,10 @@
 #   join       jobs/join.job + jobs/revenue.job, 1M users and 5M orders
 #   memory     reduce_by_key over 20M records / 5M distinct keys with
 #              `worker --memory 32M`, output compared with an unbudgeted run
+#   pagerank   jobs/pagerank.job, 10 rounds over 100k nodes / 1M edges
+#              (`gen links`), with its links cached and without (the job
+#              with `.cache()` removed), each on its own fresh cluster;
+#              the two outputs must agree to a relative 1e-9
 #
 # BENCH=grep,wordcount,... runs a subset; BENCH_RUNS=N repeats the short ones.
 set -euo pipefail
@@ -16,7 +20,7 @@ cd "$(dirname "$0")/.."
 . tools/cluster.sh
 
 runs=${BENCH_RUNS:-3}
-only=${BENCH:-grep,wordcount,join,memory}
+only=${BENCH:-grep,wordcount,join,memory,pagerank}
 want() { [[ ",$only," == *",$1,"* ]]; }
 d=data/bench
 mkdir -p $d out
@@ -120,4 +124,45 @@ JOB
         echo "  OUTPUTS DIFFER" >&2; exit 1
     fi
     stop_cluster
+fi
+
+if want pagerank; then
+    links=$d/links-100k-1m.txt
+    [ -f $links ] || ./gen links --nodes 100000 --edges 1000000 --out $links
+    # The same job with its links recomputed from the file in every round:
+    # `.cache()` (or `.persist()`) dropped wherever it is called, outside
+    # comments, whether it has a line of its own or ends one.
+    nocache=$d/pagerank-nocache.job
+    sed -e '/^[[:space:]]*\.\(cache\|persist\)()[[:space:]]*$/d' \
+        -e '/^[[:space:]]*#/!s/\.\(cache\|persist\)()//g' jobs/pagerank.job > $nocache
+    caches() { grep -v '^[[:space:]]*#' "$1" | grep -cE '\.(cache|persist)\(\)' || true; }
+    if [ "$(caches jobs/pagerank.job)" -lt 1 ] || [ "$(caches $nocache)" -ne 0 ]; then
+        echo "jobs/pagerank.job: could not make a variant without .cache()" >&2; exit 1
+    fi
+    cat $links >/dev/null
+    pagerank() { submit "$1" --param links=$links --param iterations=10 --param output="$2"; }
+    # A fresh cluster per variant, so each VmHWM is that variant's peak.
+    up
+    pc=$(best pagerank jobs/pagerank.job out/bench-pr-cache)
+    row "jobs/pagerank.job, 1M edges, 10 rounds" "$pc" "$(rate 10000000 "$pc") edges" "$(rss)"
+    stop_cluster; up
+    pn=$(best pagerank $nocache out/bench-pr-nocache)
+    row "  the same without .cache()" "$pn" "$(rate 10000000 "$pn") edges" "$(rss)"
+    printf '%-40s %9s x\n' "  ratio without / with cache" "$(awk -v a="$pn" -v b="$pc" 'BEGIN { printf "%.2f", a / b }')"
+    stop_cluster
+    # Sums add up in another order without the cache: ranks may differ in
+    # their last digits, not more.
+    LC_ALL=C sort out/bench-pr-cache/part-* > out/bench-pr-cache.txt
+    LC_ALL=C sort out/bench-pr-nocache/part-* > out/bench-pr-nocache.txt
+    if paste out/bench-pr-cache.txt out/bench-pr-nocache.txt | awk -F'\t' -v tol=1e-9 '
+        $1 != $3 { printf "  node %s with cache, %s without\n", $1, $3; bad++; next }
+        { d = $2 - $4; d = d < 0 ? -d : d; m = $2 < 0 ? -$2 : $2
+          r = m > 0 ? d / m : d; if (r > worst) worst = r
+          if (r > tol) { if (bad++ < 5) printf "  node %s: %s with cache, %s without\n", $1, $2, $4 } }
+        END { printf "  %d ranks, largest relative difference %.2g\n", NR, worst; exit (bad > 0 || NR == 0) }'
+    then
+        echo "  output without .cache() equals the cached output (relative 1e-9)"
+    else
+        echo "  PAGERANK OUTPUTS DIFFER" >&2; exit 1
+    fi
 fi

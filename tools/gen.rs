@@ -5,7 +5,14 @@
 //! gen users --count 10000 --out data/users.csv        # user_id,name,country
 //! gen orders --count 1000000 --users 10000 --out data/orders.csv   # order_id,user_id,amount
 //! gen sorted-input --lines 1000000 --out data/sort.txt # key<TAB>rest, random keys
+//! gen links --nodes 100000 --edges 1000000 --out data/links.txt  # src dst, skewed in-degrees
 //! ```
+//!
+//! `links` is a web-like graph for PageRank: node ids 0 to N-1, sources
+//! uniform (each node ~M/N out-links), destinations drawn from a power law
+//! so a few nodes are linked from everywhere and many from nowhere;
+//! repeated edges and self-loops occur as in crawled data. It keeps no
+//! edges in memory: each line is two draws.
 //!
 //! OS idea: replacing a file atomically. Output goes to `PATH.tmp`, is
 //! flushed and `fsync`ed, then `rename(2)`d over `PATH`: a reader sees the
@@ -32,12 +39,16 @@ Usage:
   gen users        --count N --out PATH [--seed S]   user_id,name,country (ids 1..N)
   gen orders       --count M --users N --out PATH [--seed S]
                                                      order_id,user_id,amount (~2% unknown users)
-  gen sorted-input --lines N --out PATH [--seed S]   key<TAB>rest with random keys";
+  gen sorted-input --lines N --out PATH [--seed S]   key<TAB>rest with random keys
+  gen links        --nodes N --edges M --out PATH [--seed S]
+                                                     src dst, node ids 0..N-1, power-law in-degrees";
 
 const DEFAULT_SEED: u64 = 42;
 const DEFAULT_LINES: u64 = 1_000_000;
 const DEFAULT_USERS: u64 = 10_000;
 const DEFAULT_ORDERS: u64 = 1_000_000;
+const DEFAULT_NODES: u64 = 100_000;
+const DEFAULT_EDGES: u64 = 1_000_000;
 const WRITE_BUF_BYTES: usize = 1 << 20;
 
 /// Words in the vocabulary. With the Zipf exponent below even the rarest
@@ -62,6 +73,15 @@ const MAX_AMOUNT: u64 = 1000;
 const SORT_KEY_BYTES: usize = 10;
 /// Random letters after the row number in a `sorted-input` line.
 const SORT_FILLER_BYTES: (u64, u64) = (30, 70);
+
+/// A `links` destination of popularity rank `k` (0-based) is drawn with
+/// probability about proportional to `1 / (k + 1)^LINK_ZIPF_EXPONENT`.
+/// 0.8 gives in-degrees with a power-law tail of exponent 1 + 1 / 0.8 =
+/// 2.25, near the ~2.1 measured on web crawls. With 100,000 nodes and
+/// 1,000,000 edges the top node gets 1.6% of all links, 48 nodes get over
+/// 1,000, 3% get none; 0.4% of the edges repeat one. Must not be 1 (see
+/// `PowerLaw`).
+const LINK_ZIPF_EXPONENT: f64 = 0.8;
 
 const COUNTRIES: [&str; 30] = [
     "United States",
@@ -128,6 +148,18 @@ fn main() {
     );
     opts.optopt(
         "",
+        "nodes",
+        &format!("links: node ids 0..N-1 (default {DEFAULT_NODES})"),
+        "N",
+    );
+    opts.optopt(
+        "",
+        "edges",
+        &format!("links: lines to write (default {DEFAULT_EDGES})"),
+        "M",
+    );
+    opts.optopt(
+        "",
         "out",
         "file to write (required); parent directories are created",
         "PATH",
@@ -152,7 +184,7 @@ fn main() {
     let kind = match m.free.as_slice() {
         [kind] => kind.as_str(),
         [] => cli::usage_error(&format!(
-            "gen: which data? words, users, orders or sorted-input\n\n{}",
+            "gen: which data? words, users, orders, sorted-input or links\n\n{}",
             opts.usage(BRIEF)
         )),
         more => cli::usage_error(&format!("gen: one kind of data at a time, got {more:?}")),
@@ -161,9 +193,10 @@ fn main() {
         "words" | "sorted-input" => &["lines"],
         "users" => &["count"],
         "orders" => &["count", "users"],
+        "links" => &["nodes", "edges"],
         other => cli::usage_error(&format!("gen: unknown kind {other:?}; try --help")),
     };
-    for flag in ["lines", "count", "users"] {
+    for flag in ["lines", "count", "users", "nodes", "edges"] {
         if m.opt_present(flag) && !allowed.contains(&flag) {
             cli::usage_error(&format!("gen {kind}: --{flag} does not apply"));
         }
@@ -172,6 +205,9 @@ fn main() {
         cli::usage_error(&format!("gen {kind}: --out PATH is required"))
     };
     let seed: u64 = cli::value(&m, "seed", DEFAULT_SEED);
+    if kind == "links" && count(&m, "nodes", DEFAULT_NODES) == 0 {
+        cli::usage_error("gen links: --nodes must be at least 1");
+    }
     let out = PathBuf::from(out);
 
     let started = Instant::now();
@@ -182,6 +218,12 @@ fn main() {
             w,
             count(&m, "count", DEFAULT_ORDERS),
             count(&m, "users", DEFAULT_USERS),
+            seed,
+        ),
+        "links" => links(
+            w,
+            count(&m, "nodes", DEFAULT_NODES),
+            count(&m, "edges", DEFAULT_EDGES),
             seed,
         ),
         _ => sorted_input(w, count(&m, "lines", DEFAULT_LINES), seed),
@@ -400,6 +442,86 @@ fn sorted_input(out: &mut Output, lines: u64, seed: u64) -> io::Result<()> {
         out.end_line()?;
     }
     Ok(())
+}
+
+/// `gen links`: `src dst` lines, `edges` of them, over node ids `0..nodes`.
+/// Sources are uniform; destinations follow `PowerLaw`, and their
+/// popularity ranks are spread over the ids by `Scramble`, so node 0 is no
+/// more popular than node 54,321.
+fn links(out: &mut Output, nodes: u64, edges: u64, seed: u64) -> io::Result<()> {
+    let mut rng = Rng::new(seed);
+    let popularity = PowerLaw::new(nodes, LINK_ZIPF_EXPONENT);
+    let ids = Scramble::new(nodes, seed);
+    for _ in 0..edges {
+        out.push_u64(rng.below(nodes));
+        out.push(b" ");
+        out.push_u64(ids.id(popularity.sample(&mut rng)));
+        out.end_line()?;
+    }
+    Ok(())
+}
+
+/// Ranks `0..n` drawn with density `x^-s` over `[1, n + 1)`, by inverting
+/// its distribution function: constant memory and one `powf` a draw, where
+/// an `Alias` table would need a slot per node. Rank `k` then has
+/// probability about `(k + 1.5)^-s / H`: Zipf's law up to the first few
+/// ranks.
+struct PowerLaw {
+    n: u64,
+    /// `1 - s`, the exponent of the integrated density.
+    rise: f64,
+    /// `(n + 1)^(1 - s) - 1`: the integral's span, so `u` in `[0, 1)` maps
+    /// onto the whole range.
+    span: f64,
+}
+
+impl PowerLaw {
+    fn new(n: u64, s: f64) -> PowerLaw {
+        let rise = 1.0 - s;
+        PowerLaw {
+            n,
+            rise,
+            span: ((n + 1) as f64).powf(rise) - 1.0,
+        }
+    }
+
+    fn sample(&self, rng: &mut Rng) -> u64 {
+        let x = (1.0 + rng.unit() * self.span).powf(1.0 / self.rise);
+        // Rounding can land on n + 1 itself.
+        (x as u64).saturating_sub(1).min(self.n.saturating_sub(1))
+    }
+}
+
+/// A bijection of `0..n`: `rank * stride + offset (mod n)` with `stride`
+/// coprime to `n`, so every rank gets its own id.
+struct Scramble {
+    n: u64,
+    stride: u64,
+    offset: u64,
+}
+
+impl Scramble {
+    fn new(n: u64, seed: u64) -> Scramble {
+        let n = n.max(1);
+        // Near n / golden ratio: consecutive ranks land far apart.
+        let mut stride = ((n as f64 * 0.618_033_988_7) as u64).max(1);
+        while gcd(stride, n) != 1 {
+            stride += 1;
+        }
+        let offset = Rng::new(seed ^ 0x6c69_6e6b_7363_7261).below(n);
+        Scramble { n, stride, offset }
+    }
+
+    fn id(&self, rank: u64) -> u64 {
+        ((rank as u128 * self.stride as u128 + self.offset as u128) % self.n as u128) as u64
+    }
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }
 
 /// Appends `n` random lowercase letters, twelve per 64-bit draw.
