@@ -291,7 +291,11 @@ impl Planner<'_> {
         let n = self.plan.stages.len();
         // `into[j]`: the stage stage `j` was merged into (itself if none).
         let mut into: Vec<usize> = (0..n).collect();
+        self.fuse_cache_readers(first, &mut into);
         for j in first..n {
+            if into[j] != j {
+                continue;
+            }
             if !self.can_share(j) {
                 continue;
             }
@@ -323,6 +327,10 @@ impl Planner<'_> {
         if (first..n).all(|j| into[j] == j) {
             return;
         }
+        // What was merged into a stage that was merged on points there.
+        for j in 0..n {
+            into[j] = into[into[j]];
+        }
         // Number the stages left in order, and point everything at them.
         let mut new_id = vec![0u32; n];
         let mut next = 0u32;
@@ -349,6 +357,66 @@ impl Planner<'_> {
         }
         for shuffle in &mut self.plan.shuffles {
             shuffle.map_stage = id_of(shuffle.map_stage as usize);
+        }
+    }
+
+    /// A stage that reads a cached dataset computed in the same phase runs
+    /// in the stage that computes it: its task `i` takes the records of
+    /// partition `i` as the task that computes them writes them, instead of
+    /// reading them back from the cache (the cache is still written, for
+    /// the rounds planned later and for lineage). Task `i` of both is the
+    /// same partition, so nothing moves between them.
+    fn fuse_cache_readers(&mut self, first: usize, into: &mut [usize]) {
+        for c in first..self.plan.stages.len() {
+            let reader = &self.plan.stages[c];
+            let [Segment {
+                input: Input::Cache(cached),
+                ..
+            }] = reader.segments[..]
+            else {
+                continue;
+            };
+            let Some(shuffle) = self.plan.shuffles_of(cached).first().map(|s| s.id) else {
+                continue;
+            };
+            let p = self.plan.shuffles[shuffle as usize].map_stage as usize;
+            let p = into[p];
+            if p < first || p >= c || !self.can_share(c) || !self.can_share(p) {
+                continue;
+            }
+            let Some(k) = self.plan.stages[p]
+                .outputs
+                .iter()
+                .position(|&o| o == Output::Shuffle(shuffle))
+            else {
+                continue;
+            };
+            let reader = self.plan.stages[c].clone();
+            let stage = &mut self.plan.stages[p];
+            for segment in &mut stage.segments {
+                let upto = segment.pipelines[k].clone();
+                for theirs in &reader.segments[0].pipelines {
+                    segment.pipelines.push([&upto[..], &theirs[..]].concat());
+                }
+            }
+            stage.outputs.extend(reader.outputs);
+            stage
+                .parents
+                .extend(reader.parents.iter().filter(|&&q| q as usize != p));
+            stage.round = [stage.round, reader.round]
+                .into_iter()
+                .flatten()
+                .max_by_key(|r| (r.repeat, r.round));
+            let round = stage.round;
+            // `group_by_key > cache` and `cache > shuffle 1` make
+            // `group_by_key > cache > shuffle 1`.
+            let producer = self.bodies[p][k].clone();
+            for body in std::mem::take(&mut self.bodies[c]) {
+                let rest = body.split_once(" > ").map_or("", |(_, r)| r);
+                self.bodies[p].push(format!("{producer} > {rest}"));
+            }
+            self.plan.stages[p].ops = self.with_round(shared_ops(&self.bodies[p]), round);
+            into[c] = p;
         }
     }
 
@@ -722,6 +790,28 @@ mod tests {
             p.stages[1].ops,
             "reduce_by_key > {save, map > save}"
         );
+    }
+
+    #[test]
+    fn what_reads_a_cache_in_the_phase_that_computes_it_runs_in_that_stage() {
+        let j = job(
+            "c = read_text(\"a\").map($1, $2).group_by_key().cache()\n\
+             c.map($key, 1).save(\"one\")\n\
+             c.join(c).save(\"two\")\n",
+        );
+        let p = plan(&j, 2).unwrap();
+        let ops: Vec<&str> = p.stages.iter().map(|s| s.ops.as_str()).collect();
+        assert_eq!(
+            ops,
+            [
+                "read_text > map > shuffle 1",
+                "group_by_key > {cache, cache > map > save, cache > shuffle 2, cache > shuffle 3}",
+                "join > save",
+            ]
+        );
+        // Its pipelines for the readers start from the group, not the cache.
+        assert_eq!(p.stages[1].segments[0].pipelines.len(), 4);
+        assert_eq!(p.stages[2].parents, vec![1]);
     }
 
     #[test]
