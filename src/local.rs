@@ -98,6 +98,7 @@ pub fn start(
             allow_pipe: true,
             work_dir: work_dir.clone(),
             fetches: 4,
+            fetch_timeout: Duration::from_secs(30),
             faults: crate::worker::FaultConfig::default(),
             limits: crate::net::Limits::default(),
             secret: secret.clone(),

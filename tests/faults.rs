@@ -458,3 +458,37 @@ fn a_worker_empties_its_work_dir_when_a_job_ends_and_when_it_starts() {
         "keep me"
     );
 }
+
+/// A worker frozen with SIGSTOP while reducers fetch from it: its sockets
+/// stay open and silent, as a host black-holed on a real network. Each
+/// fetch from it fails after `--fetch-timeout-ms` (it used to wait in a
+/// socket read for good), its map outputs are computed again on the other
+/// workers, its own attempts time out, and the job ends with the fault-free
+/// output long before the master would declare the worker dead.
+#[test]
+fn fetches_from_a_silent_worker_time_out_and_the_job_finishes() {
+    let master_flags = ["--task-timeout-ms", "3000", "--heartbeat-timeout-ms", "120000"];
+    let worker_flags = ["--slots", "1", "--fetch-timeout-ms", "500"];
+    let (m, w) = cluster(3, &master_flags, &worker_flags);
+    let dir = temp_dir("silent");
+    let (input, want) = words(&dir, 20_000);
+    let out = dir.join("out");
+    let params = [
+        ("input", path(&input)),
+        ("output", path(&out)),
+        ("partitions", "24"),
+    ];
+    let id = start(&m.addr, "wordcount.job", &params);
+    // Once the map outputs are all in place, before the reducers are done.
+    wait_for(Duration::from_secs(30), "the reduce stage", || {
+        let Status { state, rows, .. } = status(&m.addr, &id);
+        assert_eq!(state, "RUNNING", "the job ended before the freeze: {rows:?}");
+        (rows.len() == 2 && rows[0].done == rows[0].total && rows[1].done < rows[1].total)
+            .then_some(())
+    });
+    w[0].signal("STOP");
+    let s = wait_end(&m.addr, &id, Duration::from_secs(60));
+    assert_eq!(s.state, "SUCCEEDED", "{}\n{}", s.error, s.text);
+    assert_eq!(sorted(output_lines(&out)), want);
+    w[0].signal("CONT");
+}

@@ -78,6 +78,12 @@ fn main() {
     );
     opts.optopt(
         "",
+        "fetch-timeout-ms",
+        "a shuffle fetch that connects or receives nothing for this long fails, naming its map task (default 30000)",
+        "N",
+    );
+    opts.optopt(
+        "",
         "fail-probability",
         "fault injection: each task attempt fails with this probability (default 0)",
         "P",
@@ -136,6 +142,7 @@ fn main() {
             std::path::PathBuf::from,
         ),
         fetches: cli::value(&m, "fetches", 4usize),
+        fetch_timeout: cli::millis(&m, "fetch-timeout-ms", 30_000),
         faults: fault::FaultConfig {
             fail: probability(&m, "fail-probability"),
             crash: probability(&m, "crash-probability"),

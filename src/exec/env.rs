@@ -14,6 +14,7 @@
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::net::Secret;
 use crate::protocol::FetchFailure;
@@ -37,6 +38,9 @@ pub struct TaskEnv {
     pub memory_bytes: usize,
     /// Map outputs fetched at once by a reduce task.
     pub fetch_in_flight: usize,
+    /// A fetch that connects or receives nothing for this long fails
+    /// (`worker --fetch-timeout-ms`).
+    pub fetch_timeout: Duration,
     /// Map outputs on this worker, read from disk rather than fetched.
     pub local_maps: LocalMaps,
     /// Proven to the data ports a reduce task fetches from.

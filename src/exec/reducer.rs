@@ -25,7 +25,7 @@ use crate::exec::{gather, order};
 use crate::job::{DatasetId, Job, Op, Plan};
 use crate::protocol::TaskSpec;
 use crate::record::Record;
-use crate::storage::{fetch, sorted, FetchRequest, HashAggregator, Sorted, SpillDir};
+use crate::storage::{fetch, sorted, FetchLimits, FetchRequest, HashAggregator, Sorted, SpillDir};
 
 /// Computes reduce partition `spec.index` of wide operator `wide`.
 #[allow(clippy::too_many_arguments)]
@@ -148,7 +148,11 @@ fn fetch_partition(
             partition,
             maps: read.maps.clone(),
         },
-        env.fetch_in_flight,
+        FetchLimits {
+            in_flight: env.fetch_in_flight,
+            timeout: env.fetch_timeout,
+            cancel: Arc::clone(cancel),
+        },
         Arc::clone(&counters.fetched_bytes),
         env.local_maps.clone(),
         Arc::clone(&counters.fetch_failure),

@@ -42,6 +42,6 @@ pub use hash::{partition_of, FastBuildHasher};
 pub use cache::CacheStats;
 pub use outputs::{LocalMaps, Outputs};
 pub use runfile::{RunReader, RunWriter, BLOCK_BYTES, BLOCK_HEADER_BYTES};
-pub use shuffle::{fetch, FailureSlot, FetchRequest, ShuffleWriter};
+pub use shuffle::{fetch, FailureSlot, FetchLimits, FetchRequest, ShuffleWriter};
 pub use sort::{heap_bytes, sorted, Sorted};
 pub use spill::SpillDir;

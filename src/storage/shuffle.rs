@@ -31,11 +31,11 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use byteorder::{BigEndian, ByteOrder};
 
@@ -47,8 +47,21 @@ use crate::storage::outputs::LocalMaps;
 use crate::storage::runfile::{RunReader, RunWriter};
 use crate::storage::spill::SpillDir;
 
-/// How long a fetch waits to connect.
-const FETCH_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a fetch blocked in a read looks up: at its cancel flag, and
+/// at how long the map output's worker has been silent.
+const FETCH_POLL: Duration = Duration::from_millis(200);
+
+/// How a fetch is bounded.
+#[derive(Clone)]
+pub struct FetchLimits {
+    /// Map outputs fetched at once.
+    pub in_flight: usize,
+    /// The longest a fetch waits to connect, or for the next bytes.
+    pub timeout: Duration,
+    /// Set when the task is cancelled: every fetch stops within
+    /// `FETCH_POLL`.
+    pub cancel: Arc<AtomicBool>,
+}
 
 /// Partitions records of one map task into a data file and an index file.
 pub struct ShuffleWriter {
@@ -287,13 +300,13 @@ impl Iterator for Fetched {
 /// instead: no socket, no frames, no copy through the kernel's loopback.
 pub fn fetch(
     req: FetchRequest,
-    in_flight: usize,
+    limits: FetchLimits,
     bytes: Arc<AtomicU64>,
     local: LocalMaps,
     failure: FailureSlot,
     secret: Option<Arc<Secret>>,
 ) -> Fetched {
-    let threads = in_flight.clamp(1, req.maps.len().max(1));
+    let threads = limits.in_flight.clamp(1, req.maps.len().max(1));
     // A bounded channel: fetch threads block when the reducer falls behind,
     // so at most `2 x threads` blocks wait in memory.
     let (tx, rx) = mpsc::sync_channel::<Result<Vec<u8>, FetchFailure>>(threads * 2);
@@ -301,13 +314,16 @@ pub fn fetch(
     let (mut started, mut spawn_error) = (0, String::new());
     for _ in 0..threads {
         let (tx, queue, bytes) = (tx.clone(), Arc::clone(&queue), Arc::clone(&bytes));
-        let (local, secret) = (local.clone(), secret.clone());
+        let (local, secret, limits) = (local.clone(), secret.clone(), limits.clone());
         let (job_id, shuffle, partition) = (req.job_id, req.shuffle, req.partition);
         let spawned = thread::Builder::new()
             .name("fetch".into())
             .spawn(move || loop {
                 let next = lock(&queue).pop_front();
                 let Some(map) = next else { return };
+                if limits.cancel.load(Ordering::Relaxed) {
+                    return;
+                }
                 let result = match local.find(&map.addr, job_id, shuffle, map.map) {
                     // A cached partition, all of its one partition, in memory.
                     Some((data, index)) => match local.cached(job_id, shuffle, map.map) {
@@ -324,6 +340,7 @@ pub fn fetch(
                         &tx,
                         &bytes,
                         secret.as_deref(),
+                        &limits,
                     ),
                 };
                 if let Err(e) = result {
@@ -394,6 +411,10 @@ fn read_memory(
 }
 
 /// Fetches one map output's partition and sends its blocks, CRC-checked.
+/// Every wait is bounded by `limits.timeout` (a peer that goes silent,
+/// such as a black-holed host whose connection stays open, is a fetch
+/// failure), and a cancelled task's fetch stops within `FETCH_POLL`.
+#[allow(clippy::too_many_arguments)]
 fn fetch_one(
     job_id: u64,
     shuffle: u32,
@@ -402,12 +423,18 @@ fn fetch_one(
     tx: &SyncSender<Result<Vec<u8>, FetchFailure>>,
     bytes: &AtomicU64,
     secret: Option<&Secret>,
+    limits: &FetchLimits,
 ) -> Result<(), String> {
     if map.addr.is_empty() {
         return Err("no worker holds this map output".into());
     }
-    let stream =
-        dial::connect(&map.addr, FETCH_CONNECT_TIMEOUT, secret).map_err(|e| e.to_string())?;
+    let stream = dial::connect(&map.addr, limits.timeout, secret).map_err(|e| e.to_string())?;
+    // Reads wake up every FETCH_POLL to look at the cancel flag and the
+    // silence; a write (the request) waits at most the timeout.
+    stream
+        .set_read_timeout(Some(limits.timeout.min(FETCH_POLL)))
+        .and_then(|()| stream.set_write_timeout(Some(limits.timeout)))
+        .map_err(|e| e.to_string())?;
     let read_half = stream.try_clone().map_err(|e| e.to_string())?;
     FrameWriter::new(&stream)
         .send(&Message::FetchShuffle {
@@ -423,6 +450,8 @@ fn fetch_one(
         pos: 0,
         done: false,
         bytes,
+        limits,
+        heard: Instant::now(),
     };
     let source = format!(
         "shuffle {shuffle} map {} partition {partition} from {}",
@@ -444,6 +473,9 @@ struct ChunkStream<'a> {
     pos: usize,
     done: bool,
     bytes: &'a AtomicU64,
+    limits: &'a FetchLimits,
+    /// When the last bytes arrived.
+    heard: Instant,
 }
 
 impl Read for ChunkStream<'_> {
@@ -454,6 +486,7 @@ impl Read for ChunkStream<'_> {
             }
             match self.frames.read_message() {
                 Ok(Some(Message::DataChunk { data, last })) => {
+                    self.heard = Instant::now();
                     self.bytes.fetch_add(data.0.len() as u64, Ordering::Relaxed);
                     self.chunk = data.0;
                     self.pos = 0;
@@ -470,6 +503,22 @@ impl Read for ChunkStream<'_> {
                     return Err(io::Error::other(
                         "the worker closed the connection mid-fetch",
                     ))
+                }
+                // The read timed out: a partial frame stays buffered, and
+                // the next read goes on from it.
+                Err(crate::error::Error::Io { source, .. })
+                    if matches!(source.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) =>
+                {
+                    if self.limits.cancel.load(Ordering::Relaxed) {
+                        return Err(io::Error::other("cancelled"));
+                    }
+                    let silent = self.heard.elapsed();
+                    if silent >= self.limits.timeout {
+                        return Err(io::Error::other(format!(
+                            "no data for {} ms (worker --fetch-timeout-ms)",
+                            silent.as_millis()
+                        )));
+                    }
                 }
                 Err(e) => return Err(io::Error::other(e.to_string())),
             }

@@ -78,6 +78,8 @@ pub struct WorkerConfig {
     pub work_dir: PathBuf,
     /// Map outputs a reduce task fetches at once.
     pub fetches: usize,
+    /// A fetch that connects or receives nothing for this long fails.
+    pub fetch_timeout: Duration,
     /// Failures, crashes and stalls to inject (tests and demos).
     pub faults: FaultConfig,
     /// Connections its data port serves at once, and their idle timeout.
@@ -113,6 +115,7 @@ pub fn start(data_listener: TcpListener, config: WorkerConfig) -> Result<Stop> {
         // Each running task gets an equal share of the budget.
         memory_bytes: (config.memory_bytes / u64::from(config.slots.max(1))) as usize,
         fetch_in_flight: config.fetches.max(1),
+        fetch_timeout: config.fetch_timeout.max(Duration::from_millis(1)),
         // Half of `--memory` may hold cached partitions (as Spark's
         // `spark.memory.storageFraction`); tasks get the rest of it.
         local_maps: LocalMaps::new(Outputs::new(config.memory_bytes / 2)),

@@ -134,6 +134,9 @@ impl Scheduler {
             records_out = metrics.records_out,
             ms = metrics.duration_ms
         );
+        if let Some(l) = self.attempts.live.get_mut(&attempt) {
+            l.committing_since = Some(now);
+        }
         send(members, worker, Message::CommitTask { attempt });
     }
 

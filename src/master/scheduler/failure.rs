@@ -180,6 +180,9 @@ impl Scheduler {
         task.state = TaskState::Pending;
         task.duration = None;
         task.outputs_lost += 1;
+        // Computed again elsewhere if it can be: the reducer could not
+        // reach it where it was.
+        task.avoid = Some(holder);
         if job.plan.shuffles[shuffle as usize].partitioner == Partitioner::Cache {
             stage.cache_misses += 1;
         }

@@ -254,6 +254,9 @@ pub(super) struct Live {
     /// Given up on (timed out or superseded) and told to stop; it keeps its
     /// slot until the worker reports it.
     pub(super) abandoned: bool,
+    /// When it was told to commit (`CommitTask`), while it has not said it
+    /// did.
+    pub(super) committing_since: Option<Instant>,
 }
 
 impl Scheduler {
@@ -396,6 +399,7 @@ pub(super) fn live(job: u64, stage: usize, task: usize, worker: u32, now: Instan
         worker,
         started: now,
         finished: false,
+        committing_since: None,
         abandoned: false,
     }
 }

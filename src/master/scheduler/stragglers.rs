@@ -63,6 +63,44 @@ impl Scheduler {
                     job.stages[live.stage].tasks[live.task].avoid = Some(live.worker);
                 }
             }
+            // Finished, told to commit, and never said it did: its worker
+            // froze or is cut off. The task runs again elsewhere; if the old
+            // attempt commits after all, its part is refused by `link(2)`
+            // (no replace), and a map output it serves is no longer asked for.
+            let unconfirmed: Vec<(u64, Live)> = self
+                .attempts
+                .live
+                .iter()
+                .filter(|(_, l)| {
+                    l.committing_since
+                        .is_some_and(|t| now.duration_since(t) > timeout)
+                })
+                .map(|(&a, &l)| (a, l))
+                .collect();
+            for (attempt, live) in unconfirmed {
+                self.attempts.live.remove(&attempt);
+                send(members, live.worker, Message::AbortTask { attempt });
+                let Some(job) = self.jobs.get_mut(&live.job) else {
+                    continue;
+                };
+                let task = &mut job.stages[live.stage].tasks[live.task];
+                if task.state != (TaskState::Committing { attempt }) {
+                    continue;
+                }
+                task.state = TaskState::Pending;
+                task.avoid = Some(live.worker);
+                job.stages[live.stage].finished = None;
+                event!(
+                    Warn,
+                    "scheduler",
+                    "commit_timed_out",
+                    job = live.job,
+                    stage = live.stage,
+                    task = live.task,
+                    attempt = attempt,
+                    worker = live.worker
+                );
+            }
         }
         if self.config.speculation {
             self.speculate(members, now);
