@@ -492,3 +492,44 @@ fn fetches_from_a_silent_worker_time_out_and_the_job_finishes() {
     assert_eq!(sorted(output_lines(&out)), want);
     w[0].signal("CONT");
 }
+
+/// A worker cut off (frozen) while its job runs: once the master declares
+/// it dead, the attempts fetching from it are aborted and retried against
+/// its map outputs computed again, so the job ends in about a second, not
+/// after the fetch timeout. It misses the job's `ReleaseJob`; when it comes
+/// back and registers again, it is told which jobs have ended and removes
+/// their shuffle files.
+#[test]
+fn a_worker_back_after_its_job_ended_removes_the_jobs_files() {
+    let m = master(&["--heartbeat-timeout-ms", "800"]);
+    let work = temp_dir("returning-work");
+    let w0 = worker(
+        &m.addr,
+        &["--slots", "1", "--heartbeat-ms", "100", "--reconnect-max-ms", "100", "--work-dir", path(&work)],
+    );
+    let _others: Vec<Proc> = (0..2)
+        .map(|_| worker(&m.addr, &["--slots", "1", "--heartbeat-ms", "100"]))
+        .collect();
+    wait_workers(&m.addr, 3, "ALIVE", Duration::from_secs(15));
+    let dir = temp_dir("returning");
+    let (input, want) = words(&dir, 20_000);
+    let out = dir.join("out");
+    let params = [("input", path(&input)), ("output", path(&out)), ("partitions", "6")];
+    let id = start(&m.addr, "wordcount.job", &params);
+    let job_dir = work.join(format!("job-{id}"));
+    wait_for(Duration::from_secs(30), "worker 0 to hold job files", || {
+        job_dir.exists().then_some(())
+    });
+    w0.signal("STOP");
+    // Declared dead after 0.8 s: the reducers fetching from it are aborted
+    // and run again on the map outputs computed again, at once, not after
+    // their 30 s fetch timeout.
+    let s = wait_end(&m.addr, &id, Duration::from_secs(20));
+    assert_eq!(s.state, "SUCCEEDED", "{}\n{}", s.error, s.text);
+    assert_eq!(sorted(output_lines(&out)), want);
+    assert!(job_dir.exists(), "the frozen worker cannot have removed them");
+    w0.signal("CONT");
+    wait_for(Duration::from_secs(30), "the returning worker to remove the job's files", || {
+        (!job_dir.exists()).then_some(())
+    });
+}

@@ -140,6 +140,14 @@ fn register(
     outbox.send(Message::RegisterAck {
         worker_id: admitted.id,
     });
+    // A worker that was away (cut off, frozen) when its jobs ended missed
+    // their `ReleaseJob`: it gets one for each job that has ended, and
+    // removes what it still holds of them. One it never ran costs nothing.
+    if admitted.rejoined {
+        for job_id in state.scheduler.ended_jobs() {
+            outbox.send(Message::ReleaseJob { job_id });
+        }
+    }
     state.scheduler.schedule(&mut state.members, now);
     drop(guard);
     if let Some(old) = admitted.replaced {

@@ -528,6 +528,7 @@ impl Tasks {
             .filter(|(_, a)| a.job_id == job_id)
             .map(|(&id, _)| id)
             .collect();
+        let stopped = ids.len();
         for id in ids {
             if let Some(a) = attempts.get(&id) {
                 a.cancel.store(true, Ordering::Relaxed);
@@ -541,7 +542,12 @@ impl Tasks {
         drop(attempts);
         self.outputs.forget_maps(job_id);
         remove_dir(&self.job_dir(job_id));
-        event!(Debug, "worker", "job_released", job = job_id);
+        // Worth a line when it stopped or discarded attempts: a worker that
+        // was away when the job ended, say.
+        match stopped {
+            0 => event!(Debug, "worker", "job_released", job = job_id),
+            n => event!(Info, "worker", "job_released", job = job_id, attempts_stopped = n),
+        }
     }
 
     /// Writes `_SUCCESS` in each output directory and removes `_temporary`.

@@ -12,13 +12,14 @@
 use std::time::Instant;
 
 use super::completion::request_job_commit;
+use super::dispatch::send;
 use super::state::{JobRun, Live, TaskState};
 use super::Scheduler;
 use crate::event;
 use crate::job::{Input, Output, Partitioner};
 use crate::master::membership::Membership;
 use crate::protocol::FetchFailure;
-use crate::protocol::{AttemptOutcome, JobState};
+use crate::protocol::{AttemptOutcome, JobState, Message};
 
 impl Scheduler {
     /// An attempt failed: retry it, or fail the job after `max_attempts`.
@@ -250,6 +251,54 @@ impl Scheduler {
             // A job commit in flight on the lost worker goes to another one.
             if job.committer == Some(worker) {
                 request_job_commit(job, members, None);
+            }
+        }
+        self.abort_stale_readers(members);
+    }
+
+    /// Aborts the running attempts that read map outputs which are being
+    /// computed again (their worker was lost): they may be waiting on the
+    /// lost worker's silent sockets, and would only fail later. Each task
+    /// goes back to the queue, not counting it as a failure, and runs once
+    /// its inputs are back. Their worker reports them (as cancelled) within
+    /// moments, since a fetch looks at its cancel flag as it waits.
+    fn abort_stale_readers(&mut self, members: &mut Membership) {
+        let stale: Vec<u64> = self
+            .attempts
+            .live
+            .iter()
+            .filter(|(_, l)| !l.finished && !l.abandoned)
+            .filter(|(_, l)| {
+                self.jobs.get(&l.job).is_some_and(|job| {
+                    job.state == JobState::Running
+                        && job.stages[l.stage]
+                            .plan
+                            .parents
+                            .iter()
+                            .any(|&p| !job.stages[p as usize].complete())
+                })
+            })
+            .map(|(&a, _)| a)
+            .collect();
+        for attempt in stale {
+            let Some(live) = self.attempts.live.get_mut(&attempt) else {
+                continue;
+            };
+            live.abandoned = true;
+            let live = *live;
+            send(members, live.worker, Message::AbortTask { attempt });
+            if let Some(job) = self.jobs.get_mut(&live.job) {
+                job.stages[live.stage].tasks[live.task].drop_attempt(attempt);
+                event!(
+                    Info,
+                    "scheduler",
+                    "stale_reader_aborted",
+                    job = live.job,
+                    stage = live.stage,
+                    task = live.task,
+                    attempt = attempt,
+                    worker = live.worker
+                );
             }
         }
     }

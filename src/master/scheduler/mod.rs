@@ -178,6 +178,15 @@ impl Scheduler {
         self.schedule(members, now);
     }
 
+    /// The jobs it holds that have ended, oldest first.
+    pub fn ended_jobs(&self) -> Vec<u64> {
+        self.jobs
+            .values()
+            .filter(|j| j.state.is_final())
+            .map(|j| j.id)
+            .collect()
+    }
+
     /// Accepts a planned job; its first tasks start at the next `schedule`.
     pub fn submit(&mut self, job: NewJob, now: Instant) -> u64 {
         let id = self.next_job;
