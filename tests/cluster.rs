@@ -377,3 +377,30 @@ fn help_lists_every_flag_with_its_default() {
         assert_eq!(bad.status.code(), Some(2), "{bin} exits 2 on a bad flag");
     }
 }
+
+/// `--advertise 0.0.0.0` (or `::`) is no address a peer can connect to: the
+/// worker refuses to start, naming the flag. A worker advertising a loopback
+/// address beside one on another host gets a warning from the master, as
+/// only peers on its own machine could fetch from it.
+#[test]
+fn addresses_that_cannot_work_are_refused_or_warned_about() {
+    for host in ["0.0.0.0", "::", "[::]", ""] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_worker"))
+            .args(["--master", "127.0.0.1:1", "--advertise", host])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "--advertise {host:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--advertise"), "{err}");
+        assert!(out.stdout.is_empty(), "nothing bound, nothing announced");
+    }
+    let m = master(&[]);
+    let _remote = worker(&m.addr, &["--advertise", "10.255.255.1"]);
+    wait_workers(&m.addr, 1, "ALIVE", Duration::from_secs(15));
+    let _local = worker(&m.addr, &["--advertise", "127.0.0.1"]);
+    wait_workers(&m.addr, 2, "ALIVE", Duration::from_secs(15));
+    wait_for(Duration::from_secs(10), "the master's warning", || {
+        let log = m.log_text();
+        (log.contains("loopback_worker_address") && log.contains("--advertise")).then_some(())
+    });
+}

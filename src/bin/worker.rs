@@ -122,6 +122,11 @@ fn main() {
         "Usage: worker [options]\n\nA Mini-Spark worker. Prints its data port's bound address as the first line on stdout.",
     );
     let secret = cli::secret(&m);
+    if let Some(host) = m.opt_str("advertise") {
+        if let Err(why) = worker::check_advertise(&host) {
+            cli::usage_error(&why);
+        }
+    }
     let slots: u32 = cli::value(&m, "slots", cores);
     if slots == 0 {
         cli::usage_error("--slots must be at least 1");

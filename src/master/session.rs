@@ -14,7 +14,7 @@ use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
 use crate::event;
-use crate::master::membership::Registration;
+use crate::master::membership::{Membership, Registration};
 use crate::master::scheduler::{Lookup, WorkerEvent};
 use crate::master::Master;
 use crate::net::{auth, Outbox};
@@ -127,6 +127,7 @@ fn register(
     let conn = stream.try_clone().ok();
     let mut guard = master.state();
     let state = &mut *guard;
+    warn_loopback_mix(&state.members, &data_addr, peer);
     let admitted = state.members.register(reg, outbox.clone(), conn, now);
     state.scheduler.worker_seen(admitted.id);
     if admitted.replaced.is_some() {
@@ -167,6 +168,41 @@ fn register(
         slots = slots,
         memory = crate::size::format_size(memory_bytes)
     );
+}
+
+/// Warns when workers on several hosts cannot all reach each other: one
+/// advertises a loopback address (`127.0.0.1:...`) while another worker, or
+/// this one's own connection, comes from another host. Only peers on its
+/// own machine could fetch its map outputs.
+fn warn_loopback_mix(members: &Membership, data_addr: &str, peer: &str) {
+    let loopback = |addr: &str| {
+        addr.parse::<std::net::SocketAddr>()
+            .is_ok_and(|a| a.ip().is_loopback())
+            || addr.starts_with("localhost:")
+    };
+    let others: Vec<&str> = members.alive().map(|m| m.data_addr.as_str()).collect();
+    let remote_peer = !peer.is_empty() && !loopback(peer);
+    if loopback(data_addr) && (remote_peer || others.iter().any(|a| !loopback(a))) {
+        event!(
+            Warn,
+            "master",
+            "loopback_worker_address",
+            addr = data_addr,
+            peer = peer,
+            hint = "workers on other hosts cannot fetch from it: start it with --advertise ADDRESS"
+        );
+    } else if !loopback(data_addr) {
+        for other in others.iter().filter(|a| loopback(a)) {
+            event!(
+                Warn,
+                "master",
+                "loopback_worker_address",
+                addr = other,
+                new_worker = data_addr,
+                hint = "workers on other hosts cannot fetch from it: start it with --advertise ADDRESS"
+            );
+        }
+    }
 }
 
 /// A heartbeat on the session of worker `id` (`session` is its connection's

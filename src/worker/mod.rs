@@ -89,6 +89,32 @@ pub struct WorkerConfig {
     pub secret: Option<Arc<Secret>>,
 }
 
+/// Refuses an `--advertise` host that no peer could reach: empty, or the
+/// unspecified address (`0.0.0.0`, `::`), which means "any address" to
+/// `bind(2)` but is no address to connect to.
+///
+/// # Errors
+/// Why the host cannot work, naming the flag.
+pub fn check_advertise(host: &str) -> std::result::Result<(), String> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<std::net::IpAddr>() {
+        _ if bare.is_empty() => Err("--advertise needs a host name or IP address".into()),
+        Ok(ip) if ip.is_unspecified() => Err(format!(
+            "--advertise {host} cannot work: it is the address that means \"any\" to bind(2), not one other hosts can connect to; give a name or IP of this machine that the master and the other workers reach, e.g. --advertise 10.0.0.5"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Is `host` (a name or IP) this machine's loopback?
+fn is_loopback_host(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare == "localhost"
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Runs the worker until the process ends. `data_listener` is the already
 /// bound data port.
 pub fn run(data_listener: TcpListener, config: WorkerConfig) -> Result<()> {
@@ -310,6 +336,18 @@ fn session(cx: &Context, prev_id: u32) -> Result<SessionEnd> {
     };
     let data_addr = format_host_port(&host, data_port);
     local_maps.set_addr(data_addr.clone());
+    // A loopback address works only while every peer is on this machine.
+    let master_host = config.master.rsplit_once(':').map_or("", |(h, _)| h);
+    if is_loopback_host(&host) && !is_loopback_host(master_host) {
+        event!(
+            Warn,
+            "worker",
+            "loopback_address_advertised",
+            data_addr = data_addr,
+            master = config.master,
+            hint = "workers on other hosts cannot fetch from it: pass --advertise with an address they reach"
+        );
+    }
 
     let mut writer = FrameWriter::new(&stream);
     writer.send(&Message::Register {
