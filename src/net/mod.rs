@@ -5,7 +5,8 @@
 //! prove the secret) and `listener` (the accepting side: one accept loop,
 //! a cap on connections, the secret demanded, bad frames answered).
 //! `auth` holds the secret and the handshake's messages, `http` the little
-//! HTTP/1.1 the master's web page speaks. `semaphore` (the connection cap,
+//! HTTP/1.1 the master's web page speaks, `keepalive` the kernel's probe of
+//! a connection gone quiet. `semaphore` (the connection cap,
 //! and the worker's task pool) and `stop` (shutting a master or a worker
 //! down in process) are the two synchronisation tools they build on.
 //!
@@ -15,6 +16,7 @@ pub mod auth;
 mod connection;
 pub mod dial;
 pub mod http;
+pub mod keepalive;
 pub mod listener;
 mod semaphore;
 mod stop;

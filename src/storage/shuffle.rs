@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 use byteorder::{BigEndian, ByteOrder};
 
 use crate::lock;
-use crate::net::{dial, FrameReader, FrameWriter, Secret};
+use crate::net::{dial, keepalive, FrameReader, FrameWriter, Secret};
 use crate::protocol::{FetchFailure, MapLocation, Message};
 use crate::record::{Record, RecordRef};
 use crate::storage::outputs::LocalMaps;
@@ -431,9 +431,12 @@ fn fetch_one(
     let stream = dial::connect(&map.addr, limits.timeout, secret).map_err(|e| e.to_string())?;
     // Reads wake up every FETCH_POLL to look at the cancel flag and the
     // silence; a write (the request) waits at most the timeout.
+    // Keepalive finds a peer that vanished (no FIN, no RST) even while
+    // the read timeouts are what bound a silent one.
     stream
         .set_read_timeout(Some(limits.timeout.min(FETCH_POLL)))
         .and_then(|()| stream.set_write_timeout(Some(limits.timeout)))
+        .and_then(|()| keepalive::enable(&stream, limits.timeout / 2))
         .map_err(|e| e.to_string())?;
     let read_half = stream.try_clone().map_err(|e| e.to_string())?;
     FrameWriter::new(&stream)

@@ -47,7 +47,7 @@ use crate::error::{Error, Result};
 use crate::event;
 use crate::exec::TaskEnv;
 use crate::lock;
-use crate::net::{dial, FrameReader, FrameWriter, Limits, Outbox, Secret, Stop, StopSignal};
+use crate::net::{dial, keepalive, FrameReader, FrameWriter, Limits, Outbox, Secret, Stop, StopSignal};
 use crate::protocol::Message;
 use crate::storage::{LocalMaps, Outputs};
 use crate::worker::attempts::Tasks;
@@ -322,6 +322,10 @@ fn session(cx: &Context, prev_id: u32) -> Result<SessionEnd> {
         });
     };
     let _ = stream.set_nodelay(true);
+    // A master that vanished silently is found out by the kernel too.
+    if let Err(e) = keepalive::enable(&stream, config.heartbeat.max(Duration::from_secs(1)) * 3) {
+        event!(Warn, "worker", "keepalive_refused", error = e);
+    }
     let host = match &config.advertise_host {
         Some(h) => h.clone(),
         // Bound to a specific address: that one. Bound to 0.0.0.0: the
