@@ -565,18 +565,33 @@ impl Tasks {
 }
 
 /// `_SUCCESS` is created inside `_temporary` and renamed into place, so it
-/// appears whole and only after every part.
+/// appears whole and only after every part. A late attempt discarded at
+/// the same moment may `rmdir(2)` the just-made, still empty `_temporary`
+/// (see `AttemptKind::discard`): then it is made again.
 fn write_success(out: &Path) -> Result<(), String> {
+    let mut tries = 0;
+    loop {
+        match write_success_once(out) {
+            Err((e, ErrorKind::NotFound)) if tries < 3 => {
+                tries += 1;
+                event!(Debug, "worker", "success_retried", error = e);
+            }
+            result => return result.map_err(|(e, _)| e),
+        }
+    }
+}
+
+fn write_success_once(out: &Path) -> Result<(), (String, ErrorKind)> {
     let temp_dir = out.join(TEMP_DIR);
     fs::create_dir_all(&temp_dir)
-        .map_err(|e| format!("cannot create {}: {e}", temp_dir.display()))?;
+        .map_err(|e| (format!("cannot create {}: {e}", temp_dir.display()), e.kind()))?;
     let temp = temp_dir.join("_SUCCESS");
     fs::File::create(&temp)
         .and_then(|f| f.sync_all())
-        .map_err(|e| format!("cannot write {}: {e}", temp.display()))?;
+        .map_err(|e| (format!("cannot write {}: {e}", temp.display()), e.kind()))?;
     let target = out.join("_SUCCESS");
     fs::rename(&temp, &target)
-        .map_err(|e| format!("cannot rename to {}: {e}", target.display()))?;
+        .map_err(|e| (format!("cannot rename to {}: {e}", target.display()), e.kind()))?;
     remove_dir(&temp_dir);
     Ok(())
 }
