@@ -170,16 +170,38 @@ fn register(
     );
 }
 
+/// Warns when a client on another host submits a job while a worker
+/// advertises a loopback address: the job's outputs and `client results`
+/// are on that worker, which no other host can reach.
+fn warn_loopback_workers_for(members: &Membership, peer: &str) {
+    if peer.is_empty() || is_loopback_addr(peer) {
+        return;
+    }
+    for worker in members.alive().filter(|m| is_loopback_addr(&m.data_addr)) {
+        event!(
+            Warn,
+            "master",
+            "loopback_worker_address",
+            addr = worker.data_addr,
+            client = peer,
+            hint = "peers on other hosts cannot reach it: start it with --advertise ADDRESS"
+        );
+    }
+}
+
+/// Is `addr` (`host:port`) on this machine's loopback?
+fn is_loopback_addr(addr: &str) -> bool {
+    addr.parse::<std::net::SocketAddr>()
+        .is_ok_and(|a| a.ip().is_loopback())
+        || addr.starts_with("localhost:")
+}
+
 /// Warns when workers on several hosts cannot all reach each other: one
 /// advertises a loopback address (`127.0.0.1:...`) while another worker, or
 /// this one's own connection, comes from another host. Only peers on its
 /// own machine could fetch its map outputs.
 fn warn_loopback_mix(members: &Membership, data_addr: &str, peer: &str) {
-    let loopback = |addr: &str| {
-        addr.parse::<std::net::SocketAddr>()
-            .is_ok_and(|a| a.ip().is_loopback())
-            || addr.starts_with("localhost:")
-    };
+    let loopback = is_loopback_addr;
     let others: Vec<&str> = members.alive().map(|m| m.data_addr.as_str()).collect();
     let remote_peer = !peer.is_empty() && !loopback(peer);
     if loopback(data_addr) && (remote_peer || others.iter().any(|a| !loopback(a))) {
@@ -270,6 +292,7 @@ fn client_request(master: &Master, msg: Message, outbox: &Outbox, peer: &str, no
                 Ok(job) => {
                     let mut guard = master.state();
                     let state = &mut *guard;
+                    warn_loopback_workers_for(&state.members, peer);
                     let job_id = state.scheduler.submit(job, now);
                     state.scheduler.schedule(&mut state.members, now);
                     drop(guard);
