@@ -17,9 +17,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::exec::{default_splits, first_line, list_input, plan_splits};
-use crate::job::{
-    find_columns, plan, span_at, Job, JobError, Op, Plan, MAX_SOURCE_BYTES,
-};
+use crate::job::{find_columns, plan, span_at, Job, JobError, Op, Plan, MAX_SOURCE_BYTES};
 use crate::protocol::{KeyValue, Message, SourceSplits, SplitInfo};
 
 /// Largest job file accepted, in bytes (1 MiB). `Job::parse` refuses a
@@ -326,4 +324,3 @@ pub fn accept(submitted: JobSource, inputs: Vec<SourceSplits>) -> Result<NewJob,
         splits,
     })
 }
-

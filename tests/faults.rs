@@ -467,7 +467,12 @@ fn a_worker_empties_its_work_dir_when_a_job_ends_and_when_it_starts() {
 /// output long before the master would declare the worker dead.
 #[test]
 fn fetches_from_a_silent_worker_time_out_and_the_job_finishes() {
-    let master_flags = ["--task-timeout-ms", "3000", "--heartbeat-timeout-ms", "120000"];
+    let master_flags = [
+        "--task-timeout-ms",
+        "3000",
+        "--heartbeat-timeout-ms",
+        "120000",
+    ];
     let worker_flags = ["--slots", "1", "--fetch-timeout-ms", "500"];
     let (m, w) = cluster(3, &master_flags, &worker_flags);
     let dir = temp_dir("silent");
@@ -482,7 +487,10 @@ fn fetches_from_a_silent_worker_time_out_and_the_job_finishes() {
     // Once the map outputs are all in place, before the reducers are done.
     wait_for(Duration::from_secs(30), "the reduce stage", || {
         let Status { state, rows, .. } = status(&m.addr, &id);
-        assert_eq!(state, "RUNNING", "the job ended before the freeze: {rows:?}");
+        assert_eq!(
+            state, "RUNNING",
+            "the job ended before the freeze: {rows:?}"
+        );
         (rows.len() == 2 && rows[0].done == rows[0].total && rows[1].done < rows[1].total)
             .then_some(())
     });
@@ -505,7 +513,16 @@ fn a_worker_back_after_its_job_ended_removes_the_jobs_files() {
     let work = temp_dir("returning-work");
     let w0 = worker(
         &m.addr,
-        &["--slots", "1", "--heartbeat-ms", "100", "--reconnect-max-ms", "100", "--work-dir", path(&work)],
+        &[
+            "--slots",
+            "1",
+            "--heartbeat-ms",
+            "100",
+            "--reconnect-max-ms",
+            "100",
+            "--work-dir",
+            path(&work),
+        ],
     );
     let _others: Vec<Proc> = (0..2)
         .map(|_| worker(&m.addr, &["--slots", "1", "--heartbeat-ms", "100"]))
@@ -514,12 +531,18 @@ fn a_worker_back_after_its_job_ended_removes_the_jobs_files() {
     let dir = temp_dir("returning");
     let (input, want) = words(&dir, 20_000);
     let out = dir.join("out");
-    let params = [("input", path(&input)), ("output", path(&out)), ("partitions", "6")];
+    let params = [
+        ("input", path(&input)),
+        ("output", path(&out)),
+        ("partitions", "6"),
+    ];
     let id = start(&m.addr, "wordcount.job", &params);
     let job_dir = work.join(format!("job-{id}"));
-    wait_for(Duration::from_secs(30), "worker 0 to hold job files", || {
-        job_dir.exists().then_some(())
-    });
+    wait_for(
+        Duration::from_secs(30),
+        "worker 0 to hold job files",
+        || job_dir.exists().then_some(()),
+    );
     w0.signal("STOP");
     // Declared dead after 0.8 s: the reducers fetching from it are aborted
     // and run again on the map outputs computed again, at once, not after
@@ -527,9 +550,14 @@ fn a_worker_back_after_its_job_ended_removes_the_jobs_files() {
     let s = wait_end(&m.addr, &id, Duration::from_secs(20));
     assert_eq!(s.state, "SUCCEEDED", "{}\n{}", s.error, s.text);
     assert_eq!(sorted(output_lines(&out)), want);
-    assert!(job_dir.exists(), "the frozen worker cannot have removed them");
+    assert!(
+        job_dir.exists(),
+        "the frozen worker cannot have removed them"
+    );
     w0.signal("CONT");
-    wait_for(Duration::from_secs(30), "the returning worker to remove the job's files", || {
-        (!job_dir.exists()).then_some(())
-    });
+    wait_for(
+        Duration::from_secs(30),
+        "the returning worker to remove the job's files",
+        || (!job_dir.exists()).then_some(()),
+    );
 }

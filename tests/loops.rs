@@ -62,7 +62,10 @@ fn pagerank(lines: &[String], iterations: usize) -> BTreeMap<String, f64> {
                 }
             }
         }
-        ranks = sums.into_iter().map(|(k, s)| (k, 0.15 + 0.85 * s)).collect();
+        ranks = sums
+            .into_iter()
+            .map(|(k, s)| (k, 0.15 + 0.85 * s))
+            .collect();
     }
     ranks
 }
@@ -73,8 +76,13 @@ fn check_ranks(got: &[String], want: &BTreeMap<String, f64>) {
     let got: BTreeMap<String, f64> = got
         .iter()
         .map(|l| {
-            let (k, v) = l.split_once('\t').unwrap_or_else(|| panic!("no tab: {l:?}"));
-            (k.to_string(), v.parse().unwrap_or_else(|_| panic!("rank {v:?}")))
+            let (k, v) = l
+                .split_once('\t')
+                .unwrap_or_else(|| panic!("no tab: {l:?}"));
+            (
+                k.to_string(),
+                v.parse().unwrap_or_else(|_| panic!("rank {v:?}")),
+            )
         })
         .collect();
     assert_eq!(
@@ -116,7 +124,11 @@ fn closure(lines: &[String]) -> Vec<String> {
 fn stage_rows(text: &str) -> Vec<(String, u32, u32)> {
     text.lines()
         .filter_map(|line| {
-            let cols: Vec<&str> = line.split("  ").map(str::trim).filter(|c| !c.is_empty()).collect();
+            let cols: Vec<&str> = line
+                .split("  ")
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .collect();
             let (done, total) = cols.get(2)?.split_once('/')?;
             Some((cols[1].to_string(), done.parse().ok()?, total.parse().ok()?))
         })
@@ -147,7 +159,10 @@ fn pagerank_matches_spark_and_reads_its_cached_links_once() {
     let reads = text.lines().filter(|l| l.contains("read_text")).count();
     assert_eq!(reads, 1, "the input is read by one stage:\n{text}");
     for round in 1..=10 {
-        assert!(text.contains(&format!("round {round}: ")), "round {round}:\n{text}");
+        assert!(
+            text.contains(&format!("round {round}: ")),
+            "round {round}:\n{text}"
+        );
     }
     // The links are computed once, by the stage that caches them, which
     // also feeds the first ranks and every round's join (all planned at
@@ -164,7 +179,10 @@ fn pagerank_matches_spark_and_reads_its_cached_links_once() {
     assert_eq!(kept.len(), 1, "{text}");
     assert_eq!(kept[0].ops.matches("shuffle").count(), 11, "{text}");
     assert_eq!(text.matches("group_by_key").count(), 1, "{text}");
-    assert!(report.stages.iter().all(|s| s.cache_hits == 0 && s.cache_misses == 0));
+    assert!(report
+        .stages
+        .iter()
+        .all(|s| s.cache_hits == 0 && s.cache_misses == 0));
     let (code, _, body) = http_request(
         &m.addr,
         &format!("GET /api/v1/jobs/{id} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
@@ -174,7 +192,11 @@ fn pagerank_matches_spark_and_reads_its_cached_links_once() {
 
     // No round at all: every node with out-links keeps rank 1.0.
     let zero = dir.join("zero");
-    let params = [("links", path(&input)), ("output", path(&zero)), ("iterations", "0")];
+    let params = [
+        ("links", path(&input)),
+        ("output", path(&zero)),
+        ("iterations", "0"),
+    ];
     let run = submit(&m.addr, &job_file("pagerank.job"), &params, &["--wait"]);
     assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
     check_ranks(&output_lines(&zero), &pagerank(&lines, 0));
@@ -206,7 +228,11 @@ fn pagerank_survives_a_worker_killed_between_its_rounds() {
     // In the middle of the rounds: once round 3 is done.
     wait_for(LIMIT, "round 3 to be done", || {
         let s = status(&m.addr, &id);
-        assert_eq!(s.state, "RUNNING", "the job ended before the kill:\n{}", s.text);
+        assert_eq!(
+            s.state, "RUNNING",
+            "the job ended before the kill:\n{}",
+            s.text
+        );
         let rows = stage_rows(&s.text);
         rows.iter()
             .any(|(ops, done, total)| ops.starts_with("round 3: reduce_by_key") && done == total)
@@ -236,7 +262,11 @@ fn cached_partitions_lost_with_their_worker_are_computed_again_from_their_lineag
     // paths are still to be read.
     wait_for(LIMIT, "round 3 to start", || {
         let s = status(&m.addr, &id);
-        assert_eq!(s.state, "RUNNING", "the job ended before the kill:\n{}", s.text);
+        assert_eq!(
+            s.state, "RUNNING",
+            "the job ended before the kill:\n{}",
+            s.text
+        );
         s.text.contains("round 3: ").then_some(())
     });
     w[0].kill();
@@ -248,7 +278,11 @@ fn cached_partitions_lost_with_their_worker_are_computed_again_from_their_lineag
         .job(id.parse().unwrap())
         .unwrap();
     let lost: u64 = report.stages.iter().map(|s| s.cache_misses).sum();
-    assert!(lost > 0, "the killed worker's cached partitions were computed again:\n{}", s.text);
+    assert!(
+        lost > 0,
+        "the killed worker's cached partitions were computed again:\n{}",
+        s.text
+    );
 }
 
 #[test]
@@ -264,7 +298,12 @@ fn transitive_closure_stops_when_a_round_finds_nothing_new() {
     fs::write(&input, lines.join("\n") + "\n").unwrap();
     let out = dir.join("out");
     let params = [("edges", path(&input)), ("output", path(&out))];
-    let run = submit(&m.addr, &job_file("transitive_closure.job"), &params, &["--wait"]);
+    let run = submit(
+        &m.addr,
+        &job_file("transitive_closure.job"),
+        &params,
+        &["--wait"],
+    );
     assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
     assert_eq!(sorted(output_lines(&out)), closure(&lines));
     // The chain needs 11 rounds to find its longest path, and one more to

@@ -624,7 +624,9 @@ fn distinct_drops_repeats_on_the_map_side_even_when_it_spills() {
 fn one_scan_feeds_several_consumers_and_a_failing_one_names_its_error() {
     let (m, _w) = cluster(2, &[], &["--slots", "2"]);
     let dir = temp_dir("shared-scan");
-    let lines: Vec<String> = (0..2000).map(|i| format!("w{} {}", i % 37, i % 5)).collect();
+    let lines: Vec<String> = (0..2000)
+        .map(|i| format!("w{} {}", i % 37, i % 5))
+        .collect();
     fs::write(dir.join("in.txt"), lines.join("\n") + "\n").unwrap();
     fs::write(
         dir.join("s.job"),
@@ -634,22 +636,38 @@ fn one_scan_feeds_several_consumers_and_a_failing_one_names_its_error() {
          words.count().save(\"n\")\n",
     )
     .unwrap();
-    let run = client_in(Some(&dir), &["--master", &m.addr, "submit", "s.job", "--wait"]);
+    let run = client_in(
+        Some(&dir),
+        &["--master", &m.addr, "submit", "s.job", "--wait"],
+    );
     assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
     let words: Vec<String> = lines
         .iter()
         .flat_map(|l| l.split(' ').map(str::to_string))
         .collect();
-    assert_eq!(sorted(output_lines(&dir.join("all"))), sorted(words.clone()));
-    assert_eq!(sorted(output_lines(&dir.join("counts"))), word_counts(&lines));
+    assert_eq!(
+        sorted(output_lines(&dir.join("all"))),
+        sorted(words.clone())
+    );
+    assert_eq!(
+        sorted(output_lines(&dir.join("counts"))),
+        word_counts(&lines)
+    );
     assert_eq!(output_lines(&dir.join("n")), [words.len().to_string()]);
     // The file is read, and split into words, by one stage.
     let id = stdout(&run).lines().next().unwrap().to_string();
     let report = job_report(&m.addr, &id);
-    let scans: Vec<_> = report.stages.iter().filter(|s| s.ops.starts_with("read_text")).collect();
+    let scans: Vec<_> = report
+        .stages
+        .iter()
+        .filter(|s| s.ops.starts_with("read_text"))
+        .collect();
     assert_eq!(scans.len(), 1, "{:?}", report.stages);
     assert_eq!(scans[0].records_in, lines.len() as u64);
-    assert_eq!(scans[0].ops, "read_text > flat_map > {save, map > shuffle 0, shuffle 1}");
+    assert_eq!(
+        scans[0].ops,
+        "read_text > flat_map > {save, map > shuffle 0, shuffle 1}"
+    );
 
     // An output that fails fails the task with its own error, not the
     // scan's.

@@ -72,13 +72,22 @@ impl Digest {
         let records = std::str::from_utf8(records)
             .ok()
             .and_then(|s| s.parse().ok())
-            .ok_or_else(|| format!("a digest's record count is not a number: {:?}", text(records)))?;
+            .ok_or_else(|| {
+                format!(
+                    "a digest's record count is not a number: {:?}",
+                    text(records)
+                )
+            })?;
         let hex = |b: &[u8]| {
             std::str::from_utf8(b)
                 .ok()
                 .and_then(|s| u64::from_str_radix(s, 16).ok())
         };
-        match (sums.len(), sums.get(..16).and_then(hex), sums.get(16..).and_then(hex)) {
+        match (
+            sums.len(),
+            sums.get(..16).and_then(hex),
+            sums.get(16..).and_then(hex),
+        ) {
             (32, Some(fnv), Some(crc)) => Ok(Digest { records, fnv, crc }),
             _ => Err(format!(
                 "a digest's sums are not 32 hex digits: {:?}",

@@ -300,7 +300,12 @@ fn common_prefix<'a>(mut pipelines: impl Iterator<Item = &'a [DatasetId]>) -> us
         return 0;
     };
     pipelines.fold(first.len(), |n, p| {
-        first.iter().zip(p).take(n).take_while(|(a, b)| a == b).count()
+        first
+            .iter()
+            .zip(p)
+            .take(n)
+            .take_while(|(a, b)| a == b)
+            .count()
     })
 }
 
@@ -318,9 +323,11 @@ impl Tee {
         let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(TEE_BATCH));
         let (last, others) = self.senders.split_last().ok_or("a tee with no outputs")?;
         for tx in others {
-            tx.send(batch.clone()).map_err(|_| "an output stopped reading".to_string())?;
+            tx.send(batch.clone())
+                .map_err(|_| "an output stopped reading".to_string())?;
         }
-        last.send(batch).map_err(|_| "an output stopped reading".to_string())
+        last.send(batch)
+            .map_err(|_| "an output stopped reading".to_string())
     }
 }
 

@@ -464,10 +464,7 @@ fn decide(
         };
         steps.push(Step::Decision);
         let b = d.repeat as usize;
-        let info = &mut blocks
-            .get_mut(b)
-            .ok_or_else(|| bad("names no loop"))?
-            .info;
+        let info = &mut blocks.get_mut(b).ok_or_else(|| bad("names no loop"))?.info;
         let Some(max) = info.until else {
             return Err(bad("is for a fixed loop"));
         };
@@ -636,7 +633,10 @@ impl Names<'_, '_> {
     fn check(&self, l: usize, round: u32) -> Result<Syn, JobError> {
         let b = &self.blocks[l];
         let Rounds::Until { cond, .. } = b.rounds else {
-            return Err(JobError::at(b.span, "a fixed `repeat` has no condition to check"));
+            return Err(JobError::at(
+                b.span,
+                "a fixed `repeat` has no condition to check",
+            ));
         };
         let target = rename(condition_target(cond)?, &mut |name, span| {
             if !b.assigned.iter().any(|a| a.0 == name) {

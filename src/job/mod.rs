@@ -416,9 +416,16 @@ impl Job {
         let tokens = lexer::tokenize(source).map_err(locate)?;
         let statements = parser::parse(source, &tokens).map_err(locate)?;
         let bound = bind(&statements, overrides).map_err(locate)?;
-        let count = |syn: &parser::Syn, what: &str| args::const_rounds(source, &bound.values, syn, what);
+        let count =
+            |syn: &parser::Syn, what: &str| args::const_rounds(source, &bound.values, syn, what);
         let build = |unrolled: &loops::Unrolled, check_all: bool| {
-            graph::build(source, unrolled, &bound.values, &bound.declared_at, check_all)
+            graph::build(
+                source,
+                unrolled,
+                &bound.values,
+                &bound.declared_at,
+                check_all,
+            )
         };
         // The preview, every loop unrolled once, checks the whole job and
         // shows which loops each save and loop reads from.
@@ -435,8 +442,9 @@ impl Job {
             (whole, preview)
         } else {
             let needs = needs(&whole, &preview.loops);
-            let unrolled = loops::unroll(&statements, &bound.values, progress, Some(&needs), &count)
-                .map_err(locate)?;
+            let unrolled =
+                loops::unroll(&statements, &bound.values, progress, Some(&needs), &count)
+                    .map_err(locate)?;
             (build(&unrolled, false).map_err(locate)?, unrolled)
         };
         Ok(Job {
@@ -529,11 +537,16 @@ fn csv_source(datasets: &[Dataset], id: DatasetId) -> Option<DatasetId> {
 /// `whole` reads the results of: the loops of the datasets it depends on.
 fn needs(whole: &graph::Built, loops: &[Loop]) -> loops::Needs {
     let until = |r: Option<Round>| {
-        r.filter(|r| loops.get(r.repeat as usize).is_some_and(|l| l.until.is_some()))
-            .map(|r| r.repeat as usize)
+        r.filter(|r| {
+            loops
+                .get(r.repeat as usize)
+                .is_some_and(|l| l.until.is_some())
+        })
+        .map(|r| r.repeat as usize)
     };
     // Inputs have smaller ids: one pass in id order.
-    let mut reads: Vec<std::collections::BTreeSet<usize>> = Vec::with_capacity(whole.datasets.len());
+    let mut reads: Vec<std::collections::BTreeSet<usize>> =
+        Vec::with_capacity(whole.datasets.len());
     for d in &whole.datasets {
         let mut set: std::collections::BTreeSet<usize> = until(d.round).into_iter().collect();
         for input in d.op.inputs() {

@@ -317,9 +317,13 @@ impl Parser<'_> {
             }
             Rounds::Fixed(self.expr()?)
         };
-        let open = self.expect(Tok::LBrace, "to open the body of `repeat`")?.span;
+        let open = self
+            .expect(Tok::LBrace, "to open the body of `repeat`")?
+            .span;
         if *self.peek() != Tok::Newline {
-            return Err(self.unexpected("the end of the line after `{` (the body starts on the next line)"));
+            return Err(
+                self.unexpected("the end of the line after `{` (the body starts on the next line)")
+            );
         }
         let mut body = Vec::new();
         loop {
@@ -338,7 +342,9 @@ impl Parser<'_> {
                 _ => {
                     body.push(self.statement()?);
                     if *self.peek() != Tok::Newline {
-                        return Err(self.unexpected("the end of the statement (`}` goes on a line of its own)"));
+                        return Err(self.unexpected(
+                            "the end of the statement (`}` goes on a line of its own)",
+                        ));
                     }
                 }
             }

@@ -226,7 +226,11 @@ fn shared_ops(bodies: &[String]) -> String {
     let rests: Vec<String> = split.iter().map(|s| s[common..].join(" > ")).collect();
     match common {
         0 => rests.join(" + "),
-        _ => format!("{} > {{{}}}", split[0][..common].join(" > "), rests.join(", ")),
+        _ => format!(
+            "{} > {{{}}}",
+            split[0][..common].join(" > "),
+            rests.join(", ")
+        ),
     }
 }
 
@@ -349,7 +353,8 @@ impl Planner<'_> {
             }
             self.bodies.push(body);
             stage.id = id_of(j);
-            let mut parents: Vec<StageId> = stage.parents.iter().map(|&p| id_of(p as usize)).collect();
+            let mut parents: Vec<StageId> =
+                stage.parents.iter().map(|&p| id_of(p as usize)).collect();
             parents.sort_unstable();
             parents.dedup();
             stage.parents = parents;
@@ -426,13 +431,21 @@ impl Planner<'_> {
         let outputs_ok = stage.outputs.iter().all(|o| match *o {
             Output::Save(_) => true,
             Output::Shuffle(id) => self.plan.shuffles.get(id as usize).is_some_and(|sh| {
-                sh.partitioner != Partitioner::Range && !matches!(sh.combine, Some(Combine::Take(_)))
+                sh.partitioner != Partitioner::Range
+                    && !matches!(sh.combine, Some(Combine::Take(_)))
             }),
             Output::Sample(_) | Output::Check(_) => false,
         });
-        let no_pipe = stage.segments.iter().flat_map(|s| s.pipelines.iter().flatten()).all(|&d| {
-            !matches!(self.job.datasets.get(d).map(|d| &d.op), Some(Op::Pipe { .. }))
-        });
+        let no_pipe = stage
+            .segments
+            .iter()
+            .flat_map(|s| s.pipelines.iter().flatten())
+            .all(|&d| {
+                !matches!(
+                    self.job.datasets.get(d).map(|d| &d.op),
+                    Some(Op::Pipe { .. })
+                )
+            });
         outputs_ok && no_pipe
     }
 
@@ -622,7 +635,11 @@ impl Planner<'_> {
                     }
                 };
                 let mut ops = vec![first];
-                ops.extend(s.pipelines[0].iter().map(|&d| self.job.datasets[d].op.name()));
+                ops.extend(
+                    s.pipelines[0]
+                        .iter()
+                        .map(|&d| self.job.datasets[d].op.name()),
+                );
                 ops.join(" > ")
             })
             .collect();
@@ -786,19 +803,14 @@ mod tests {
         // Both saves read `c`: one reduce, two outputs.
         assert_eq!(p.stages.len(), 2);
         assert_eq!(p.stages[1].outputs, [Output::Save(0), Output::Save(1)]);
-        assert_eq!(
-            p.stages[1].ops,
-            "reduce_by_key > {save, map > save}"
-        );
+        assert_eq!(p.stages[1].ops, "reduce_by_key > {save, map > save}");
     }
 
     #[test]
     fn what_reads_a_cache_in_the_phase_that_computes_it_runs_in_that_stage() {
-        let j = job(
-            "c = read_text(\"a\").map($1, $2).group_by_key().cache()\n\
+        let j = job("c = read_text(\"a\").map($1, $2).group_by_key().cache()\n\
              c.map($key, 1).save(\"one\")\n\
-             c.join(c).save(\"two\")\n",
-        );
+             c.join(c).save(\"two\")\n");
         let p = plan(&j, 2).unwrap();
         let ops: Vec<&str> = p.stages.iter().map(|s| s.ops.as_str()).collect();
         assert_eq!(
@@ -816,14 +828,12 @@ mod tests {
 
     #[test]
     fn one_scan_feeds_every_consumer_that_can_share_it() {
-        let j = job(
-            "words = read_text(\"a\").flat_map(split($0))\n\
+        let j = job("words = read_text(\"a\").flat_map(split($0))\n\
              words.save(\"all\")\n\
              words.map($0, 1).reduce_by_key(sum).save(\"counts\")\n\
              words.distinct().save(\"distinct\")\n\
              words.map($0, \"\").sort_by_key().save(\"sorted\")\n\
-             words.pipe(\"cat\").save(\"piped\")\n",
-        );
+             words.pipe(\"cat\").save(\"piped\")\n");
         let p = plan(&j, 2).unwrap();
         let ops: Vec<&str> = p.stages.iter().map(|s| s.ops.as_str()).collect();
         assert_eq!(
@@ -844,9 +854,18 @@ mod tests {
         );
         assert_eq!(p.stages[0].segments[0].pipelines.len(), 3);
         // Stage numbers, parents and map stages follow the merge.
-        assert_eq!(p.stages.iter().map(|s| s.id).collect::<Vec<_>>(), [0, 1, 2, 3, 4, 5, 6]);
-        assert_eq!((p.stages[1].parents.clone(), p.stages[2].parents.clone()), (vec![0], vec![0]));
+        assert_eq!(
+            p.stages.iter().map(|s| s.id).collect::<Vec<_>>(),
+            [0, 1, 2, 3, 4, 5, 6]
+        );
+        assert_eq!(
+            (p.stages[1].parents.clone(), p.stages[2].parents.clone()),
+            (vec![0], vec![0])
+        );
         assert_eq!(p.stages[4].parents, vec![3]);
-        assert_eq!(p.shuffles.iter().map(|s| s.map_stage).collect::<Vec<_>>(), [0, 0, 4]);
+        assert_eq!(
+            p.shuffles.iter().map(|s| s.map_stage).collect::<Vec<_>>(),
+            [0, 0, 4]
+        );
     }
 }

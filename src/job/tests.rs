@@ -1597,23 +1597,57 @@ fn a_fixed_loop_unrolls_into_rounds_and_computes_what_does_not_change_once() {
     let per_round = |r: u32| {
         job.datasets
             .iter()
-            .filter(|d| d.round == Some(Round { repeat: 0, round: r }))
+            .filter(|d| {
+                d.round
+                    == Some(Round {
+                        repeat: 0,
+                        round: r,
+                    })
+            })
             .count()
     };
     assert_eq!((per_round(1), per_round(2), per_round(3)), (4, 4, 4));
-    assert_eq!(job.datasets.iter().filter(|d| d.op.name() == "read_text").count(), 1);
-    assert_eq!(job.datasets.iter().filter(|d| d.op.name() == "cache").count(), 1);
+    assert_eq!(
+        job.datasets
+            .iter()
+            .filter(|d| d.op.name() == "read_text")
+            .count(),
+        1
+    );
+    assert_eq!(
+        job.datasets
+            .iter()
+            .filter(|d| d.op.name() == "cache")
+            .count(),
+        1
+    );
     // The save reads the last round's ranks.
     let saved = &job.datasets[job.saves[0].dataset.unwrap()];
-    assert_eq!((saved.name.as_deref(), saved.round), (Some("ranks"), Some(Round { repeat: 0, round: 3 })));
+    assert_eq!(
+        (saved.name.as_deref(), saved.round),
+        (
+            Some("ranks"),
+            Some(Round {
+                repeat: 0,
+                round: 3
+            })
+        )
+    );
     assert!(job.unrolled() && job.checks.is_empty());
     // No round: the save reads the ranks from before the loop.
     let zero = Job::parse("t.job", PAGERANK, &overrides(&[("n", "0")])).unwrap();
-    assert_eq!(zero.datasets[zero.saves[0].dataset.unwrap()].op.name(), "map");
+    assert_eq!(
+        zero.datasets[zero.saves[0].dataset.unwrap()].op.name(),
+        "map"
+    );
     assert!(zero.datasets.iter().all(|d| d.round.is_none()));
     // The stages of each round say which round they are.
     let p = plan(&job, 2).unwrap();
-    assert!(p.stages.iter().any(|s| s.ops.starts_with("round 3: ")), "{:?}", p.stages);
+    assert!(
+        p.stages.iter().any(|s| s.ops.starts_with("round 3: ")),
+        "{:?}",
+        p.stages
+    );
 }
 
 const CLOSURE: &str = "p = read_text(\"e\").map($1, $2).cache()\n\
@@ -1633,22 +1667,32 @@ fn a_loop_until_unchanged_unrolls_as_far_as_the_decisions_go() {
                 .map(|&(repeat, stop)| Decision { repeat, stop })
                 .collect(),
         };
-        Job::parse_at("t.job", CLOSURE, &BTreeMap::new(), &progress).unwrap_or_else(|e| panic!("{e}"))
+        Job::parse_at("t.job", CLOSURE, &BTreeMap::new(), &progress)
+            .unwrap_or_else(|e| panic!("{e}"))
     };
     // Before any decision: the save that does not read the loop, and the
     // check of round 0.
     let start = at(&[]);
-    assert_eq!((start.saves[0].dataset, start.saves[1].dataset.is_some()), (None, true));
+    assert_eq!(
+        (start.saves[0].dataset, start.saves[1].dataset.is_some()),
+        (None, true)
+    );
     assert_eq!(start.sinks, [Sink::Check(0), Sink::Save(1)]);
     assert!(!start.unrolled());
     let two = at(&[(0, false), (0, false)]);
-    assert_eq!(two.checks.iter().map(|c| c.round).collect::<Vec<_>>(), [0, 1, 2]);
+    assert_eq!(
+        two.checks.iter().map(|c| c.round).collect::<Vec<_>>(),
+        [0, 1, 2]
+    );
     assert_eq!(two.loops[0].rounds, 2);
     let done = at(&[(0, false), (0, false), (0, true)]);
     assert!(done.unrolled() && done.saves[0].dataset.is_some());
     // Each plan extends the one before it: the stages already run keep
     // their numbers.
-    let plans: Vec<Plan> = [start, two, done].iter().map(|j| plan(j, 2).unwrap()).collect();
+    let plans: Vec<Plan> = [start, two, done]
+        .iter()
+        .map(|j| plan(j, 2).unwrap())
+        .collect();
     for w in plans.windows(2) {
         assert_eq!(w[1].stages[..w[0].stages.len()], w[0].stages[..]);
         assert_eq!(w[1].shuffles[..w[0].shuffles.len()], w[0].shuffles[..]);
@@ -1658,9 +1702,14 @@ fn a_loop_until_unchanged_unrolls_as_far_as_the_decisions_go() {
     // A progress the job cannot have had is an error, not a panic.
     let bad = |d: &[(u32, bool)]| {
         let progress = Progress {
-            decisions: d.iter().map(|&(repeat, stop)| Decision { repeat, stop }).collect(),
+            decisions: d
+                .iter()
+                .map(|&(repeat, stop)| Decision { repeat, stop })
+                .collect(),
         };
-        Job::parse_at("t.job", CLOSURE, &BTreeMap::new(), &progress).unwrap_err().to_string()
+        Job::parse_at("t.job", CLOSURE, &BTreeMap::new(), &progress)
+            .unwrap_err()
+            .to_string()
     };
     assert!(bad(&[(3, false)]).contains("names no loop"));
     assert!(bad(&[(0, true)]).contains("before its first round"));
@@ -1726,7 +1775,9 @@ fn loop_errors_name_the_place() {
         assert!(got.contains(want), "want {want:?}\n got {got}");
     }
     // `repeat`, `until` and `max` remain names elsewhere.
-    parse_ok("repeat = read_text(\"a\")\nmax = repeat.map($1, 1).reduce_by_key(max)\nmax.save(\"o\")\n");
+    parse_ok(
+        "repeat = read_text(\"a\")\nmax = repeat.map($1, 1).reduce_by_key(max)\nmax.save(\"o\")\n",
+    );
 }
 
 /// Each job shown in docs/pyspark.md is the job file of `jobs/` it stands
@@ -1738,7 +1789,10 @@ fn the_pyspark_page_shows_the_jobs_as_they_are() {
         ("wordcount", include_str!("../../jobs/wordcount.job")),
         ("sort_numbers", include_str!("../../jobs/sort_numbers.job")),
         ("pagerank", include_str!("../../jobs/pagerank.job")),
-        ("transitive_closure", include_str!("../../jobs/transitive_closure.job")),
+        (
+            "transitive_closure",
+            include_str!("../../jobs/transitive_closure.job"),
+        ),
         ("top_words", include_str!("../../jobs/top_words.job")),
     ];
     let bare = |text: &str| -> Vec<String> {

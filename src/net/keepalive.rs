@@ -31,11 +31,35 @@ const PROBES: i32 = 3;
 /// The kernel refused an option (the message names it).
 pub fn enable(stream: &TcpStream, idle: Duration) -> io::Result<()> {
     let idle = idle.as_secs().clamp(1, i32::MAX as u64) as i32;
-    sys::set(stream, sys::SOL_SOCKET, sys::SO_KEEPALIVE, 1, "SO_KEEPALIVE")?;
-    sys::set(stream, sys::IPPROTO_TCP, sys::TCP_KEEPIDLE, idle, "TCP_KEEPIDLE")?;
+    sys::set(
+        stream,
+        sys::SOL_SOCKET,
+        sys::SO_KEEPALIVE,
+        1,
+        "SO_KEEPALIVE",
+    )?;
+    sys::set(
+        stream,
+        sys::IPPROTO_TCP,
+        sys::TCP_KEEPIDLE,
+        idle,
+        "TCP_KEEPIDLE",
+    )?;
     let interval = (idle / 3).max(1);
-    sys::set(stream, sys::IPPROTO_TCP, sys::TCP_KEEPINTVL, interval, "TCP_KEEPINTVL")?;
-    sys::set(stream, sys::IPPROTO_TCP, sys::TCP_KEEPCNT, PROBES, "TCP_KEEPCNT")
+    sys::set(
+        stream,
+        sys::IPPROTO_TCP,
+        sys::TCP_KEEPINTVL,
+        interval,
+        "TCP_KEEPINTVL",
+    )?;
+    sys::set(
+        stream,
+        sys::IPPROTO_TCP,
+        sys::TCP_KEEPCNT,
+        PROBES,
+        "TCP_KEEPCNT",
+    )
 }
 
 #[cfg(target_os = "linux")]
@@ -62,7 +86,13 @@ mod sys {
         fn getsockopt(fd: i32, level: i32, name: i32, value: *mut c_void, len: *mut u32) -> i32;
     }
 
-    pub fn set(stream: &TcpStream, level: i32, name: i32, value: i32, what: &str) -> io::Result<()> {
+    pub fn set(
+        stream: &TcpStream,
+        level: i32,
+        name: i32,
+        value: i32,
+        what: &str,
+    ) -> io::Result<()> {
         // SAFETY: the descriptor is open for as long as `stream` is
         // borrowed, and the kernel reads exactly `len` (4) bytes of `value`.
         let r = unsafe {
@@ -132,7 +162,10 @@ mod tests {
     fn the_kernel_takes_the_options() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        assert_eq!(sys::get(&stream, sys::SOL_SOCKET, sys::SO_KEEPALIVE).unwrap(), 0);
+        assert_eq!(
+            sys::get(&stream, sys::SOL_SOCKET, sys::SO_KEEPALIVE).unwrap(),
+            0
+        );
         enable(&stream, Duration::from_secs(9)).unwrap();
         let get = |level, name| sys::get(&stream, level, name).unwrap();
         assert_ne!(get(sys::SOL_SOCKET, sys::SO_KEEPALIVE), 0);

@@ -125,7 +125,12 @@ impl BlockCache {
 
     /// Forgets every block of a job (its files go with its work directory).
     pub fn drop_job(&mut self, job_id: u64) {
-        let keys: Vec<BlockKey> = self.blocks.keys().filter(|k| k.0 == job_id).copied().collect();
+        let keys: Vec<BlockKey> = self
+            .blocks
+            .keys()
+            .filter(|k| k.0 == job_id)
+            .copied()
+            .collect();
         for key in keys {
             self.remove(key);
         }
@@ -187,7 +192,10 @@ mod tests {
         assert!(cache.get((1, 0, 0)).is_some());
         assert!(cache.get((1, 0, 2)).is_some());
         let s = cache.stats();
-        assert_eq!((s.hits, s.misses, s.evictions, s.disk_bytes), (3, 1, 1, 300));
+        assert_eq!(
+            (s.hits, s.misses, s.evictions, s.disk_bytes),
+            (3, 1, 1, 300)
+        );
         // Too big for memory at all: on disk only, nothing evicted for it.
         cache.put((1, 0, 3), &file(&dir, "d", 300)).unwrap();
         assert_eq!(cache.stats().memory_bytes, 200);
@@ -205,8 +213,13 @@ mod tests {
         let mut cache = BlockCache::new(1000);
         cache.put((1, 0, 0), &file(&dir, "a", 100)).unwrap();
         cache.put((1, 0, 0), &file(&dir, "b", 50)).unwrap();
-        assert_eq!((cache.stats().memory_bytes, cache.stats().disk_bytes), (50, 50));
-        assert!(BlockCache::new(10).put((1, 0, 0), &dir.join("missing")).is_err());
+        assert_eq!(
+            (cache.stats().memory_bytes, cache.stats().disk_bytes),
+            (50, 50)
+        );
+        assert!(BlockCache::new(10)
+            .put((1, 0, 0), &dir.join("missing"))
+            .is_err());
         fs::remove_dir_all(&dir).unwrap();
     }
 }

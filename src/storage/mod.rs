@@ -38,8 +38,8 @@ pub(crate) mod sortkey;
 mod spill;
 
 pub use aggregate::{hash_table_bytes, DistinctSet, HashAggregator};
-pub use hash::{partition_of, FastBuildHasher};
 pub use cache::CacheStats;
+pub use hash::{partition_of, FastBuildHasher};
 pub use outputs::{LocalMaps, Outputs};
 pub use runfile::{RunReader, RunWriter, BLOCK_BYTES, BLOCK_HEADER_BYTES};
 pub use shuffle::{fetch, FailureSlot, FetchLimits, FetchRequest, ShuffleWriter};

@@ -327,9 +327,7 @@ pub fn fetch(
                 let result = match local.find(&map.addr, job_id, shuffle, map.map) {
                     // A cached partition, all of its one partition, in memory.
                     Some((data, index)) => match local.cached(job_id, shuffle, map.map) {
-                        Some(block) if partition == 0 => {
-                            read_memory(&block, &data, &tx, &bytes)
-                        }
+                        Some(block) if partition == 0 => read_memory(&block, &data, &tx, &bytes),
                         _ => read_local(&data, &index, partition, &tx, &bytes),
                     },
                     None => fetch_one(
@@ -510,7 +508,10 @@ impl Read for ChunkStream<'_> {
                 // The read timed out: a partial frame stays buffered, and
                 // the next read goes on from it.
                 Err(crate::error::Error::Io { source, .. })
-                    if matches!(source.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) =>
+                    if matches!(
+                        source.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
                 {
                     if self.limits.cancel.load(Ordering::Relaxed) {
                         return Err(io::Error::other("cancelled"));

@@ -324,7 +324,10 @@ impl Tasks {
             plan,
             &env,
             Arc::clone(&cancel),
-            &kinds.iter().map(AttemptKind::destination).collect::<Vec<_>>(),
+            &kinds
+                .iter()
+                .map(AttemptKind::destination)
+                .collect::<Vec<_>>(),
             spill_dir,
         );
         match fault {
@@ -546,7 +549,13 @@ impl Tasks {
         // was away when the job ended, say.
         match stopped {
             0 => event!(Debug, "worker", "job_released", job = job_id),
-            n => event!(Info, "worker", "job_released", job = job_id, attempts_stopped = n),
+            n => event!(
+                Info,
+                "worker",
+                "job_released",
+                job = job_id,
+                attempts_stopped = n
+            ),
         }
     }
 
@@ -583,15 +592,23 @@ fn write_success(out: &Path) -> Result<(), String> {
 
 fn write_success_once(out: &Path) -> Result<(), (String, ErrorKind)> {
     let temp_dir = out.join(TEMP_DIR);
-    fs::create_dir_all(&temp_dir)
-        .map_err(|e| (format!("cannot create {}: {e}", temp_dir.display()), e.kind()))?;
+    fs::create_dir_all(&temp_dir).map_err(|e| {
+        (
+            format!("cannot create {}: {e}", temp_dir.display()),
+            e.kind(),
+        )
+    })?;
     let temp = temp_dir.join("_SUCCESS");
     fs::File::create(&temp)
         .and_then(|f| f.sync_all())
         .map_err(|e| (format!("cannot write {}: {e}", temp.display()), e.kind()))?;
     let target = out.join("_SUCCESS");
-    fs::rename(&temp, &target)
-        .map_err(|e| (format!("cannot rename to {}: {e}", target.display()), e.kind()))?;
+    fs::rename(&temp, &target).map_err(|e| {
+        (
+            format!("cannot rename to {}: {e}", target.display()),
+            e.kind(),
+        )
+    })?;
     remove_dir(&temp_dir);
     Ok(())
 }

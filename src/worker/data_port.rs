@@ -102,7 +102,10 @@ fn send_shuffle(
     partition: u32,
 ) -> std::result::Result<(), SendError> {
     // A cached partition in memory: its one partition is all of it.
-    if let Some(bytes) = outputs.cached(job_id, shuffle, map).filter(|_| partition == 0) {
+    if let Some(bytes) = outputs
+        .cached(job_id, shuffle, map)
+        .filter(|_| partition == 0)
+    {
         let what = format!("cached partition {map} of shuffle {shuffle} of job {job_id}");
         send_stream(writer, &bytes[..], &what)?;
         outputs.add_served(bytes.len() as u64);

@@ -47,7 +47,9 @@ use crate::error::{Error, Result};
 use crate::event;
 use crate::exec::TaskEnv;
 use crate::lock;
-use crate::net::{dial, keepalive, FrameReader, FrameWriter, Limits, Outbox, Secret, Stop, StopSignal};
+use crate::net::{
+    dial, keepalive, FrameReader, FrameWriter, Limits, Outbox, Secret, Stop, StopSignal,
+};
 use crate::protocol::Message;
 use crate::storage::{LocalMaps, Outputs};
 use crate::worker::attempts::Tasks;

@@ -165,56 +165,36 @@ fn task_spec(job: &JobRun, s: usize, t: usize, attempt: u64, members: &Membershi
     let stage = &job.stages[s];
     let task = &stage.tasks[t];
     let segment = &stage.plan.segments[task.segment as usize];
-    let shuffle_reads = match segment.input {
-        Input::Shuffle(wide) => job
-            .plan
-            .shuffles_of(wide)
-            .iter()
-            .map(|sh| ShuffleRead {
-                shuffle: sh.id,
-                maps: job.stages[sh.map_stage as usize]
-                    .tasks
-                    .iter()
-                    .enumerate()
-                    .map(|(m, map)| MapLocation {
-                        map: m as u32,
-                        addr: match map.state {
-                            TaskState::Done { worker } => members
-                                .get(worker)
-                                .map(|w| w.data_addr.clone())
-                                .unwrap_or_default(),
-                            _ => String::new(),
-                        },
-                    })
-                    .collect(),
-            })
-            .collect(),
-        // Only the task of the same number kept this partition.
-        Input::Cache(cached) => job
-            .plan
-            .shuffles_of(cached)
-            .iter()
-            .map(|sh| ShuffleRead {
-                shuffle: sh.id,
-                maps: job.stages[sh.map_stage as usize]
-                    .tasks
-                    .get(task.index as usize)
-                    .map(|map| MapLocation {
-                        map: task.index,
-                        addr: match map.state {
-                            TaskState::Done { worker } => members
-                                .get(worker)
-                                .map(|w| w.data_addr.clone())
-                                .unwrap_or_default(),
-                            _ => String::new(),
-                        },
-                    })
-                    .into_iter()
-                    .collect(),
-            })
-            .collect(),
-        Input::Source(_) => Vec::new(),
+    // A cached partition was kept by the map task of the same number only.
+    let (read, only) = match segment.input {
+        Input::Shuffle(wide) => (Some(wide), None),
+        Input::Cache(cached) => (Some(cached), Some(task.index as usize)),
+        Input::Source(_) => (None, None),
     };
+    let shuffle_reads = read
+        .map(|wide| job.plan.shuffles_of(wide))
+        .unwrap_or_default()
+        .iter()
+        .map(|sh| ShuffleRead {
+            shuffle: sh.id,
+            maps: job.stages[sh.map_stage as usize]
+                .tasks
+                .iter()
+                .enumerate()
+                .filter(|(m, _)| only.is_none_or(|i| i == *m))
+                .map(|(m, map)| MapLocation {
+                    map: m as u32,
+                    addr: match map.state {
+                        TaskState::Done { worker } => members
+                            .get(worker)
+                            .map(|w| w.data_addr.clone())
+                            .unwrap_or_default(),
+                        _ => String::new(),
+                    },
+                })
+                .collect(),
+        })
+        .collect();
     let (boundaries, sample_size) = match stage.plan.only() {
         Some(Output::Shuffle(id)) => (
             job.shuffles[id as usize]

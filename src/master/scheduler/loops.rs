@@ -146,9 +146,21 @@ pub(super) fn extend(job: &mut JobRun, decision: Decision, now: Instant) -> Resu
     job.digests.resize(next.checks.len(), None);
     let l = &next.loops[decision.repeat as usize];
     let (what, fields) = if decision.stop {
-        ("loop_ended", [("loop", decision.repeat.to_string()), ("rounds", l.rounds.to_string())])
+        (
+            "loop_ended",
+            [
+                ("loop", decision.repeat.to_string()),
+                ("rounds", l.rounds.to_string()),
+            ],
+        )
     } else {
-        ("loop_round", [("loop", decision.repeat.to_string()), ("round", l.rounds.to_string())])
+        (
+            "loop_round",
+            [
+                ("loop", decision.repeat.to_string()),
+                ("round", l.rounds.to_string()),
+            ],
+        )
     };
     event!(
         Info,

@@ -311,7 +311,13 @@ impl Scheduler {
                 // came first, fails again in `recover`).
                 if let Ok(Some(decision)) = decide(run, check as usize) {
                     if let Err(e) = extend(run, decision, now) {
-                        event!(Error, "scheduler", "journal_loop_skipped", job = job, error = e);
+                        event!(
+                            Error,
+                            "scheduler",
+                            "journal_loop_skipped",
+                            job = job,
+                            error = e
+                        );
                     }
                 }
             }
