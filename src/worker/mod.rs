@@ -167,11 +167,19 @@ pub fn start(data_listener: TcpListener, config: WorkerConfig) -> Result<Stop> {
         &stop.signal(),
     )?;
     stop.adopt(data_port);
+    // What peers are told to connect to, as far as it is known before the
+    // master is reached.
+    let advertised = match &config.advertise_host {
+        Some(h) => format_host_port(h, data_addr.port()),
+        None if !data_addr.ip().is_unspecified() => data_addr.to_string(),
+        None => format!("<the address that reaches the master>:{}", data_addr.port()),
+    };
     event!(
         Info,
         "worker",
         "started",
         data_port = data_addr,
+        advertised = advertised,
         master = config.master,
         slots = config.slots,
         memory = crate::size::format_size(config.memory_bytes)

@@ -32,6 +32,12 @@ impl Proc {
     /// Starts `bin` (one of this package's binaries) with `args` and waits for
     /// its first stdout line.
     pub fn start(bin: &str, args: &[&str]) -> Proc {
+        Proc::start_in(None, bin, args)
+    }
+
+    /// As `start`, inside network namespace `netns` (`ip netns exec`, which
+    /// execs the binary, so the child is the binary itself).
+    pub fn start_in(netns: Option<&str>, bin: &str, args: &[&str]) -> Proc {
         let exe = match bin {
             "master" => env!("CARGO_BIN_EXE_master"),
             "worker" => env!("CARGO_BIN_EXE_worker"),
@@ -40,7 +46,15 @@ impl Proc {
         };
         let log = log_path(bin);
         let stderr = File::create(&log).expect("creating a log file");
-        let mut child = Command::new(exe)
+        let mut command = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, exe]);
+                c
+            }
+            None => Command::new(exe),
+        };
+        let mut child = command
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -503,6 +517,7 @@ pub fn wait_end(addr: &str, id: &str, limit: Duration) -> Status {
     })
 }
 
+pub mod bed;
 pub mod json;
 
 /// One HTTP request on a fresh connection: returns the status code, the
