@@ -8,6 +8,12 @@
 //! died, sends its map task back to the queue, and the stages reading it wait
 //! for it, as Spark does on a `FetchFailed`. Only an attempt's own failure
 //! counts against it: a lost worker or a failed fetch is not the task's fault.
+//!
+//! A failed fetch also says that two workers could not talk: the pair is
+//! recorded for the job, and placement keeps them apart from then on
+//! (`placement.rs`), as Spark excludes hosts after fetch failures. A lost
+//! worker's pairs are forgotten with its outputs. An output lost more than
+//! `max_attempts` times fails the job, naming the pairs.
 
 use std::time::Instant;
 
@@ -114,9 +120,12 @@ impl Scheduler {
 
     /// A reduce attempt could not fetch a map output (`failure` says which,
     /// and from where). As Spark does on a FetchFailed, the master forgets
-    /// that output and runs its map task again (the reduce stage waits for
-    /// it), then the reduce task; the attempt does not count as a failure.
-    /// An output lost more than `max_attempts` times fails the job.
+    /// that output and runs its map task again away from its holder (the
+    /// reduce stage waits for it), then the reduce task, on a worker that
+    /// can reach every holder: the attempt's worker and the holder are
+    /// recorded as a pair that could not talk. The attempt does not count as
+    /// a failure. An output lost more than `max_attempts` times fails the
+    /// job.
     pub(super) fn fetch_failed(
         &mut self,
         members: &mut Membership,
@@ -166,8 +175,7 @@ impl Scheduler {
         else {
             return;
         };
-        let stage = &mut job.stages[map_stage];
-        let Some(task) = stage.tasks.get_mut(map as usize) else {
+        let Some(task) = job.stages[map_stage].tasks.get(map as usize) else {
             return;
         };
         // Only if the output is still where the reducer looked: another
@@ -178,32 +186,37 @@ impl Scheduler {
         if members.get(holder).is_some_and(|m| m.data_addr != addr) {
             return;
         }
-        task.state = TaskState::Pending;
-        task.duration = None;
+        // Placement keeps the two apart from now on (see `placement.rs`).
+        if job.unreachable.record(live.worker, holder) {
+            event!(
+                Warn,
+                "scheduler",
+                "workers_unreachable",
+                job = live.job,
+                a = live.worker.min(holder),
+                b = live.worker.max(holder)
+            );
+        }
+        let cached = job.plan.shuffles[shuffle as usize].partitioner == Partitioner::Cache;
+        let m = map as usize;
+        job.lose_output((map_stage, m), holder, cached, "fetch_failed");
+        let task = &mut job.stages[map_stage].tasks[m];
         task.outputs_lost += 1;
         // Computed again elsewhere if it can be: the reducer could not
         // reach it where it was.
         task.avoid = Some(holder);
-        if job.plan.shuffles[shuffle as usize].partitioner == Partitioner::Cache {
-            stage.cache_misses += 1;
-        }
-        stage.finished = None;
-        event!(
-            Warn,
-            "scheduler",
-            "map_output_lost",
-            job = live.job,
-            stage = map_stage,
-            task = map,
-            worker = holder,
-            reason = "fetch_failed"
-        );
         if task.outputs_lost > max {
-            let reason = format!(
-                "the output of task {map} of stage {map_stage} could not be fetched {} times; \
-                 last error: {error}",
+            let mut reason = format!(
+                "the output of task {map} of stage {map_stage} could not be fetched {} times",
                 task.outputs_lost
             );
+            if !job.unreachable.is_empty() {
+                reason += &format!(
+                    "; no placement avoids the workers that cannot reach each other ({})",
+                    job.unreachable
+                );
+            }
+            reason += &format!("; last error: {error}");
             self.finish_job(members, live.job, JobState::Failed, reason, now);
         }
     }
@@ -244,6 +257,8 @@ impl Scheduler {
             }
         }
         for job in self.jobs.values_mut() {
+            // Its pairs go with it (see `Unreachable`).
+            job.unreachable.forget(worker);
             if job.state != JobState::Running {
                 continue;
             }
@@ -327,30 +342,51 @@ pub(super) fn lose_map_outputs(job: &mut JobRun, lost: impl Fn(u32) -> bool, rea
         let cached = needed
             .iter()
             .any(|&id| job.plan.shuffles[id as usize].partitioner == Partitioner::Cache);
-        let stage = &mut job.stages[s];
-        for (t, task) in stage.tasks.iter_mut().enumerate() {
-            let TaskState::Done { worker } = task.state else {
-                continue;
-            };
-            if lost(worker) {
-                if cached {
-                    stage.cache_misses += 1;
-                }
-                task.state = TaskState::Pending;
-                task.duration = None;
-                stage.finished = None;
-                event!(
-                    Warn,
-                    "scheduler",
-                    "map_output_lost",
-                    job = job.id,
-                    stage = s,
-                    task = t,
-                    worker = worker,
-                    reason = reason
-                );
-            }
+        let gone: Vec<(usize, u32)> = job.stages[s]
+            .tasks
+            .iter()
+            .enumerate()
+            .filter_map(|(t, task)| match task.state {
+                TaskState::Done { worker } if lost(worker) => Some((t, worker)),
+                _ => None,
+            })
+            .collect();
+        for (t, worker) in gone {
+            job.lose_output((s, t), worker, cached, reason);
         }
+    }
+}
+
+impl JobRun {
+    /// Forgets the committed output of map task `t` of stage `s`, held by
+    /// `worker`: the task is pending again, and so its stage is unfinished
+    /// and the stages reading it wait for it. A `cached` partition computed
+    /// again counts as a cache miss.
+    pub(super) fn lose_output(
+        &mut self,
+        (s, t): (usize, usize),
+        worker: u32,
+        cached: bool,
+        reason: &str,
+    ) {
+        let stage = &mut self.stages[s];
+        let task = &mut stage.tasks[t];
+        task.state = TaskState::Pending;
+        task.duration = None;
+        stage.finished = None;
+        if cached {
+            stage.cache_misses += 1;
+        }
+        event!(
+            Warn,
+            "scheduler",
+            "map_output_lost",
+            job = self.id,
+            stage = s,
+            task = t,
+            worker = worker,
+            reason = reason
+        );
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! OS idea: this is a process scheduler one level up. Tasks wait in a run
 //! queue (`Pending`), are dispatched to a free slot (round-robin over live
-//! workers, never above a worker's slot count), and their completions come
+//! workers, never above a worker's slot count, and only on workers that can
+//! reach the ones holding their inputs), and their completions come
 //! back as events. A stage's tasks become runnable only when every stage it
 //! reads from is complete, as a process waits on its inputs. Like the
 //! membership table this is plain data behind the master's lock: it talks to
@@ -24,6 +25,8 @@
 //!
 //! * `state.rs`: the state a job runs in: job, stage, task, attempt;
 //! * `dispatch.rs`: `schedule`, which hands pending tasks to free slots;
+//! * `placement.rs`: which workers a task may run on, given the pairs of
+//!   workers that could not talk;
 //! * `completion.rs`: an attempt done, committed, its job committed or ended;
 //! * `failure.rs`: an attempt failed, a fetch failed, a worker lost;
 //! * `stragglers.rs`: the timer's `tick`: timeouts and speculative copies;
@@ -35,10 +38,13 @@ mod completion;
 mod dispatch;
 mod failure;
 mod loops;
+mod placement;
 mod recovery;
 mod report;
 mod state;
 mod stragglers;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;

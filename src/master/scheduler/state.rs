@@ -13,6 +13,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
+use super::placement::Unreachable;
 use super::Scheduler;
 use crate::event;
 use crate::exec::Digest;
@@ -53,8 +54,9 @@ pub(super) struct TaskRun {
     pub(super) failures: u32,
     /// Times this map task's committed output was lost to a failed fetch.
     pub(super) outputs_lost: u32,
-    /// A worker the next attempt should avoid if it can (where the last
-    /// one timed out).
+    /// A worker the next attempt should avoid if it can: where the last
+    /// one timed out, or, for a map task, the worker that held its output
+    /// when a reducer could not fetch it or placement moved it.
     pub(super) avoid: Option<u32>,
     /// How long the committed attempt ran, for speculation.
     pub(super) duration: Option<Duration>,
@@ -160,6 +162,10 @@ pub(super) struct JobRun {
     pub(super) attempt_at: HashMap<u64, usize>,
     /// Where its event log goes.
     pub(super) events: EventLogs,
+    /// The pairs of workers that could not talk (a fetch between them
+    /// failed), which placement keeps apart (see `placement.rs`). In memory
+    /// only: after a restart they are learned again.
+    pub(super) unreachable: Unreachable,
 }
 
 impl JobRun {
@@ -223,10 +229,64 @@ impl JobRun {
         parents_done && boundaries_known
     }
 
+    /// The map outputs task `t` of stage `s` reads, one entry per shuffle:
+    /// every map task's output, or for a cached partition only that of the
+    /// map task of the same number (it kept the partition). A task that
+    /// reads a source reads none.
+    pub(super) fn reads(&self, s: usize, t: usize) -> Vec<ShuffleInput> {
+        let stage = &self.stages[s];
+        let task = &stage.tasks[t];
+        let (read, only) = match stage.plan.segments[task.segment as usize].input {
+            Input::Shuffle(wide) => (wide, None),
+            Input::Cache(cached) => (cached, Some(task.index as usize)),
+            Input::Source(_) => return Vec::new(),
+        };
+        self.plan
+            .shuffles_of(read)
+            .iter()
+            .map(|sh| {
+                let map_stage = sh.map_stage as usize;
+                let count = self.stages.get(map_stage).map_or(0, |st| st.tasks.len());
+                ShuffleInput {
+                    shuffle: sh.id,
+                    map_stage,
+                    maps: (0..count)
+                        .filter(|&m| only.is_none_or(|i| i == m))
+                        .collect(),
+                }
+            })
+            .collect()
+    }
+
+    /// The worker holding each committed map output task `t` of stage `s`
+    /// reads, once per output (see `reads`).
+    pub(super) fn holders(&self, s: usize, t: usize) -> Vec<u32> {
+        self.reads(s, t)
+            .iter()
+            .flat_map(|input| {
+                input.maps.iter().filter_map(|&m| {
+                    match self.stages[input.map_stage].tasks[m].state {
+                        TaskState::Done { worker } => Some(worker),
+                        _ => None,
+                    }
+                })
+            })
+            .collect()
+    }
+
     /// Every stage is done, and no loop will add more.
     pub(super) fn all_done(&self) -> bool {
         self.job.unrolled() && self.stages.iter().all(StageRun::complete)
     }
+}
+
+/// The map outputs of one shuffle that a task reads (see `JobRun::reads`).
+pub(super) struct ShuffleInput {
+    pub(super) shuffle: u32,
+    /// The stage whose tasks wrote them.
+    pub(super) map_stage: usize,
+    /// The map tasks read, by index in that stage.
+    pub(super) maps: Vec<usize>,
 }
 
 /// The attempts in flight, and what names and places the next one: what
@@ -302,6 +362,7 @@ impl Scheduler {
                 attempts: Vec::new(),
                 attempt_at: HashMap::new(),
                 events: EventLogs::new(self.config.state_dir.as_deref()),
+                unreachable: Unreachable::default(),
             },
         );
     }

@@ -11,7 +11,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::dispatch::{next_free, send};
+use super::dispatch::{next_free, send, Eligible};
+use super::placement::Placement;
 use super::state::{Live, TaskState};
 use super::Scheduler;
 use crate::event;
@@ -110,13 +111,15 @@ impl Scheduler {
 
     /// Speculative execution, as Spark does it: once 75% of a stage's tasks
     /// are done, a task running over 1.5 times the median of the finished
-    /// ones gets a second attempt on another worker. The first to finish
+    /// ones gets a second attempt on another worker, one that can reach
+    /// the holders of its inputs (see `placement.rs`). The first to finish
     /// wins; the other is aborted.
     fn speculate(&mut self, members: &mut Membership, now: Instant) {
         let mut workers: Vec<(u32, u32)> = members
             .alive()
             .map(|m| (m.id, m.slots.saturating_sub(m.running)))
             .collect();
+        let live: Vec<u32> = workers.iter().map(|&(id, _)| id).collect();
         for job in self.jobs.values_mut() {
             if job.state != JobState::Running {
                 continue;
@@ -144,12 +147,23 @@ impl Scheduler {
                     if now.duration_since(running.started) <= threshold {
                         continue;
                     }
+                    // Not beside the first attempt, and only where its
+                    // inputs can be reached: a copy is not worth moving them.
                     let busy = running.worker;
+                    let Placement::On(mut only) = job.placement((s, t), &live) else {
+                        continue;
+                    };
+                    only.remove(&busy);
+                    let eligible = Eligible {
+                        only: &only,
+                        avoid: None,
+                    };
                     let last = self.attempts.last_worker;
-                    let Some(worker) =
-                        next_free(&mut workers, last, Some(busy)).filter(|&w| w != busy)
-                    else {
-                        return;
+                    let Some(worker) = next_free(&mut workers, last, &eligible) else {
+                        if workers.iter().all(|&(_, free)| free == 0) {
+                            return;
+                        }
+                        continue;
                     };
                     let launched = self
                         .attempts
