@@ -113,6 +113,11 @@ down() {
     for n in $(ip netns list | awk '{print $1}' | grep "^$bed-h[0-9]*$" || true); do
         ip netns del "$n" 2>/dev/null || true
     done
+    # The bridge's ends of the veth pairs: deleting one end deletes both, even
+    # while the kernel is still tearing down the namespace of the other.
+    for l in $(ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E "^$bed-v[0-9]+$" || true); do
+        ip link del "$l" 2>/dev/null || true
+    done
     ip link del "$bed-br" 2>/dev/null || true
     nft delete table bridge "$bed" 2>/dev/null || true
     rm -f "$f"
