@@ -456,10 +456,16 @@ fn cancel_stops_running_tasks_and_removes_their_files() {
     let started = std::time::Instant::now();
     let cancel = client(&["--master", &m.addr, "cancel", &id]);
     assert_eq!(stdout(&cancel).trim(), format!("job {id} CANCELLED"));
-    // The pipe children are killed: the attempts end long before `sleep 60`.
+    // The pipe children are killed: the attempts end long before `sleep 60`,
+    // and are logged as aborted, not failed.
     wait_for(LIMIT, "the attempts to end", || {
-        w[0].log_text().contains("error=cancelled").then_some(())
+        (w[0].log_text().matches("task_aborted").count() == 2).then_some(())
     });
+    assert!(
+        !w[0].log_text().contains("task_failed"),
+        "{}",
+        w[0].log_text()
+    );
     assert!(started.elapsed() < Duration::from_secs(20));
     wait_for(LIMIT, "the temporary files to go", || {
         let temp = out.join("_temporary");
@@ -473,4 +479,27 @@ fn cancel_stops_running_tasks_and_removes_their_files() {
         status.contains("CANCELLED") && status.contains("cancelled by a client"),
         "{status}"
     );
+    // An ended job runs nothing, wherever one looks; its attempts say why
+    // they ended, and a cancel is no failure of the worker's.
+    let s = common::status(&m.addr, &id);
+    assert!(s.rows.iter().all(|r| r.running == 0), "{}", s.text);
+    let job = get_json(&m.addr, &format!("/api/v1/jobs/{id}"));
+    for stage in job.get("stages").unwrap().as_array().unwrap() {
+        assert_eq!(stage.get("tasksRunning").unwrap().as_u64(), Some(0));
+    }
+    for a in job.get("attempts").unwrap().as_array().unwrap() {
+        assert_eq!(a.get("outcome").unwrap().as_str(), Some("ABORTED"));
+        assert_eq!(
+            a.get("error").unwrap().as_str(),
+            Some("the job ended (CANCELLED)")
+        );
+    }
+    wait_for(LIMIT, "the worker to report its slots free", || {
+        let workers = get_json(&m.addr, "/api/v1/workers");
+        let w = &workers.as_array().unwrap()[0];
+        (w.get("running").unwrap().as_u64() == Some(0)).then_some(())
+    });
+    let workers = get_json(&m.addr, "/api/v1/workers");
+    let w = &workers.as_array().unwrap()[0];
+    assert_eq!(w.get("tasksFailed").unwrap().as_u64(), Some(0));
 }

@@ -25,7 +25,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::protocol::{
-    quote, unquote, AttemptOutcome, AttemptReport, JobReport, JobState, StageReport,
+    quote, unquote, AttemptOutcome, AttemptReport, JobReport, JobState, KeyValue, StageReport,
 };
 
 /// The event logs of every job, under a state directory (or nowhere).
@@ -127,6 +127,18 @@ pub fn read(path: &Path) -> Result<JobReport, String> {
             "job_submitted" => {
                 report.id = num("job")?;
                 report.file = text("file")?;
+                // Logs from before these were kept have none of them.
+                report.submitted_unix_ms = num("unix_ms").unwrap_or(0);
+                report.source = text("source").unwrap_or_default();
+                report.params = fields
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        Some(KeyValue {
+                            key: k.strip_prefix("param.")?.to_string(),
+                            value: v.clone(),
+                        })
+                    })
+                    .collect();
             }
             "attempt_started" => report.attempts.push(AttemptReport {
                 attempt: num("attempt")?,
@@ -138,6 +150,7 @@ pub fn read(path: &Path) -> Result<JobReport, String> {
                 outcome: AttemptOutcome::Running,
                 speculative: num("speculative")? as u8,
                 retry: num("retry")? as u8,
+                error: String::new(),
             }),
             "attempt_ended" => {
                 let attempt = num("attempt")?;
@@ -147,6 +160,8 @@ pub fn read(path: &Path) -> Result<JobReport, String> {
                 if let Some(a) = report.attempts.iter_mut().find(|a| a.attempt == attempt) {
                     a.outcome = outcome;
                     a.end_ms = at.max(a.start_ms);
+                    // Logs written before attempts kept their errors have none.
+                    a.error = text("error").unwrap_or_default();
                 }
             }
             "stage" => report.stages.push(StageReport {
@@ -181,6 +196,9 @@ pub fn read(path: &Path) -> Result<JobReport, String> {
                     state_named(&state).ok_or_else(|| bad(format!("unknown state {state:?}")))?;
                 report.elapsed_ms = num("elapsed_ms")?;
                 report.error = text("error")?;
+                if report.submitted_unix_ms > 0 {
+                    report.finished_unix_ms = report.submitted_unix_ms + report.elapsed_ms;
+                }
             }
             // Other events are for people reading the log.
             _ => {}
@@ -274,6 +292,13 @@ mod tests {
             }],
             outputs: vec!["/tmp/out dir".into()],
             parts: Vec::new(),
+            submitted_unix_ms: 1_790_000_000_000,
+            finished_unix_ms: 1_790_000_000_902,
+            params: vec![KeyValue {
+                key: "input".into(),
+                value: "a \"b\"\nc".into(),
+            }],
+            source: "# a job\nparam input = \"x\"\nread_text(input).save(\"o\")\n".into(),
             attempts: vec![
                 AttemptReport {
                     attempt: 7,
@@ -285,6 +310,7 @@ mod tests {
                     outcome: AttemptOutcome::Failed,
                     speculative: 0,
                     retry: 0,
+                    error: "reading x: no such file".into(),
                 },
                 AttemptReport {
                     attempt: 8,
@@ -300,7 +326,13 @@ mod tests {
         log(
             0,
             "job_submitted",
-            vec![("job", "3".into()), ("file", report.file.clone())],
+            vec![
+                ("job", "3".into()),
+                ("file", report.file.clone()),
+                ("unix_ms", report.submitted_unix_ms.to_string()),
+                ("source", report.source.clone()),
+                ("param.input", report.params[0].value.clone()),
+            ],
         );
         for a in &report.attempts {
             log(
@@ -319,7 +351,11 @@ mod tests {
         log(
             611,
             "attempt_ended",
-            vec![("attempt", "7".into()), ("outcome", "FAILED".into())],
+            vec![
+                ("attempt", "7".into()),
+                ("outcome", "FAILED".into()),
+                ("error", "reading x: no such file".into()),
+            ],
         );
         log(700, "stage_done", vec![("stage", "0".into())]);
         for (event, fields) in closing_events(&report) {

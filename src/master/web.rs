@@ -319,6 +319,13 @@ fn job_json(job: &JobReport) -> String {
     j.key("state").str(job.state.as_str());
     j.key("error").str(&job.error);
     j.key("elapsedMs").u64(job.elapsed_ms);
+    j.key("submittedUnixMs").u64(job.submitted_unix_ms);
+    j.key("finishedUnixMs").u64(job.finished_unix_ms);
+    j.key("params").begin_object();
+    for p in &job.params {
+        j.key(&p.key).str(&p.value);
+    }
+    j.end_object();
     j.key("stages").begin_array();
     for s in &job.stages {
         j.begin_object();
@@ -364,6 +371,7 @@ fn job_json(job: &JobReport) -> String {
         j.key("outcome").str(a.outcome.as_str());
         j.key("speculative").bool(a.speculative != 0);
         j.key("retry").bool(a.retry != 0);
+        j.key("error").str(&a.error);
         j.end_object();
     }
     j.end_array();

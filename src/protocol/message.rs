@@ -349,6 +349,9 @@ crate::wire_struct! {
         /// A speculative copy (or a retry, if `retry`).
         pub speculative: u8,
         pub retry: u8,
+        /// Why it did not succeed (the task's error, the fetch that
+        /// failed, the lost worker, the timeout...), or empty.
+        pub error: String,
     }
 }
 
@@ -520,6 +523,13 @@ crate::wire_struct! {
         pub parts: Vec<PartLocation>,
         /// Every task attempt, in launch order.
         pub attempts: Vec<AttemptReport>,
+        /// When it was submitted and when it ended (0 while it runs), in
+        /// milliseconds since the Unix epoch.
+        pub submitted_unix_ms: u64,
+        pub finished_unix_ms: u64,
+        /// Every param's final value, and the job file's text.
+        pub params: Vec<KeyValue>,
+        pub source: String,
     }
 }
 
@@ -731,7 +741,15 @@ pub(crate) mod tests {
                 outcome: AttemptOutcome::Running,
                 speculative: 0,
                 retry: 1,
+                error: String::new(),
             }],
+            submitted_unix_ms: 1_790_000_000_000,
+            finished_unix_ms: 0,
+            params: vec![KeyValue {
+                key: "pattern".into(),
+                value: "error".into(),
+            }],
+            source: "param pattern = \"x\"\n".into(),
         }
     }
 

@@ -352,6 +352,9 @@ impl Tasks {
             }
         }
         let mut attempts = lock(&self.attempts);
+        // Told to stop (its job ended, another attempt won, the master gave
+        // up on it): not a failure of the task, whatever error it ended in.
+        let aborted = cancel.load(Ordering::Relaxed) || !attempts.contains_key(&attempt);
         // Aborted while running: nobody will commit this output.
         let result = match attempts.get_mut(&attempt) {
             None => Err(Failure::from("aborted".to_string())),
@@ -373,6 +376,7 @@ impl Tasks {
                 // The whole attempt, as its master waited for it.
                 stats.latency.record(started.elapsed().as_millis() as u64);
             }
+            Err(_) if aborted => {} // not done, and not failed either
             Err(_) => stats.failed += 1,
         }
         drop(stats);
@@ -397,16 +401,28 @@ impl Tasks {
             }
             Err(Failure { error, fetch }) => {
                 kinds.iter().for_each(AttemptKind::discard);
-                event!(
-                    Warn,
-                    "worker",
-                    "task_failed",
-                    job = spec.job_id,
-                    stage = spec.stage,
-                    task = spec.task,
-                    attempt = attempt,
-                    error = error
-                );
+                if aborted {
+                    event!(
+                        Info,
+                        "worker",
+                        "task_aborted",
+                        job = spec.job_id,
+                        stage = spec.stage,
+                        task = spec.task,
+                        attempt = attempt
+                    );
+                } else {
+                    event!(
+                        Warn,
+                        "worker",
+                        "task_failed",
+                        job = spec.job_id,
+                        stage = spec.stage,
+                        task = spec.task,
+                        attempt = attempt,
+                        error = error
+                    );
+                }
                 self.link.send(match fetch {
                     Some(f) => Message::FetchFailed {
                         attempt,

@@ -53,7 +53,8 @@ impl Scheduler {
         if !running {
             self.attempts.live.remove(&attempt);
             if let Some(job) = self.jobs.get_mut(&live.job) {
-                job.end_attempt(attempt, AttemptOutcome::Aborted, now);
+                let why = "another attempt of the task was accepted first";
+                job.end_attempt(attempt, AttemptOutcome::Aborted, why, now);
             }
             event!(
                 Info,
@@ -70,7 +71,7 @@ impl Scheduler {
         let Some(job) = self.jobs.get_mut(&live.job) else {
             return;
         };
-        job.end_attempt(attempt, AttemptOutcome::Succeeded, now);
+        job.end_attempt(attempt, AttemptOutcome::Succeeded, "", now);
         let stage = &mut job.stages[live.stage];
         // A check's digest, read before the task is accepted: a worker that
         // sends a bad one has failed the task.
@@ -318,8 +319,9 @@ impl Scheduler {
             .filter(|a| a.outcome == AttemptOutcome::Running)
             .map(|a| a.attempt)
             .collect();
+        let why = format!("the job ended ({state})");
         for attempt in running {
-            job.end_attempt(attempt, AttemptOutcome::Aborted, now);
+            job.end_attempt(attempt, AttemptOutcome::Aborted, &why, now);
         }
         // Its report stays as it is now, also across a restart.
         let report = self.held_report(job_id, members, now);

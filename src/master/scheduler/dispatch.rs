@@ -172,6 +172,7 @@ fn send_launch(
         outcome: AttemptOutcome::Running,
         speculative: u8::from(speculative),
         retry: u8::from(!speculative && task.launched > 1),
+        error: String::new(),
     });
     let retry = !speculative && task.launched > 1;
     let fields = [

@@ -54,7 +54,7 @@ impl Scheduler {
                 true => AttemptOutcome::Aborted,
                 false => AttemptOutcome::Failed,
             };
-            job.end_attempt(attempt, outcome, now);
+            job.end_attempt(attempt, outcome, &error, now);
         }
         if !live.abandoned {
             self.fail_attempt(members, attempt, live, error, now);
@@ -148,7 +148,8 @@ impl Scheduler {
         let Some(job) = self.jobs.get_mut(&live.job) else {
             return;
         };
-        job.end_attempt(attempt, AttemptOutcome::FetchFailed, now);
+        let why = format!("could not fetch shuffle {shuffle} map {map} from {addr}: {error}");
+        job.end_attempt(attempt, AttemptOutcome::FetchFailed, &why, now);
         let reducer = &mut job.stages[live.stage].tasks[live.task];
         if job.state != JobState::Running || live.abandoned || !reducer.runs(attempt) {
             return;
@@ -239,7 +240,8 @@ impl Scheduler {
             let Some(job) = self.jobs.get_mut(&live.job) else {
                 continue;
             };
-            job.end_attempt(attempt, AttemptOutcome::Lost, Instant::now());
+            let why = format!("worker {worker} was lost");
+            job.end_attempt(attempt, AttemptOutcome::Lost, &why, Instant::now());
             let task = &mut job.stages[live.stage].tasks[live.task];
             let ours = task.runs(attempt) || task.state == (TaskState::Committing { attempt });
             if job.state == JobState::Running && ours && !task.drop_attempt(attempt) {

@@ -214,7 +214,23 @@ impl Scheduler {
         self.insert_job(id, job, now);
         self.log(Some(id), &entry, true);
         if let Some(job) = self.jobs.get(&id) {
-            let fields = [("job", id.to_string()), ("file", job.source.file.clone())];
+            // What the job page shows of a job, also once it is forgotten
+            // and read back from this log: `param.NAME` for each param.
+            let mut fields = vec![
+                ("job", id.to_string()),
+                ("file", job.source.file.clone()),
+                ("unix_ms", job.submitted_unix_ms.to_string()),
+                ("source", job.source.source.clone()),
+            ];
+            let names: Vec<String> = job
+                .source
+                .params
+                .iter()
+                .map(|p| format!("param.{}", p.key))
+                .collect();
+            for (name, p) in names.iter().zip(&job.source.params) {
+                fields.push((name.as_str(), p.value.clone()));
+            }
             job.event(now, "job_submitted", &fields);
         }
         id

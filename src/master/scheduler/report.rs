@@ -124,25 +124,38 @@ impl Scheduler {
                                 }
                             }
                         }
-                        TaskState::Running { .. } | TaskState::Committing { .. } => {
+                        // An ended job runs nothing, whatever its attempts
+                        // still on workers are doing as they stop.
+                        TaskState::Running { .. } | TaskState::Committing { .. }
+                            if job.state == crate::protocol::JobState::Running =>
+                        {
                             report.tasks_running += 1
                         }
+                        TaskState::Running { .. } | TaskState::Committing { .. } => {}
                         TaskState::Pending => {}
                     }
                 }
                 report
             })
             .collect();
+        let elapsed_ms = ms(job.finished.unwrap_or(now).duration_since(job.submitted));
         Some(JobReport {
             id: job.id,
             file: job.source.file.clone(),
             state: job.state,
             error: job.error.clone(),
-            elapsed_ms: ms(job.finished.unwrap_or(now).duration_since(job.submitted)),
+            elapsed_ms,
             stages,
             outputs: job.outputs.clone(),
             parts,
             attempts: job.attempts.clone(),
+            submitted_unix_ms: job.submitted_unix_ms,
+            finished_unix_ms: match job.finished {
+                Some(_) => job.submitted_unix_ms + elapsed_ms,
+                None => 0,
+            },
+            params: job.source.params.clone(),
+            source: job.source.source.clone(),
         })
     }
 

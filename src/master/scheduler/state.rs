@@ -150,6 +150,9 @@ pub(super) struct JobRun {
     pub(super) stages: Vec<StageRun>,
     pub(super) shuffles: Vec<ShuffleRun>,
     pub(super) submitted: Instant,
+    /// `submitted` by the wall clock, in ms since the Unix epoch (for a job
+    /// recovered from the journal: when it was recovered).
+    pub(super) submitted_unix_ms: u64,
     pub(super) finished: Option<Instant>,
     /// The worker asked to write `_SUCCESS`, once every part is in place.
     pub(super) committer: Option<u32>,
@@ -184,7 +187,15 @@ impl JobRun {
     }
 
     /// Records that `attempt` ended with `outcome` (if it was still running).
-    pub(super) fn end_attempt(&mut self, attempt: u64, outcome: AttemptOutcome, now: Instant) {
+    /// Ends attempt `attempt` in the job's report and event log, with
+    /// `error` saying why it did not succeed (empty when it did).
+    pub(super) fn end_attempt(
+        &mut self,
+        attempt: u64,
+        outcome: AttemptOutcome,
+        error: &str,
+        now: Instant,
+    ) {
         let since = ms(now.duration_since(self.submitted)).max(1);
         if let Some(a) = self
             .attempt_at
@@ -194,9 +205,11 @@ impl JobRun {
             if a.outcome == AttemptOutcome::Running {
                 a.outcome = outcome;
                 a.end_ms = since.max(a.start_ms);
+                a.error = error.to_string();
                 let fields = [
                     ("attempt", attempt.to_string()),
                     ("outcome", outcome.to_string()),
+                    ("error", error.to_string()),
                 ];
                 self.event(now, "attempt_ended", &fields);
             }
@@ -355,6 +368,7 @@ impl Scheduler {
                 stages,
                 shuffles,
                 submitted: now,
+                submitted_unix_ms: unix_ms(),
                 finished: None,
                 committer: None,
                 entries: Vec::new(),
@@ -467,4 +481,11 @@ pub(super) fn live(job: u64, stage: usize, task: usize, worker: u32, now: Instan
 
 pub(super) fn ms(d: Duration) -> u64 {
     d.as_millis() as u64
+}
+
+/// Milliseconds since the Unix epoch, by the wall clock.
+pub(super) fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }

@@ -57,7 +57,7 @@ impl Scheduler {
                     live.worker
                 );
                 if let Some(job) = self.jobs.get_mut(&live.job) {
-                    job.end_attempt(attempt, AttemptOutcome::TimedOut, now);
+                    job.end_attempt(attempt, AttemptOutcome::TimedOut, &error, now);
                 }
                 self.fail_attempt(members, attempt, live, error, now);
                 if let Some(job) = self.jobs.get_mut(&live.job) {
