@@ -1,38 +1,67 @@
 //! `frame`: turn a message into bytes for `nc`, and captured bytes back into
 //! readable frames. It uses the engine's own codec, so what it prints is
-//! exactly what the master and workers understand.
+//! exactly what the master and workers understand, and what it reads is
+//! exactly what it (and the logs) print: `frame decode | frame encode`
+//! gives back the same bytes, lists and records included.
 //!
 //! ```text
 //! frame encode 'Ping nonce=7' | nc -q1 127.0.0.1 7000 | frame decode
 //! frame encode --hex 'Register data_addr=127.0.0.1:7001 slots=2 memory_bytes=536870912 prev_id=0'
+//! frame encode --hex 'CommitJob job_id=7 outputs=[out/a, "out/b c"]'
 //! frame decode --hex < capture.hex
+//! frame decode < capture.bin | frame encode > again.bin
 //! frame list
 //! ```
+//!
+//! OS idea: a filter, in the Unix sense. Each mode reads stdin or its
+//! arguments and writes stdout, and nothing else, so it goes in a pipeline
+//! between `nc`, `tee`, `xxd` and `diff`; errors go to stderr, and the exit
+//! status says whether every frame was good (0), the input was not (1), or
+//! the command line was not (2).
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::process;
 
 use minispark::error::Error;
 use minispark::net::FrameReader;
-use minispark::protocol::{from_hex, to_hex, Message, MsgType};
+use minispark::protocol::{from_hex, quote_nested, to_hex, Message, MsgType};
 
 const USAGE: &str = "\
 Usage:
-  frame encode [--hex] 'Name field=value ...' ...   message(s) as frame bytes on stdout
-  frame decode [--hex]                             frames on stdin, one line each on stdout
-  frame list                                       every message type and its fields
+  frame encode [--hex] ['Name field=value ...' ...]   message(s) as frame bytes on stdout;
+                                                     with none, one message per line of stdin
+  frame decode [--hex]                               frames on stdin, one line each on stdout
+  frame list                                         every message type and its fields
+  frame --help | --version
+
+The text of a message is what `frame decode` and the logs print: its name, then
+each field as key=value. A string with spaces is quoted (\"two words\"), bytes are
+always quoted with \\xNN escapes, a list is [a, b] and a record {key=value key=value}.
 
 --hex writes (encode) or reads (decode) hex text instead of raw bytes; hex input
-may contain whitespace and '#' comments.";
+may contain whitespace and '#' comments. Exit status: 0 done, 1 bad input, 2 usage.";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        process::exit(0);
+    }
+    if args.iter().any(|a| a == "-V" || a == "--version") {
+        println!("frame {}", env!("CARGO_PKG_VERSION"));
+        process::exit(0);
+    }
     let hex = args.iter().any(|a| a == "--hex");
-    let rest: Vec<&String> = args.iter().filter(|a| *a != "--hex").collect();
-    let code = match rest.first().map(|s| s.as_str()) {
-        Some("encode") if rest.len() > 1 => encode(&rest[1..], hex),
-        Some("decode") if rest.len() == 1 => decode(hex),
-        Some("list") => {
+    let rest: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| *a != "--hex")
+        .collect();
+    let code = match rest.as_slice() {
+        ["encode", texts @ ..] if !texts.is_empty() => encode(texts.iter().copied(), hex),
+        ["encode"] => encode_stdin(hex),
+        ["decode"] => decode(hex),
+        ["list"] => {
             for t in MsgType::ALL {
                 println!(
                     "0x{:02X} {} {}",
@@ -43,10 +72,6 @@ fn main() {
             }
             0
         }
-        Some("-h" | "--help") => {
-            println!("{USAGE}");
-            0
-        }
         _ => {
             eprintln!("{USAGE}");
             2
@@ -55,17 +80,22 @@ fn main() {
     process::exit(code);
 }
 
-fn encode(texts: &[&String], hex: bool) -> i32 {
+/// Encodes each message text; stops at the first that does not read.
+fn encode<'a>(texts: impl Iterator<Item = &'a str>, hex: bool) -> i32 {
     let mut out = io::stdout().lock();
     for text in texts {
-        let msg = match Message::from_text(text) {
-            Ok(m) => m,
+        // `encode`, not `to_frame_bytes`: a message typed in can be over
+        // the frame limit, and that is an error to report, not a panic.
+        let bytes = match quote_nested(text)
+            .and_then(|t| Message::from_text(&t))
+            .and_then(|msg| msg.encode())
+        {
+            Ok(bytes) => bytes,
             Err(e) => {
                 eprintln!("frame: {e}");
-                return 2;
+                return 1;
             }
         };
-        let bytes = msg.to_frame_bytes();
         let written = if hex {
             writeln!(out, "{}", to_hex(&bytes))
         } else {
@@ -75,8 +105,30 @@ fn encode(texts: &[&String], hex: bool) -> i32 {
             return 1;
         }
     }
-    let _ = out.flush();
-    0
+    match out.flush() {
+        Ok(()) => 0,
+        Err(_) => 1,
+    }
+}
+
+/// Encodes one message per line of stdin, as `frame decode` writes them;
+/// blank lines and `#` comments are skipped.
+fn encode_stdin(hex: bool) -> i32 {
+    let mut lines = Vec::new();
+    for line in io::stdin().lock().lines() {
+        match line {
+            Ok(line) => lines.push(line),
+            Err(e) => {
+                eprintln!("frame: reading stdin: {e}");
+                return 1;
+            }
+        }
+    }
+    let texts = lines
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty() && !l.starts_with('#'));
+    encode(texts, hex)
 }
 
 fn decode(hex: bool) -> i32 {
@@ -90,15 +142,20 @@ fn decode(hex: bool) -> i32 {
             Ok(b) => b,
             Err(e) => {
                 eprintln!("frame: {e}");
-                return 2;
+                return 1;
             }
         };
     }
     let mut reader = FrameReader::new(&input[..]);
+    let mut out = io::stdout().lock();
     loop {
         match reader.read_message() {
-            Ok(Some(msg)) => println!("{msg}"),
-            Ok(None) => return 0,
+            Ok(Some(msg)) => {
+                if writeln!(out, "{msg}").is_err() {
+                    return 1;
+                }
+            }
+            Ok(None) => return if out.flush().is_ok() { 0 } else { 1 },
             Err(Error::Frame(invalid)) => {
                 eprintln!("frame: invalid frame: {invalid}");
                 return 1;

@@ -30,6 +30,7 @@ mod eventlog;
 mod inspect;
 mod journal;
 mod membership;
+mod metrics;
 mod scheduler;
 mod session;
 mod text_mode;

@@ -5,6 +5,10 @@
 //! WORKERS
 //! id=1 addr=127.0.0.1:40123 state=ALIVE slots=2 running=1 memory=512M ...
 //! OK 1 worker(s)
+//! STATUS 3
+//! job 3 jobs/wordcount.job SUCCEEDED elapsed 0.41s
+//! stage  ops ...
+//! OK
 //! ```
 //!
 //! OS idea: the same listening socket serves three protocols. The master
@@ -23,7 +27,7 @@ use crate::event;
 use crate::master::inspect::{Inspect, Overview};
 use crate::protocol::{JobState, WorkerInfo, WorkerState};
 use crate::size::format_size;
-use crate::view::report;
+use crate::view::{report, status_table};
 
 /// Longest command line accepted, in bytes.
 pub const MAX_LINE_LEN: usize = 4096;
@@ -37,6 +41,9 @@ commands (case does not matter; each reply ends with a line starting OK or ERR):
            failed, bytes spilled and served, attempt latency mean/p50/p99 in ms
   JOBS     one line per job: id, job file, state, tasks done/total, elapsed time
   STATUS   a one-screen summary of the cluster
+  STATUS ID
+           job ID: its state, and per stage its tasks, attempts, records, bytes
+           and duration (what `client status ID` prints)
   QUIT     close this session";
 
 /// Serves one text session until the peer leaves or sends QUIT.
@@ -80,7 +87,9 @@ pub fn serve(master: &dyn Inspect, stream: &TcpStream, peer: &str) {
 
 /// The full reply to one command line, and whether the session stays open.
 fn respond(master: &dyn Inspect, command: &str) -> (String, bool) {
-    let word = command.split_whitespace().next().unwrap_or("");
+    let mut words = command.split_whitespace();
+    let word = words.next().unwrap_or("");
+    let args: Vec<&str> = words.collect();
     match word.to_ascii_uppercase().as_str() {
         "HELP" => (
             format!("{HELP}\n{}OK\n", read_only_note(master.about().read_only)),
@@ -101,7 +110,11 @@ fn respond(master: &dyn Inspect, command: &str) -> (String, bool) {
             reply.push_str(&format!("OK {} job(s)\n", jobs.len()));
             (reply, true)
         }
-        "STATUS" => (status(master), true),
+        "STATUS" => match args.as_slice() {
+            [] => (status(master), true),
+            [id] => (job_status(master, id), true),
+            _ => ("ERR usage: STATUS [ID]\n".to_string(), true),
+        },
         "QUIT" => ("OK bye\n".to_string(), false),
         _ => (
             format!("ERR unknown command {:?}; try HELP\n", truncate(word, 64)),
@@ -151,6 +164,32 @@ fn status(master: &dyn Inspect) -> String {
     )
 }
 
+/// `STATUS ID`: the job's table, as `client status ID` prints it.
+fn job_status(master: &dyn Inspect, id: &str) -> String {
+    let Ok(id) = id.parse::<u64>() else {
+        return format!(
+            "ERR job id must be a number, got {:?}; try HELP\n",
+            truncate(id, 64)
+        );
+    };
+    let Some(mut job) = master.job(id) else {
+        return format!("ERR no job {id}\n");
+    };
+    // Text from the job (a task's error, say) may hold newlines; a line of
+    // it starting `OK` would end the reply early for a script.
+    job.error = one_line(&job.error);
+    job.file = one_line(&job.file);
+    for output in &mut job.outputs {
+        *output = one_line(output);
+    }
+    format!("{}OK\n", status_table(&job))
+}
+
+/// `text` with its line breaks written as `\n` and `\r`.
+fn one_line(text: &str) -> String {
+    text.replace('\r', "\\r").replace('\n', "\\n")
+}
+
 fn format_duration(d: Duration) -> String {
     let s = d.as_secs();
     if s >= 3600 {
@@ -172,6 +211,77 @@ fn truncate(s: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::master::inspect::About;
+    use crate::protocol::{JobReport, JobSummary, StageReport};
+
+    /// A master holding one failed job, 7.
+    struct Fake;
+
+    impl Inspect for Fake {
+        fn about(&self) -> About {
+            About {
+                addr: "127.0.0.1:7000".parse().unwrap(),
+                up: Duration::from_secs(1),
+                heartbeat_timeout: Duration::from_secs(10),
+                read_only: false,
+            }
+        }
+        fn overview(&self) -> Overview {
+            Overview {
+                workers: Vec::new(),
+                jobs: Vec::new(),
+            }
+        }
+        fn detail(&self) -> (Vec<WorkerInfo>, Vec<(JobSummary, JobReport)>) {
+            (Vec::new(), Vec::new())
+        }
+        fn job(&self, id: u64) -> Option<JobReport> {
+            (id == 7).then(|| JobReport {
+                id: 7,
+                file: "jobs/grep.job".into(),
+                state: JobState::Failed,
+                error: "boom\nOK not the end".into(),
+                stages: vec![StageReport {
+                    ops: "read_text > filter > save".into(),
+                    tasks_total: 4,
+                    tasks_done: 3,
+                    ..StageReport::default()
+                }],
+                ..JobReport::default()
+            })
+        }
+    }
+
+    #[test]
+    fn status_of_one_job() {
+        let (reply, open) = respond(&Fake, "status 7");
+        assert!(open);
+        let lines: Vec<&str> = reply.lines().collect();
+        assert!(
+            lines[0].starts_with("job 7 jobs/grep.job FAILED"),
+            "{reply}"
+        );
+        assert!(reply.contains("read_text > filter > save"), "{reply}");
+        assert!(reply.contains("3/4"), "{reply}");
+        assert_eq!(lines.last(), Some(&"OK"));
+        let ends = lines.iter().filter(|l| l.starts_with("OK")).count();
+        assert_eq!(ends, 1, "one closing line: {reply}");
+        assert!(reply.contains("error boom\\nOK not the end"), "{reply}");
+
+        assert_eq!(respond(&Fake, "STATUS 8").0, "ERR no job 8\n");
+        assert_eq!(
+            respond(&Fake, "STATUS x7").0,
+            "ERR job id must be a number, got \"x7\"; try HELP\n"
+        );
+        assert!(respond(&Fake, "STATUS -1")
+            .0
+            .starts_with("ERR job id must be a number"));
+        assert_eq!(respond(&Fake, "STATUS 1 2").0, "ERR usage: STATUS [ID]\n");
+        assert!(respond(&Fake, "STATUS")
+            .0
+            .starts_with("master 127.0.0.1:7000 up"));
+    }
 
     #[test]
     fn durations() {

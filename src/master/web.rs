@@ -93,6 +93,8 @@ fn respond(master: &dyn Inspect, method: &str, path: &str) -> Response {
             Some(job) => Response::json(job_json(&job)),
             None => Response::error(404, &format!("no job {id}")),
         },
+        ["metrics"] => crate::master::metrics::respond(master),
+        ["health"] => crate::master::metrics::health(),
         _ => Response::error(404, &format!("nothing at {path}")),
     }
 }

@@ -28,3 +28,4 @@ pub use message::{
     SplitInfo, StageReport, TaskMetrics, TaskSpec, WorkerInfo, WorkerMetrics, WorkerState,
 };
 pub use wire::{quote, quote_bytes, unquote, Bytes, Field, PayloadReader};
+pub use wire::{quote_nested, record_fields};

@@ -29,8 +29,8 @@ pub trait Field: Sized {
     fn put(&self, out: &mut Vec<u8>);
     fn get(r: &mut PayloadReader<'_>, name: &str) -> Result<Self, Invalid>;
     fn show(&self) -> String;
-    /// Parses the text form; `None` when the text is wrong or the type has no
-    /// text form (nested records).
+    /// Parses the text form `show` writes (for a list or a record, also that
+    /// text quoted); `None` when the text is wrong.
     fn parse_text(text: &str) -> Option<Self>;
 }
 
@@ -174,10 +174,13 @@ impl<T: Field> Field for Vec<T> {
     }
     fn show(&self) -> String {
         let items: Vec<String> = self.iter().map(Field::show).collect();
-        format!("[{}]", items.join(", "))
+        format!("[{}]", items.join(LIST_SEPARATOR))
     }
-    fn parse_text(_text: &str) -> Option<Self> {
-        None
+    fn parse_text(text: &str) -> Option<Self> {
+        list_items(text)?
+            .iter()
+            .map(|item| T::parse_text(item))
+            .collect()
     }
 }
 
@@ -257,8 +260,10 @@ macro_rules! wire_struct {
                 )),*];
                 format!("{{{}}}", fields.join(" "))
             }
-            fn parse_text(_text: &str) -> Option<Self> {
-                None
+            fn parse_text(text: &str) -> Option<Self> {
+                let fields = $crate::protocol::record_fields(text, &[$(stringify!($field)),*])?;
+                let mut values = fields.into_iter();
+                Some($name { $($field: <$ty as $crate::protocol::Field>::parse_text(&values.next()?)?),* })
             }
         }
     };
@@ -344,11 +349,14 @@ pub fn quote_bytes(bytes: &[u8], max: usize) -> String {
 }
 
 /// Quotes a string for a `key=value` line when it needs it: empty, or
-/// containing spaces, quotes, `=` or control characters.
+/// containing spaces, quotes, `=`, control characters, or the brackets
+/// that open and close lists and records (so a bare word inside one never
+/// unbalances them: see `list_items`).
 pub fn quote(s: &str) -> String {
     let plain = !s.is_empty()
-        && s.chars()
-            .all(|c| !c.is_whitespace() && !c.is_control() && c != '"' && c != '=');
+        && s.chars().all(|c| {
+            !c.is_whitespace() && !c.is_control() && !matches!(c, '"' | '=' | '[' | ']' | '{' | '}')
+        });
     if plain {
         return s.to_string();
     }
@@ -397,6 +405,153 @@ pub fn unquote(s: &str) -> Option<String> {
     Some(out)
 }
 
+// --- Lists and records as text ------------------------------------------
+//
+// `show` writes a list as `[a, b]` and a record (`wire_struct!`) as
+// `{k=v k=v}`, nested as deep as the types are. A bare word never holds
+// whitespace, a quote or a bracket (`quote` quotes it then), so a separator
+// counts only outside quotes and at bracket depth 0, and each type's
+// `parse_text` cuts its own level and hands the pieces down. A list or a
+// record may also be given quoted, as `quote` writes it: that is how one
+// travels through `Message::from_text`, which cuts a line at whitespace
+// outside quotes (see `quote_nested`).
+
+/// Between the items of a list's text form.
+const LIST_SEPARATOR: &str = ", ";
+
+/// The length of a list separator at the start of `rest`, or 0.
+fn list_separator(rest: &str) -> usize {
+    if rest.starts_with(LIST_SEPARATOR) {
+        LIST_SEPARATOR.len()
+    } else {
+        0
+    }
+}
+
+/// The length of a whitespace character at the start of `rest`, or 0.
+fn whitespace(rest: &str) -> usize {
+    match rest.chars().next() {
+        Some(c) if c.is_whitespace() => c.len_utf8(),
+        _ => 0,
+    }
+}
+
+/// `text` cut at every separator (`separator` says how long one starting
+/// at a position is) that is outside quotes and brackets. `None` when the
+/// quotes or the brackets do not balance.
+fn split_top_level(text: &str, separator: fn(&str) -> usize) -> Option<Vec<&str>> {
+    let mut pieces = Vec::new();
+    // The brackets open at this point, innermost last.
+    let mut open = Vec::new();
+    let (mut in_quotes, mut escaped) = (false, false);
+    let (mut start, mut resume) = (0, 0);
+    for (i, c) in text.char_indices() {
+        if i < resume {
+            continue; // inside a separator
+        }
+        if in_quotes {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_quotes = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_quotes = true,
+            '[' => open.push(']'),
+            '{' => open.push('}'),
+            ']' | '}' => {
+                let closes_the_last_open = open.pop() == Some(c);
+                if !closes_the_last_open {
+                    return None;
+                }
+            }
+            _ if open.is_empty() => {
+                let n = separator(&text[i..]);
+                if n > 0 {
+                    pieces.push(&text[start..i]);
+                    start = i + n;
+                    resume = start;
+                }
+            }
+            _ => {}
+        }
+    }
+    if in_quotes || !open.is_empty() {
+        return None;
+    }
+    pieces.push(&text[start..]);
+    Some(pieces)
+}
+
+/// `text` without its quotes if it is quoted (see `unquote`), else itself.
+fn maybe_unquoted(text: &str) -> Option<std::borrow::Cow<'_, str>> {
+    if text.starts_with('"') {
+        unquote(text).map(std::borrow::Cow::Owned)
+    } else {
+        Some(std::borrow::Cow::Borrowed(text))
+    }
+}
+
+/// The items of a list's text form, `[a, b]` (or that quoted), each still
+/// in its own text form.
+fn list_items(text: &str) -> Option<Vec<String>> {
+    let text = maybe_unquoted(text)?;
+    let inner = text.strip_prefix('[')?.strip_suffix(']')?;
+    if inner.trim().is_empty() {
+        return Some(Vec::new());
+    }
+    let items = split_top_level(inner, list_separator)?;
+    Some(items.into_iter().map(str::to_string).collect())
+}
+
+/// The field values of a record's text form, `{a=1 b=x}` (or that
+/// quoted), in the order of `names`, each still in its own text form.
+/// `None` unless each of `names` is there exactly once and nothing else
+/// is. `wire_struct!` reads its records with it.
+pub fn record_fields(text: &str, names: &[&str]) -> Option<Vec<String>> {
+    let text = maybe_unquoted(text)?;
+    let inner = text.strip_prefix('{')?.strip_suffix('}')?;
+    let mut values: Vec<Option<String>> = vec![None; names.len()];
+    for word in split_top_level(inner, whitespace)? {
+        if word.is_empty() {
+            continue; // a run of spaces
+        }
+        let (key, value) = word.split_once('=')?;
+        let at = names.iter().position(|n| *n == key)?;
+        if values[at].replace(value.to_string()).is_some() {
+            return None; // given twice
+        }
+    }
+    values.into_iter().collect()
+}
+
+/// A message's text form, `Name key=value ...`, with each list or record
+/// value quoted, so that `Message::from_text` (which cuts a line at
+/// whitespace outside quotes) takes it as one word; the types read the
+/// quoted form back. `frame encode` passes its input through here, so it
+/// reads exactly what `frame decode` and the logs print.
+///
+/// # Errors
+/// The quotes or brackets in `text` do not balance.
+pub fn quote_nested(text: &str) -> Result<String, String> {
+    let words =
+        split_top_level(text.trim(), whitespace).ok_or("the quotes or brackets do not balance")?;
+    let words: Vec<String> = words
+        .into_iter()
+        .filter(|w| !w.is_empty())
+        .map(|word| match word.split_once('=') {
+            Some((key, value)) if value.starts_with(['[', '{']) => {
+                format!("{key}={}", quote(value))
+            }
+            _ => word.to_string(),
+        })
+        .collect();
+    Ok(words.join(" "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -416,6 +571,156 @@ mod tests {
             assert_eq!(unquote(&quote(s)).as_deref(), Some(s), "{s:?}");
         }
         assert_eq!(quote("plain"), "plain");
+    }
+
+    use crate::protocol::{
+        samples, AttemptReport, JobReport, KeyValue, Message, Pair, PartLocation, StageReport,
+        WorkerInfo,
+    };
+
+    /// What `frame encode` does with a line of text.
+    fn from_text(text: &str) -> Result<Message, String> {
+        Message::from_text(&quote_nested(text)?)
+    }
+
+    /// The text form of every message, nested lists and records included,
+    /// reads back as the same message: the same bytes, the same text.
+    #[test]
+    fn every_message_text_round_trips() {
+        for msg in samples() {
+            let text = msg.to_string();
+            let back = from_text(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(back.to_frame_bytes(), msg.to_frame_bytes(), "{text}");
+            assert_eq!(back.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn awkward_strings_inside_lists_and_records_round_trip() {
+        let awkward = [
+            "",
+            "a,b",
+            "a, b",
+            "a,",
+            ",",
+            "[",
+            "]]",
+            "{x}",
+            "}{",
+            "[::1]:7001",
+            "a=b",
+            "q\"q",
+            "back\\slash",
+            "tab\t",
+            "nl\n",
+            "\u{1}",
+            "ünï",
+            "[a, b]",
+            "{k=v}",
+        ];
+        let strings: Vec<String> = awkward.iter().map(|s| s.to_string()).collect();
+        let msgs = [
+            Message::CommitJob {
+                job_id: 1,
+                outputs: strings.clone(),
+            },
+            Message::CommitJob {
+                job_id: 2,
+                outputs: Vec::new(),
+            },
+            Message::SubmitJob {
+                file: "[odd".into(),
+                source: "a = b\n".into(),
+                params: strings
+                    .iter()
+                    .map(|s| KeyValue {
+                        key: s.clone(),
+                        value: s.clone(),
+                    })
+                    .collect(),
+                base_dir: "{".into(),
+                parallelism: 0,
+                inputs: Vec::new(),
+            },
+            Message::WorkerList {
+                workers: strings
+                    .iter()
+                    .map(|s| WorkerInfo {
+                        addr: s.clone(),
+                        ..WorkerInfo::default()
+                    })
+                    .collect(),
+            },
+            Message::TaskDone {
+                attempt: 3,
+                metrics: Default::default(),
+                samples: vec![Pair {
+                    key: Bytes(b"[\"], \xff".to_vec()),
+                    value: Bytes(Vec::new()),
+                }],
+            },
+            Message::JobStatus {
+                job: JobReport {
+                    stages: vec![StageReport::default(), StageReport::default()],
+                    parts: vec![PartLocation::default()],
+                    attempts: vec![AttemptReport::default()],
+                    outputs: vec![String::new()],
+                    ..JobReport::default()
+                },
+            },
+            Message::Register {
+                data_addr: "[::1]:7001".into(),
+                slots: 1,
+                memory_bytes: 2,
+                prev_id: 3,
+            },
+        ];
+        for msg in msgs {
+            let text = msg.to_string();
+            let back = from_text(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(back, msg, "{text}");
+        }
+    }
+
+    #[test]
+    fn lists_and_records_read_their_text_and_refuse_the_rest() {
+        assert_eq!(<Vec<u32>>::parse_text("[1, 2, 3]"), Some(vec![1, 2, 3]));
+        assert_eq!(<Vec<u32>>::parse_text("[]"), Some(vec![]));
+        assert_eq!(<Vec<u32>>::parse_text("\"[1, 2]\""), Some(vec![1, 2]));
+        assert_eq!(
+            <Vec<Vec<u32>>>::parse_text("[[1], [], [2, 3]]"),
+            Some(vec![vec![1], vec![], vec![2, 3]])
+        );
+        for bad in [
+            "", "1", "[1, x]", "[1,2", "[1]]", "[[1]", "[\"]", "[1, 2}", "(1)",
+        ] {
+            assert_eq!(<Vec<u32>>::parse_text(bad), None, "{bad:?}");
+        }
+        let kv = |text| KeyValue::parse_text(text);
+        let want = KeyValue {
+            key: "k".into(),
+            value: "two words".into(),
+        };
+        assert_eq!(kv("{key=k value=\"two words\"}"), Some(want.clone()));
+        assert_eq!(kv("{value=\"two words\"  key=k}"), Some(want), "any order");
+        for bad in [
+            "{key=k}",
+            "{key=k value=v key=k}",
+            "{key=k value=v other=1}",
+            "{key=k value}",
+            "key=k value=v",
+            "{key=k value=v",
+        ] {
+            assert_eq!(kv(bad), None, "{bad:?}");
+        }
+        assert!(quote_nested("Ping nonce=\"1").is_err());
+        assert!(quote_nested("CommitJob job_id=1 outputs=[a").is_err());
+    }
+
+    #[test]
+    fn quote_quotes_brackets() {
+        assert_eq!(quote("[::1]:7001"), "\"[::1]:7001\"");
+        assert_eq!(quote("a,b"), "a,b");
     }
 
     #[test]

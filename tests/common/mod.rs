@@ -555,3 +555,60 @@ pub fn get_json(addr: &str, path: &str) -> json::Value {
     assert_eq!(status, 200, "GET {path}: {body}");
     json::parse(&body).unwrap_or_else(|e| panic!("GET {path}: invalid JSON ({e}): {body}"))
 }
+
+/// A Python interpreter with `packages` installed, in a venv of its own
+/// (`name`) under cargo's target tmp dir, made on first use and reused
+/// after; `import` is what it must be able to import. `None` when python3
+/// or pip cannot make it (no network to PyPI, say): the caller skips its
+/// test then, unless `$require_var` is `require`, which fails it instead.
+pub fn python_with(
+    name: &str,
+    packages: &[&str],
+    import: &str,
+    require_var: &str,
+) -> Option<PathBuf> {
+    // One test at a time makes or checks a venv.
+    static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = MAKING.lock().unwrap_or_else(|e| e.into_inner());
+    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let python = venv.join("bin").join("python");
+    let imports = || {
+        Command::new(&python)
+            .args(["-c", &format!("import {import}")])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if imports() {
+        return Some(python);
+    }
+    let made = Command::new("python3")
+        .args(["-m", "venv", "--clear"])
+        .arg(&venv)
+        .output();
+    let installed = made.is_ok_and(|o| o.status.success())
+        && Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(["--timeout", "20", "--retries", "1"])
+            .args(packages)
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+    if installed && imports() {
+        return Some(python);
+    }
+    assert!(
+        std::env::var(require_var).as_deref() != Ok("require"),
+        "{require_var}=require but no venv with {packages:?} could be made"
+    );
+    eprintln!(
+        "could not install {packages:?} with pip: skipping (set {require_var}=require to fail)"
+    );
+    None
+}
