@@ -13,6 +13,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::master::metrics::Totals;
 use crate::master::Master;
 use crate::protocol::{JobReport, JobSummary, WorkerInfo};
 
@@ -42,6 +43,12 @@ pub trait Inspect {
     /// Job `id`'s report; a job already forgotten is read back from its
     /// event log, after the lock is released.
     fn job(&self, id: u64) -> Option<JobReport>;
+    /// `detail`, and the sums of the jobs already forgotten, in one copy:
+    /// what `/metrics` counts. (A master that forgets nothing has none.)
+    fn metrics(&self) -> (Vec<WorkerInfo>, Vec<(JobSummary, JobReport)>, Totals) {
+        let (workers, jobs) = self.detail();
+        (workers, jobs, Totals::default())
+    }
 }
 
 impl Inspect for Master {
@@ -64,6 +71,11 @@ impl Inspect for Master {
     }
 
     fn detail(&self) -> (Vec<WorkerInfo>, Vec<(JobSummary, JobReport)>) {
+        let (workers, jobs, _) = self.metrics();
+        (workers, jobs)
+    }
+
+    fn metrics(&self) -> (Vec<WorkerInfo>, Vec<(JobSummary, JobReport)>, Totals) {
         let now = Instant::now();
         let state = self.state();
         let workers = state.members.snapshot(now);
@@ -77,7 +89,7 @@ impl Inspect for Master {
                 Some((s, report))
             })
             .collect();
-        (workers, jobs)
+        (workers, jobs, state.scheduler.forgotten().clone())
     }
 
     fn job(&self, id: u64) -> Option<JobReport> {

@@ -26,18 +26,12 @@
 //! (`inspect.rs`). Counters are harder: a counter must never go down over
 //! the master's life, or `rate()` reads the drop as a restart, but the
 //! master forgets finished jobs (`--retained-jobs`), and their attempts and
-//! shuffle bytes with them. So the counters are running totals, a `Tally`
-//! folded at each scrape: a job that has ended is counted once, from its
-//! final report; a running job counts as far as it has got; a job that
-//! ended and was forgotten between two scrapes is read back from its event
-//! log (`--state-dir`), or, without one, counts as far as the last scrape
-//! saw it (not at all if none did). They count from the first scrape on
-//! (the jobs the master held then, and every one after), and restart with
-//! the master's process, as any Prometheus counter may. (The alternative,
-//! sums kept where attempts end, would live in the scheduler; folding at
-//! the scrape leaves the scheduler as it is and keeps the counters
-//! honest.) The per-worker counters are the worker's own since it
-//! started, as its heartbeat says.
+//! shuffle bytes with them. So the scheduler keeps the sums of the jobs it
+//! forgot (`Totals`, added to as each is forgotten), and a counter is those
+//! sums plus what the jobs it still holds say: a job moves from one to the
+//! other, never counted twice nor dropped. The counters restart with the
+//! master's process, as any Prometheus counter may. The per-worker counters
+//! are the worker's own since it started, as its heartbeat says.
 //!
 //! OS idea: counters versus gauges, as the kernel keeps them. `/proc/stat`
 //! and `/proc/net/dev` hold counters that only grow (CPU ticks, bytes sent),
@@ -47,13 +41,8 @@
 //! times of reaped children in its parent's `cutime` after the child's own
 //! accounting is gone.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write as _};
-use std::net::SocketAddr;
-use std::sync::Mutex;
-use std::time::Duration;
 
-use crate::lock;
 use crate::master::inspect::Inspect;
 use crate::net::Response;
 use crate::protocol::{AttemptOutcome, JobReport, JobState, JobSummary, WorkerInfo, WorkerState};
@@ -66,12 +55,6 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub const DURATION_BUCKETS_SECONDS: [f64; 15] = [
     0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 600.0,
 ];
-
-/// The most event logs one scrape reads back (of jobs forgotten since the
-/// scrape before); the newest are read, the rest count as unseen. The
-/// master keeps the logs of ten times `--retained-jobs` jobs, so a burst
-/// larger than this has lost its oldest logs anyway.
-const MAX_LOOKUPS: usize = 1000;
 
 /// The outcomes of an ended attempt, in the order the counter lists them.
 const OUTCOMES: [AttemptOutcome; 6] = [
@@ -96,54 +79,23 @@ pub fn health() -> Response {
     }
 }
 
-/// The running totals of the master this process serves (see `Tally`),
-/// and whose they are. A process serves one master (the `master` binary,
-/// or the one `client run --local` embeds), and the views see the master
-/// only through `Inspect`'s copies, so the totals live here, beside the
-/// only code that reads them; `Owner` notices another master taking over.
-static TALLY: Mutex<Option<Owner>> = Mutex::new(None);
-
-/// A `Tally`, and which master's life it counts.
-struct Owner {
-    addr: SocketAddr,
-    /// The master's uptime at the last scrape: less at this one means
-    /// another master (a new life) on the same address.
-    up: Duration,
-    tally: Tally,
-}
-
 /// `GET /metrics`.
 pub fn respond(master: &dyn Inspect) -> Response {
-    let about = master.about();
-    // The tally's lock is held across the snapshot, so scrapes fold their
-    // snapshots in the order they were taken. It is never taken under the
-    // master's lock (the snapshot takes that one, and lets it go).
-    let mut guard = lock(&TALLY);
-    if guard
-        .as_ref()
-        .is_some_and(|o| o.addr != about.addr || o.up > about.up)
-    {
-        *guard = None; // another master's: this one starts from nothing
+    let (workers, jobs, forgotten) = master.metrics();
+    let mut totals = forgotten;
+    for (_, report) in &jobs {
+        totals.add(report);
     }
-    let owner = guard.get_or_insert_with(|| Owner {
-        addr: about.addr,
-        up: about.up,
-        tally: Tally::default(),
-    });
-    owner.up = about.up;
-    let (workers, jobs) = master.detail();
-    owner.tally.observe(&jobs, |id| master.job(id));
-    let body = render(&workers, &jobs, &owner.tally);
     Response {
         status: 200,
         content_type: CONTENT_TYPE,
-        body: body.into_bytes(),
+        body: render(&workers, &jobs, &totals).into_bytes(),
         headers: Vec::new(),
     }
 }
 
 /// The whole exposition: every family, from the copies and the tally.
-fn render(workers: &[WorkerInfo], jobs: &[(JobSummary, JobReport)], tally: &Tally) -> String {
+fn render(workers: &[WorkerInfo], jobs: &[(JobSummary, JobReport)], totals: &Totals) -> String {
     let mut e = Exposition::default();
 
     e.family(
@@ -179,13 +131,13 @@ fn render(workers: &[WorkerInfo], jobs: &[(JobSummary, JobReport)], tally: &Tall
         .sum();
     e.sample("minispark_tasks_running", &[], running);
 
-    let counts = tally.counts();
+    let counts = &totals.counts;
     e.family(
         "minispark_jobs_finished_total",
         Kind::Counter,
-        "Jobs ended, by final state (counted from the master's first scrape on).",
+        "Jobs ended, by final state, since the master started.",
     );
-    for (state, n) in FINAL_STATES.iter().zip(tally.finished) {
+    for (state, n) in FINAL_STATES.iter().zip(totals.finished) {
         e.sample(
             "minispark_jobs_finished_total",
             &[("state", &label(state.as_str()))],
@@ -195,8 +147,7 @@ fn render(workers: &[WorkerInfo], jobs: &[(JobSummary, JobReport)], tally: &Tall
     e.family(
         "minispark_attempts_total",
         Kind::Counter,
-        "Task attempts ended, by outcome (counted from the master's first scrape on; \
-         a job forgotten between two scrapes is read back from its event log).",
+        "Task attempts ended, by outcome, since the master started.",
     );
     for (outcome, n) in OUTCOMES.iter().zip(counts.attempts) {
         let outcome = label(outcome.as_str());
@@ -227,9 +178,9 @@ fn render(workers: &[WorkerInfo], jobs: &[(JobSummary, JobReport)], tally: &Tall
     e.family(
         name,
         Kind::Histogram,
-        "Time from a job's submission to its end (counted from the master's first scrape on).",
+        "Time from a job's submission to its end, of the jobs ended since the master started.",
     );
-    let d = &tally.durations;
+    let d = &totals.durations;
     let mut cumulative = 0;
     for (bound, n) in DURATION_BUCKETS_SECONDS.iter().zip(d.buckets) {
         cumulative += n;
@@ -362,17 +313,6 @@ impl Counts {
         self.shuffle_write_bytes += other.shuffle_write_bytes;
         self.shuffle_read_bytes += other.shuffle_read_bytes;
     }
-
-    /// The larger of each: what a job counts once two reports of it were
-    /// seen (they only grow, but an event log read back may say less).
-    fn max(mut self, other: &Counts) -> Counts {
-        for (a, b) in self.attempts.iter_mut().zip(other.attempts) {
-            *a = (*a).max(b);
-        }
-        self.shuffle_write_bytes = self.shuffle_write_bytes.max(other.shuffle_write_bytes);
-        self.shuffle_read_bytes = self.shuffle_read_bytes.max(other.shuffle_read_bytes);
-        self
-    }
 }
 
 /// Job durations, in `DURATION_BUCKETS_SECONDS` (each bucket alone; the
@@ -398,95 +338,25 @@ impl Durations {
     }
 }
 
-/// The counters of one master's life, folded from what each scrape sees.
-///
-/// Every job is counted once it has ended (`fold`), and until then as far
-/// as the last scrape saw it (`running`); `floor` and `folded` say which
-/// jobs are done with, so none is counted twice. Job ids are handed out
-/// in order, so an id between two the tally knows that the master no
-/// longer holds is a job that ended and was forgotten between scrapes.
-#[derive(Debug, Default)]
-struct Tally {
-    /// The sums over the jobs folded in.
-    ended: Counts,
-    /// Jobs folded in, by final state, in `FINAL_STATES` order.
+/// The sums behind the counters: of the jobs the scheduler has forgotten
+/// (it adds each as it forgets it), plus, at a scrape, of the jobs it holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Totals {
+    counts: Counts,
+    /// Jobs ended, by final state, in `FINAL_STATES` order.
     finished: [u64; FINAL_STATES.len()],
     durations: Durations,
-    /// Every job id below it is done with; 0 before the first scrape.
-    floor: u64,
-    /// Ids at or above `floor` that are done with.
-    folded: BTreeSet<u64>,
-    /// Running jobs, as far as the last scrape saw them.
-    running: BTreeMap<u64, Counts>,
 }
 
-impl Tally {
-    /// Folds in one scrape's copy of the jobs the master holds;
-    /// `forgotten(id)` reads back a job the master no longer holds.
-    fn observe(
-        &mut self,
-        jobs: &[(JobSummary, JobReport)],
-        mut forgotten: impl FnMut(u64) -> Option<JobReport>,
-    ) {
-        let held: BTreeMap<u64, &JobReport> = jobs.iter().map(|(_, r)| (r.id, r)).collect();
-        if self.floor == 0 {
-            self.floor = held.keys().next().copied().unwrap_or(1);
+impl Totals {
+    /// Adds what `job`'s report says: its ended attempts and shuffle bytes
+    /// so far, and, once it has ended, its state and duration.
+    pub fn add(&mut self, job: &JobReport) {
+        self.counts.add(&Counts::of(job));
+        if let Some(i) = FINAL_STATES.iter().position(|s| *s == job.state) {
+            self.finished[i] += 1;
+            self.durations.observe(job.elapsed_ms);
         }
-        for (&id, &report) in &held {
-            if id < self.floor || self.folded.contains(&id) {
-                continue;
-            }
-            if report.state.is_final() {
-                self.fold(id, Some(report));
-            } else {
-                let seen = self.running.entry(id).or_default();
-                *seen = Counts::of(report).max(seen);
-            }
-        }
-        // The jobs that ended and were forgotten since the last scrape.
-        let newest = [held.keys().next_back(), self.running.keys().next_back()]
-            .into_iter()
-            .flatten()
-            .copied()
-            .max()
-            .unwrap_or(0);
-        let gone: Vec<u64> = (self.floor..=newest)
-            .filter(|id| !held.contains_key(id) && !self.folded.contains(id))
-            .collect();
-        let read_back = gone.len().saturating_sub(MAX_LOOKUPS);
-        for (i, &id) in gone.iter().enumerate() {
-            let report = if i >= read_back { forgotten(id) } else { None };
-            self.fold(id, report.as_ref().filter(|r| r.state.is_final()));
-        }
-        while self.folded.remove(&self.floor) {
-            self.floor += 1;
-        }
-    }
-
-    /// Counts job `id` for good: from its final report, or without one
-    /// (forgotten, and no event log) as far as a scrape saw it run.
-    fn fold(&mut self, id: u64, report: Option<&JobReport>) {
-        let seen = self.running.remove(&id).unwrap_or_default();
-        match report {
-            Some(r) => {
-                self.ended.add(&Counts::of(r).max(&seen));
-                if let Some(i) = FINAL_STATES.iter().position(|s| *s == r.state) {
-                    self.finished[i] += 1;
-                }
-                self.durations.observe(r.elapsed_ms);
-            }
-            None => self.ended.add(&seen),
-        }
-        self.folded.insert(id);
-    }
-
-    /// The counters now: the jobs folded in, and the running ones so far.
-    fn counts(&self) -> Counts {
-        let mut c = self.ended;
-        for seen in self.running.values() {
-            c.add(seen);
-        }
-        c
     }
 }
 
@@ -644,48 +514,27 @@ mod tests {
     const RUN: AttemptOutcome = AttemptOutcome::Running;
 
     #[test]
-    fn counters_survive_the_jobs_being_forgotten() {
-        let mut t = Tally::default();
-        let none = |_| None;
+    fn totals_count_each_job_once_as_it_moves_from_held_to_forgotten() {
         let one = job(1, JobState::Succeeded, &[OK, OK], 100);
-        t.observe(&held(std::slice::from_ref(&one)), none);
-        assert_eq!(t.counts().attempts[0], 2);
-        // Job 1 forgotten, job 2 running with one attempt done.
         let two = job(2, JobState::Running, &[OK, RUN], 40);
-        t.observe(&held(&[two]), none);
-        assert_eq!(t.counts().attempts[0], 3);
-        assert_eq!(t.counts().shuffle_write_bytes, 140);
-        // Job 2 ended and was forgotten between two scrapes; 3 is held.
-        // Without an event log, 2 counts as far as it was seen.
-        let three = job(3, JobState::Failed, &[AttemptOutcome::Failed], 0);
-        t.observe(&held(std::slice::from_ref(&three)), none);
-        let c = t.counts();
-        assert_eq!((c.attempts[0], c.attempts[1]), (3, 1));
-        assert_eq!(t.finished, [1, 1, 0]);
-        assert_eq!(t.durations.count, 2);
-        // Scraping the same thing again changes nothing.
-        t.observe(&held(&[three]), none);
-        assert_eq!(t.counts(), c);
-        assert_eq!(t.floor, 4, "ids below are done with: {t:?}");
-        assert!(t.folded.is_empty() && t.running.is_empty());
-    }
-
-    #[test]
-    fn a_job_forgotten_between_scrapes_is_read_back() {
-        let mut t = Tally::default();
-        t.observe(&held(&[job(5, JobState::Running, &[RUN], 0)]), |_| None);
-        assert_eq!(t.floor, 5);
-        let logs = |id| match id {
-            5 => Some(job(5, JobState::Succeeded, &[OK, OK, OK], 10)),
-            6 => Some(job(6, JobState::Cancelled, &[AttemptOutcome::Aborted], 0)),
-            _ => None,
-        };
-        t.observe(&held(&[job(7, JobState::Running, &[], 0)]), logs);
-        let c = t.counts();
-        assert_eq!(c.attempts, [3, 0, 0, 0, 0, 1]);
-        assert_eq!(c.shuffle_write_bytes, 10);
-        assert_eq!(t.finished, [1, 0, 1]);
-        assert_eq!(t.floor, 7);
+        // Both held: what a scrape adds to the (empty) forgotten sums.
+        let mut scrape = Totals::default();
+        scrape.add(&one);
+        scrape.add(&two);
+        assert_eq!(
+            scrape.counts.attempts[0], 3,
+            "a running attempt is not counted"
+        );
+        assert_eq!(scrape.counts.shuffle_write_bytes, 140);
+        assert_eq!(scrape.finished, [1, 0, 0]);
+        assert_eq!(scrape.durations.count, 1, "only ended jobs have a duration");
+        // Job 1 forgotten: the scheduler adds it to its sums as it drops it,
+        // and the next scrape adds only job 2: the same counters.
+        let mut forgotten = Totals::default();
+        forgotten.add(&one);
+        let mut later = forgotten.clone();
+        later.add(&two);
+        assert_eq!(later, scrape);
     }
 
     #[test]
@@ -726,9 +575,9 @@ mod tests {
         }];
         let one = job(1, JobState::Succeeded, &[OK], 8);
         let jobs = held(&[one]);
-        let mut t = Tally::default();
-        t.observe(&jobs, |_| None);
-        let text = render(&workers, &jobs, &t);
+        let mut totals = Totals::default();
+        totals.add(&jobs[0].1);
+        let text = render(&workers, &jobs, &totals);
         assert!(text.ends_with('\n'));
         assert!(text.contains(
             "minispark_worker_cpu_ratio{worker=\"3\",address=\"host\\\"with\\\\odd\\nname:1\"} 1.5\n"

@@ -381,7 +381,9 @@ impl Scheduler {
             .len()
             .saturating_sub(self.config.retained_jobs.max(1));
         for (_, id) in &finished[..excess] {
-            self.jobs.remove(id);
+            if let Some(report) = self.jobs.remove(id).and_then(|j| j.final_report) {
+                self.forgotten.add(&report);
+            }
             // Event logs outlive their jobs tenfold, then go too.
             let old = id.saturating_sub(10 * self.config.retained_jobs as u64);
             if old > 0 && !self.jobs.contains_key(&old) {

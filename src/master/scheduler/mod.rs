@@ -52,6 +52,7 @@ use std::time::{Duration, Instant};
 
 use crate::master::journal::Journal;
 use crate::master::membership::Membership;
+use crate::master::metrics::Totals;
 use crate::protocol::{FetchFailure, Pair, SourceSplits, TaskMetrics};
 use crate::submission::NewJob;
 use recovery::Entry;
@@ -129,9 +130,16 @@ pub struct Scheduler {
     /// When state was rebuilt from the journal, until the workers holding
     /// map outputs have had `recovery_grace` to come back.
     recovered: Option<Instant>,
+    /// The sums of the jobs forgotten so far, for `/metrics`' counters.
+    forgotten: Totals,
 }
 
 impl Scheduler {
+    /// The sums of the jobs forgotten so far (see `metrics.rs`).
+    pub fn forgotten(&self) -> &Totals {
+        &self.forgotten
+    }
+
     /// A scheduler with no jobs yet; `recover` fills it from the journal.
     pub fn new(mut config: SchedulerConfig) -> Scheduler {
         config.max_attempts = config.max_attempts.max(1);
@@ -148,6 +156,7 @@ impl Scheduler {
             epoch: 0,
             max_worker: 0,
             recovered: None,
+            forgotten: Totals::default(),
         }
     }
 
