@@ -187,9 +187,14 @@ fn nested() -> Vec<Message> {
                     AttemptReport {
                         attempt: 2,
                         outcome: AttemptOutcome::Succeeded,
+                        error: "could not fetch [a] {b}: \"c\"".into(),
                         ..AttemptReport::default()
                     },
                 ],
+                submitted_unix_ms: 1_790_000_000_000,
+                finished_unix_ms: 1_790_000_001_200,
+                params: vec![kv("input")],
+                source: "# wc\nparam input = \"x y\"\n".into(),
             },
         },
         Message::LaunchTask {
