@@ -19,9 +19,13 @@ use crate::net::Secret;
 /// Exit status for a usage error (bad flag or argument).
 pub const EXIT_USAGE: i32 = 2;
 
-/// Adds `--help`, `--quiet`, `--verbose` and `--secret-file`.
+/// The version every binary prints under `--version`: the package's.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Adds `--help`, `--version`, `--quiet`, `--verbose` and `--secret-file`.
 pub fn common_flags(opts: &mut Options) {
     opts.optflag("h", "help", "print this help and exit");
+    opts.optflag("", "version", "print the name and version and exit");
     opts.optopt(
         "",
         "secret-file",
@@ -73,9 +77,10 @@ pub fn limits(m: &Matches) -> crate::net::Limits {
     }
 }
 
-/// Parses `args` (without the program name). Prints help and exits 0 on
-/// `--help`; prints the problem and exits 2 on a bad flag. Sets the log level.
-pub fn parse(opts: &Options, args: &[String], brief: &str) -> Matches {
+/// Parses the arguments of binary `name` (without the program name). Prints
+/// help and exits 0 on `--help`, `NAME VERSION` on `--version`; prints the
+/// problem and exits 2 on a bad flag. Sets the log level.
+pub fn parse(name: &str, opts: &Options, args: &[String], brief: &str) -> Matches {
     let matches = match opts.parse(args) {
         Ok(m) => m,
         Err(e) => usage_error(&format!("{e}\n\n{}", opts.usage(brief))),
@@ -83,6 +88,9 @@ pub fn parse(opts: &Options, args: &[String], brief: &str) -> Matches {
     if matches.opt_present("help") {
         print!("{}", opts.usage(brief));
         process::exit(0);
+    }
+    if matches.opt_present("version") {
+        print_version(name);
     }
     log::set_level(log::level_from_flags(
         matches.opt_present("quiet"),
@@ -100,13 +108,21 @@ pub fn secret(m: &Matches) -> Option<Arc<Secret>> {
     }
 }
 
-/// Prints `msg` to stderr and exits with the usage status.
+/// Prints `NAME VERSION` on stdout and exits 0.
+pub fn print_version(name: &str) -> ! {
+    println!("{name} {VERSION}");
+    process::exit(0)
+}
+
+/// Prints `error: msg` to stderr and exits with the usage status. Every
+/// error a binary prints starts with `error: `, so a script (or a person)
+/// finds it among the log lines.
 pub fn usage_error(msg: &str) -> ! {
-    eprintln!("{msg}");
+    eprintln!("error: {msg}");
     process::exit(EXIT_USAGE)
 }
 
-/// Prints `msg` to stderr and exits 1.
+/// Prints `error: msg` to stderr and exits 1.
 pub fn fatal(msg: &str) -> ! {
     eprintln!("error: {msg}");
     process::exit(1)

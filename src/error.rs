@@ -20,7 +20,9 @@ pub enum Error {
     /// A peer broke the protocol: a valid frame arrived where the session
     /// did not expect it, or a frame is too large to send or receive.
     Protocol(String),
-    /// The peer answered with an `Error` frame.
+    /// The peer answered with an `Error` frame. Its message says what was
+    /// wrong in the peer's words (`no job 99`), and is all `Display` shows:
+    /// the code is for programs, which branch on it.
     Remote { code: u16, message: String },
     /// The peer closed the connection in the middle of a frame.
     TruncatedStream { buffered: usize },
@@ -49,7 +51,7 @@ impl fmt::Display for Error {
             Error::Io { context, source } => write!(f, "{context}: {source}"),
             Error::Frame(invalid) => write!(f, "invalid frame: {invalid}"),
             Error::Protocol(msg) => write!(f, "protocol error: {msg}"),
-            Error::Remote { code, message } => write!(f, "peer replied error {code}: {message}"),
+            Error::Remote { message, .. } => write!(f, "{message}"),
             Error::TruncatedStream { buffered } => write!(
                 f,
                 "connection closed in the middle of a frame ({buffered} bytes buffered)"

@@ -23,7 +23,8 @@
 //! The loose files are the crate's common ground: `record` (the unit of data),
 //! `error`, `log`, `rng`, `size`; `submission` (what the client prepares and
 //! the master accepts), `client` (the client library), `local` (an embedded
-//! cluster) and `cli` (flag plumbing for the binaries in `src/bin/`). One
+//! cluster), `cli` (flag plumbing for the binaries in `src/bin/`) and
+//! `terminal` (is stderr a terminal, and how wide: for the client). One
 //! helper lives here, at the bottom of this file: `lock`, the one way the
 //! crate takes a mutex.
 //!
@@ -47,6 +48,7 @@ pub mod rng;
 pub mod size;
 pub mod storage;
 pub mod submission;
+pub mod terminal;
 pub mod view;
 pub mod worker;
 

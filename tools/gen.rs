@@ -171,6 +171,7 @@ fn main() {
         "S",
     );
     opts.optflag("h", "help", "print this help and exit");
+    opts.optflag("", "version", "print the name and version and exit");
     opts.optflag("q", "quiet", "print nothing on success");
     let m = match opts.parse(&args) {
         Ok(m) => m,
@@ -179,6 +180,9 @@ fn main() {
     if m.opt_present("help") {
         print!("{}", opts.usage(BRIEF));
         return;
+    }
+    if m.opt_present("version") {
+        cli::print_version("gen");
     }
 
     let kind = match m.free.as_slice() {

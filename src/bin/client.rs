@@ -2,19 +2,20 @@
 //! protocol. Every command is a thin call into `minispark::client`.
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use getopts::{Matches, Options};
 use minispark::client::{self, fetch_part, Client};
 use minispark::net::Secret;
-use minispark::protocol::{JobReport, JobState};
+use minispark::protocol::{JobReport, JobState, WorkerInfo, WorkerState};
 use minispark::submission::{self, Refused};
-use minispark::view::{report, timeline};
-use minispark::{cli, local, log};
+use minispark::view::report::{self, Phase};
+use minispark::view::timeline;
+use minispark::{cli, local, log, terminal};
 
 /// `println!` that ignores a closed stdout (`client ... | head`): a reader
 /// that stopped reading is not an error, and must not be a panic.
@@ -30,10 +31,13 @@ Usage: client [options] COMMAND [ARGS]
 Commands:
   submit FILE [--param K=V]... [--overwrite] [--wait]
                  submit a job file; prints the job id first. With --wait, shows
-                 progress and exits 0 if the job SUCCEEDED, 1 if it FAILED
+                 progress on stderr (a line per running stage on a terminal,
+                 a line per stage started or done otherwise), then one last
+                 line, and exits 0 if the job SUCCEEDED, 1 if not
   run FILE --local N [--param K=V]... [--overwrite]
                  run a job on an embedded cluster of N workers in this process
-  status JOB     the job's stages, tasks, records, state and error
+  status JOB     the job's stages, tasks, records, state and error; exits 1
+                 if it FAILED or was CANCELLED
   timeline JOB   the job's task attempts as an SVG Gantt chart on stdout
                  (client timeline 3 > job3.svg)
   jobs           one line per job
@@ -85,24 +89,31 @@ fn main() {
         "--wait redraws progress at least this often (default 1000)",
         "N",
     );
+    opts.optopt(
+        "",
+        "stall-warning-ms",
+        "submit --wait: while no task of the job runs and no worker has a free slot (or none is \
+         registered), say so this often (default 5000)",
+        "N",
+    );
     cli::common_flags(&mut opts);
-    let m = cli::parse(&opts, &args, BRIEF);
+    let m = cli::parse("client", &opts, &args, BRIEF);
     let dial = Dial {
         secret: cli::secret(&m),
         timeout: cli::millis(&m, "timeout-ms", 5000),
     };
     let Some(command) = m.free.first().cloned() else {
-        cli::usage_error(&opts.usage(BRIEF));
+        cli::usage_error(&format!("which command?\n\n{}", opts.usage(BRIEF)));
     };
     let args = &m.free[1..];
     let code = match command.as_str() {
         "submit" => {
-            let file = one_arg(args, "submit FILE");
+            let file = one_arg(args, "submit", "a job file");
             let addr = client::master_addr(m.opt_str("master"));
             submit(&m, &addr, &dial, file, m.opt_present("wait"))
         }
         "run" => {
-            let file = one_arg(args, "run FILE --local N");
+            let file = one_arg(args, "run", "a job file");
             let n: u32 = cli::value(&m, "local", 2);
             if n == 0 {
                 cli::usage_error("--local must be at least 1");
@@ -120,15 +131,20 @@ fn main() {
             process::exit(code)
         }
         "status" => {
-            let id = job_arg(args);
+            let id = job_arg(args, "status");
             let job = connect(&m, &dial)
                 .job(id)
                 .unwrap_or_else(|e| cli::fatal(&e.to_string()));
             let _ = write!(std::io::stdout(), "{}", report::status_table(&job));
-            0
+            // A script asking after a job learns from the status whether
+            // it went wrong; one still running has not (yet).
+            match job.state {
+                JobState::Failed | JobState::Cancelled => 1,
+                JobState::Running | JobState::Succeeded => 0,
+            }
         }
         "timeline" => {
-            let id = job_arg(args);
+            let id = job_arg(args, "timeline");
             let job = connect(&m, &dial)
                 .job(id)
                 .unwrap_or_else(|e| cli::fatal(&e.to_string()));
@@ -145,9 +161,9 @@ fn main() {
             }
             0
         }
-        "results" => results(&m, &dial, job_arg(args)),
+        "results" => results(&m, &dial, job_arg(args, "results")),
         "cancel" => {
-            let id = job_arg(args);
+            let id = job_arg(args, "cancel");
             let job = connect(&m, &dial)
                 .cancel(id)
                 .unwrap_or_else(|e| cli::fatal(&e.to_string()));
@@ -200,10 +216,15 @@ fn connect(m: &Matches, dial: &Dial) -> Client {
         .unwrap_or_else(|e| cli::fatal(&e.to_string()))
 }
 
-fn one_arg<'a>(args: &'a [String], usage: &str) -> &'a str {
+/// The one argument of `command`, which is `what` (`a job id`).
+fn one_arg<'a>(args: &'a [String], command: &str, what: &str) -> &'a str {
     match args {
         [one] => one,
-        _ => cli::usage_error(&format!("usage: client {usage}")),
+        [] => cli::usage_error(&format!("{command} needs {what}")),
+        more => cli::usage_error(&format!(
+            "{command} takes {what}, got {} arguments: {more:?}",
+            more.len()
+        )),
     }
 }
 
@@ -213,8 +234,8 @@ fn no_args(args: &[String], command: &str) {
     }
 }
 
-fn job_arg(args: &[String]) -> u64 {
-    let text = one_arg(args, "COMMAND JOB");
+fn job_arg(args: &[String], command: &str) -> u64 {
+    let text = one_arg(args, command, "a job id");
     text.parse()
         .unwrap_or_else(|_| cli::usage_error(&format!("{text:?} is not a job id")))
 }
@@ -290,48 +311,133 @@ fn submit(m: &Matches, addr: &str, dial: &Dial, file: &str, wait: bool) -> i32 {
     if !wait {
         return 0;
     }
-    let refresh = cli::millis(m, "refresh-ms", 1000);
-    let job = watch(&mut conn, id, refresh);
+    let watching = Watch {
+        id,
+        master: addr,
+        refresh: cli::millis(m, "refresh-ms", 1000),
+        stall_warning: cli::millis(m, "stall-warning-ms", 5000),
+    };
+    let job = watching.follow(&mut conn);
+    // The one last line: on stdout when the job did what was asked, as an
+    // error on stderr when not.
     match job.state {
         JobState::Succeeded => {
             say!("job {id} SUCCEEDED in {}", report::secs(job.elapsed_ms));
             0
         }
         state => {
-            eprintln!("job {id} {state}: {}", job.error);
+            eprintln!("error: job {id} {state}: {}", job.error);
             1
         }
     }
 }
 
-/// Follows the job until it ends, drawing a progress bar on a terminal and
-/// plain lines (one per change) otherwise, on stderr. Each `WaitJob` returns
-/// as soon as a task completes, so the end is seen at once.
-fn watch(conn: &mut Client, id: u64, refresh: Duration) -> JobReport {
-    let tty = std::io::stderr().is_terminal();
-    let mut last = String::new();
-    let mut done = u32::MAX;
-    loop {
-        let job = conn
-            .wait_job(id, done, refresh)
-            .unwrap_or_else(|e| cli::fatal(&e.to_string()));
-        let total;
-        (done, total) = report::progress(&job);
-        if tty {
-            eprint!("\r{}\x1b[K", report::progress_bar(&job, 30));
-        } else {
-            let line = format!("job {id} {} {done}/{total} tasks", job.state);
-            if line != last {
-                eprintln!("{line}");
-                last = line;
-            }
-        }
-        if job.state.is_final() {
+/// What `submit --wait` follows, and how often it looks.
+struct Watch<'a> {
+    id: u64,
+    /// The master's address, for the advice to start a worker.
+    master: &'a str,
+    /// The longest wait for a change before the progress is drawn again.
+    refresh: Duration,
+    /// How long no task may run before the client asks why, and then how
+    /// often it says so again while nothing changes.
+    stall_warning: Duration,
+}
+
+impl Watch<'_> {
+    /// Follows the job until it ends, on stderr: on a terminal, one line
+    /// redrawn in place (`report::progress_line`, fitted to the width the
+    /// kernel gives); otherwise, a line each time a stage starts or is done.
+    /// Each `WaitJob` returns as soon as a task completes, so the end is seen
+    /// at once; the last line is the caller's.
+    fn follow(&self, conn: &mut Client) -> JobReport {
+        let stderr = std::io::stderr();
+        let tty = terminal::is_terminal(&stderr);
+        let mut phases: BTreeMap<u32, Phase> = BTreeMap::new();
+        let mut done = u32::MAX;
+        // Since when no task has run, and when the client last said why.
+        let mut idle_since: Option<Instant> = None;
+        let mut warned: Option<Instant> = None;
+        loop {
+            let job = conn
+                .wait_job(self.id, done, self.refresh.min(self.stall_warning))
+                .unwrap_or_else(|e| cli::fatal(&e.to_string()));
+            done = report::progress(&job).0;
             if tty {
-                eprintln!();
+                let width = terminal::columns(&stderr);
+                eprint!("\r{}\x1b[K", report::progress_line(&job, width));
+            } else {
+                for s in &job.stages {
+                    let before = phases.get(&s.stage).copied().unwrap_or(Phase::Waiting);
+                    let now = before.then(Phase::of(s));
+                    for line in report::stage_lines(self.id, s, before, now) {
+                        eprintln!("{line}");
+                    }
+                    phases.insert(s.stage, now);
+                }
             }
-            return job;
+            if job.state.is_final() {
+                if tty {
+                    // The last line takes the progress line's place.
+                    eprint!("\r\x1b[K");
+                }
+                return job;
+            }
+            let running: u32 = job.stages.iter().map(|s| s.tasks_running).sum();
+            if running > 0 {
+                idle_since = None;
+                continue;
+            }
+            let now = Instant::now();
+            let since = *idle_since.get_or_insert(now);
+            let due = warned.is_none_or(|at| now - at >= self.stall_warning);
+            if now - since >= self.stall_warning && due {
+                warned = Some(now);
+                // A failed look is no reason to stop: the next `WaitJob`
+                // finds out whether the master is still there.
+                let why = conn.workers().ok().and_then(|w| self.stalled(&w));
+                if let Some(why) = why {
+                    if tty {
+                        eprint!("\r\x1b[K");
+                    }
+                    eprintln!(
+                        "warning: job {} has had no task running for {}: {why}",
+                        self.id,
+                        report::secs((now - since).as_millis() as u64)
+                    );
+                }
+            }
         }
+    }
+
+    /// Why no task of a job can run, from the workers the master lists, as
+    /// Spark's "Initial job has not accepted any resources" says: none
+    /// registered, or every slot taken. None when some slot is free (the
+    /// scheduler is between stages, or waiting for a lost worker's grace).
+    fn stalled(&self, workers: &[WorkerInfo]) -> Option<String> {
+        let alive: Vec<&WorkerInfo> = workers
+            .iter()
+            .filter(|w| w.state == WorkerState::Alive)
+            .collect();
+        if alive.is_empty() {
+            return Some(format!(
+                "no live worker is registered with the master at {}; start one with \
+                 `worker --master {}`",
+                self.master, self.master
+            ));
+        }
+        let slots: u32 = alive.iter().map(|w| w.slots).sum();
+        let busy: u32 = alive.iter().map(|w| w.running.min(w.slots)).sum();
+        let s = |n: usize| if n == 1 { "" } else { "s" };
+        (busy >= slots).then(|| {
+            format!(
+                "no task slot is free: other jobs hold the {slots} slot{} of the {} live \
+                 worker{}; it starts when one frees up",
+                s(slots as usize),
+                alive.len(),
+                s(alive.len())
+            )
+        })
     }
 }
 
@@ -339,11 +445,14 @@ fn results(m: &Matches, dial: &Dial, id: u64) -> i32 {
     let job = connect(m, dial)
         .job(id)
         .unwrap_or_else(|e| cli::fatal(&e.to_string()));
-    if job.state != JobState::Succeeded {
-        eprintln!(
-            "job {id} is {}; results are ready once it SUCCEEDED",
-            job.state
-        );
+    let why = match job.state {
+        JobState::Succeeded => None,
+        JobState::Running => Some("is still RUNNING; its results are ready once it has SUCCEEDED"),
+        JobState::Failed => Some("FAILED; it has no results"),
+        JobState::Cancelled => Some("was CANCELLED; it has no results"),
+    };
+    if let Some(why) = why {
+        eprintln!("error: job {id} {why}");
         return 1;
     }
     let head: Option<u64> = m.opt_str("head").map(|_| cli::value(m, "head", 0u64));

@@ -57,6 +57,7 @@ fn main() {
     cli::limit_flags(&mut opts);
     cli::common_flags(&mut opts);
     let m = cli::parse(
+        "master",
         &opts,
         &args,
         "Usage: master [options]\n\nThe Mini-Spark master. Prints its bound address as the first line on stdout.",

@@ -117,6 +117,7 @@ fn main() {
     cli::limit_flags(&mut opts);
     cli::common_flags(&mut opts);
     let m = cli::parse(
+        "worker",
         &opts,
         &args,
         "Usage: worker [options]\n\nA Mini-Spark worker. Prints its data port's bound address as the first line on stdout.",

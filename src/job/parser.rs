@@ -467,11 +467,13 @@ impl Parser<'_> {
 
     fn compare(&mut self) -> Result<Syn, JobError> {
         let lhs = self.sum()?;
+        self.no_assign()?;
         let Some(op) = compare_op(self.peek()) else {
             return Ok(lhs);
         };
         let span = self.advance().span;
         let rhs = self.sum()?;
+        self.no_assign()?;
         if compare_op(self.peek()).is_some() {
             return Err(JobError::at(
                 self.token().span,
@@ -484,6 +486,19 @@ impl Parser<'_> {
             span,
             start,
         )
+    }
+
+    /// Refuses an `=` after an operand. `NAME =` at the start of a
+    /// statement or of an argument is taken before an expression begins, so
+    /// an `=` here is a comparison mistyped: `filter($1 = "x")`.
+    fn no_assign(&self) -> Result<(), JobError> {
+        if *self.peek() != Tok::Assign {
+            return Ok(());
+        }
+        Err(JobError::at(
+            self.token().span,
+            "`=` is not a comparison; did you mean `==`?",
+        ))
     }
 
     fn sum(&mut self) -> Result<Syn, JobError> {
@@ -754,6 +769,8 @@ mod tests {
             ("param p = x", 1, 11, "the default of param `p` must be a string or a number, found name `x`"),
             ("x = f(1 2)", 1, 9, "expected `,` or `)` in the argument list, found number 2"),
             ("x = a.(1)", 1, 7, "expected an operator name after `.`, found `(`"),
+            ("x = f($1 = 2)", 1, 10, "`=` is not a comparison; did you mean `==`?"),
+            ("x = f(1 == $1 = 2)", 1, 15, "`=` is not a comparison; did you mean `==`?"),
         ];
         for (src, line, col, msg) in cases {
             let e = parse_str(src).unwrap_err();

@@ -783,6 +783,17 @@ fn error_messages() {
             &[],
             "jobs/bad.job:7:24: error: unknown function `contain` (did you mean `contains`?)\n    matches = lines.filter(contain($0, pattern))\n                           ^",
         ),
+        // awk's `=` in a condition: the place of the `=`, and the fix.
+        (
+            "read_text(\"a\")\n  .filter($1 = \"x\")\n  .save(\"o\")",
+            &[],
+            "jobs/bad.job:2:14: error: `=` is not a comparison; did you mean `==`?\n      .filter($1 = \"x\")\n                 ^",
+        ),
+        (
+            "lines = read_text(\"a\")\nlines.filter(not ($2 = 3 or true)).save(\"o\")",
+            &[],
+            "jobs/bad.job:2:22: error: `=` is not a comparison; did you mean `==`?\n    lines.filter(not ($2 = 3 or true)).save(\"o\")\n                         ^",
+        ),
         (
             "lines = read_text(\"a\")\nlinez.save(\"o\")",
             &[],
