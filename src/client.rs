@@ -2,7 +2,8 @@
 //! one request and one reply at a time.
 
 use std::net::TcpStream;
-use std::time::Duration;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::net::{dial, FrameReader, FrameWriter, Secret};
@@ -10,6 +11,8 @@ use crate::protocol::{JobReport, JobSummary, Message, WorkerInfo};
 
 /// Where the client looks for the master unless told otherwise.
 pub const DEFAULT_MASTER: &str = "127.0.0.1:7000";
+/// How often a refused connection to the master is tried again.
+const REFUSED_RETRY: Duration = Duration::from_millis(50);
 /// Environment variable that overrides `DEFAULT_MASTER`.
 pub const MASTER_ENV: &str = "MINISPARK_MASTER";
 
@@ -27,7 +30,18 @@ pub struct Client {
 impl Client {
     /// Connects to the master at `addr`, proving `secret` when there is one.
     pub fn connect(addr: &str, timeout: Duration, secret: Option<&Secret>) -> Result<Client> {
-        let stream = dial::connect(addr, timeout, secret)?;
+        // A master that is still starting refuses connections (nothing
+        // listens yet): try again for up to `timeout`, so that
+        // `./master & ./client submit ...` works as typed.
+        let deadline = Instant::now() + timeout;
+        let stream = loop {
+            match dial::connect(addr, timeout, secret) {
+                Err(e) if e.is_refused() && Instant::now() < deadline => {
+                    thread::sleep(REFUSED_RETRY.min(deadline - Instant::now()));
+                }
+                other => break other?,
+            }
+        };
         let read_half = stream
             .try_clone()
             .map_err(|e| Error::io("cloning the socket", e))?;

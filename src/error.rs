@@ -36,6 +36,11 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
+    /// Whether this is a connection refused: nothing listens there (yet).
+    pub fn is_refused(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::ConnectionRefused)
+    }
+
     /// Wraps an `io::Error` with a note on what was being done.
     pub fn io(context: impl Into<String>, source: io::Error) -> Error {
         Error::Io {

@@ -58,7 +58,7 @@ fn main() {
         "master address (default $MINISPARK_MASTER, else 127.0.0.1:7000)",
         "HOST:PORT",
     );
-    opts.optopt("", "timeout-ms", "connect timeout (default 5000)", "N");
+    opts.optopt("", "timeout-ms", "connect timeout; a master that refuses (still starting) is tried again until it passes (default 5000)", "N");
     opts.optmulti(
         "",
         "param",
