@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use super::state::{ms, TaskState};
 use super::Scheduler;
-use crate::job::Output;
+use crate::job::{Input, Output, Plan, StagePlan};
 use crate::master::eventlog;
 use crate::master::membership::Membership;
 use crate::protocol::{JobReport, JobSummary, PartLocation, StageReport, TaskMetrics};
@@ -105,6 +105,9 @@ impl Scheduler {
                     cache_hits: m.cache_hits,
                     cache_misses: u64::from(stage.cache_misses),
                     cache_bytes: m.cache_bytes,
+                    reads: shuffles_read(&job.plan, &stage.plan),
+                    writes: shuffles_written(&stage.plan),
+                    parents: stage.plan.parents.clone(),
                     ..StageReport::default()
                 };
                 for (t, task) in stage.tasks.iter().enumerate() {
@@ -187,6 +190,36 @@ impl Scheduler {
             })
             .collect()
     }
+}
+
+/// The shuffles `stage` reads, by id, in order: both
+/// sides of a join, the map side of any other wide operator, or the
+/// partitions of a cached dataset (kept as a shuffle of its own).
+fn shuffles_read(plan: &Plan, stage: &StagePlan) -> Vec<u32> {
+    let mut ids: Vec<u32> = stage
+        .segments
+        .iter()
+        .flat_map(|segment| match segment.input {
+            Input::Shuffle(wide) | Input::Cache(wide) => plan.shuffles_of(wide),
+            Input::Source(_) => Vec::new(),
+        })
+        .map(|shuffle| shuffle.id)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// The shuffles `stage` writes (map outputs, or a cached dataset), by id.
+fn shuffles_written(stage: &StagePlan) -> Vec<u32> {
+    stage
+        .outputs
+        .iter()
+        .filter_map(|output| match *output {
+            Output::Shuffle(id) => Some(id),
+            Output::Save(_) | Output::Sample(_) | Output::Check(_) => None,
+        })
+        .collect()
 }
 
 pub(super) fn add(total: &mut TaskMetrics, m: &TaskMetrics) {
