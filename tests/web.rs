@@ -1,8 +1,12 @@
 //! Observability through real processes: the JSON API checked against a
-//! running job, the HTML page and its errors, the SVG timeline (one bar
-//! per attempt), worker metrics before, during and after a job, a job's
-//! status and timeline from its event log once the master has forgotten
-//! it, and the page rendered by a real browser (headless Chromium).
+//! running job, the HTML pages and their errors, the job page (times,
+//! params, source, outputs), the stage page (every attempt with its
+//! error), the DAG (a box per stage, an arrow per shuffle), the worker page
+//! (a sparkline point per heartbeat kept, bounded), the address the header
+//! names, the SVG timeline (one bar per attempt), worker metrics before,
+//! during and after a job, a job's status, timeline and DAG from its event
+//! log once the master has forgotten it, and the pages rendered by a real
+//! browser (headless Chromium).
 
 mod common;
 
@@ -12,7 +16,9 @@ use std::time::Duration;
 
 use common::json::Value;
 use common::*;
-use minispark::view::well_formed;
+use minispark::view::clock::format_unix_ms;
+use minispark::view::sparkline::points_in;
+use minispark::view::{html_escape, well_formed};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -36,6 +42,64 @@ fn text<'a>(v: &'a Value, key: &str) -> &'a str {
     v.get(key)
         .and_then(Value::as_str)
         .unwrap_or_else(|| panic!("no string {key} in {v:?}"))
+}
+
+fn list<'a>(v: &'a Value, key: &str) -> &'a [Value] {
+    v.get(key)
+        .and_then(Value::as_array)
+        .unwrap_or_else(|| panic!("no array {key} in {v:?}"))
+}
+
+fn ids(v: &Value, key: &str) -> Vec<u64> {
+    list(v, key).iter().filter_map(Value::as_u64).collect()
+}
+
+/// Elements of class `class` in `markup`.
+fn count(markup: &str, class: &str) -> usize {
+    markup.matches(&format!("class=\"{class}\"")).count()
+}
+
+/// The arrows the DAG of job `job` (its JSON) should have: one per shuffle
+/// and (writer, reader) pair.
+fn shuffle_edges(job: &Value) -> usize {
+    let stages = list(job, "stages");
+    stages
+        .iter()
+        .map(|reader| {
+            ids(reader, "shufflesRead")
+                .iter()
+                .map(|shuffle| {
+                    stages
+                        .iter()
+                        .filter(|w| ids(w, "shufflesWritten").contains(shuffle))
+                        .count()
+                })
+                .sum::<usize>()
+        })
+        .sum()
+}
+
+/// A join of `users` and `orders` (as `jobs/join.job` reads them); returns
+/// its job id.
+fn join(addr: &str, name: &str) -> String {
+    let dir = temp_dir(name);
+    let users = dir.join("users.csv");
+    let orders = dir.join("orders.csv");
+    let user_lines: String = (0..40)
+        .map(|u| format!("{u},user{u},c{}\n", u % 3))
+        .collect();
+    let order_lines: String = (0..200)
+        .map(|o| format!("{o},{},{}\n", o % 50, o * 3))
+        .collect();
+    std::fs::write(&users, user_lines).unwrap();
+    std::fs::write(&orders, order_lines).unwrap();
+    let out = dir.join("out");
+    let params = [
+        ("users", path(&users)),
+        ("orders", path(&orders)),
+        ("output", path(&out)),
+    ];
+    start(addr, "join.job", &params)
 }
 
 #[test]
@@ -99,20 +163,74 @@ fn json_endpoints_follow_a_running_job() {
 #[test]
 fn the_page_and_its_errors() {
     let (m, _w) = cluster(1, &[], &[]);
-    let (id, _, _) = wordcount(&m.addr, "page", 300);
+    let (id, out, _) = wordcount(&m.addr, "page", 300);
     wait_end(&m.addr, &id, LIMIT);
     let (status, page) = http_get(&m.addr, "/");
     assert_eq!(status, 200);
     assert!(page.contains("http-equiv=\"refresh\""), "{page}");
     assert!(page.contains("class=\"worker\"") && page.contains(&format!("href=\"/jobs/{id}\"")));
+    assert!(page.contains("<a href=\"/workers/1\">1</a>"), "{page}");
     let (status, job) = http_get(&m.addr, &format!("/jobs/{id}"));
     assert_eq!(status, 200);
     assert!(
         job.contains("id=\"stages\"") && job.contains("<svg"),
         "{job}"
     );
+    // When, with what, from which source, into where.
+    let json = get_json(&m.addr, &format!("/api/v1/jobs/{id}"));
+    let submitted = format_unix_ms(num(&json, "submittedUnixMs"));
+    let finished = format_unix_ms(num(&json, "finishedUnixMs"));
+    assert!(
+        job.contains(&format!("<td id=\"submitted\">{submitted}</td>")),
+        "{job}"
+    );
+    assert!(
+        job.contains(&format!("<td id=\"finished\">{finished}</td>")),
+        "{job}"
+    );
+    let Some(Value::Obj(params)) = json.get("params") else {
+        panic!("no params in {json:?}")
+    };
+    assert!(params.iter().any(|(k, _)| k == "input"), "{params:?}");
+    for (key, value) in params {
+        let value = html_escape(value.as_str().unwrap());
+        let row = format!("<td><code>{key}</code></td><td><code>{value}</code></td>");
+        assert!(job.contains(&row), "{row}: {job}");
+    }
+    let source = std::fs::read_to_string(job_file("wordcount.job")).unwrap();
+    assert!(job.contains(&format!(
+        "<pre id=\"source\">{}</pre>",
+        html_escape(&source)
+    )));
+    assert!(
+        job.contains(&format!("<li><code>{}</code></li>", path(&out))),
+        "{job}"
+    );
+    for s in list(&json, "stages") {
+        assert!(job.contains(&format!("href=\"/jobs/{id}/stages/{}\"", num(s, "stage"))));
+    }
+    // Unknown things are 404, ids that are not numbers 400.
     assert_eq!(http_get(&m.addr, "/nowhere").0, 404);
     assert_eq!(http_get(&m.addr, "/api/v1/jobs/999").0, 404);
+    for (path, status, says) in [
+        ("/jobs/999", 404, "no job 999"),
+        ("/jobs/abc", 400, "job ids are numbers"),
+        (&format!("/jobs/{id}/stages/99"), 404, "has no stage 99"),
+        (
+            &format!("/jobs/{id}/stages/x"),
+            400,
+            "stage ids are numbers",
+        ),
+        ("/jobs/999/dag.svg", 404, "no job 999"),
+        ("/workers/99", 404, "no worker 99"),
+        ("/workers/one", 400, "worker ids are numbers"),
+        ("/api/v1/workers/99", 404, "no worker 99"),
+        ("/jobs/%FF%00", 400, "job ids are numbers"),
+    ] {
+        let (got, body) = http_get(&m.addr, path);
+        assert_eq!(got, status, "{path}: {body}");
+        assert!(body.contains(says), "{path}: {body}");
+    }
     let (status, head, _) = http_request(&m.addr, "POST / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(status, 405);
     assert!(head.contains("Allow: GET, HEAD"), "{head}");
@@ -220,6 +338,7 @@ fn a_forgotten_job_is_read_back_from_its_event_log() {
     let (first, _, _) = wordcount(&m.addr, "events1", 300);
     let before = wait_end(&m.addr, &first, LIMIT);
     let timeline_before = stdout(&client(&["--master", &m.addr, "timeline", &first]));
+    let (_, dag_before) = http_get(&m.addr, &format!("/jobs/{first}/dag.svg"));
     let (second, _, _) = wordcount(&m.addr, "events2", 300);
     wait_end(&m.addr, &second, LIMIT);
     let jobs = stdout(&client(&["--master", &m.addr, "jobs"]));
@@ -240,10 +359,214 @@ fn a_forgotten_job_is_read_back_from_its_event_log() {
     let after = status(&m.addr, &first);
     assert_eq!(after.state, "SUCCEEDED");
     assert_eq!(after.rows, before.rows);
+    // The DAG as it was: the log keeps what each stage reads and writes.
+    let (status, dag_after) = http_get(&m.addr, &format!("/jobs/{first}/dag.svg"));
+    assert_eq!(status, 200);
+    assert_eq!(dag_after, dag_before);
+    assert_eq!(count(&dag_after, "dag-arrow"), 1);
     let timeline_after = stdout(&client(&["--master", &m.addr, "timeline", &first]));
     assert_eq!(
         timeline_after.matches("class=\"attempt\"").count(),
         timeline_before.matches("class=\"attempt\"").count()
+    );
+}
+
+#[test]
+fn the_stage_page_lists_every_attempt_with_its_error() {
+    // One worker of two fails every attempt; retries on the other win.
+    let m = master(&["--max-attempts", "30"]);
+    let _good = worker(&m.addr, &[]);
+    let _bad = worker(&m.addr, &["--fail-probability", "1"]);
+    wait_workers(&m.addr, 2, "ALIVE", LIMIT);
+    let (id, _, _) = wordcount(&m.addr, "stage-page", 1000);
+    let end = wait_end(&m.addr, &id, LIMIT);
+    assert_eq!(end.state, "SUCCEEDED", "{}", end.error);
+    let job = get_json(&m.addr, &format!("/api/v1/jobs/{id}"));
+    let attempts = list(&job, "attempts");
+    let failed: Vec<&Value> = attempts
+        .iter()
+        .filter(|a| text(a, "outcome") == "FAILED")
+        .collect();
+    assert!(!failed.is_empty(), "the failing worker got some attempts");
+    for a in &failed {
+        assert!(text(a, "error").contains("injected failure"), "{a:?}");
+    }
+    for s in list(&job, "stages") {
+        let stage = num(s, "stage");
+        let (status, page) = http_get(&m.addr, &format!("/jobs/{id}/stages/{stage}"));
+        assert_eq!(status, 200, "{page}");
+        let mine: Vec<&Value> = attempts
+            .iter()
+            .filter(|a| num(a, "stage") == stage)
+            .collect();
+        assert_eq!(
+            page.matches("<tr class=\"attempt\">").count(),
+            mine.len(),
+            "{page}"
+        );
+        for a in mine {
+            let error = html_escape(text(a, "error"));
+            let row = format!("<td class=\"{0}\">{0}</td>", text(a, "outcome"));
+            assert!(page.contains(&row), "{row}: {page}");
+            assert!(
+                page.contains(&format!("<td class=\"error\">{error}</td>")),
+                "{page}"
+            );
+            assert!(page.contains(&format!(
+                "<a href=\"/workers/{0}\">{0}</a>",
+                num(a, "worker")
+            )));
+        }
+    }
+}
+
+#[test]
+fn the_dag_has_a_box_per_stage_and_an_arrow_per_shuffle() {
+    let (m, _w) = cluster(2, &[], &[]);
+    let id = join(&m.addr, "dag-join");
+    let end = wait_end(&m.addr, &id, LIMIT);
+    assert_eq!(end.state, "SUCCEEDED", "{}", end.error);
+    let job = get_json(&m.addr, &format!("/api/v1/jobs/{id}"));
+    let (status, svg) = http_get(&m.addr, &format!("/jobs/{id}/dag.svg"));
+    assert_eq!(status, 200);
+    well_formed(&svg).unwrap_or_else(|e| panic!("{e}\n{svg}"));
+    // Two sides, each shuffled into the join.
+    assert_eq!(list(&job, "stages").len(), 3);
+    assert_eq!(shuffle_edges(&job), 2);
+    assert_eq!(count(&svg, "dag-stage"), 3, "{svg}");
+    assert_eq!(count(&svg, "dag-arrow"), 2, "{svg}");
+    let (_, page) = http_get(&m.addr, &format!("/jobs/{id}"));
+    assert!(
+        page.contains(&svg),
+        "the job page draws the same DAG inline"
+    );
+
+    // A loop of many rounds: every stage a box, every shuffle an arrow.
+    let dir = temp_dir("dag-loop");
+    let edges = dir.join("edges.txt");
+    let chain: String = (0..12).map(|i| format!("n{i} n{}\n", i + 1)).collect();
+    std::fs::write(&edges, chain).unwrap();
+    let out = dir.join("out");
+    let id = start(
+        &m.addr,
+        "transitive_closure.job",
+        &[("edges", path(&edges)), ("output", path(&out))],
+    );
+    let end = wait_end(&m.addr, &id, Duration::from_secs(60));
+    assert_eq!(end.state, "SUCCEEDED", "{}", end.error);
+    let job = get_json(&m.addr, &format!("/api/v1/jobs/{id}"));
+    let stages = list(&job, "stages").len();
+    assert!(stages >= 12, "{stages} stages");
+    let (_, svg) = http_get(&m.addr, &format!("/jobs/{id}/dag.svg"));
+    well_formed(&svg).unwrap_or_else(|e| panic!("{e}\n{svg}"));
+    assert_eq!(count(&svg, "dag-stage"), stages);
+    assert_eq!(count(&svg, "dag-arrow"), shuffle_edges(&job));
+}
+
+#[test]
+fn the_worker_page_draws_its_last_heartbeats() {
+    const SAMPLES_KEPT: usize = 120; // master/membership.rs
+    let (m, mut w) = cluster(1, &[], &["--heartbeat-ms", "10"]);
+    let (id, _, _) = wordcount(&m.addr, "worker-page", 300);
+    wait_end(&m.addr, &id, LIMIT);
+    let samples = |m: &Proc| list(&get_json(&m.addr, "/api/v1/workers/1"), "samples").to_vec();
+    // The ring fills, then stays full while newer samples replace older.
+    let full = wait_for(LIMIT, "a full ring of samples", || {
+        let s = samples(&m);
+        (s.len() == SAMPLES_KEPT).then_some(s)
+    });
+    let newest = |s: &[Value]| num(s.last().unwrap(), "atMs");
+    wait_for(LIMIT, "newer samples in a ring still full", || {
+        let s = samples(&m);
+        assert_eq!(s.len(), SAMPLES_KEPT, "bounded");
+        (newest(&s) > newest(&full)).then_some(())
+    });
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    for pair in full.windows(2) {
+        assert!(
+            num(&pair[0], "atMs") <= num(&pair[1], "atMs"),
+            "oldest first"
+        );
+    }
+    assert!(
+        newest(&full).abs_diff(now_ms) < 60_000,
+        "atMs is wall-clock ms"
+    );
+    for s in &full {
+        assert!(
+            num(s, "rssBytes") > 0 && s.get("cpuPercent").is_some() && s.get("running").is_some()
+        );
+    }
+    // Once the worker is gone no more come: the page and the JSON agree.
+    w[0].kill();
+    wait_workers(&m.addr, 1, "DEAD", LIMIT);
+    let kept = samples(&m);
+    let (status, page) = http_get(&m.addr, "/workers/1");
+    assert_eq!(status, 200);
+    let charts: Vec<&str> = page.split("<svg ").skip(1).collect();
+    assert_eq!(charts.len(), 3, "CPU, memory, running: {page}");
+    for chart in charts {
+        assert_eq!(points_in(chart), kept.len(), "{chart}");
+    }
+    // Its attempts, and the output parts it still holds.
+    let job = get_json(&m.addr, &format!("/api/v1/jobs/{id}"));
+    let attempts = list(&job, "attempts").len();
+    assert_eq!(
+        page.matches("<tr class=\"attempt\">").count(),
+        attempts,
+        "{page}"
+    );
+    assert!(page.contains("output parts of save 0"), "{page}");
+    let detail = get_json(&m.addr, "/api/v1/workers/1");
+    assert_eq!(num(&detail, "attemptsTotal") as usize, attempts);
+    assert_eq!(text(&detail, "state"), "DEAD");
+    let holds = list(&detail, "holds");
+    assert!(
+        holds.iter().any(|h| text(h, "kind") == "outputParts"),
+        "{holds:?}"
+    );
+}
+
+#[test]
+fn the_header_names_an_address_clients_can_use() {
+    let state = temp_dir("any-state");
+    let any = Proc::start(
+        "master",
+        &[
+            "--port",
+            "0",
+            "--bind",
+            "0.0.0.0",
+            "--state-dir",
+            path(&state),
+        ],
+    );
+    let local = format!("127.0.0.1:{}", any.port());
+    // No Host header (HTTP/1.0): the address this connection reached.
+    let (status, _, page) = http_request(&local, "GET / HTTP/1.0\r\n\r\n");
+    assert_eq!(status, 200);
+    assert!(
+        page.contains(&format!("Mini-Spark master {local}</h1>")),
+        "{page}"
+    );
+    assert!(!page.contains("0.0.0.0"), "{page}");
+    // The Host the browser used, on every page.
+    let asked = "GET /workers/7 HTTP/1.1\r\nHost: spark.example:7000\r\n\r\n";
+    let (status, _, page) = http_request(&local, asked);
+    assert_eq!(status, 404);
+    assert!(
+        page.contains("<span id=\"addr\">spark.example:7000</span>"),
+        "{page}"
+    );
+    // A Host no client could dial is not repeated.
+    let asked = "GET / HTTP/1.1\r\nHost: 0.0.0.0:7000\r\n\r\n";
+    let (_, _, page) = http_request(&local, asked);
+    assert!(
+        page.contains(&format!("Mini-Spark master {local}</h1>")),
+        "{page}"
     );
 }
 
@@ -301,7 +624,7 @@ fn the_page_renders_in_a_headless_browser() {
     let Some(browser) = chromium() else {
         return;
     };
-    let (m, _w) = cluster(2, &[], &[]);
+    let (m, _w) = cluster(2, &[], &["--heartbeat-ms", "100"]);
     let (id, _, _) = wordcount(&m.addr, "browser", 500);
     wait_end(&m.addr, &id, LIMIT);
     let dom = render(&browser, &format!("http://{}/", m.addr));
@@ -317,4 +640,28 @@ fn the_page_renders_in_a_headless_browser() {
         "the timeline is drawn: {job}"
     );
     assert!(job.contains("reduce_by_key"), "{job}");
+    // The DAG inline: a box per stage, the shuffle between them.
+    assert_eq!(count(&job, "dag-stage"), 2, "{job}");
+    assert_eq!(count(&job, "dag-arrow"), 1, "{job}");
+    assert!(
+        job.contains("id=\"source\"") && job.contains("id=\"submitted\""),
+        "{job}"
+    );
+    let report = get_json(&m.addr, &format!("/api/v1/jobs/{id}"));
+    let attempts = list(&report, "attempts");
+    let stage = render(&browser, &format!("http://{}/jobs/{id}/stages/1", m.addr));
+    let in_stage = attempts.iter().filter(|a| num(a, "stage") == 1).count();
+    assert_eq!(
+        stage.matches("<tr class=\"attempt\">").count(),
+        in_stage,
+        "{stage}"
+    );
+    assert!(stage.contains("reads shuffle 0"), "{stage}");
+    wait_for(LIMIT, "heartbeats to draw", || {
+        let w = get_json(&m.addr, "/api/v1/workers/1");
+        (list(&w, "samples").len() >= 2).then_some(())
+    });
+    let worker = render(&browser, &format!("http://{}/workers/1", m.addr));
+    assert_eq!(worker.matches("class=\"sparkline\"").count(), 3, "{worker}");
+    assert!(worker.contains("id=\"attempts\""), "{worker}");
 }

@@ -13,7 +13,10 @@
 //! The first field is milliseconds since the job was submitted. The master
 //! answers `client status` and `client timeline` from memory while it holds
 //! the job, and from this file once it no longer does (the job was
-//! forgotten under `--retained-jobs`): `read` rebuilds the report.
+//! forgotten under `--retained-jobs`): `read` rebuilds the report. The
+//! `stage` lines keep the shuffles each stage reads and writes and the
+//! stages it waits for (`reads=1,2 writes=3 parents=0,1`), so the web
+//! page draws a forgotten job's DAG as it drew it while the job was held.
 //!
 //! OS idea: appending. Each line is one `write(2)` to a file opened with
 //! `O_APPEND`, which the kernel places at the end of the file atomically,
@@ -188,6 +191,10 @@ pub fn read(path: &Path) -> Result<JobReport, String> {
                 cache_hits: num("cache_hits").unwrap_or(0),
                 cache_misses: num("cache_misses").unwrap_or(0),
                 cache_bytes: num("cache_bytes").unwrap_or(0),
+                // Logs written before the DAG was drawn have no edges.
+                reads: ids(text("reads").unwrap_or_default()).map_err(bad)?,
+                writes: ids(text("writes").unwrap_or_default()).map_err(bad)?,
+                parents: ids(text("parents").unwrap_or_default()).map_err(bad)?,
             }),
             "output" => report.outputs.push(text("path")?),
             "job_ended" => {
@@ -236,6 +243,9 @@ pub fn closing_events(report: &JobReport) -> Vec<(&'static str, Vec<(&'static st
                 ("cache_hits", s.cache_hits.to_string()),
                 ("cache_misses", s.cache_misses.to_string()),
                 ("cache_bytes", s.cache_bytes.to_string()),
+                ("reads", id_list(&s.reads)),
+                ("writes", id_list(&s.writes)),
+                ("parents", id_list(&s.parents)),
             ],
         ));
     }
@@ -251,6 +261,20 @@ pub fn closing_events(report: &JobReport) -> Vec<(&'static str, Vec<(&'static st
         ],
     ));
     events
+}
+
+/// Ids as the log writes them: `0,2,3`, or empty for none.
+fn id_list(ids: &[u32]) -> String {
+    let texts: Vec<String> = ids.iter().map(u32::to_string).collect();
+    texts.join(",")
+}
+
+/// The ids of an `id_list`.
+fn ids(text: String) -> Result<Vec<u32>, String> {
+    text.split(',')
+        .filter(|id| !id.is_empty())
+        .map(|id| id.parse().map_err(|_| format!("bad id {id:?} in {text:?}")))
+        .collect()
 }
 
 fn outcome_named(name: &str) -> Option<AttemptOutcome> {
@@ -288,6 +312,9 @@ mod tests {
                 attempts: 3,
                 attempts_failed: 2,
                 records_in: 10,
+                reads: vec![0, 12],
+                writes: vec![3],
+                parents: vec![1],
                 ..StageReport::default()
             }],
             outputs: vec!["/tmp/out dir".into()],

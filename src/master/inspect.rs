@@ -11,11 +11,16 @@
 //! within the read, without stopping the process.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::master::metrics::Totals;
 use crate::master::Master;
 use crate::protocol::{JobReport, JobSummary, WorkerInfo};
+use crate::view::worker::{WorkerDetail, WorkerSample};
+
+/// Attempts a worker's page lists at most, the latest first: enough to see
+/// what it did lately, few enough that the page stays small.
+pub const WORKER_ATTEMPTS_SHOWN: usize = 200;
 
 /// Who the master is, and the settings its views show.
 pub struct About {
@@ -43,6 +48,9 @@ pub trait Inspect {
     /// Job `id`'s report; a job already forgotten is read back from its
     /// event log, after the lock is released.
     fn job(&self, id: u64) -> Option<JobReport>;
+    /// Worker `id`: its row, its last heartbeats, its attempts and what it
+    /// holds, for the jobs held.
+    fn worker(&self, id: u32) -> Option<WorkerDetail>;
     /// `detail`, and the sums of the jobs already forgotten, in one copy:
     /// what `/metrics` counts. (A master that forgets nothing has none.)
     fn metrics(&self) -> (Vec<WorkerInfo>, Vec<(JobSummary, JobReport)>, Totals) {
@@ -98,5 +106,34 @@ impl Inspect for Master {
             state.scheduler.report(id, &state.members, Instant::now())
         };
         found?.read()
+    }
+
+    fn worker(&self, id: u32) -> Option<WorkerDetail> {
+        let now = Instant::now();
+        let unix_now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let state = self.state();
+        let member = state.members.get(id)?;
+        // Each sample's age, on the monotonic clock, dated by the wall clock.
+        let samples = member
+            .samples
+            .iter()
+            .map(|s| WorkerSample {
+                at_unix_ms: unix_now
+                    .saturating_sub(now.saturating_duration_since(s.at).as_millis() as u64),
+                cpu_permille: s.cpu_permille,
+                rss_bytes: s.rss_bytes,
+                running: s.running,
+            })
+            .collect();
+        let (attempts, attempts_total) = state.scheduler.attempts_on(id, WORKER_ATTEMPTS_SHOWN);
+        Some(WorkerDetail {
+            info: member.info(now),
+            samples,
+            attempts,
+            attempts_total,
+            held: state.scheduler.held_by(id, &state.members),
+        })
     }
 }

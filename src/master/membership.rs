@@ -6,6 +6,9 @@
 //! fails) or when no heartbeat came for the timeout (a hung process or a
 //! lost network sends no FIN, so only a timer notices).
 //!
+//! Each worker also keeps its last `SAMPLES_KEPT` heartbeats (`Sample`s in
+//! a `Ring`), which its web page draws as sparklines.
+//!
 //! This is plain data behind the master's `Mutex`: no method here does I/O,
 //! so the lock is never held across a blocking socket call. Callers get back
 //! the `TcpStream` handles they must shut down and do that after unlocking.
@@ -14,8 +17,24 @@ use std::collections::BTreeMap;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use crate::master::ring::Ring;
 use crate::net::Outbox;
 use crate::protocol::{WorkerInfo, WorkerMetrics, WorkerState};
+
+/// Heartbeats kept per worker: two minutes of them at the default
+/// `--heartbeat-ms 1000`, whatever the worker's age.
+pub const SAMPLES_KEPT: usize = 120;
+
+/// What one heartbeat said, for the worker's sparklines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sample {
+    /// When the master received it.
+    pub at: Instant,
+    pub cpu_permille: u32,
+    pub rss_bytes: u64,
+    /// Attempts running on the worker, as it counted them.
+    pub running: u32,
+}
 
 /// What a worker says about itself when it registers.
 #[derive(Debug, Clone)]
@@ -39,6 +58,9 @@ pub struct Member {
     pub running: u32,
     /// What its last heartbeat said about itself.
     pub metrics: WorkerMetrics,
+    /// Its last `SAMPLES_KEPT` heartbeats, oldest first; kept across a
+    /// reconnect under the same id.
+    pub samples: Ring<Sample>,
     /// Which connection currently speaks for this worker. A reconnect starts
     /// a new session; events from an older session are then ignored.
     session: u64,
@@ -133,7 +155,12 @@ impl Membership {
             let last = self.workers.keys().next_back().copied().unwrap_or(0);
             last.max(self.reserved) + 1
         };
-        let old = self.workers.insert(
+        let mut old = self.workers.remove(&id);
+        let samples = match old.as_mut() {
+            Some(m) => std::mem::replace(&mut m.samples, Ring::new(1)),
+            None => Ring::new(SAMPLES_KEPT),
+        };
+        self.workers.insert(
             id,
             Member {
                 id,
@@ -144,6 +171,7 @@ impl Membership {
                 last_heartbeat: now,
                 running: 0,
                 metrics: WorkerMetrics::default(),
+                samples,
                 session,
                 outbox: Some(outbox),
                 conn,
@@ -168,6 +196,12 @@ impl Membership {
         match self.workers.get_mut(&id) {
             Some(m) if m.session == session && m.state == WorkerState::Alive => {
                 m.last_heartbeat = now;
+                m.samples.push(Sample {
+                    at: now,
+                    cpu_permille: metrics.cpu_permille,
+                    rss_bytes: metrics.rss_bytes,
+                    running: metrics.running,
+                });
                 m.metrics = metrics;
                 true
             }
@@ -285,6 +319,36 @@ mod tests {
         assert!(!m.disconnected(first.id, first.session));
         assert_eq!(m.get(first.id).unwrap().state, WorkerState::Alive);
         assert!(m.heartbeat(second.id, second.session, WorkerMetrics::default(), now));
+    }
+
+    #[test]
+    fn heartbeats_are_sampled_in_a_bounded_ring() {
+        let mut m = Membership::new();
+        let t0 = Instant::now();
+        let a = m.register(reg("h:1", 0), outbox(), None, t0);
+        let beats = SAMPLES_KEPT as u32 + 5;
+        for i in 0..beats {
+            let metrics = WorkerMetrics {
+                cpu_permille: i,
+                ..WorkerMetrics::default()
+            };
+            let at = t0 + Duration::from_millis(u64::from(i));
+            assert!(m.heartbeat(a.id, a.session, metrics, at));
+        }
+        let cpu = |m: &Membership| -> Vec<u32> {
+            m.get(a.id)
+                .unwrap()
+                .samples
+                .iter()
+                .map(|s| s.cpu_permille)
+                .collect()
+        };
+        assert_eq!(cpu(&m), (5..beats).collect::<Vec<_>>());
+        // A refused heartbeat is not sampled; a reconnect keeps the samples.
+        assert!(!m.heartbeat(a.id, 99, WorkerMetrics::default(), t0));
+        let again = m.register(reg("h:1", a.id), outbox(), None, t0);
+        assert_eq!(again.id, a.id);
+        assert_eq!(cpu(&m).len(), SAMPLES_KEPT);
     }
 
     #[test]

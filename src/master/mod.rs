@@ -18,7 +18,8 @@
 //! Start reading here (`start`, `timer`, `serve_binary`), then:
 //!
 //! * `session`: what the master does with each message of a binary session.
-//! * `membership`: the worker table: who registered, who is alive or dead.
+//! * `membership`: the worker table: who registered, who is alive or dead;
+//!   `ring`: the bounded ring of each worker's recent heartbeats.
 //! * `scheduler/`: the jobs, their stages, tasks and attempts.
 //! * `journal`: the append-only log the scheduler's state is replayed from
 //!   after a restart; `eventlog`: one log of events per job.
@@ -31,6 +32,7 @@ mod inspect;
 mod journal;
 mod membership;
 mod metrics;
+mod ring;
 mod scheduler;
 mod session;
 mod text_mode;

@@ -236,6 +236,9 @@ mod tests {
         fn detail(&self) -> (Vec<WorkerInfo>, Vec<(JobSummary, JobReport)>) {
             (Vec::new(), Vec::new())
         }
+        fn worker(&self, _id: u32) -> Option<crate::view::worker::WorkerDetail> {
+            None
+        }
         fn job(&self, id: u64) -> Option<JobReport> {
             (id == 7).then(|| JobReport {
                 id: 7,

@@ -2,10 +2,18 @@
 //!
 //! | path | what |
 //! |---|---|
-//! | `/` | workers (state, slots, CPU, memory, last heartbeat) and jobs, with a progress bar per stage; refreshes itself |
-//! | `/jobs/ID` | one job: its stage table, error, and timeline |
+//! | `/` | workers (state, slots, CPU, memory, last heartbeat; each linked to its page) and jobs, with a progress bar per stage; refreshes itself |
+//! | `/jobs/ID` | one job: submit and finish times, params, outputs, its stage table (each stage linked to its page), error, DAG, timeline and source |
+//! | `/jobs/ID/stages/N` | one stage: what it reads and writes, its tasks, and each attempt with its worker, times, outcome and error |
 //! | `/jobs/ID/timeline.svg` | the timeline alone (`client timeline ID` draws the same) |
-//! | `/api/v1/workers`, `/api/v1/jobs`, `/api/v1/jobs/ID` | the same data as JSON, named after Spark's REST API |
+//! | `/jobs/ID/dag.svg` | the DAG alone: a box per stage, an arrow per shuffle |
+//! | `/workers/ID` | one worker: CPU, memory and running attempts over its last heartbeats, what it holds, its attempts |
+//! | `/api/v1/workers`, `/api/v1/workers/ID`, `/api/v1/jobs`, `/api/v1/jobs/ID` | the same data as JSON, named after Spark's REST API |
+//! | `/metrics` | the numbers for Prometheus, text format 0.0.4 (`metrics.rs`) |
+//! | `/health` | `200 ok` |
+//!
+//! An id that is not a number is a 400, one that names nothing a 404.
+//! The pages are written by `view/` from copies; this file routes.
 //!
 //! OS idea: one port, three protocols. The master peeks at a connection's
 //! first bytes: `A7 53` starts a binary frame, an HTTP method (`GET `)
@@ -13,22 +21,25 @@
 //! command from netcat. Every request copies what it shows out of the
 //! master's state under the lock, lets go, and only then renders and
 //! writes: a slow browser never holds up scheduling.
+//!
+//! The header names the address to give clients, and a listener bound to
+//! `0.0.0.0` cannot say it: that means "every address of this host". The
+//! browser's `Host` header says which name it used, and failing that the
+//! accepted socket's own local address (`getsockname(2)`) is the one
+//! address of the host this client actually reached.
 
 use std::io::{BufReader, Write};
-use std::net::TcpStream;
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::Duration;
 
 use crate::event;
-use crate::master::inspect::{About, Inspect};
+use crate::master::inspect::Inspect;
 use crate::net::{http, BadRequest, Response};
-use crate::protocol::{JobReport, JobState, JobSummary, StageReport, WorkerInfo, WorkerState};
-use crate::size::format_size;
-use crate::view::{html_escape, timeline, Json};
+use crate::view::page::{self, Nav};
+use crate::view::{api, dag, html_escape, job_page, timeline, worker};
 
 /// How long a connection may take to send its request.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// How often the pages reload themselves.
-const REFRESH_SECONDS: u32 = 2;
 
 /// Answers one HTTP request on `stream`, then closes it.
 pub fn serve(master: &dyn Inspect, stream: &TcpStream, peer: &str) {
@@ -37,7 +48,12 @@ pub fn serve(master: &dyn Inspect, stream: &TcpStream, peer: &str) {
     let (response, head_only) = match http::read_request(&mut reader) {
         Ok(req) => {
             let head_only = req.method == "HEAD";
-            let response = respond(master, &req.method, &req.path);
+            let addr = shown_address(
+                req.header("host"),
+                stream.local_addr().ok(),
+                master.about().addr,
+            );
+            let response = respond(master, &req.method, &req.path, &addr);
             event!(
                 Debug,
                 "web",
@@ -65,326 +81,134 @@ pub fn serve(master: &dyn Inspect, stream: &TcpStream, peer: &str) {
     crate::net::linger_close(stream);
 }
 
-/// The response for `method path`.
-fn respond(master: &dyn Inspect, method: &str, path: &str) -> Response {
+/// The response for `method path`; `addr` is the address the pages name.
+fn respond(master: &dyn Inspect, method: &str, path: &str, addr: &str) -> Response {
     if method != "GET" && method != "HEAD" {
         let mut r = Response::error(405, &format!("{method} is not allowed here; use GET"));
         r.headers.push(("Allow", "GET, HEAD".into()));
         return r;
     }
-    let job_id = |rest: &str| rest.parse::<u64>().ok();
     let parts: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    // Programs get errors in plain text; people get a page to go on from.
+    let for_programs = parts.first() == Some(&"api") || path.ends_with(".svg");
+    let fail = |status: u16, why: String| {
+        if for_programs {
+            Response::error(status, &why)
+        } else {
+            error_page(addr, status, &why)
+        }
+    };
+    // A job or worker, looked up only once its id is a number; else the
+    // error to answer with.
+    let job = |id: &str| match id.parse::<u64>() {
+        Ok(n) => master
+            .job(n)
+            .ok_or_else(|| fail(404, format!("no job {n}"))),
+        Err(_) => Err(fail(400, format!("job ids are numbers, not {id:?}"))),
+    };
+    let worker_of = |id: &str| match id.parse::<u32>() {
+        Ok(n) => master
+            .worker(n)
+            .ok_or_else(|| fail(404, format!("no worker {n}"))),
+        Err(_) => Err(fail(400, format!("worker ids are numbers, not {id:?}"))),
+    };
+    let answer = |found: Result<Response, Response>| found.unwrap_or_else(|error| error);
     match parts.as_slice() {
         [] | [""] => {
             let (workers, jobs) = master.detail();
-            Response::html(index_page(&workers, &jobs, &master.about()))
+            let nav = Nav {
+                addr,
+                crumbs: Vec::new(),
+            };
+            let read_only = master.about().read_only;
+            Response::html(page::index(&nav, read_only, &workers, &jobs))
         }
-        ["jobs", id] => match job_id(id).and_then(|id| master.job(id)) {
-            Some(job) => Response::html(job_page(&job)),
-            None => Response::error(404, &format!("no job {id}")),
-        },
-        ["jobs", id, "timeline.svg"] => match job_id(id).and_then(|id| master.job(id)) {
-            Some(job) => Response::svg(timeline::render(&job)),
-            None => Response::error(404, &format!("no job {id}")),
-        },
-        ["api", "v1", "workers"] => Response::json(workers_json(&master.overview().workers)),
-        ["api", "v1", "jobs"] => Response::json(jobs_json(&master.detail().1)),
-        ["api", "v1", "jobs", id] => match job_id(id).and_then(|id| master.job(id)) {
-            Some(job) => Response::json(job_json(&job)),
-            None => Response::error(404, &format!("no job {id}")),
-        },
+        ["jobs", id] => answer(job(id).map(|j| Response::html(job_page::job(addr, &j)))),
+        ["jobs", id, "timeline.svg"] => {
+            answer(job(id).map(|j| Response::svg(timeline::render(&j))))
+        }
+        ["jobs", id, "dag.svg"] => answer(job(id).map(|j| Response::svg(dag::render(&j)))),
+        ["jobs", id, "stages", n] => answer(job(id).and_then(|j| {
+            let stage = n
+                .parse::<u32>()
+                .map_err(|_| fail(400, format!("stage ids are numbers, not {n:?}")))?;
+            job_page::stage(addr, &j, stage)
+                .map(Response::html)
+                .ok_or_else(|| fail(404, format!("job {} has no stage {stage}", j.id)))
+        })),
+        ["workers", id] => answer(worker_of(id).map(|w| Response::html(worker::page_of(addr, &w)))),
+        ["api", "v1", "workers"] => Response::json(api::workers(&master.overview().workers)),
+        ["api", "v1", "workers", id] => {
+            answer(worker_of(id).map(|w| Response::json(api::worker(&w))))
+        }
+        ["api", "v1", "jobs"] => Response::json(api::jobs(&master.detail().1)),
+        ["api", "v1", "jobs", id] => answer(job(id).map(|j| Response::json(api::job(&j)))),
         ["metrics"] => crate::master::metrics::respond(master),
         ["health"] => crate::master::metrics::health(),
-        _ => Response::error(404, &format!("nothing at {path}")),
+        _ => fail(404, format!("nothing at {path}")),
     }
 }
 
-// --- HTML -------------------------------------------------------------
-
-const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}\
-table{border-collapse:collapse;margin:.5em 0 1.5em}\
-th,td{padding:.25em .7em;border-bottom:1px solid #ddd;text-align:left}\
-th{background:#f4f4f4}td.n{text-align:right;font-variant-numeric:tabular-nums}\
-.bar{display:inline-block;width:140px;height:10px;background:#eee;margin-right:.4em}\
-.bar span{display:block;height:10px;background:#4a8}\
-.RUNNING{color:#06c}.SUCCEEDED{color:#080}.FAILED,.DEAD{color:#c00}.CANCELLED{color:#888}\
-.ALIVE{color:#080}code{background:#f4f4f4;padding:0 .2em}div[title]{white-space:nowrap}";
-
-fn page(title: &str, refresh: bool, body: &str) -> String {
-    let refresh = if refresh {
-        format!("<meta http-equiv=\"refresh\" content=\"{REFRESH_SECONDS}\">")
-    } else {
-        String::new()
+/// An error as a page, with the header and a way back.
+fn error_page(addr: &str, status: u16, why: &str) -> Response {
+    let reason = Response::reason(status);
+    let body = format!(
+        "<h1>{status} {reason}</h1>\n<p id=\"error\">{}</p>\n\
+         <p><a href=\"/\">All workers and jobs</a></p>\n",
+        html_escape(why)
+    );
+    let nav = Nav {
+        addr,
+        crumbs: vec![(reason.to_string(), String::new())],
     };
-    format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">{refresh}\
-         <title>{}</title><style>{STYLE}</style></head><body>\n{body}</body></html>\n",
-        html_escape(title)
-    )
+    let mut response = Response::html(page::page(&nav, reason, false, &body));
+    response.status = status;
+    response
 }
 
-fn index_page(workers: &[WorkerInfo], jobs: &[(JobSummary, JobReport)], about: &About) -> String {
-    let mut b = format!(
-        "<h1>Mini-Spark master {}</h1>\n<h2>Workers ({} alive)</h2>\n",
-        html_escape(&about.addr.to_string()),
-        workers
-            .iter()
-            .filter(|w| w.state == WorkerState::Alive)
-            .count()
-    );
-    b.push_str(
-        "<table id=\"workers\"><tr><th>id</th><th>address</th><th>state</th><th>slots</th>\
-         <th>running</th><th>CPU</th><th>memory (RSS)</th><th>done</th><th>failed</th>\
-         <th>last heartbeat</th></tr>\n",
-    );
-    for w in workers {
-        let m = &w.metrics;
-        b.push_str(&format!(
-            "<tr class=\"worker\"><td class=\"n\">{}</td><td>{}</td><td class=\"{}\">{}</td>\
-             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{:.1}%</td>\
-             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
-             <td class=\"n\">{:.1} s ago</td></tr>\n",
-            w.id,
-            html_escape(&w.addr),
-            w.state,
-            w.state,
-            w.slots,
-            w.running,
-            f64::from(m.cpu_permille) / 10.0,
-            format_size(m.rss_bytes),
-            m.tasks_done,
-            m.tasks_failed,
-            w.since_heartbeat_ms as f64 / 1000.0
-        ));
+/// The address the pages tell clients to use: the `Host` the browser sent,
+/// if it is a plain host name or address; else the local address of the
+/// connection (where this client reached us); else the bound one. Never an
+/// unspecified address (`0.0.0.0`, `::`), which no client can dial.
+fn shown_address(host: Option<&str>, local: Option<SocketAddr>, bound: SocketAddr) -> String {
+    if let Some(host) = host.filter(|h| plain_host(h)) {
+        return host.to_string();
     }
-    b.push_str("</table>\n<h2>Jobs</h2>\n");
-    if about.read_only {
-        b.push_str(
-            "<p id=\"read-only\">Read-only view: this master authenticates its binary \
-             connections (<code>--secret-file</code>); jobs are submitted and cancelled \
-             with the client and the secret.</p>\n",
-        );
+    match [local, Some(bound)]
+        .into_iter()
+        .flatten()
+        .find(|a| !a.ip().is_unspecified())
+    {
+        Some(addr) => addr.to_string(),
+        // Bound to every address and no connection to say which: this host.
+        None => SocketAddr::new(IpAddr::from([127, 0, 0, 1]), bound.port()).to_string(),
     }
-    if jobs.is_empty() {
-        b.push_str("<p>No jobs yet: <code>./client submit jobs/wordcount.job</code></p>\n");
-    }
-    b.push_str(
-        "<table id=\"jobs\"><tr><th>id</th><th>job</th><th>state</th><th>stages</th>\
-         <th>tasks</th><th>elapsed</th></tr>\n",
-    );
-    for (s, report) in jobs {
-        let stages: String = report.stages.iter().map(progress).collect();
-        b.push_str(&format!(
-            "<tr class=\"job\"><td class=\"n\"><a href=\"/jobs/{id}\">{id}</a></td><td>{}</td>\
-             <td class=\"{}\">{}</td><td>{stages}</td><td class=\"n\">{}/{}</td>\
-             <td class=\"n\">{:.2} s</td></tr>\n",
-            html_escape(&s.file),
-            s.state,
-            s.state,
-            s.tasks_done,
-            s.tasks_total,
-            s.elapsed_ms as f64 / 1000.0,
-            id = s.id,
-        ));
-    }
-    b.push_str("</table>\n<p>JSON: <a href=\"/api/v1/workers\">/api/v1/workers</a>, <a href=\"/api/v1/jobs\">/api/v1/jobs</a></p>\n");
-    page("Mini-Spark", true, &b)
 }
 
-/// A stage's progress bar and `done/total`.
-fn progress(s: &StageReport) -> String {
-    let pct = (s.tasks_done * 100)
-        .checked_div(s.tasks_total)
-        .unwrap_or(100);
-    format!(
-        "<div title=\"stage {}: {}\"><span class=\"bar\"><span style=\"width:{pct}%\"></span></span>\
-         {} {}/{}</div>",
-        s.stage,
-        html_escape(&s.ops),
-        s.stage,
-        s.tasks_done,
-        s.tasks_total
-    )
-}
-
-fn job_page(job: &JobReport) -> String {
-    let mut b = format!(
-        "<p><a href=\"/\">&larr; all jobs</a></p>\n<h1>Job {} <span class=\"{}\">{}</span></h1>\n\
-         <p><code>{}</code>, {:.2} s</p>\n",
-        job.id,
-        job.state,
-        job.state,
-        html_escape(&job.file),
-        job.elapsed_ms as f64 / 1000.0
-    );
-    if !job.error.is_empty() {
-        b.push_str(&format!(
-            "<p class=\"FAILED\" id=\"error\">{}</p>\n",
-            html_escape(&job.error)
-        ));
-    }
-    b.push_str(
-        "<table id=\"stages\"><tr><th>stage</th><th>operators</th><th>tasks</th><th>attempts</th>\
-         <th>failed</th><th>records in</th><th>records out</th><th>shuffle written</th>\
-         <th>shuffle read</th><th>spilled</th><th>cache hits</th><th>cache misses</th><th>duration</th></tr>\n",
-    );
-    for s in &job.stages {
-        b.push_str(&format!(
-            "<tr class=\"stage\"><td class=\"n\">{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td>\
-             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
-             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
-             <td class=\"n\">{:.2} s</td></tr>\n",
-            s.stage,
-            html_escape(&s.ops),
-            progress(s),
-            s.attempts,
-            s.attempts_failed,
-            s.records_in,
-            s.records_out,
-            format_size(s.shuffle_write_bytes),
-            format_size(s.shuffle_read_bytes),
-            format_size(s.spill_bytes),
-            s.cache_hits,
-            s.cache_misses,
-            s.duration_ms as f64 / 1000.0
-        ));
-    }
-    b.push_str("</table>\n<h2>Timeline</h2>\n");
-    b.push_str(&timeline::render(job));
-    b.push_str(&format!(
-        "\n<p><a href=\"/jobs/{0}/timeline.svg\">timeline.svg</a> &middot; \
-         <a href=\"/api/v1/jobs/{0}\">JSON</a></p>\n",
-        job.id
-    ));
-    let running = job.state == JobState::Running;
-    page(&format!("Mini-Spark job {}", job.id), running, &b)
-}
-
-// --- JSON -------------------------------------------------------------
-
-fn workers_json(workers: &[WorkerInfo]) -> String {
-    let mut j = Json::new();
-    j.begin_array();
-    for w in workers {
-        let m = &w.metrics;
-        j.begin_object();
-        j.key("id").u64(u64::from(w.id));
-        j.key("address").str(&w.addr);
-        j.key("state").str(w.state.as_str());
-        j.key("slots").u64(u64::from(w.slots));
-        j.key("running").u64(u64::from(w.running));
-        j.key("memoryBytes").u64(w.memory_bytes);
-        j.key("sinceHeartbeatMs").u64(w.since_heartbeat_ms);
-        j.key("cpuPercent").f64(f64::from(m.cpu_permille) / 10.0);
-        j.key("rssBytes").u64(m.rss_bytes);
-        j.key("tasksDone").u64(m.tasks_done);
-        j.key("tasksFailed").u64(m.tasks_failed);
-        j.key("spillBytes").u64(m.spill_bytes);
-        j.key("shuffleServedBytes").u64(m.shuffle_served_bytes);
-        j.key("cacheHits").u64(m.cache_hits);
-        j.key("cacheMisses").u64(m.cache_misses);
-        j.key("cacheMemoryBytes").u64(m.cache_memory_bytes);
-        j.key("cacheDiskBytes").u64(m.cache_disk_bytes);
-        j.key("latencyMs").begin_object();
-        j.key("mean").u64(m.latency_mean_ms);
-        j.key("p50").u64(m.latency_p50_ms);
-        j.key("p99").u64(m.latency_p99_ms);
-        j.end_object();
-        j.end_object();
-    }
-    j.end_array();
-    j.finish()
-}
-
-fn jobs_json(jobs: &[(JobSummary, JobReport)]) -> String {
-    let mut j = Json::new();
-    j.begin_array();
-    for (s, _) in jobs {
-        j.begin_object();
-        j.key("id").u64(s.id);
-        j.key("file").str(&s.file);
-        j.key("state").str(s.state.as_str());
-        j.key("tasksDone").u64(u64::from(s.tasks_done));
-        j.key("tasksTotal").u64(u64::from(s.tasks_total));
-        j.key("elapsedMs").u64(s.elapsed_ms);
-        j.end_object();
-    }
-    j.end_array();
-    j.finish()
-}
-
-fn job_json(job: &JobReport) -> String {
-    let mut j = Json::new();
-    j.begin_object();
-    j.key("id").u64(job.id);
-    j.key("file").str(&job.file);
-    j.key("state").str(job.state.as_str());
-    j.key("error").str(&job.error);
-    j.key("elapsedMs").u64(job.elapsed_ms);
-    j.key("submittedUnixMs").u64(job.submitted_unix_ms);
-    j.key("finishedUnixMs").u64(job.finished_unix_ms);
-    j.key("params").begin_object();
-    for p in &job.params {
-        j.key(&p.key).str(&p.value);
-    }
-    j.end_object();
-    j.key("stages").begin_array();
-    for s in &job.stages {
-        j.begin_object();
-        j.key("stage").u64(u64::from(s.stage));
-        j.key("operators").str(&s.ops);
-        j.key("tasksTotal").u64(u64::from(s.tasks_total));
-        j.key("tasksDone").u64(u64::from(s.tasks_done));
-        j.key("tasksRunning").u64(u64::from(s.tasks_running));
-        j.key("attempts").u64(u64::from(s.attempts));
-        j.key("attemptsFailed").u64(u64::from(s.attempts_failed));
-        j.key("attemptsRetried").u64(u64::from(s.attempts_retried));
-        j.key("recordsIn").u64(s.records_in);
-        j.key("recordsOut").u64(s.records_out);
-        j.key("bytesIn").u64(s.bytes_in);
-        j.key("bytesOut").u64(s.bytes_out);
-        j.key("startMs").u64(s.start_ms);
-        j.key("endMs").u64(s.end_ms);
-        j.key("shuffleWriteBytes").u64(s.shuffle_write_bytes);
-        j.key("shuffleReadBytes").u64(s.shuffle_read_bytes);
-        j.key("spillBytes").u64(s.spill_bytes);
-        j.key("spillRecords").u64(s.spill_records);
-        j.key("cacheHits").u64(s.cache_hits);
-        j.key("cacheMisses").u64(s.cache_misses);
-        j.key("cacheBytes").u64(s.cache_bytes);
-        j.key("durationMs").u64(s.duration_ms);
-        j.end_object();
-    }
-    j.end_array();
-    j.key("outputs").begin_array();
-    for o in &job.outputs {
-        j.str(o);
-    }
-    j.end_array();
-    j.key("attempts").begin_array();
-    for a in &job.attempts {
-        j.begin_object();
-        j.key("attempt").u64(a.attempt);
-        j.key("stage").u64(u64::from(a.stage));
-        j.key("task").u64(u64::from(a.task));
-        j.key("worker").u64(u64::from(a.worker));
-        j.key("startMs").u64(a.start_ms);
-        j.key("endMs").u64(a.end_ms);
-        j.key("outcome").str(a.outcome.as_str());
-        j.key("speculative").bool(a.speculative != 0);
-        j.key("retry").bool(a.retry != 0);
-        j.key("error").str(&a.error);
-        j.end_object();
-    }
-    j.end_array();
-    j.end_object();
-    j.finish()
+/// A `Host` header value fit to show: a name or address, with an optional
+/// port, in the characters those are written with, and not unspecified.
+fn plain_host(host: &str) -> bool {
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || b"-._:[]".contains(&b);
+    let unspecified = host
+        .parse::<SocketAddr>()
+        .is_ok_and(|a| a.ip().is_unspecified())
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_unspecified());
+    !host.is_empty() && host.len() <= 255 && host.bytes().all(allowed) && !unspecified
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::master::inspect::Overview;
+    use crate::master::inspect::{About, Overview};
+    use crate::protocol::{
+        AttemptOutcome, AttemptReport, JobReport, JobState, JobSummary, StageReport, WorkerInfo,
+        WorkerState,
+    };
+    use crate::view::worker::{WorkerDetail, WorkerSample};
 
     /// A master that is only its copies: the views need nothing else.
     struct Fake {
@@ -395,7 +219,7 @@ mod tests {
     impl Inspect for Fake {
         fn about(&self) -> About {
             About {
-                addr: "127.0.0.1:7000".parse().unwrap(),
+                addr: "0.0.0.0:7000".parse().unwrap(),
                 up: Duration::from_secs(5),
                 heartbeat_timeout: Duration::from_secs(10),
                 read_only: true,
@@ -416,6 +240,14 @@ mod tests {
                 .find(|(s, _)| s.id == id)
                 .map(|(_, r)| r.clone())
         }
+        fn worker(&self, id: u32) -> Option<WorkerDetail> {
+            let info = self.workers.iter().find(|w| w.id == id)?.clone();
+            Some(WorkerDetail {
+                info,
+                samples: vec![WorkerSample::default(); 5],
+                ..WorkerDetail::default()
+            })
+        }
     }
 
     fn fake() -> Fake {
@@ -434,10 +266,37 @@ mod tests {
             tasks_total: 2,
             elapsed_ms: 120,
         };
+        let stage = |stage, ops: &str| StageReport {
+            stage,
+            ops: ops.into(),
+            tasks_total: 1,
+            tasks_done: 1,
+            attempts: 1,
+            ..Default::default()
+        };
         let report = JobReport {
             id: 7,
             file: summary.file.clone(),
             state: JobState::Succeeded,
+            stages: vec![
+                StageReport {
+                    writes: vec![0],
+                    ..stage(0, "read_text > filter > shuffle 0")
+                },
+                StageReport {
+                    reads: vec![0],
+                    parents: vec![0],
+                    ..stage(1, "reduce_by_key > save")
+                },
+            ],
+            attempts: vec![AttemptReport {
+                attempt: 1,
+                stage: 1,
+                worker: 3,
+                outcome: AttemptOutcome::Failed,
+                error: "boom <here>".into(),
+                ..Default::default()
+            }],
             ..Default::default()
         };
         Fake {
@@ -450,22 +309,112 @@ mod tests {
         String::from_utf8(r.body.clone()).unwrap()
     }
 
+    fn get(m: &Fake, path: &str) -> Response {
+        respond(m, "GET", path, "127.0.0.1:7000")
+    }
+
     #[test]
     fn pages_are_rendered_from_the_copies_alone() {
         let m = fake();
-        let index = respond(&m, "GET", "/");
+        let index = get(&m, "/");
         assert_eq!(index.status, 200);
         let html = body(&index);
-        assert!(html.contains("127.0.0.1:7000"), "{html}");
+        assert!(html.contains("Mini-Spark master 127.0.0.1:7000"), "{html}");
+        assert!(!html.contains("0.0.0.0"), "{html}");
         assert!(html.contains("127.0.0.1:4100"), "{html}");
+        assert!(html.contains("<a href=\"/workers/3\">3</a>"), "{html}");
         assert!(html.contains("jobs/&lt;grep&gt;.job"), "{html}");
         assert!(html.contains("id=\"read-only\""), "{html}");
-        let workers = body(&respond(&m, "GET", "/api/v1/workers"));
+        let workers = body(&get(&m, "/api/v1/workers"));
         assert!(workers.contains("\"id\":3"), "{workers}");
-        let job = respond(&m, "GET", "/api/v1/jobs/7");
+        let job = get(&m, "/api/v1/jobs/7");
         assert_eq!(job.status, 200);
         assert!(body(&job).contains("SUCCEEDED"), "{}", body(&job));
-        assert_eq!(respond(&m, "GET", "/jobs/8").status, 404);
-        assert_eq!(respond(&m, "POST", "/").status, 405);
+        assert!(
+            body(&job).contains("\"shufflesRead\":[0]"),
+            "{}",
+            body(&job)
+        );
+        assert_eq!(respond(&m, "POST", "/", "h:1").status, 405);
+    }
+
+    #[test]
+    fn every_path_of_a_job_and_a_worker() {
+        let m = fake();
+        let job = body(&get(&m, "/jobs/7"));
+        assert!(job.contains("class=\"dag-stage\"") && job.contains("href=\"/jobs/7/stages/1\""));
+        let stage = get(&m, "/jobs/7/stages/1");
+        assert_eq!(stage.status, 200);
+        assert!(body(&stage).contains("<td class=\"error\">boom &lt;here&gt;</td>"));
+        let dag = get(&m, "/jobs/7/dag.svg");
+        assert_eq!((dag.status, dag.content_type), (200, "image/svg+xml"));
+        crate::view::well_formed(&body(&dag)).unwrap();
+        assert_eq!(body(&dag).matches("class=\"dag-arrow\"").count(), 1);
+        assert_eq!(get(&m, "/jobs/7/timeline.svg").status, 200);
+        let worker = body(&get(&m, "/workers/3"));
+        assert!(worker.contains("id=\"sparklines\""), "{worker}");
+        let json = body(&get(&m, "/api/v1/workers/3"));
+        assert_eq!(json.matches("\"atMs\"").count(), 5, "{json}");
+    }
+
+    #[test]
+    fn unknown_and_malformed_ids_are_404_and_400() {
+        let m = fake();
+        for (path, status, says) in [
+            ("/jobs/8", 404, "no job 8"),
+            ("/jobs/x", 400, "job ids are numbers"),
+            ("/jobs/-1", 400, "job ids are numbers"),
+            ("/jobs/99999999999999999999999", 400, "job ids are numbers"),
+            ("/jobs/7/stages/2", 404, "job 7 has no stage 2"),
+            ("/jobs/7/stages/two", 400, "stage ids are numbers"),
+            ("/jobs/8/stages/0", 404, "no job 8"),
+            ("/jobs/%37", 400, "job ids are numbers"),
+            ("/workers/4", 404, "no worker 4"),
+            ("/workers/4294967296", 400, "worker ids are numbers"),
+            ("/api/v1/workers/x", 400, "worker ids are numbers"),
+            ("/api/v1/jobs/8", 404, "no job 8"),
+            ("/jobs/8/dag.svg", 404, "no job 8"),
+            ("/jobs/7/nothing", 404, "nothing at"),
+            ("/jobs//7", 404, "nothing at"),
+        ] {
+            let r = get(&m, path);
+            assert_eq!(r.status, status, "{path}");
+            assert!(body(&r).contains(says), "{path}: {}", body(&r));
+        }
+        // People get a page; programs get text.
+        assert!(get(&m, "/jobs/8").content_type.starts_with("text/html"));
+        assert!(get(&m, "/api/v1/jobs/8")
+            .content_type
+            .starts_with("text/plain"));
+    }
+
+    #[test]
+    fn the_address_shown_is_one_a_client_can_use() {
+        let local: Option<SocketAddr> = Some("10.1.2.3:7000".parse().unwrap());
+        let any: SocketAddr = "0.0.0.0:7000".parse().unwrap();
+        let show = |host, local| shown_address(host, local, any);
+        assert_eq!(
+            show(Some("spark.example:7000"), local),
+            "spark.example:7000"
+        );
+        assert_eq!(show(Some("[::1]:7000"), local), "[::1]:7000");
+        assert_eq!(show(None, local), "10.1.2.3:7000");
+        for bad in [
+            "",
+            "0.0.0.0:7000",
+            "[::]:7000",
+            "::",
+            "a b",
+            "x<y>",
+            "h\u{e9}",
+        ] {
+            assert_eq!(show(Some(bad), local), "10.1.2.3:7000", "{bad:?}");
+        }
+        let long = "x".repeat(300);
+        assert_eq!(show(Some(&long), local), "10.1.2.3:7000");
+        let unspecified: Option<SocketAddr> = Some("[::]:7000".parse().unwrap());
+        assert_eq!(show(None, unspecified), "127.0.0.1:7000");
+        let bound: SocketAddr = "192.168.0.9:7000".parse().unwrap();
+        assert_eq!(shown_address(None, None, bound), "192.168.0.9:7000");
     }
 }

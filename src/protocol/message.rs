@@ -496,6 +496,14 @@ crate::wire_struct! {
         pub cache_misses: u64,
         /// Bytes its tasks read from cached partitions.
         pub cache_bytes: u64,
+        /// The shuffles it reads (map outputs, or partitions of a cached
+        /// dataset) and those it writes, by id: a shuffle's writer and
+        /// readers are the DAG's edges.
+        pub reads: Vec<u32>,
+        pub writes: Vec<u32>,
+        /// The stages that must be complete before it starts: the writers
+        /// of what it reads, and the sampling stage of a sort it writes.
+        pub parents: Vec<u32>,
     }
 }
 
@@ -724,6 +732,9 @@ pub(crate) mod tests {
                 cache_hits: 2,
                 cache_misses: 0,
                 cache_bytes: 100,
+                reads: vec![0, 1],
+                writes: vec![2],
+                parents: vec![0],
             }],
             outputs: vec!["/home/me/out/grep".into()],
             parts: vec![PartLocation {

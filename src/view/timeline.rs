@@ -48,11 +48,11 @@ const CROSS: f64 = 4.0;
 const MAX_INTERVALS: u128 = 9;
 
 /// Stage colours, picked by stage number and cycling. No red: red marks
-/// failures.
-const PALETTE: [&str; 8] = [
+/// failures. The DAG (`dag.rs`) colours its boxes from the same set.
+pub(crate) const PALETTE: [&str; 8] = [
     "#4e79a7", "#f28e2b", "#59a14f", "#76b7b2", "#edc948", "#b07aa1", "#9c755f", "#bab0ac",
 ];
-const FAILURE_RED: &str = "#d62728";
+pub(crate) const FAILURE_RED: &str = "#d62728";
 const OUTLINE: &str = "#222222";
 /// The neutral fill of the legend's outcome swatches.
 const KEY_FILL: &str = "#999999";
@@ -343,7 +343,7 @@ fn cross(out: &mut String, x: f64, y: f64) {
 }
 
 /// The fill of a stage's bars.
-fn stage_colour(stage: u32) -> &'static str {
+pub(crate) fn stage_colour(stage: u32) -> &'static str {
     PALETTE[stage as usize % PALETTE.len()]
 }
 

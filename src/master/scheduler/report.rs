@@ -1,5 +1,6 @@
 //! Reports: what `client status`, `client jobs`, the web page and text mode
-//! see of a job.
+//! see of a job, and what a worker's page sees of the jobs (the attempts
+//! it ran, the outputs it holds).
 //!
 //! OS idea: `/proc`. A report is a snapshot of the scheduler's state, built
 //! under the master's lock and copied out, so whoever reads it (a client
@@ -9,15 +10,17 @@
 //! but not under the lock: `report` says where the log is (`Lookup`), and
 //! the caller reads the file once it has let the lock go.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use super::state::{ms, TaskState};
 use super::Scheduler;
-use crate::job::Output;
+use crate::job::{Input, Output, Partitioner, Plan, StagePlan};
 use crate::master::eventlog;
 use crate::master::membership::Membership;
 use crate::protocol::{JobReport, JobSummary, PartLocation, StageReport, TaskMetrics};
+use crate::view::worker::{Held, Holding, WorkerAttempt};
 
 /// Where a job's report is, as `Scheduler::report` finds it under the
 /// master's lock.
@@ -105,6 +108,9 @@ impl Scheduler {
                     cache_hits: m.cache_hits,
                     cache_misses: u64::from(stage.cache_misses),
                     cache_bytes: m.cache_bytes,
+                    reads: shuffles_read(&job.plan, &stage.plan),
+                    writes: shuffles_written(&stage.plan),
+                    parents: stage.plan.parents.clone(),
                     ..StageReport::default()
                 };
                 for (t, task) in stage.tasks.iter().enumerate() {
@@ -159,6 +165,94 @@ impl Scheduler {
         })
     }
 
+    /// What worker `worker` holds for the jobs in memory: for a running
+    /// job, the map outputs, cached partitions and output parts of its
+    /// tasks done there; for a finished one, the output parts alone (the
+    /// rest went with `ReleaseJob`). Newest job first.
+    pub fn held_by(&self, worker: u32, members: &Membership) -> Vec<Held> {
+        let addr = members.get(worker).map(|m| m.data_addr.as_str());
+        let mut held: Vec<Held> = Vec::new();
+        for job in self.jobs.values().rev() {
+            if let Some(report) = &job.final_report {
+                let mut by_save: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+                for part in &report.parts {
+                    if Some(part.worker_addr.as_str()) == addr {
+                        by_save.entry(part.save).or_default().push(part.part);
+                    }
+                }
+                for (save, tasks) in by_save {
+                    let stage = job
+                        .stages
+                        .iter()
+                        .find(|s| s.plan.outputs.contains(&Output::Save(save as usize)));
+                    held.push(Held {
+                        job: job.id,
+                        stage: stage.map(|s| s.plan.id),
+                        what: Holding::OutputParts { save },
+                        tasks,
+                    });
+                }
+                continue;
+            }
+            for stage in &job.stages {
+                let tasks: Vec<u32> = (0..stage.tasks.len() as u32)
+                    .filter(|&t| stage.tasks[t as usize].state == TaskState::Done { worker })
+                    .collect();
+                if tasks.is_empty() {
+                    continue;
+                }
+                for &output in &stage.plan.outputs {
+                    let what = match output {
+                        Output::Shuffle(id) => {
+                            let cache = job.plan.shuffles.get(id as usize).map(|s| s.partitioner)
+                                == Some(Partitioner::Cache);
+                            if cache {
+                                Holding::CachedPartitions { shuffle: id }
+                            } else {
+                                Holding::MapOutputs { shuffle: id }
+                            }
+                        }
+                        Output::Save(save) => Holding::OutputParts { save: save as u32 },
+                        // Samples and digests went to the master.
+                        Output::Sample(_) | Output::Check(_) => continue,
+                    };
+                    held.push(Held {
+                        job: job.id,
+                        stage: Some(stage.plan.id),
+                        what,
+                        tasks: tasks.clone(),
+                    });
+                }
+            }
+        }
+        held
+    }
+
+    /// The attempts worker `worker` ran for the jobs in memory, newest
+    /// first, at most `limit` of them; and how many there were in all.
+    pub fn attempts_on(&self, worker: u32, limit: usize) -> (Vec<WorkerAttempt>, usize) {
+        let mut found = Vec::new();
+        let mut total = 0;
+        for job in self.jobs.values().rev() {
+            let attempts = job
+                .final_report
+                .as_ref()
+                .map_or(&job.attempts, |r| &r.attempts);
+            for a in attempts.iter().rev().filter(|a| a.worker == worker) {
+                total += 1;
+                if found.len() < limit {
+                    found.push(WorkerAttempt {
+                        job: job.id,
+                        file: job.source.file.clone(),
+                        submitted_unix_ms: job.submitted_unix_ms,
+                        attempt: a.clone(),
+                    });
+                }
+            }
+        }
+        (found, total)
+    }
+
     pub fn summaries(&self, now: Instant) -> Vec<JobSummary> {
         self.jobs
             .values()
@@ -187,6 +281,36 @@ impl Scheduler {
             })
             .collect()
     }
+}
+
+/// The shuffles `stage` reads, by id, in order: both
+/// sides of a join, the map side of any other wide operator, or the
+/// partitions of a cached dataset (kept as a shuffle of its own).
+fn shuffles_read(plan: &Plan, stage: &StagePlan) -> Vec<u32> {
+    let mut ids: Vec<u32> = stage
+        .segments
+        .iter()
+        .flat_map(|segment| match segment.input {
+            Input::Shuffle(wide) | Input::Cache(wide) => plan.shuffles_of(wide),
+            Input::Source(_) => Vec::new(),
+        })
+        .map(|shuffle| shuffle.id)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// The shuffles `stage` writes (map outputs, or a cached dataset), by id.
+fn shuffles_written(stage: &StagePlan) -> Vec<u32> {
+    stage
+        .outputs
+        .iter()
+        .filter_map(|output| match *output {
+            Output::Shuffle(id) => Some(id),
+            Output::Save(_) | Output::Sample(_) | Output::Check(_) => None,
+        })
+        .collect()
 }
 
 pub(super) fn add(total: &mut TaskMetrics, m: &TaskMetrics) {
