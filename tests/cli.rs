@@ -36,6 +36,8 @@ fn run(bin: &str, args: &[&str]) -> std::process::Output {
         "worker" => env!("CARGO_BIN_EXE_worker"),
         "client" => env!("CARGO_BIN_EXE_client"),
         "gen" => env!("CARGO_BIN_EXE_gen"),
+        "wcbase" => env!("CARGO_BIN_EXE_wcbase"),
+        "frame" => env!("CARGO_BIN_EXE_frame"),
         other => panic!("unknown binary {other}"),
     };
     Command::new(exe)
@@ -66,7 +68,7 @@ fn job_id(out: &std::process::Output) -> String {
 #[test]
 fn every_binary_prints_its_version() {
     let version = env!("CARGO_PKG_VERSION");
-    for bin in ["master", "worker", "client", "gen"] {
+    for bin in ["master", "worker", "client", "gen", "wcbase", "frame"] {
         let out = run(bin, &["--version"]);
         assert_eq!(out.status.code(), Some(0), "{bin}: {}", stderr(&out));
         assert_eq!(stdout(&out), format!("{bin} {version}\n"));

@@ -23,12 +23,23 @@ fn count(text: &[u8]) -> HashMap<&[u8], u64, FastBuildHasher> {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("--version") => {
+            println!("wcbase {}", env!("CARGO_PKG_VERSION"));
+            return;
+        }
+        Some("--help" | "-h") => {
+            println!("usage: wcbase FILE OUT   (word count of FILE on 2 threads, written to OUT)");
+            return;
+        }
+        _ => {}
+    }
     let [input, output] = &args[..] else {
-        eprintln!("usage: wcbase FILE OUT");
+        eprintln!("error: usage: wcbase FILE OUT");
         process::exit(2);
     };
     let text = std::fs::read(input).unwrap_or_else(|e| {
-        eprintln!("wcbase: {input}: {e}");
+        eprintln!("error: wcbase: {input}: {e}");
         process::exit(1);
     });
     // Cut at the first newline after the middle, so no word is split.
@@ -45,7 +56,7 @@ fn main() {
         *total.entry(word).or_default() += n;
     }
     let file = std::fs::File::create(output).unwrap_or_else(|e| {
-        eprintln!("wcbase: {output}: {e}");
+        eprintln!("error: wcbase: {output}: {e}");
         process::exit(1);
     });
     let mut out = BufWriter::new(file);
