@@ -253,6 +253,25 @@ fn finish(
     t.elapsed()
 }
 
+/// Starts word count with `params` and black-holes host 1 once its map
+/// outputs are all written while host 2 (slow) still maps, so the reducers
+/// will fetch from a silent peer. Returns the job id and host 1's worker id.
+fn black_hole_mid_shuffle(h: &Hosts, params: &[(String, String)]) -> (String, u64) {
+    let victim = h.worker_id(1).unwrap();
+    let slowpoke = h.worker_id(2).unwrap();
+    let id = start(&h.master.addr, "wordcount.job", &refs(params));
+    wait_job(h, &id, "host 1's map tasks to be done", |job| {
+        let a = attempts(job);
+        let mine = a.iter().filter(|x| x.0 == 0 && x.1 == victim);
+        mine.clone().count() > 0
+            && mine.clone().all(|x| x.2 == "SUCCEEDED")
+            && a.iter()
+                .any(|x| x.0 == 0 && x.1 == slowpoke && x.2 == "RUNNING")
+    });
+    h.bed.fault(&["blackhole", "1"]);
+    (id, victim)
+}
+
 /// A worker black-holed (every frame to and from it dropped, its link up)
 /// while the reducers fetch from it. The fetches hang on silent sockets
 /// until the master declares it dead (3 s of silence); then the attempts
@@ -279,18 +298,7 @@ fn a_worker_black_holed_during_the_reduce_fetches() {
         return;
     };
     let (params, want) = wordcount(&h, "bh", 30_000, "6");
-    let victim = h.worker_id(1).unwrap();
-    let slowpoke = h.worker_id(2).unwrap();
-    let id = start(&h.master.addr, "wordcount.job", &refs(&params));
-    wait_job(&h, &id, "host 1's map tasks to be done", |job| {
-        let a = attempts(job);
-        let mine = a.iter().filter(|x| x.0 == 0 && x.1 == victim);
-        mine.clone().count() > 0
-            && mine.clone().all(|x| x.2 == "SUCCEEDED")
-            && a.iter()
-                .any(|x| x.0 == 0 && x.1 == slowpoke && x.2 == "RUNNING")
-    });
-    h.bed.fault(&["blackhole", "1"]);
+    let (id, victim) = black_hole_mid_shuffle(&h, &params);
     let took = finish(&h, &id, &params, &want, Duration::from_secs(18));
     eprintln!("black hole: the job finished {took:?} after it");
     let job = h.job(&id);
@@ -329,18 +337,7 @@ fn a_black_hole_the_master_has_not_noticed_is_survived_by_fetch_and_task_timeout
         return;
     };
     let (params, want) = wordcount(&h, "bhq", 30_000, "6");
-    let victim = h.worker_id(1).unwrap();
-    let slowpoke = h.worker_id(2).unwrap();
-    let id = start(&h.master.addr, "wordcount.job", &refs(&params));
-    wait_job(&h, &id, "host 1's map tasks to be done", |job| {
-        let a = attempts(job);
-        let mine = a.iter().filter(|x| x.0 == 0 && x.1 == victim);
-        mine.clone().count() > 0
-            && mine.clone().all(|x| x.2 == "SUCCEEDED")
-            && a.iter()
-                .any(|x| x.0 == 0 && x.1 == slowpoke && x.2 == "RUNNING")
-    });
-    h.bed.fault(&["blackhole", "1"]);
+    let (id, _) = black_hole_mid_shuffle(&h, &params);
     let took = finish(&h, &id, &params, &want, Duration::from_secs(40));
     eprintln!("quiet black hole: the job finished {took:?} after it");
     let outcomes: Vec<String> = attempts(&h.job(&id)).into_iter().map(|x| x.2).collect();
@@ -476,19 +473,9 @@ fn a_cancel_frees_the_slots_of_attempts_stuck_in_fetches() {
         return;
     };
     let (params, _) = wordcount(&h, "cancel", 30_000, "6");
-    let victim = h.worker_id(1).unwrap();
     let slowpoke = h.worker_id(2).unwrap();
     let fetcher = h.worker_id(3).unwrap();
-    let id = start(&h.master.addr, "wordcount.job", &refs(&params));
-    wait_job(&h, &id, "host 1's map tasks to be done", |job| {
-        let a = attempts(job);
-        let mine = a.iter().filter(|x| x.0 == 0 && x.1 == victim);
-        mine.clone().count() > 0
-            && mine.clone().all(|x| x.2 == "SUCCEEDED")
-            && a.iter()
-                .any(|x| x.0 == 0 && x.1 == slowpoke && x.2 == "RUNNING")
-    });
-    h.bed.fault(&["blackhole", "1"]);
+    let (id, _) = black_hole_mid_shuffle(&h, &params);
     wait_job(&h, &id, "a reducer on host 3", |job| {
         attempts(job)
             .iter()
