@@ -3,7 +3,7 @@
 CARGO ?= cargo
 BINS  := master worker client frame gen wcbase
 
-.PHONY: all build test demo demo-chaos demo-hosts ui-shot data bench bench-hosts clean
+.PHONY: all build test demo demo-chaos demo-hosts ui-shot data bench bench-hosts spark-check clean
 
 all: build
 
@@ -50,6 +50,15 @@ data: build
 	@[ -f data/orders.csv ] || ./gen orders --count 500000 --users 100000 --out data/orders.csv
 	@[ -f data/sort.txt ] || ./gen sorted-input --lines 200000 --out data/sort.txt
 	@[ -f data/docs/doc1.txt ] || for i in 1 2 3 4; do ./gen words --lines 2000 --seed $$i --out data/docs/doc$$i.txt --quiet; done
+
+# Every job of jobs/ on an embedded Mini-Spark cluster and, exported with
+# `client export --to pyspark`, on PySpark local[2], on the same small inputs
+# (data/spark-check/); prints a table and fails if an answer differs. Checks
+# that each engine reads the other's output directories unchanged. Installs
+# a JRE (openjdk-17-jre-headless) and PySpark (a venv, data/spark-venv) if
+# missing.
+spark-check: build
+	@tools/spark-check.sh
 
 # Wall-clock benchmarks against the tools a user would reach for otherwise.
 bench: build

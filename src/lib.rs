@@ -37,6 +37,7 @@ pub mod cli;
 pub mod client;
 pub mod error;
 pub mod exec;
+pub mod export;
 pub mod job;
 pub mod local;
 pub mod log;

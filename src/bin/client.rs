@@ -36,6 +36,8 @@ Commands:
                  line, and exits 0 if the job SUCCEEDED, 1 if not
   run FILE --local N [--param K=V]... [--overwrite]
                  run a job on an embedded cluster of N workers in this process
+  export FILE --to pyspark [--param K=V]... [-o OUT.py]
+                 write the job as a PySpark program (stdout without -o)
   status JOB     the job's stages, tasks, records, state and error; exits 1
                  if it FAILED or was CANCELLED
   timeline JOB   the job's task attempts as an SVG Gantt chart on stdout
@@ -96,6 +98,18 @@ fn main() {
          registered), say so this often (default 5000)",
         "N",
     );
+    opts.optopt(
+        "",
+        "to",
+        "export: the engine to write for (default pyspark)",
+        "ENGINE",
+    );
+    opts.optopt(
+        "o",
+        "out",
+        "export: the file to write (default: stdout)",
+        "PATH",
+    );
     cli::common_flags(&mut opts);
     let m = cli::parse("client", &opts, &args, BRIEF);
     let dial = Dial {
@@ -129,6 +143,11 @@ fn main() {
             // Exit with the cluster still running: the process takes it
             // along, and stopping it first would only delay the exit.
             process::exit(code)
+        }
+        "export" => {
+            let file = one_arg(args, "export", "a job file");
+            let to = m.opt_str("to").unwrap_or_else(|| "pyspark".into());
+            minispark::export::run(file, &to, &params(&m), m.opt_str("out").as_deref())
         }
         "status" => {
             let id = job_arg(args, "status");

@@ -45,19 +45,24 @@ pub struct Split {
 
 /// Lists an input: a regular file, or a directory meaning all its regular,
 /// non-hidden files (names not starting with `.` or `_`, as Hadoop skips
-/// `_SUCCESS` and `.crc`), sorted by name, not recursive. Returns each file
-/// with its size in bytes. Every file is opened once, so one the submitter
-/// cannot read is refused now rather than failing the job later.
+/// them: `_SUCCESS`, the checksums `.part-00000.crc`, the `_temporary/` of
+/// a job still writing), sorted by name, not recursive, so that a Spark
+/// output directory reads as its lines in order. Part files are ordered by
+/// their number (`part_order`). Returns each file with its size in bytes.
+/// Every file is opened once, so one the submitter cannot read (or one
+/// compressed with gzip, which is not text) is refused now rather than
+/// failing the job later.
 ///
 /// # Errors
 ///
 /// Names the path and the reason: missing, unreadable, a broken symbolic
-/// link, a directory with no files, or not a regular file (a FIFO or device
-/// has no size to split).
+/// link, a directory with no files, not a regular file (a FIFO or device
+/// has no size to split), or compressed with gzip (`part-00000.gz`, or
+/// gzip's magic bytes).
 pub fn list_input(path: &Path) -> Result<Vec<(PathBuf, u64)>, String> {
     let meta = fs::metadata(path).map_err(|e| stat_error(path, &e))?;
     if meta.is_file() {
-        readable(path)?;
+        plain_text(path)?;
         return Ok(vec![(path.to_path_buf(), meta.len())]);
     }
     if !meta.is_dir() {
@@ -82,7 +87,7 @@ pub fn list_input(path: &Path) -> Result<Vec<(PathBuf, u64)>, String> {
         // `fs::metadata` follows symlinks: a link to a file counts as a file.
         let meta = fs::metadata(&file).map_err(|e| stat_error(&file, &e))?;
         if meta.is_file() {
-            readable(&file)?;
+            plain_text(&file)?;
             files.push((file, meta.len()));
         }
     }
@@ -93,8 +98,64 @@ pub fn list_input(path: &Path) -> Result<Vec<(PathBuf, u64)>, String> {
             path.display()
         ));
     }
-    files.sort();
+    files.sort_by(|(a, _), (b, _)| {
+        let name = |p: &Path| {
+            p.file_name()
+                .map(|n| n.as_encoded_bytes().to_vec())
+                .unwrap_or_default()
+        };
+        part_order(&name(a))
+            .cmp(&part_order(&name(b)))
+            .then_with(|| a.cmp(b))
+    });
     Ok(files)
+}
+
+/// The key that orders the files of a directory: the name's bytes, but
+/// with the number of a part file (`part-00000`, Spark's and Mini-Spark's
+/// `part-%05d`, or `part-00000-<uuid>-c000.txt`) compared as a number, so
+/// that `part-100000` comes after `part-99999` as it does in the output.
+/// The digits lose their leading zeros and gain their count in front.
+fn part_order(name: &[u8]) -> Vec<u8> {
+    let Some(rest) = name.strip_prefix(b"part-") else {
+        return name.to_vec();
+    };
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 {
+        return name.to_vec();
+    }
+    let number = &rest[..digits];
+    let significant = match number.iter().position(|&b| b != b'0') {
+        Some(first) => &number[first..],
+        None => &number[digits - 1..],
+    };
+    let mut key = b"part-".to_vec();
+    key.push(u8::try_from(significant.len()).unwrap_or(u8::MAX));
+    key.extend_from_slice(significant);
+    key.extend_from_slice(&rest[digits..]);
+    key
+}
+
+/// gzip's first two bytes (RFC 1952).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Checks that a file can be read as text: it opens, and is not compressed
+/// with gzip (Spark's `saveAsTextFile` with a codec writes `part-00000.gz`).
+fn plain_text(path: &Path) -> Result<(), String> {
+    readable(path)?;
+    let gz = path.extension().is_some_and(|e| e == "gz");
+    let mut magic = [0u8; 2];
+    let starts = File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok_and(|()| magic == GZIP_MAGIC);
+    if gz || starts {
+        return Err(format!(
+            "input {}: compressed with gzip ({}); read_text reads plain text: decompress it first (gunzip -k), or write it from Spark without a compression codec",
+            path.display(),
+            if gz { "its name ends in .gz" } else { "it starts with gzip's magic bytes" }
+        ));
+    }
+    Ok(())
 }
 
 /// Why `path` could not be looked at; a symbolic link whose target is
@@ -638,6 +699,74 @@ mod tests {
             files,
             vec![(dir.0.join("a.txt"), 2), (dir.0.join("b.txt"), 3)]
         );
+    }
+
+    /// A Spark output directory reads as its lines: part files in number
+    /// order, and none of `_SUCCESS`, the `.crc` checksums, `_temporary/`
+    /// or other hidden files.
+    #[test]
+    fn a_spark_output_directory_lists_its_part_files_in_order() {
+        let dir = TempDir::new("spark");
+        for name in [
+            "part-00010",
+            "part-00002",
+            "part-100000",
+            "part-99999",
+            "part-00000-1f2e-c000.txt",
+            "part-00001-1f2e-c000.txt",
+        ] {
+            dir.file(name, b"x\n");
+        }
+        for hidden in ["_SUCCESS", ".part-00002.crc", "._SUCCESS.crc", ".hidden"] {
+            dir.file(hidden, b"");
+        }
+        fs::create_dir(dir.0.join("_temporary")).unwrap();
+        fs::write(dir.0.join("_temporary").join("part-00003"), b"y\n").unwrap();
+        let names: Vec<String> = list_input(&dir.0)
+            .unwrap()
+            .into_iter()
+            .map(|(p, _)| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "part-00000-1f2e-c000.txt",
+                "part-00001-1f2e-c000.txt",
+                "part-00002",
+                "part-00010",
+                "part-99999",
+                "part-100000",
+            ]
+        );
+        assert_eq!(part_order(b"part-0"), part_order(b"part-000"));
+        assert!(part_order(b"part-9") < part_order(b"part-10"));
+        assert!(part_order(b"part-x") > part_order(b"part-1"));
+        assert_eq!(part_order(b"data.txt"), b"data.txt");
+    }
+
+    /// gzip'd part files are refused by name and by content, with a reason.
+    #[test]
+    fn gzip_is_refused_by_name_or_magic_bytes() {
+        let dir = TempDir::new("gzip");
+        let named = dir.file("part-00000.gz", b"plain, but named .gz\n");
+        let err = list_input(&dir.0).unwrap_err();
+        assert!(
+            err.contains("part-00000.gz") && err.contains("gzip"),
+            "{err}"
+        );
+        assert!(err.contains("name ends in .gz"), "{err}");
+        fs::remove_file(named).unwrap();
+        let magic = dir.file("part-00000", &[0x1f, 0x8b, 0x08, 0x00]);
+        let err = list_input(&magic).unwrap_err();
+        assert!(
+            err.contains("magic bytes") && err.contains("gunzip"),
+            "{err}"
+        );
+        // A one-byte file and an empty one are text.
+        fs::write(&magic, [0x1f]).unwrap();
+        assert!(list_input(&dir.0).is_ok());
+        fs::write(&magic, b"").unwrap();
+        assert!(list_input(&dir.0).is_ok());
     }
 
     #[test]

@@ -663,5 +663,24 @@ fn bind(
     })
 }
 
+/// The job file as it is written, before names are resolved and loops
+/// unrolled: what `export/` translates statement by statement, after
+/// `Job::parse` has checked it.
+pub(crate) mod syntax {
+    pub(crate) use super::lexer::Span;
+    pub(crate) use super::operators::{bind_named, is_aggregator};
+    pub(crate) use super::parser::{first_span, Arg, Rounds, Stmt, Syn, SynKind};
+    use super::JobError;
+
+    /// The statements of `source`, which `Job::parse` has accepted.
+    ///
+    /// # Errors
+    /// The first syntax error (none, after `Job::parse`).
+    pub(crate) fn statements(source: &str) -> Result<Vec<Stmt>, JobError> {
+        let tokens = super::lexer::tokenize(source)?;
+        super::parser::parse(source, &tokens)
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -50,6 +50,27 @@ pub(super) const SAVE: Sig = sig("save", &["path"], 1, true, "save(path)");
 /// separator: `concat(",")`).
 const AGGREGATORS: &[&str] = &["sum", "count", "min", "max", "mean", "first", "concat"];
 
+/// Binds `args` to the parameters of the source, operator or `save` named
+/// `name` (`None` for a name that is none of them), for the exporter
+/// (`export/`), which reads a job as it is written.
+pub(crate) fn bind_named<'a>(
+    name: &str,
+    args: &'a [Arg],
+    at: Span,
+) -> Option<Result<Vec<Option<&'a Syn>>, JobError>> {
+    let sig = SOURCES
+        .iter()
+        .chain(OPERATORS)
+        .chain([&SAVE])
+        .find(|s| s.name == name)?;
+    Some(bind_args(sig, args, at))
+}
+
+/// Is `name` an aggregator of `reduce_by_key`?
+pub(crate) fn is_aggregator(name: &str) -> bool {
+    AGGREGATORS.contains(&name)
+}
+
 impl<'s> Graph<'s> {
     /// The dataset a source call (`read_text(path)`) makes.
     pub(super) fn source_call(
