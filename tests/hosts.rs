@@ -39,6 +39,17 @@ const WORKER: &[&str] = &[
     "3000",
 ];
 
+/// The flags of a slow host: one slot, each attempt 1.5 s, so the map
+/// stage still runs there when the other hosts are done with theirs.
+const SLOW: &[&str] = &[
+    "--slots",
+    "1",
+    "--slow-probability",
+    "1",
+    "--slow-ms",
+    "1500",
+];
+
 /// A bed of three worker hosts, with `worker_flags[h]` added to worker h's
 /// (1-based; index 0 is unused), or `None` where no bed can be made.
 fn hosts(name: &str, master_flags: &[&str], worker_flags: &[&[&str]]) -> Option<Hosts> {
@@ -281,19 +292,11 @@ fn black_hole_mid_shuffle(h: &Hosts, params: &[(String, String)]) -> (String, u6
 fn a_worker_black_holed_during_the_reduce_fetches() {
     // Host 2 is slow (one slot, each attempt 1.5 s), so the map stage is
     // still running on it when host 1 has finished its map tasks.
-    let slow: &[&str] = &[
-        "--slots",
-        "1",
-        "--slow-probability",
-        "1",
-        "--slow-ms",
-        "1500",
-    ];
     let fetch: &[&str] = &["--fetch-timeout-ms", "20000"];
     let Some(h) = hosts(
         "hosts-blackhole",
         &["--heartbeat-timeout-ms", "3000"],
-        &[&[], fetch, &[fetch, slow].concat(), fetch],
+        &[&[], fetch, &[fetch, SLOW].concat(), fetch],
     ) else {
         return;
     };
@@ -315,14 +318,6 @@ fn a_worker_black_holed_during_the_reduce_fetches() {
 /// (`--task-timeout-ms`), and their retries find free slots elsewhere.
 #[test]
 fn a_black_hole_the_master_has_not_noticed_is_survived_by_fetch_and_task_timeouts() {
-    let slow: &[&str] = &[
-        "--slots",
-        "1",
-        "--slow-probability",
-        "1",
-        "--slow-ms",
-        "1500",
-    ];
     let fetch: &[&str] = &["--fetch-timeout-ms", "1000"];
     let Some(h) = hosts(
         "hosts-blackhole-quiet",
@@ -332,7 +327,7 @@ fn a_black_hole_the_master_has_not_noticed_is_survived_by_fetch_and_task_timeout
             "--task-timeout-ms",
             "4000",
         ],
-        &[&[], fetch, &[fetch, slow].concat(), fetch],
+        &[&[], fetch, &[fetch, SLOW].concat(), fetch],
     ) else {
         return;
     };
@@ -456,19 +451,11 @@ fn five_percent_packet_loss_on_every_link() {
 /// once and free their slots, so the other workers report nothing running.
 #[test]
 fn a_cancel_frees_the_slots_of_attempts_stuck_in_fetches() {
-    let slow: &[&str] = &[
-        "--slots",
-        "1",
-        "--slow-probability",
-        "1",
-        "--slow-ms",
-        "1500",
-    ];
     let fetch: &[&str] = &["--fetch-timeout-ms", "60000"];
     let Some(h) = hosts(
         "hosts-cancel",
         &["--heartbeat-timeout-ms", "60000"],
-        &[&[], fetch, &[fetch, slow].concat(), fetch],
+        &[&[], fetch, &[fetch, SLOW].concat(), fetch],
     ) else {
         return;
     };
