@@ -871,7 +871,8 @@ def without_first(rdd):
 
 def read_text(path, splits=None, with_file=False):
     """`read_text(path)`: the lines of the file, or of every file of the
-    directory, in file order. `with_file`: as `(file, line)`."""
+    directory, in file order. `with_file`: as `(file, line)`. `splits`, a
+    number of tasks to read with, changes no record; Spark sizes its own."""
     parts = []
     for f in input_files(path_arg(path)):
         lines = file_lines(f)
