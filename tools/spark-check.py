@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """make spark-check: every job of jobs/ on both engines, the answers compared.
 
+Beside them, tools/spark-check.job uses every construct of the job
+language at least once, each output in a directory of its own.
+
 Each job runs on an embedded Mini-Spark cluster (`./client run JOB --local 2
 --param ...`) and, exported by `./client export JOB --to pyspark`, on
 PySpark `local[2]` (this venv's python), on the same small inputs under
