@@ -1133,10 +1133,9 @@ def main(job, declared, name):
     for method in (reduce_by_key, take_rdd, count_rdd, pipe_bytes, save_text):
         setattr(RDD, method.__name__, method)
     builder = SparkSession.builder.appName(name)
+    # Without --master, spark-submit's (which is local[*] for `python3 ...`).
     if options.master:
         builder = builder.master(options.master)
-    elif "spark.master" not in os.environ.get("PYSPARK_SUBMIT_ARGS", ""):
-        builder = builder.master(os.environ.get("MASTER", "local[*]"))
     SPARK = builder.config("spark.ui.showConsoleProgress", "false").getOrCreate()
     context = SPARK.sparkContext
     context.setLogLevel("WARN")
