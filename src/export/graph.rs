@@ -141,7 +141,6 @@ pub(super) struct Graph<'s> {
     pub(super) carries: Vec<bool>,
     /// Does some `save` need the binding (directly or through others)?
     pub(super) needed: Vec<bool>,
-    pub(super) params: BTreeSet<String>,
 }
 
 /// The wide operators, whose output is in Mini-Spark's hash-partition order.
@@ -169,16 +168,13 @@ impl<'s> Graph<'s> {
             shapes: Vec::new(),
             carries: Vec::new(),
             needed: Vec::new(),
-            params: BTreeSet::new(),
         };
         // Bindings first, so that a name can mean a definition further on.
         let mut top: BTreeMap<&str, BindingId> = BTreeMap::new();
         let mut loops: Vec<LoopNames> = Vec::new();
         for (at, stmt) in statements.iter().enumerate() {
             match stmt {
-                Stmt::Param { name, .. } => {
-                    g.params.insert(name.clone());
-                }
+                Stmt::Param { .. } => {}
                 Stmt::Define { name, .. } => {
                     top.entry(name).or_insert(g.bindings.len());
                     g.bindings.push(Binding {

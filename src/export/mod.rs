@@ -13,7 +13,8 @@
 //! parser's statements again, loops written once rather than unrolled,
 //! resolves each name as the checker does and works out what each
 //! dataset's records look like; `pyspark` writes one Python statement per
-//! job statement, with the job's names and comments; `python` writes
+//! job statement, with the job's names and comments, `rdd` each source
+//! and operator as the RDD calls that compute it; `python` writes
 //! expressions; `comments` finds the comments the lexer dropped. The
 //! program carries `prelude.py`, the runtime that gives the job language's
 //! functions and operators their exact meaning on PySpark (numbers read and
@@ -32,6 +33,7 @@ mod comments;
 mod graph;
 mod pyspark;
 mod python;
+mod rdd;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -871,7 +871,8 @@ def without_first(rdd):
 
 def read_text(path, splits=None, with_file=False):
     """`read_text(path)`: the lines of the file, or of every file of the
-    directory, in file order. `with_file`: as `(file, line)`."""
+    directory, in file order. `with_file`: as `(file, line)`. `splits`, a
+    number of tasks to read with, changes no record; Spark sizes its own."""
     parts = []
     for f in input_files(path_arg(path)):
         lines = file_lines(f)
@@ -1132,10 +1133,9 @@ def main(job, declared, name):
     for method in (reduce_by_key, take_rdd, count_rdd, pipe_bytes, save_text):
         setattr(RDD, method.__name__, method)
     builder = SparkSession.builder.appName(name)
+    # Without --master, spark-submit's (which is local[*] for `python3 ...`).
     if options.master:
         builder = builder.master(options.master)
-    elif "spark.master" not in os.environ.get("PYSPARK_SUBMIT_ARGS", ""):
-        builder = builder.master(os.environ.get("MASTER", "local[*]"))
     SPARK = builder.config("spark.ui.showConsoleProgress", "false").getOrCreate()
     context = SPARK.sparkContext
     context.setLogLevel("WARN")
