@@ -45,7 +45,7 @@ COLUMNS = [
 ]
 
 
-def load(path):
+def read_results(path):
     times, rss, machine, load = {}, {}, "", {}
     with open(path) as f:
         for line in f:
@@ -191,7 +191,7 @@ def targets(times, rss):
 def main(argv):
     if len(argv) != 1:
         raise SystemExit("usage: bench_report.py RESULTS.tsv")
-    times, rss, machine, load = load(argv[0])
+    times, rss, machine, load = read_results(argv[0])
     print("## make bench, %s" % datetime.date.today().isoformat())
     print()
     print("Machine: %s." % machine)
