@@ -60,7 +60,11 @@ data: build
 spark-check: build
 	@tools/spark-check.sh
 
-# Wall-clock benchmarks against the tools a user would reach for otherwise.
+# Wall-clock benchmarks against the tools a user would reach for otherwise,
+# measured in the same run: the hand-written word count, grep -F, GNU sort,
+# DuckDB and Polars (a venv, data/bench-venv), PySpark with BENCH_SPARK=1.
+# Every peer's answer must equal Mini-Spark's. BENCH=grep,wordcount,join,
+# sort,memory,pagerank picks some; BENCH_RUNS, BENCH_LONG_RUNS: runs each.
 bench: build
 	@tools/bench.sh
 

@@ -5,6 +5,7 @@
 //! gen users --count 10000 --out data/users.csv        # user_id,name,country
 //! gen orders --count 1000000 --users 10000 --out data/orders.csv   # order_id,user_id,amount
 //! gen sorted-input --lines 1000000 --out data/sort.txt # key<TAB>rest, random keys
+//! gen records --count 1000000 --bytes 100 --out data/records.txt  # key<TAB>payload, 100 bytes each
 //! gen links --nodes 100000 --edges 1000000 --out data/links.txt  # src dst, skewed in-degrees
 //! ```
 //!
@@ -40,6 +41,8 @@ Usage:
   gen orders       --count M --users N --out PATH [--seed S]
                                                      order_id,user_id,amount (~2% unknown users)
   gen sorted-input --lines N --out PATH [--seed S]   key<TAB>rest with random keys
+  gen records      --count N --bytes B --out PATH [--seed S]
+                                                     key<TAB>payload lines of exactly B bytes
   gen links        --nodes N --edges M --out PATH [--seed S]
                                                      src dst, node ids 0..N-1, power-law in-degrees";
 
@@ -73,6 +76,12 @@ const MAX_AMOUNT: u64 = 1000;
 const SORT_KEY_BYTES: usize = 10;
 /// Random letters after the row number in a `sorted-input` line.
 const SORT_FILLER_BYTES: (u64, u64) = (30, 70);
+/// A `records` line, newline included, as in the sort benchmarks' 100-byte
+/// records (a 10-byte key and 90 bytes of payload).
+const DEFAULT_RECORD_BYTES: u64 = 100;
+/// The shortest `records` line: the key, a tab, the longest row number
+/// (20 digits), a space and the newline.
+const MIN_RECORD_BYTES: u64 = SORT_KEY_BYTES as u64 + 23;
 
 /// A `links` destination of popularity rank `k` (0-based) is drawn with
 /// probability about proportional to `1 / (k + 1)^LINK_ZIPF_EXPONENT`.
@@ -136,7 +145,8 @@ fn main() {
         "",
         "count",
         &format!(
-            "rows to write: users (default {DEFAULT_USERS}), orders (default {DEFAULT_ORDERS})"
+            "rows to write: users (default {DEFAULT_USERS}), orders (default {DEFAULT_ORDERS}), \
+             records (default {DEFAULT_LINES})"
         ),
         "N",
     );
@@ -157,6 +167,15 @@ fn main() {
         "edges",
         &format!("links: lines to write (default {DEFAULT_EDGES})"),
         "M",
+    );
+    opts.optopt(
+        "",
+        "bytes",
+        &format!(
+            "records: bytes per line, newline included, at least {MIN_RECORD_BYTES} \
+             (default {DEFAULT_RECORD_BYTES})"
+        ),
+        "B",
     );
     opts.optopt(
         "",
@@ -188,7 +207,7 @@ fn main() {
     let kind = match m.free.as_slice() {
         [kind] => kind.as_str(),
         [] => cli::usage_error(&format!(
-            "gen: which data? words, users, orders, sorted-input or links\n\n{}",
+            "gen: which data? words, users, orders, sorted-input, records or links\n\n{}",
             opts.usage(BRIEF)
         )),
         more => cli::usage_error(&format!("gen: one kind of data at a time, got {more:?}")),
@@ -198,9 +217,10 @@ fn main() {
         "users" => &["count"],
         "orders" => &["count", "users"],
         "links" => &["nodes", "edges"],
+        "records" => &["count", "bytes"],
         other => cli::usage_error(&format!("gen: unknown kind {other:?}; try --help")),
     };
-    for flag in ["lines", "count", "users", "nodes", "edges"] {
+    for flag in ["lines", "count", "users", "nodes", "edges", "bytes"] {
         if m.opt_present(flag) && !allowed.contains(&flag) {
             cli::usage_error(&format!("gen {kind}: --{flag} does not apply"));
         }
@@ -211,6 +231,12 @@ fn main() {
     let seed: u64 = cli::value(&m, "seed", DEFAULT_SEED);
     if kind == "links" && count(&m, "nodes", DEFAULT_NODES) == 0 {
         cli::usage_error("gen links: --nodes must be at least 1");
+    }
+    let record_bytes = count(&m, "bytes", DEFAULT_RECORD_BYTES);
+    if kind == "records" && record_bytes < MIN_RECORD_BYTES {
+        cli::usage_error(&format!(
+            "gen records: --bytes must be at least {MIN_RECORD_BYTES}, got {record_bytes}"
+        ));
     }
     let out = PathBuf::from(out);
 
@@ -230,6 +256,7 @@ fn main() {
             count(&m, "edges", DEFAULT_EDGES),
             seed,
         ),
+        "records" => records(w, count(&m, "count", DEFAULT_LINES), record_bytes, seed),
         _ => sorted_input(w, count(&m, "lines", DEFAULT_LINES), seed),
     })
     .unwrap_or_else(|e| cli::fatal(&e));
@@ -442,6 +469,24 @@ fn sorted_input(out: &mut Output, lines: u64, seed: u64) -> io::Result<()> {
         out.push_u64(row);
         out.push(b" ");
         let filler = (low + rng.below(high - low + 1)) as usize;
+        push_letters(out, &mut rng, filler);
+        out.end_line()?;
+    }
+    Ok(())
+}
+
+/// `gen records`: `key<TAB>payload` lines of exactly `bytes` bytes each
+/// (newline included): a random 10-letter key, then the row number (so a
+/// sort's output can be checked for lost rows), a space and random letters
+/// up to the length. `bytes` is at least `MIN_RECORD_BYTES`.
+fn records(out: &mut Output, count: u64, bytes: u64, seed: u64) -> io::Result<()> {
+    let mut rng = Rng::new(seed);
+    for row in 0..count {
+        push_letters(out, &mut rng, SORT_KEY_BYTES);
+        out.push(b"\t");
+        out.push_u64(row);
+        out.push(b" ");
+        let filler = bytes as usize - 1 - out.line.len();
         push_letters(out, &mut rng, filler);
         out.end_line()?;
     }
