@@ -86,5 +86,5 @@ echo "    code 1 is BAD_FRAME (protocol.md, 'Invalid frames'): the master answer
 echo "    connection only; it still serves the others:"
 echo "\$ ./client --master $master ping"
 ./client --master "$master" ping | sed 's/^/    /'
-grep -h "CRC mismatch" "$cluster_dir/master.log" | head -1 | sed 's/^/    master.log: /'
+grep -h -m1 "CRC mismatch" "$cluster_dir/master.log" | sed "s/^/    master.log: /" || true
 echo "== stopping"

@@ -113,8 +113,8 @@ echo
 echo "== what the worker logged (--verbose): each spill writes the table sorted to a run file;"
 echo "   a merge pass merges the oldest fan-in runs into one when more are waiting than a merge reads at once"
 echo "   spills: $spills, merge passes: $passes"
-grep -h ' aggregate spill ' "$log" | head -3 | sed 's/^/   /'
-grep -h ' sort merge_pass ' "$log" | head -3 | sed 's/^/   /'
+grep -h -m3 ' aggregate spill ' "$log" | sed 's/^/   /' || true
+grep -h -m3 ' sort merge_pass ' "$log" | sed 's/^/   /' || true
 echo "   the job's figures (client status):"
 sed 's/^/   /' "$cluster_dir/budget.status"
 
