@@ -3,7 +3,7 @@
 CARGO ?= cargo
 BINS  := master worker client frame gen wcbase
 
-.PHONY: all build test demo demo-chaos demo-hosts ui-shot data bench bench-hosts spark-check clean
+.PHONY: all build test demo demo-chaos demo-hosts demo-trace demo-threads demo-spill demo-netcat ui-shot data bench bench-hosts spark-check clean
 
 all: build
 
@@ -24,6 +24,28 @@ demo: build data
 # still succeeds with the fault-free output.
 demo-chaos: build data
 	@tools/demo-chaos.sh
+
+# The system calls under a word count, a join and a pipe job (strace -f,
+# installed if missing): per process, by purpose, with the files that issue
+# them; then one reduce task's life replayed. DEMO_SMALL=1: a short input.
+demo-trace: build
+	@tools/demo-trace.sh
+
+# The threads of the master and the workers while a job runs, sampled from
+# /proc: names, states, CPU, where they sleep; the pool's bound.
+demo-threads: build
+	@tools/demo-threads.sh
+
+# A reduce over many keys with worker --memory 8M: RSS over time next to the
+# budget, the spill files, the merge passes, the unbudgeted run's output.
+demo-spill: build
+	@tools/demo-spill.sh
+
+# The protocol by hand: text mode, Ping and ListWorkers framed with
+# ./frame and sent with netcat (installed if missing), a flipped byte's
+# CRC error.
+demo-netcat: build
+	@tools/demo-netcat.sh
 
 # A master and three workers on hosts of their own (network namespaces on a
 # bridge, tools/hosts.sh; needs root) run word count and join with no

@@ -251,7 +251,9 @@ fn serve_connection(master: &Master, stream: TcpStream) {
 }
 
 fn serve_binary(master: &Master, stream: &TcpStream, peer: &str) -> Result<()> {
-    let (outbox, writer) = Outbox::spawn(stream, format!("out-{peer}"))
+    // A thread name is at most 15 bytes (Linux cuts `comm` there): the
+    // peer is in the logs, not in the name.
+    let (outbox, writer) = Outbox::spawn(stream, "to-peer".into())
         .map_err(|e| Error::io("starting a writer thread", e))?;
     let mut reader = FrameReader::new(stream);
     let mut role = Role::Anonymous;

@@ -312,12 +312,12 @@ pub fn fetch(
     let (tx, rx) = mpsc::sync_channel::<Result<Vec<u8>, FetchFailure>>(threads * 2);
     let queue = Arc::new(Mutex::new(req.maps.into_iter().collect::<VecDeque<_>>()));
     let (mut started, mut spawn_error) = (0, String::new());
-    for _ in 0..threads {
+    for n in 0..threads {
         let (tx, queue, bytes) = (tx.clone(), Arc::clone(&queue), Arc::clone(&bytes));
         let (local, secret, limits) = (local.clone(), secret.clone(), limits.clone());
         let (job_id, shuffle, partition) = (req.job_id, req.shuffle, req.partition);
         let spawned = thread::Builder::new()
-            .name("fetch".into())
+            .name(format!("fetch-{n}"))
             .spawn(move || loop {
                 let next = lock(&queue).pop_front();
                 let Some(map) = next else { return };
