@@ -383,7 +383,7 @@ fn one_slow_worker(master_flags: &[&str], fast_slots: &str) -> (Proc, Vec<Row>) 
     let id = start(&m.addr, "wordcount.job", &params);
     let Status {
         state, rows, error, ..
-    } = wait_end(&m.addr, &id, Duration::from_secs(15));
+    } = wait_end(&m.addr, &id, Duration::from_secs(30));
     assert_eq!(state, "SUCCEEDED", "{error}");
     assert_eq!(sorted(output_lines(&out)), want);
     (m, rows)
@@ -391,7 +391,9 @@ fn one_slow_worker(master_flags: &[&str], fast_slots: &str) -> (Proc, Vec<Row>) 
 
 #[test]
 fn an_attempt_past_the_task_timeout_is_retried_elsewhere() {
-    let (m, rows) = one_slow_worker(&["--task-timeout-ms", "600"], "1");
+    // 2 s: far below the slow worker's 20 s, and far above what a fast
+    // attempt takes even on a loaded machine.
+    let (m, rows) = one_slow_worker(&["--task-timeout-ms", "2000"], "1");
     assert!(rows.iter().any(|r| r.failed > 0), "{rows:?}");
     assert!(m.log_text().contains("timed out"), "{}", m.log_text());
 }
