@@ -77,6 +77,16 @@ impl Expr {
         mut each: impl FnMut(&[u8]) -> Result<(), String>,
     ) -> Result<(), String> {
         let env = Env::new(self, ctx);
+        // `flat_map(split(s))`, the usual one: each word goes to `each` as
+        // a slice of `s` as it is found, with no list built and freed per
+        // record. The same pieces as `split` makes (`call`).
+        if let Kind::Call(Func::Split, args) = &self.root.kind {
+            if let [text] = &args[..] {
+                let s = eval(text, &env)?.into_bytes();
+                return bytes::whitespace_fields(&s)
+                    .try_for_each(|r| each(s.get(r).unwrap_or(&[])));
+            }
+        }
         match eval(&self.root, &env)? {
             Val::List(items) => items.into_iter().try_for_each(|v| each(&v.into_bytes())),
             other => each(&other.into_bytes()),

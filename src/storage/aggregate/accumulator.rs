@@ -56,20 +56,19 @@ use crate::job::{format_float, parse_number, quote, Aggregator, Num};
 use crate::storage::sort::heap_bytes;
 
 /// One key's accumulator. Its variant always matches the aggregator.
+///
+/// It is 32 bytes, so that with a 32-byte key a table slot is one cache
+/// line (`table.rs`): `sum` and `count`, the common aggregators, are
+/// inline; the larger ones are boxed (one heap block per key, none per
+/// value).
 #[derive(Debug, Clone)]
 pub(super) enum Acc {
     Sum(Sum),
     Count(u64),
-    Mean {
-        sum: Sum,
-        count: u64,
-    },
-    Min(Extreme),
-    Max(Extreme),
-    First {
-        ord: u64,
-        value: Vec<u8>,
-    },
+    Mean(Box<Mean>),
+    Min(Box<Extreme>),
+    Max(Box<Extreme>),
+    First(Box<Earliest>),
     /// Every value so far, each as a u32 big-endian length and the bytes
     /// (`push_part`): one heap block however many values, and already its
     /// own partial encoding. Sorted only when the result is made.
@@ -114,6 +113,20 @@ pub(super) struct Sum {
     pub(super) has_float: bool,
 }
 
+/// A mean's running sum and count.
+#[derive(Debug, Clone)]
+pub(super) struct Mean {
+    pub(super) sum: Sum,
+    pub(super) count: u64,
+}
+
+/// `first`'s value so far: the one with the smallest input order.
+#[derive(Debug, Clone)]
+pub(super) struct Earliest {
+    pub(super) ord: u64,
+    pub(super) value: Vec<u8>,
+}
+
 /// The current min or max: the number and its bytes as written.
 #[derive(Debug, Clone)]
 pub(super) struct Extreme {
@@ -141,16 +154,16 @@ impl Acc {
         Ok(match agg {
             Aggregator::Sum => Acc::Sum(Sum::of(read_number(value)?)),
             Aggregator::Count => Acc::Count(1),
-            Aggregator::Mean => Acc::Mean {
+            Aggregator::Mean => Acc::Mean(Box::new(Mean {
                 sum: Sum::of(read_number(value)?),
                 count: 1,
-            },
-            Aggregator::Min => Acc::Min(Extreme::new(value)?),
-            Aggregator::Max => Acc::Max(Extreme::new(value)?),
-            Aggregator::First => Acc::First {
+            })),
+            Aggregator::Min => Acc::Min(Box::new(Extreme::new(value)?)),
+            Aggregator::Max => Acc::Max(Box::new(Extreme::new(value)?)),
+            Aggregator::First => Acc::First(Box::new(Earliest {
                 ord,
                 value: value.to_vec(),
-            },
+            })),
             Aggregator::Concat(_) => {
                 let mut parts = Vec::new();
                 push_part(&mut parts, value)?;
@@ -169,9 +182,9 @@ impl Acc {
                 *n += 1;
                 Ok(())
             }
-            Acc::Mean { sum, count } => {
-                sum.add(read_number(value)?)?;
-                *count += 1;
+            Acc::Mean(mean) => {
+                mean.sum.add(read_number(value)?)?;
+                mean.count += 1;
                 Ok(())
             }
             Acc::Min(cur) => {
@@ -184,14 +197,11 @@ impl Acc {
                 cur.offer(num, value, Ordering::Greater);
                 Ok(())
             }
-            Acc::First {
-                ord: cur_ord,
-                value: cur,
-            } => {
-                if (ord, value) < (*cur_ord, &cur[..]) {
-                    *cur_ord = ord;
-                    cur.clear();
-                    cur.extend_from_slice(value);
+            Acc::First(cur) => {
+                if (ord, value) < (cur.ord, &cur.value[..]) {
+                    cur.ord = ord;
+                    cur.value.clear();
+                    cur.value.extend_from_slice(value);
                 }
                 Ok(())
             }
@@ -208,9 +218,12 @@ impl Acc {
                 *a = a.checked_add(b).ok_or("count overflows 64 bits")?;
                 Ok(())
             }
-            (Acc::Mean { sum, count }, Acc::Mean { sum: s, count: c }) => {
-                sum.merge(s)?;
-                *count = count.checked_add(c).ok_or("count overflows 64 bits")?;
+            (Acc::Mean(a), Acc::Mean(b)) => {
+                a.sum.merge(b.sum)?;
+                a.count = a
+                    .count
+                    .checked_add(b.count)
+                    .ok_or("count overflows 64 bits")?;
                 Ok(())
             }
             (Acc::Min(a), Acc::Min(b)) => {
@@ -221,10 +234,9 @@ impl Acc {
                 a.offer(b.num, &b.bytes, Ordering::Greater);
                 Ok(())
             }
-            (Acc::First { ord, value }, Acc::First { ord: o, value: v }) => {
-                if o < *ord || (o == *ord && v < *value) {
-                    *ord = o;
-                    *value = v;
+            (Acc::First(a), Acc::First(b)) => {
+                if b.ord < a.ord || (b.ord == a.ord && b.value < a.value) {
+                    *a = b;
                 }
                 Ok(())
             }
@@ -247,9 +259,12 @@ impl Acc {
     /// Heap bytes the accumulator owns (its inline part is in the slot).
     pub(super) fn heap_bytes(&self) -> usize {
         match self {
-            Acc::Sum(_) | Acc::Count(_) | Acc::Mean { .. } => 0,
-            Acc::Min(e) | Acc::Max(e) => heap_bytes(e.bytes.capacity()),
-            Acc::First { value, .. } => heap_bytes(value.capacity()),
+            Acc::Sum(_) | Acc::Count(_) => 0,
+            Acc::Mean(_) => heap_bytes(size_of::<Mean>()),
+            Acc::Min(e) | Acc::Max(e) => {
+                heap_bytes(size_of::<Extreme>()) + heap_bytes(e.bytes.capacity())
+            }
+            Acc::First(f) => heap_bytes(size_of::<Earliest>()) + heap_bytes(f.value.capacity()),
             Acc::Concat(parts) => heap_bytes(parts.capacity()),
             Acc::Tuple(accs) => {
                 heap_bytes(size_of_val::<[Acc]>(accs))
@@ -299,9 +314,9 @@ impl Acc {
                 Num::Float(f) => format_float(f).into_bytes(),
             },
             Acc::Count(n) => n.to_string().into_bytes(),
-            Acc::Mean { sum, count } => format_float(sum.as_f64() / count as f64).into_bytes(),
+            Acc::Mean(m) => format_float(m.sum.as_f64() / m.count as f64).into_bytes(),
             Acc::Min(e) | Acc::Max(e) => e.bytes,
-            Acc::First { value, .. } => value,
+            Acc::First(f) => f.value,
             Acc::Concat(parts) => {
                 let sep: &[u8] = match agg {
                     Aggregator::Concat(sep) => sep,

@@ -73,7 +73,7 @@
 
 use std::mem::size_of;
 
-use super::accumulator::{split_parts, Acc, Extreme, Int128, Sum};
+use super::accumulator::{split_parts, Acc, Earliest, Extreme, Int128, Mean, Sum};
 use crate::job::Aggregator;
 
 // The tag, then the body (whose offsets below count from the body's start).
@@ -135,10 +135,10 @@ pub(super) fn encode(acc: &Acc, out: &mut Vec<u8>) {
             out.push(TAG_COUNT);
             out.extend_from_slice(&n.to_be_bytes());
         }
-        Acc::Mean { sum, count } => {
+        Acc::Mean(m) => {
             out.push(TAG_MEAN);
-            encode_sum(sum, out);
-            out.extend_from_slice(&count.to_be_bytes());
+            encode_sum(&m.sum, out);
+            out.extend_from_slice(&m.count.to_be_bytes());
         }
         Acc::Min(e) => {
             out.push(TAG_MIN);
@@ -148,10 +148,10 @@ pub(super) fn encode(acc: &Acc, out: &mut Vec<u8>) {
             out.push(TAG_MAX);
             out.extend_from_slice(&e.bytes);
         }
-        Acc::First { ord, value } => {
+        Acc::First(f) => {
             out.push(TAG_FIRST);
-            out.extend_from_slice(&ord.to_be_bytes());
-            out.extend_from_slice(value);
+            out.extend_from_slice(&f.ord.to_be_bytes());
+            out.extend_from_slice(&f.value);
         }
         Acc::Concat(parts) => {
             out.push(TAG_CONCAT);
@@ -270,13 +270,13 @@ fn decode_one(agg: &Aggregator, bytes: &[u8]) -> Result<Acc, String> {
         }
         Aggregator::Mean => {
             exact(MEAN_BODY_BYTES)?;
-            Acc::Mean {
+            Acc::Mean(Box::new(Mean {
                 sum: decode_sum(body, MEAN_SUM_OFFSET)?,
                 count: decode_count(body, MEAN_COUNT_OFFSET)?,
-            }
+            }))
         }
-        Aggregator::Min => Acc::Min(Extreme::new(body)?),
-        Aggregator::Max => Acc::Max(Extreme::new(body)?),
+        Aggregator::Min => Acc::Min(Box::new(Extreme::new(body)?)),
+        Aggregator::Max => Acc::Max(Box::new(Extreme::new(body)?)),
         Aggregator::First => {
             let Some(value) = body.get(FIRST_VALUE_OFFSET..) else {
                 return Err(format!(
@@ -285,10 +285,10 @@ fn decode_one(agg: &Aggregator, bytes: &[u8]) -> Result<Acc, String> {
                     BODY_OFFSET + FIRST_VALUE_OFFSET
                 ));
             };
-            Acc::First {
+            Acc::First(Box::new(Earliest {
                 ord: u64::from_be_bytes(field::<FIRST_ORD_BYTES>(body, FIRST_ORD_OFFSET)?),
                 value: value.to_vec(),
-            }
+            }))
         }
         Aggregator::Concat(_) => {
             split_parts(body)?;

@@ -415,7 +415,9 @@ fn a_tuple_costs_one_block_per_key_in_the_estimate() {
         one.add(key.as_bytes(), b"1", 0).unwrap();
         many.add(key.as_bytes(), b"1", 0).unwrap();
     }
-    let block = crate::storage::sort::heap_bytes(3 * std::mem::size_of::<Acc>());
+    // The tuple's block, and the mean's own box.
+    let block = crate::storage::sort::heap_bytes(3 * std::mem::size_of::<Acc>())
+        + crate::storage::sort::heap_bytes(std::mem::size_of::<accumulator::Mean>());
     assert_eq!(many.entry_bytes, one.entry_bytes + 100 * block);
     // Nothing counted for no aggregators: the box of none is no block.
     let mut none = HashAggregator::new(Vec::new(), 1 << 30, 2, spill_dir("aggest0"));
