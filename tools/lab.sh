@@ -3,18 +3,19 @@
 # they catch the lab's bug.
 #
 #   tools/lab.sh run N         lab N's tests on this tree (`make lab-N`)
-#   tools/lab.sh check [N...]  every lab (or those named): its tests pass
-#                              here; then its patch, tests/labs/NN-NAME.patch
-#                              (the bug the lab asks the student to put in),
-#                              is applied to a copy of the tree under
-#                              out/lab-check/, and there the same tests must
-#                              fail (`make lab-check`)
+#   tools/lab.sh check [N...]  every lab (or those named), on a copy of the
+#                              tree under out/lab-check/: its tests pass;
+#                              then, with its patch tests/labs/NN-NAME.patch
+#                              (the bug the lab asks the student to put in)
+#                              applied to a fresh copy, they fail
+#                              (`make lab-check`)
 #   tools/lab.sh list          the labs, their patches and their tests
 #
 # The copy is made of the files git knows (tracked, and new ones not
 # ignored), as they are in this working tree, which is never changed. All
-# the copies share one cargo target directory (out/lab-check/target), so a
-# variant rebuilds only the crate. A patch that no longer applies (the code
+# the copies share one cargo target directory (out/lab-check/target) and
+# are built with cargo's incremental dev profile, so a variant rebuilds
+# only what its patch changed, in seconds. A patch that no longer applies (the code
 # moved) is reported as such, by lab, before anything is built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,14 +51,27 @@ lab_field() {
 lab_numbers() { awk 'NF { print $1 }' <<<"$LABS"; }
 lab_patch() { printf 'tests/labs/%02d-%s.patch' "$1" "$(lab_field "$1" 1)"; }
 
-# cargo_tests N DIR: runs lab N's tests in DIR (cargo's own target directory
-# unless CARGO_TARGET_DIR is set), printing cargo's output; cargo's status.
+# cargo_tests N DIR [CARGO_FLAG...]: runs lab N's tests in DIR (by default
+# as `make test` builds them: --release), printing cargo's output; cargo's
+# status.
 cargo_tests() {
     local n=$1 dir=$2 targets filters
+    shift 2
+    local flags=("${@:---release}")
     IFS=, read -ra targets <<<"$(lab_field "$n" 2)"
     IFS=, read -ra filters <<<"$(lab_field "$n" 3)"
-    (cd "$dir" && timeout --kill-after=10 "$LAB_TIMEOUT_S" \
-        cargo test --release "${targets[@]}" -- "${filters[@]}" 2>&1)
+    (cd "$dir" && timeout --foreground --kill-after=10 "$LAB_TIMEOUT_S" \
+        cargo test "${flags[@]}" "${targets[@]}" -- "${filters[@]}" 2>&1)
+}
+
+# in_copy N...: cargo_tests in the copy, with the copies' shared target
+# directory and cargo's dev profile (incremental, unoptimised, no debug
+# info): a variant then rebuilds in seconds, where --release takes minutes.
+# --no-fail-fast: an integration test (the bug seen from outside) runs even
+# when a unit test has failed already.
+in_copy() {
+    CARGO_TARGET_DIR=$CHECK_DIR/target CARGO_PROFILE_DEV_DEBUG=0 \
+        cargo_tests "$1" "$CHECK_DIR/tree" --profile dev --no-fail-fast
 }
 
 # passed OUTPUT: how many tests passed, over every test binary.
@@ -91,14 +105,16 @@ list() {
     done
 }
 
-# copy_tree DEST: the files git knows, as they are in this working tree.
+# copy_tree DEST: the files git knows, as they are in this working tree,
+# stamped with the time of the copy (tar -m): cargo rebuilds what is older
+# than its sources, and the copy's last build may be of another variant.
 copy_tree() {
     local dest=$1
     rm -rf "$dest"
     mkdir -p "$dest"
     git ls-files -z --cached --others --exclude-standard |
         while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
-        tar --null -T - -cf - | tar -xf - -C "$dest"
+        tar --null -T - -cf - | tar -xmf - -C "$dest"
 }
 
 # apply_patch N DIR [--check]: applies lab N's patch in DIR exactly (no
@@ -130,31 +146,34 @@ check() {
     done
     [ "$stale" -eq 0 ] || { echo "lab-check: FAILED (stale patches)"; return 1; }
 
+    # The real code, on the copy: every lab's tests pass.
     local summary=() t out status fails count
+    local -A real_s passing
+    for n in "${labs[@]}"; do
+        t=$SECONDS
+        status=0
+        out=$(in_copy "$n") || status=$?
+        count=$(passed "$out")
+        real_s[$n]=$((SECONDS - t))
+        passing[$n]=$count
+        if [ "$status" -ne 0 ] || [ "$count" -eq 0 ]; then
+            echo "lab $n ($(lab_field "$n" 1)): the tests do not pass on the real code (exit $status, $count passed)"
+            grep -E '^(test .*FAILED|---- |error)|panicked' <<<"$out" | head -20 | sed 's/^/    /' || true
+            failed=1
+        fi
+    done
+    [ "$failed" -eq 0 ] || { echo "lab-check: FAILED (the real code)"; return 1; }
+
+    # Each lab's bug, on a fresh copy: the same tests fail, and fail as
+    # tests (a patch that does not compile proves nothing).
     for n in "${labs[@]}"; do
         local name
         name=$(lab_field "$n" 1)
-        # The real code: the lab's tests pass.
-        t=$SECONDS
-        status=0
-        out=$(cargo_tests "$n" "$ROOT") || status=$?
-        count=$(passed "$out")
-        if [ "$status" -ne 0 ] || [ "$count" -eq 0 ]; then
-            echo "lab $n ($name): the tests do not pass on the real code (exit $status, $count passed)"
-            grep -E '^(test .*FAILED|---- |error)|panicked' <<<"$out" | head -20 | sed 's/^/    /'
-            summary+=("lab $n $name: FAILED on the real code")
-            failed=1
-            continue
-        fi
-        local real_s=$((SECONDS - t))
-
-        # The lab's bug, on a copy: the same tests fail, and fail as tests
-        # (a patch that does not compile proves nothing).
         t=$SECONDS
         copy_tree "$CHECK_DIR/tree"
         apply_patch "$n" "$CHECK_DIR/tree" >/dev/null
         status=0
-        out=$(CARGO_TARGET_DIR=$CHECK_DIR/target cargo_tests "$n" "$CHECK_DIR/tree") || status=$?
+        out=$(in_copy "$n") || status=$?
         local broken_s=$((SECONDS - t))
         fails=$(grep -E '^test .* FAILED$' <<<"$out" | sed -E 's/^test (.*) \.\.\. FAILED$/\1/' | tr '\n' ' ' || true)
         if [ "$status" -eq 0 ]; then
@@ -163,13 +182,13 @@ check() {
             failed=1
         elif [ -z "$fails" ]; then
             echo "lab $n ($name): with the bug in, cargo failed (exit $status) but no test failed:"
-            grep -E '^(error|warning: unused)|timeout' <<<"$out" | head -20 | sed 's/^/    /'
+            grep -E '^error|timeout' <<<"$out" | head -20 | sed 's/^/    /' || true
             summary+=("lab $n $name: BROKEN PATCH (exit $status, no test failed)")
             failed=1
         else
-            echo "lab $n ($name): ok: $count tests pass (${real_s}s); with $(lab_patch "$n") these fail (${broken_s}s): $fails"
-            grep -E 'panicked at|^  (left|right):' <<<"$out" | head -3 | sed 's/^/    /'
-            summary+=("lab $n $name: ok (${real_s}s + ${broken_s}s)")
+            echo "lab $n ($name): $(lab_patch "$n") makes these fail: $fails"
+            grep -E 'panicked at' -A2 <<<"$out" | grep -vE '^(--|note:|stack backtrace:)' | head -3 | sed 's/^/    /' || true
+            summary+=("lab $n $name: caught (${passing[$n]} tests pass in ${real_s[$n]}s; with the bug ${broken_s}s)")
         fi
     done
     echo
