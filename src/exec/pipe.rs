@@ -423,7 +423,10 @@ mod tests {
         });
         assert_eq!(errs, Vec::<String>::new());
         assert_eq!(out.len(), LINES);
-        assert!(out.iter().enumerate().all(|(i, line)| *line == format!("{i:063}")));
+        assert!(out
+            .iter()
+            .enumerate()
+            .all(|(i, line)| *line == format!("{i:063}")));
     }
 
     #[test]

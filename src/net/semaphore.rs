@@ -149,7 +149,10 @@ mod tests {
             });
         }
         thread::sleep(Duration::from_millis(50));
-        assert!(!got.load(Ordering::SeqCst), "acquire took a permit that was not there");
+        assert!(
+            !got.load(Ordering::SeqCst),
+            "acquire took a permit that was not there"
+        );
         sem.release();
         // A bounded wait, so a lost wake-up fails the test instead of hanging it.
         woken
@@ -172,9 +175,14 @@ mod tests {
         }
         for i in 0..SLEEPERS {
             sem.release();
-            woken.recv_timeout(Duration::from_secs(5)).unwrap_or_else(|_| {
-                panic!("release {} of {SLEEPERS} woke nobody (a lost wake-up)", i + 1)
-            });
+            woken
+                .recv_timeout(Duration::from_secs(5))
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "release {} of {SLEEPERS} woke nobody (a lost wake-up)",
+                        i + 1
+                    )
+                });
         }
         assert_eq!(sem.available(), 0);
     }

@@ -671,9 +671,15 @@ fn the_table_never_holds_more_than_its_budget() {
             "{key_len}-byte keys: {KEYS} keys in {BUDGET} bytes must spill, made {} runs",
             a.runs.len()
         );
-        assert!(most > BUDGET / 4, "{key_len}-byte keys: the budget was used ({most} bytes)");
+        assert!(
+            most > BUDGET / 4,
+            "{key_len}-byte keys: the budget was used ({most} bytes)"
+        );
         let out = collect(a.finish().unwrap()).unwrap();
         assert_eq!(out.len(), KEYS);
-        assert!(out.iter().all(|(_, count)| count == b"2"), "every key counted twice");
+        assert!(
+            out.iter().all(|(_, count)| count == b"2"),
+            "every key counted twice"
+        );
     }
 }
