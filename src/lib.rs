@@ -62,3 +62,32 @@ pub use error::{Error, Result};
 pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+/// Runs `f` on a thread of its own and returns what it returns, or fails the
+/// test when it has not returned within `limit`: the tests of code that can
+/// deadlock (pipes, the pool, the semaphore) fail with a reason instead of
+/// hanging. A thread still stuck at the deadline is left behind; it ends with
+/// the test process.
+#[cfg(test)]
+pub(crate) fn within<T: Send + 'static>(
+    limit: std::time::Duration,
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    use std::sync::mpsc::{self, RecvTimeoutError};
+    let (tx, rx) = mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(value) => value,
+        // `f` panicked (dropping the sender): fail with its panic.
+        Err(RecvTimeoutError::Disconnected) => match thread.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(()) => unreachable!("the thread sends before it returns"),
+        },
+        Err(RecvTimeoutError::Timeout) => {
+            panic!("{what}: not done after {limit:?}: blocked for good (a deadlock, or a lost wake-up)")
+        }
+    }
+}

@@ -369,9 +369,14 @@ mod tests {
     }
 
     use super::*;
+    use crate::within;
     use std::path::Path;
     use std::sync::mpsc;
     use std::time::{Duration, Instant};
+
+    /// The deadline of a test that pushes more than a pipe buffer through a
+    /// child: with one thread doing both ends, it would block for good.
+    const LIMIT: Duration = Duration::from_secs(20);
 
     fn lines(items: &[&str]) -> impl Iterator<Item = Result<Vec<u8>, String>> + Send + 'static {
         let owned: Vec<Vec<u8>> = items.iter().map(|s| s.as_bytes().to_vec()).collect();
@@ -391,15 +396,37 @@ mod tests {
 
     #[test]
     fn tr_round_trip_on_many_lines() {
-        const N: usize = 100_000;
-        let input = (0..N).map(|i| Ok(format!("line {i} abc").into_bytes()));
-        let pipe = Pipe::spawn("tr a-z A-Z", input, no_cancel()).unwrap();
-        let mut count = 0;
-        for (i, item) in pipe.enumerate() {
-            assert_eq!(item.unwrap(), format!("LINE {i} ABC").into_bytes());
-            count += 1;
-        }
-        assert_eq!(count, N);
+        within(LIMIT, "100,000 lines through `tr`", || {
+            const N: usize = 100_000;
+            let input = (0..N).map(|i| Ok(format!("line {i} abc").into_bytes()));
+            let pipe = Pipe::spawn("tr a-z A-Z", input, no_cancel()).unwrap();
+            let mut count = 0;
+            for (i, item) in pipe.enumerate() {
+                assert_eq!(item.unwrap(), format!("LINE {i} ABC").into_bytes());
+                count += 1;
+            }
+            assert_eq!(count, N);
+        });
+    }
+
+    /// The two-pipe deadlock. `cat` writes each line as it reads it, so
+    /// once its stdout pipe is full (64 KiB) it stops reading, and once its
+    /// stdin pipe is full too, a writer that is not also reading blocks for
+    /// good. 1 MiB is far more than both pipe buffers hold.
+    #[test]
+    fn more_than_two_pipe_buffers_through_cat_do_not_deadlock() {
+        const LINES: usize = 16 * 1024;
+        let (out, errs) = within(LIMIT, "1 MiB through `cat`", || {
+            // 63 digits and a newline: 64 bytes a line, 1 MiB in all.
+            let input = (0..LINES).map(|i| Ok(format!("{i:063}").into_bytes()));
+            collect(Pipe::spawn("cat", input, no_cancel()).unwrap())
+        });
+        assert_eq!(errs, Vec::<String>::new());
+        assert_eq!(out.len(), LINES);
+        assert!(out
+            .iter()
+            .enumerate()
+            .all(|(i, line)| *line == format!("{i:063}")));
     }
 
     #[test]
@@ -497,33 +524,37 @@ mod tests {
 
     #[test]
     fn drop_mid_stream_kills_the_child() {
-        let (tx, feeder_ended) = mpsc::channel();
-        let mut pipe = Pipe::spawn("cat", Endless(Some(tx)), no_cancel()).unwrap();
-        for _ in 0..10 {
-            assert_eq!(pipe.next().unwrap().unwrap(), b"y");
-        }
-        let pid = pipe.id();
-        assert!(!gone(pid));
-        drop(pipe);
-        assert!(gone(pid), "child {pid} still exists (zombie?)");
-        feeder_ended
-            .recv_timeout(Duration::from_secs(10))
-            .expect("feeder thread did not end");
+        within(LIMIT, "an endless input through `cat`", || {
+            let (tx, feeder_ended) = mpsc::channel();
+            let mut pipe = Pipe::spawn("cat", Endless(Some(tx)), no_cancel()).unwrap();
+            for _ in 0..10 {
+                assert_eq!(pipe.next().unwrap().unwrap(), b"y");
+            }
+            let pid = pipe.id();
+            assert!(!gone(pid));
+            drop(pipe);
+            assert!(gone(pid), "child {pid} still exists (zombie?)");
+            feeder_ended
+                .recv_timeout(Duration::from_secs(10))
+                .expect("feeder thread did not end");
+        });
     }
 
     #[test]
     fn drop_kills_the_whole_pipeline() {
-        // `sh` forks `cat`, which reads forever and never writes: killing
-        // `sh` alone would leave it holding the stdin pipe, and the feeder
-        // writing forever.
-        let (tx, feeder_ended) = mpsc::channel();
-        let pipe = Pipe::spawn("cat >/dev/null; true", Endless(Some(tx)), no_cancel()).unwrap();
-        thread::sleep(Duration::from_millis(50));
-        let started = Instant::now();
-        drop(pipe);
-        feeder_ended
-            .recv_timeout(Duration::from_secs(10))
-            .expect("feeder thread did not end");
-        assert!(started.elapsed() < Duration::from_secs(5));
+        within(LIMIT, "an endless input into `cat >/dev/null`", || {
+            // `sh` forks `cat`, which reads forever and never writes: killing
+            // `sh` alone would leave it holding the stdin pipe, and the feeder
+            // writing forever.
+            let (tx, feeder_ended) = mpsc::channel();
+            let pipe = Pipe::spawn("cat >/dev/null; true", Endless(Some(tx)), no_cancel()).unwrap();
+            thread::sleep(Duration::from_millis(50));
+            let started = Instant::now();
+            drop(pipe);
+            feeder_ended
+                .recv_timeout(Duration::from_secs(10))
+                .expect("feeder thread did not end");
+            assert!(started.elapsed() < Duration::from_secs(5));
+        });
     }
 }

@@ -592,6 +592,31 @@ mod tests {
         assert_eq!(replay.discarded_bytes, 0);
     }
 
+    /// `kill -9` ends the master without running a destructor, so what sits
+    /// in the journal's `BufWriter` (memory of the process) dies with it;
+    /// what `flush` or `sync` handed to the kernel with `write(2)` stays.
+    /// `mem::forget` is that kill for one object: no `Drop`, no flush.
+    #[test]
+    fn a_kill_loses_what_was_buffered_never_what_was_synced_or_flushed() {
+        let dir = TempDir::new("kill");
+        let path = dir.journal();
+        let (mut journal, _) = Journal::open(&path).unwrap();
+        journal.append(&record(1)).unwrap();
+        journal.flush().unwrap();
+        journal.append(&record(2)).unwrap();
+        journal.sync().unwrap();
+        journal.append(&record(3)).unwrap();
+        std::mem::forget(journal);
+
+        let replay = reopen(&path);
+        assert_eq!(
+            replay.records,
+            records(1..3),
+            "after a kill, every record appended before a flush or a sync is \
+             in the file, and the one only appended is not"
+        );
+    }
+
     #[test]
     fn torn_tail_at_every_offset_is_cut_off() {
         let dir = TempDir::new("torn");

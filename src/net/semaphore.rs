@@ -117,6 +117,7 @@ impl Drop for Permit {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::mpsc;
     use std::thread;
     use std::time::Duration;
 
@@ -138,18 +139,51 @@ mod tests {
     fn acquire_sleeps_until_release() {
         let sem = Arc::new(Semaphore::new(0));
         let got = Arc::new(AtomicBool::new(false));
-        let waiter = {
+        let (woken_tx, woken) = mpsc::channel();
+        {
             let (sem, got) = (Arc::clone(&sem), Arc::clone(&got));
             thread::spawn(move || {
                 sem.acquire();
                 got.store(true, Ordering::SeqCst);
-            })
-        };
+                let _ = woken_tx.send(());
+            });
+        }
         thread::sleep(Duration::from_millis(50));
-        assert!(!got.load(Ordering::SeqCst));
+        assert!(
+            !got.load(Ordering::SeqCst),
+            "acquire took a permit that was not there"
+        );
         sem.release();
-        waiter.join().unwrap();
-        assert!(got.load(Ordering::SeqCst));
+        // A bounded wait, so a lost wake-up fails the test instead of hanging it.
+        woken
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the sleeper was never woken: release must notify the condvar");
+        assert_eq!(sem.available(), 0);
+    }
+
+    #[test]
+    fn every_release_wakes_a_sleeper() {
+        const SLEEPERS: usize = 4;
+        let sem = Arc::new(Semaphore::new(0));
+        let (woken_tx, woken) = mpsc::channel();
+        for _ in 0..SLEEPERS {
+            let (sem, woken_tx) = (Arc::clone(&sem), woken_tx.clone());
+            thread::spawn(move || {
+                sem.acquire();
+                let _ = woken_tx.send(());
+            });
+        }
+        for i in 0..SLEEPERS {
+            sem.release();
+            woken
+                .recv_timeout(Duration::from_secs(5))
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "release {} of {SLEEPERS} woke nobody (a lost wake-up)",
+                        i + 1
+                    )
+                });
+        }
         assert_eq!(sem.available(), 0);
     }
 }

@@ -226,6 +226,31 @@ mod tests {
         assert_eq!(frame.payload, vec![0, 0, 0, 0, 0, 0, 0, 42]);
     }
 
+    /// The bytes other programs send (`protocol.md`'s `Ping nonce=42`):
+    /// the length field is big-endian, network byte order, whatever the
+    /// byte order of the machine. A codec that gets it wrong on both sides
+    /// still round-trips with itself, so this test uses bytes from outside.
+    #[test]
+    fn the_length_prefix_is_big_endian_on_the_wire() {
+        const PING_42: [u8; 20] = [
+            0xa7, 0x53, 0x01, 0x04, 0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x2a, 0xf8, 0xb1, 0x4b, 0xcc,
+        ];
+        assert_eq!(sample(), PING_42, "encode");
+        assert_eq!(check(&PING_42), Ok(PING_42.len()), "decode");
+        // A frame announcing 258 payload bytes (00 00 01 02) wants exactly
+        // that many, and the CRC, before it is whole.
+        let mut header = PING_42[..LENGTH_AT].to_vec();
+        header.extend_from_slice(&[0x00, 0x00, 0x01, 0x02]);
+        let mut bytes = header.clone();
+        bytes.resize(HEADER_LEN + 258 + CRC_LEN - 1, 0);
+        assert_eq!(check(&bytes), Err(FrameError::Incomplete));
+        let crc = crc32fast::hash(&bytes[..HEADER_LEN + 258]);
+        bytes.truncate(HEADER_LEN + 258);
+        bytes.extend_from_slice(&crc.to_be_bytes());
+        assert_eq!(check(&bytes), Ok(HEADER_LEN + 258 + CRC_LEN));
+    }
+
     #[test]
     fn every_truncated_prefix_is_incomplete() {
         let bytes = sample();

@@ -529,6 +529,60 @@ mod tests {
         }
     }
 
+    /// Merges a pass can need: each merges `fan_in` runs into one, so it
+    /// takes `fan_in - 1` runs off the count, until at most `fan_in` are left
+    /// for the final, streamed merge.
+    fn passes(mut runs: usize, fan_in: usize) -> usize {
+        let mut passes = 0;
+        while runs > fan_in {
+            runs -= fan_in - 1;
+            passes += 1;
+        }
+        passes
+    }
+
+    #[test]
+    fn merge_passes_follow_the_fan_in() {
+        const PER_RUN: usize = 50;
+        for (runs, fan_in) in [(10, 3), (9, 2), (20, 4), (4, 4), (64, 8)] {
+            let spill = Arc::new(SpillDir::new(temp_path("fanin")).unwrap());
+            // Run `i` holds keys i, i + runs, i + 2 * runs, ...: sorted
+            // within the run, interleaved across runs.
+            let paths: Vec<PathBuf> = (0..runs)
+                .map(|i| {
+                    let mut run = spill.create_run().unwrap();
+                    for j in 0..PER_RUN {
+                        let key = format!("{:06}", j * runs + i);
+                        run.write(&Record::pair(key.into_bytes(), b"v".to_vec()))
+                            .unwrap();
+                    }
+                    run.finish().unwrap().0
+                })
+                .collect();
+            let sorted = merge_sorted_runs(paths, fan_in, &spill).unwrap();
+            let Source::Merge { merge, .. } = &sorted.inner else {
+                panic!("runs on disk are merged, not read from memory");
+            };
+            let last_merge = merge.readers.len();
+            assert!(
+                last_merge <= fan_in,
+                "{runs} runs, fan-in {fan_in}: the last merge reads {last_merge} runs at once"
+            );
+            let keys: Vec<Vec<u8>> = sorted.map(|r| r.unwrap().key.unwrap().into_vec()).collect();
+            let expected: Vec<Vec<u8>> = (0..runs * PER_RUN)
+                .map(|n| format!("{n:06}").into_bytes())
+                .collect();
+            assert_eq!(keys, expected, "{runs} runs, fan-in {fan_in}");
+            // Each pass wrote one new run of all the records it merged.
+            let written = spill.stats().files as usize - runs;
+            assert_eq!(
+                written,
+                passes(runs, fan_in),
+                "{runs} runs, fan-in {fan_in}: merge passes (runs written by merges)"
+            );
+        }
+    }
+
     #[test]
     fn single_pass_counts_each_record_once() {
         let spill = Arc::new(SpillDir::new(temp_path("sort1")).unwrap());

@@ -474,9 +474,9 @@ impl Tasks {
                 save,
                 part,
             } => {
-                match fs::hard_link(temp_file, final_file) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                match link_part(temp_file, final_file) {
+                    Ok(Placed::Ours) => {}
+                    Ok(Placed::Theirs) => {
                         // Another attempt committed this part first; it stays.
                         event!(
                             Warn,
@@ -589,6 +589,29 @@ impl Tasks {
     }
 }
 
+/// Whose file a part's final name holds after a commit.
+#[derive(Debug, PartialEq, Eq)]
+enum Placed {
+    /// This attempt's: the name was free and now points at its file.
+    Ours,
+    /// Another attempt's, committed first; it was left as it was.
+    Theirs,
+}
+
+/// Gives a finished attempt's part file its final name with `link(2)`: one
+/// system call that makes the whole file visible under the name at once,
+/// and fails with `EEXIST` when the name is taken, so a part once committed
+/// is never replaced (`rename(2)` would replace it; writing the name would
+/// show readers a half-written file). The temporary name can then go: the
+/// file lives on under its final name.
+fn link_part(temp_file: &Path, final_file: &Path) -> std::io::Result<Placed> {
+    match fs::hard_link(temp_file, final_file) {
+        Ok(()) => Ok(Placed::Ours),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(Placed::Theirs),
+        Err(e) => Err(e),
+    }
+}
+
 /// `_SUCCESS` is created inside `_temporary` and renamed into place, so it
 /// appears whole and only after every part. A late attempt discarded at
 /// the same moment may `rmdir(2)` the just-made, still empty `_temporary`
@@ -655,5 +678,64 @@ fn remove_dir(dir: &Path) {
                 error = e
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_path(name: &str) -> PathBuf {
+        let path = std::env::temp_dir().join(format!("minispark-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&path);
+        path
+    }
+
+    /// Two attempts of one task, each with its part file written aside, as
+    /// `OUT/_temporary/attempt-N/part-00000`.
+    fn two_attempts(name: &str) -> (PathBuf, [PathBuf; 2], PathBuf) {
+        let out = temp_path(name);
+        let attempts = [1, 2].map(|n| out.join(format!("_temporary/attempt-{n}/part-00000")));
+        for (file, text) in attempts.iter().zip(["first attempt\n", "second attempt\n"]) {
+            fs::create_dir_all(file.parent().unwrap()).unwrap();
+            fs::write(file, text).unwrap();
+        }
+        let part = out.join("part-00000");
+        (out, attempts, part)
+    }
+
+    #[test]
+    fn the_first_commit_of_a_part_wins_and_is_never_replaced() {
+        let (out, [first, second], part) = two_attempts("commit-race");
+        assert_eq!(link_part(&first, &part).unwrap(), Placed::Ours);
+        // A late or duplicate attempt (a speculative copy, a retry whose
+        // first try was only slow) commits the same part.
+        assert_eq!(
+            link_part(&second, &part).unwrap(),
+            Placed::Theirs,
+            "a second commit of a part must find the name taken"
+        );
+        assert_eq!(
+            fs::read_to_string(&part).unwrap(),
+            "first attempt\n",
+            "a committed part was replaced by a later attempt's file"
+        );
+        // The attempts' directories go; the committed part stays whole.
+        fs::remove_dir_all(out.join("_temporary")).unwrap();
+        assert_eq!(fs::read_to_string(&part).unwrap(), "first attempt\n");
+        fs::remove_dir_all(out).unwrap();
+    }
+
+    #[test]
+    fn a_commit_is_one_name_for_the_same_file() {
+        use std::os::unix::fs::MetadataExt;
+        let (out, [first, _], part) = two_attempts("commit-link");
+        link_part(&first, &part).unwrap();
+        // Not a copy: the same inode under two names, so nothing was
+        // written and no reader can see a part half there.
+        let (a, b) = (fs::metadata(&first).unwrap(), fs::metadata(&part).unwrap());
+        assert_eq!((a.dev(), a.ino()), (b.dev(), b.ino()), "the part is a copy");
+        assert_eq!(b.nlink(), 2);
+        fs::remove_dir_all(out).unwrap();
     }
 }

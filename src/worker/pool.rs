@@ -180,86 +180,99 @@ fn panic_message(payload: &(dyn Any + Send)) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::within;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::time::Duration;
 
+    /// Each test runs under a deadline: a permit that is never given back,
+    /// or a release that wakes nobody, blocks `execute` for good.
+    const LIMIT: Duration = Duration::from_secs(10);
+
     #[test]
     fn never_more_than_size_jobs_at_once() {
-        let pool = ThreadPool::new(3, "test").unwrap();
-        let running = Arc::new(AtomicUsize::new(0));
-        let most = Arc::new(AtomicUsize::new(0));
-        let done = Arc::new(AtomicUsize::new(0));
-        for _ in 0..30 {
-            let (running, most, done) = (running.clone(), most.clone(), done.clone());
-            pool.execute(move || {
-                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-                most.fetch_max(now, Ordering::SeqCst);
-                thread::sleep(Duration::from_millis(5));
-                running.fetch_sub(1, Ordering::SeqCst);
-                done.fetch_add(1, Ordering::SeqCst);
-            });
-            assert!(pool.busy() <= 3);
-        }
-        drop(pool);
-        assert_eq!(done.load(Ordering::SeqCst), 30);
-        assert_eq!(most.load(Ordering::SeqCst), 3);
+        within(LIMIT, "30 jobs on a pool of 3", || {
+            let pool = ThreadPool::new(3, "test").unwrap();
+            let running = Arc::new(AtomicUsize::new(0));
+            let most = Arc::new(AtomicUsize::new(0));
+            let done = Arc::new(AtomicUsize::new(0));
+            for _ in 0..30 {
+                let (running, most, done) = (running.clone(), most.clone(), done.clone());
+                pool.execute(move || {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    thread::sleep(Duration::from_millis(5));
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    done.fetch_add(1, Ordering::SeqCst);
+                });
+                assert!(pool.busy() <= 3);
+            }
+            drop(pool);
+            assert_eq!(done.load(Ordering::SeqCst), 30);
+            assert_eq!(most.load(Ordering::SeqCst), 3);
+        });
     }
 
     #[test]
     fn execute_blocks_while_full() {
-        let pool = ThreadPool::new(2, "test").unwrap();
-        let (release_tx, release_rx) = mpsc::channel::<()>();
-        let release_rx = Arc::new(Mutex::new(release_rx));
-        for _ in 0..2 {
-            let rx = Arc::clone(&release_rx);
-            pool.execute(move || {
-                let _ = rx.lock().unwrap().recv();
-            });
-        }
-        assert_eq!(pool.busy(), 2);
-        assert!(pool.try_execute(|| {}).is_err());
+        within(LIMIT, "execute on a full pool", || {
+            let pool = ThreadPool::new(2, "test").unwrap();
+            let (release_tx, release_rx) = mpsc::channel::<()>();
+            let release_rx = Arc::new(Mutex::new(release_rx));
+            for _ in 0..2 {
+                let rx = Arc::clone(&release_rx);
+                pool.execute(move || {
+                    let _ = rx.lock().unwrap().recv();
+                });
+            }
+            assert_eq!(pool.busy(), 2);
+            assert!(pool.try_execute(|| {}).is_err());
 
-        let submitted = AtomicBool::new(false);
-        thread::scope(|s| {
-            s.spawn(|| {
-                pool.execute(|| {});
-                submitted.store(true, Ordering::SeqCst);
+            let submitted = AtomicBool::new(false);
+            thread::scope(|s| {
+                s.spawn(|| {
+                    pool.execute(|| {});
+                    submitted.store(true, Ordering::SeqCst);
+                });
+                thread::sleep(Duration::from_millis(50));
+                assert!(!submitted.load(Ordering::SeqCst), "execute did not block");
+                release_tx.send(()).unwrap();
             });
-            thread::sleep(Duration::from_millis(50));
-            assert!(!submitted.load(Ordering::SeqCst), "execute did not block");
+            assert!(submitted.load(Ordering::SeqCst));
             release_tx.send(()).unwrap();
         });
-        assert!(submitted.load(Ordering::SeqCst));
-        release_tx.send(()).unwrap();
     }
 
     #[test]
     fn a_panicking_job_does_not_kill_the_pool() {
-        let pool = ThreadPool::new(1, "test").unwrap();
-        pool.execute(|| panic!("job failed on purpose"));
-        let (tx, rx) = mpsc::channel();
-        pool.execute(move || tx.send(thread::current().name().map(String::from)).unwrap());
-        let name = rx.recv_timeout(Duration::from_secs(5)).unwrap();
-        assert_eq!(name.as_deref(), Some("test-0"));
-        drop(pool);
+        within(LIMIT, "a job after a panicking one", || {
+            let pool = ThreadPool::new(1, "test").unwrap();
+            pool.execute(|| panic!("job failed on purpose"));
+            let (tx, rx) = mpsc::channel();
+            pool.execute(move || tx.send(thread::current().name().map(String::from)).unwrap());
+            let name = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+            assert_eq!(name.as_deref(), Some("test-0"));
+            drop(pool);
+        });
     }
 
     #[test]
     fn drop_finishes_queued_jobs_and_joins() {
-        let done = Arc::new(AtomicUsize::new(0));
-        let pool = ThreadPool::new(2, "test").unwrap();
-        for _ in 0..10 {
-            let done = Arc::clone(&done);
-            pool.execute(move || {
-                thread::sleep(Duration::from_millis(2));
-                done.fetch_add(1, Ordering::SeqCst);
-            });
-        }
-        // At most two are still queued or running here; drop waits for them.
-        drop(pool);
-        assert_eq!(done.load(Ordering::SeqCst), 10);
-        // Every permit came back and the `Arc`s held by jobs are gone.
-        assert_eq!(Arc::strong_count(&done), 1);
+        within(LIMIT, "10 jobs on a pool of 2", || {
+            let done = Arc::new(AtomicUsize::new(0));
+            let pool = ThreadPool::new(2, "test").unwrap();
+            for _ in 0..10 {
+                let done = Arc::clone(&done);
+                pool.execute(move || {
+                    thread::sleep(Duration::from_millis(2));
+                    done.fetch_add(1, Ordering::SeqCst);
+                });
+            }
+            // At most two are still queued or running here; drop waits for them.
+            drop(pool);
+            assert_eq!(done.load(Ordering::SeqCst), 10);
+            // Every permit came back and the `Arc`s held by jobs are gone.
+            assert_eq!(Arc::strong_count(&done), 1);
+        });
     }
 
     #[test]

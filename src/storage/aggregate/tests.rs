@@ -643,3 +643,45 @@ fn speed_of_add_on_a_word_count_stream() {
         );
     }
 }
+
+/// The bound itself: a table of many more distinct keys than fit is never,
+/// after any record, estimated above its budget; it spills instead, and
+/// the answer is the one an unbounded table gives. Short keys (inline in
+/// the slot) and long ones (on the heap) both count.
+#[test]
+fn the_table_never_holds_more_than_its_budget() {
+    const BUDGET: usize = 32 * 1024;
+    const KEYS: usize = 20_000;
+    for key_len in [8, 40] {
+        let spill = spill_dir("aggbound");
+        let mut a = HashAggregator::new(vec![Aggregator::Count], BUDGET, 8, Arc::clone(&spill));
+        let mut most = 0;
+        for n in 0..KEYS * 2 {
+            let key = format!("{:0key_len$}", (n * 7919) % KEYS);
+            a.add(key.as_bytes(), b"1", n as u64).unwrap();
+            most = most.max(a.entry_bytes + a.table_bytes);
+            assert!(
+                a.entry_bytes + a.table_bytes <= BUDGET,
+                "{key_len}-byte keys: after {} records the table holds an estimated {} bytes, \
+                 over its budget of {BUDGET}",
+                n + 1,
+                a.entry_bytes + a.table_bytes
+            );
+        }
+        assert!(
+            a.runs.len() >= 2,
+            "{key_len}-byte keys: {KEYS} keys in {BUDGET} bytes must spill, made {} runs",
+            a.runs.len()
+        );
+        assert!(
+            most > BUDGET / 4,
+            "{key_len}-byte keys: the budget was used ({most} bytes)"
+        );
+        let out = collect(a.finish().unwrap()).unwrap();
+        assert_eq!(out.len(), KEYS);
+        assert!(
+            out.iter().all(|(_, count)| count == b"2"),
+            "every key counted twice"
+        );
+    }
+}
