@@ -45,6 +45,9 @@ cd "$(dirname "$0")/.."
 runs=${BENCH_RUNS:-5}
 long_runs=${BENCH_LONG_RUNS:-1}
 only=${BENCH:-grep,wordcount,join,sort,memory,pagerank}
+for n in "$runs" "$long_runs"; do
+    [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "error: BENCH_RUNS and BENCH_LONG_RUNS must be whole numbers of at least 1 (got \"$n\")" >&2; exit 2; }
+done
 spark=${BENCH_SPARK:-0}
 venv=${BENCH_VENV:-data/bench-venv}
 spark_venv=${SPARK_VENV:-data/spark-venv}
