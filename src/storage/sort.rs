@@ -34,8 +34,9 @@
 //! If nothing was spilled, the sort is a plain in-memory sort: no file is
 //! created and there is no disk I/O at all.
 //!
-//! Memory: the buffer is kept under `budget_bytes` (by `estimated_size`,
-//! which counts the allocator's share too); a merge holds `fan_in` block
+//! Memory: the buffer (an arena of records packed into large chunks, and
+//! an index entry per record: `SortBuffer`) is kept under `budget_bytes`,
+//! counting the allocator's share too; a merge holds `fan_in` block
 //! buffers plus one record per run.
 
 use std::cmp::{Ordering, Reverse};
@@ -45,7 +46,7 @@ use std::mem::size_of;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::record::Record;
+use crate::record::{Record, SmallBytes};
 use crate::storage::runfile::{open_run, RunReader};
 use crate::storage::spill::SpillDir;
 
@@ -66,26 +67,12 @@ pub fn heap_bytes(capacity: usize) -> usize {
     }
 }
 
-/// Bytes a buffered record costs: the `Record` struct itself (48 bytes on
-/// 64-bit: key and value, each inline up to 30 bytes) plus the heap blocks
-/// of a key or value too long to be inline, by capacity, with the
-/// allocator's overhead.
-pub fn estimated_size(rec: &Record) -> usize {
-    let heap = |b: &crate::record::SmallBytes| match b.heap_capacity() {
-        0 => 0,
-        n => heap_bytes(n),
-    };
-    size_of::<Record>() + rec.key.as_ref().map_or(0, heap) + heap(&rec.value)
-}
-
 /// Sorts any number of records in bounded memory (see the module comment).
 pub struct ExternalSorter {
     budget_bytes: usize,
     fan_in: usize,
     spill: Arc<SpillDir>,
-    buffer: Vec<Record>,
-    /// Sum of `estimated_size` over `buffer`.
-    buffered_bytes: usize,
+    buffer: SortBuffer,
     /// Sorted runs on disk, oldest first.
     runs: Vec<PathBuf>,
 }
@@ -98,20 +85,21 @@ impl ExternalSorter {
             budget_bytes,
             fan_in: fan_in.max(2),
             spill,
-            buffer: Vec::new(),
-            buffered_bytes: 0,
+            buffer: SortBuffer::new(chunk_bytes_for(budget_bytes)),
             runs: Vec::new(),
         }
     }
 
     /// Buffers a record; spills the buffer as a run when over budget.
     pub fn push(&mut self, rec: Record) -> Result<(), String> {
-        // The sort's index (`sorted_order`) costs memory too.
-        self.buffered_bytes += estimated_size(&rec) + SORT_INDEX_BYTES;
-        self.buffer.push(rec);
-        // The buffer's spare capacity is memory too.
-        let spare = (self.buffer.capacity() - self.buffer.len()) * size_of::<Record>();
-        if self.buffered_bytes + spare > self.budget_bytes {
+        self.push_parts(rec.key.as_deref(), &rec.value)
+    }
+
+    /// Like `push`, for a record given as borrowed parts: its bytes are
+    /// copied into the buffer's chunks, and nothing is allocated for it.
+    pub fn push_parts(&mut self, key: Option<&[u8]>, value: &[u8]) -> Result<(), String> {
+        self.buffer.push(key, value)?;
+        if self.buffer.bytes() > self.budget_bytes {
             self.spill_buffer()?;
         }
         Ok(())
@@ -119,23 +107,20 @@ impl ExternalSorter {
 
     /// Sorts the buffer and writes it as a new run.
     fn spill_buffer(&mut self) -> Result<(), String> {
-        let order = sorted_order(&self.buffer);
+        self.buffer.sort();
         let mut run = self.spill.create_run()?;
-        for i in order {
-            run.write(&self.buffer[i as usize])?;
+        let entries = &self.buffer.entries;
+        for (i, e) in entries.iter().enumerate() {
+            if let Some(ahead) = entries.get(i + PREFETCH_AHEAD) {
+                self.buffer.prefetch(ahead);
+            }
+            run.write_parts(self.buffer.key(e), self.buffer.value(e))?;
         }
         let (path, _) = run.finish()?;
         self.runs.push(path);
-        let n = self.buffer.len();
-        // Keep the buffer's allocation for the next run only if it is no
-        // bigger than this run needed: its spare capacity counts against
-        // the budget, and doubling may have overshot.
-        if self.buffer.capacity() > n {
-            self.buffer = Vec::with_capacity(n);
-        } else {
-            self.buffer.clear();
-        }
-        self.buffered_bytes = 0;
+        // The chunks are kept for the next run: they count against the
+        // budget already, and fresh ones would cost page faults again.
+        self.buffer.clear();
         Ok(())
     }
 
@@ -143,7 +128,7 @@ impl ExternalSorter {
     /// buffer if nothing spilled, else one block per merged run.
     pub fn retained_bytes(&self) -> usize {
         if self.runs.is_empty() {
-            self.buffered_bytes
+            self.buffer.bytes()
         } else {
             self.fan_in
                 * (crate::storage::runfile::BLOCK_BYTES
@@ -155,13 +140,14 @@ impl ExternalSorter {
     /// spilled; otherwise the rest is spilled and the runs are merged.
     pub fn finish(mut self) -> Result<Sorted, String> {
         if self.runs.is_empty() {
-            let records = std::mem::take(&mut self.buffer);
-            let order = sorted_order(&records).into_iter();
+            let mut buffer = std::mem::replace(&mut self.buffer, SortBuffer::new(0));
+            buffer.sort();
+            let order = std::mem::take(&mut buffer.entries).into_iter();
             return Ok(Sorted {
-                inner: Source::Memory { records, order },
+                inner: Source::Memory { buffer, order },
             });
         }
-        if !self.buffer.is_empty() {
+        if !self.buffer.entries.is_empty() {
             self.spill_buffer()?;
         }
         let runs = std::mem::take(&mut self.runs);
@@ -175,6 +161,209 @@ impl Drop for ExternalSorter {
     fn drop(&mut self) {
         for path in &self.runs {
             let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Bytes of the chunks a sort buffer packs records into: large, so that
+/// there are few of them, but a small part of the budget.
+const CHUNK_BYTES: usize = 1 << 20;
+const MIN_CHUNK_BYTES: usize = 256;
+
+fn chunk_bytes_for(budget_bytes: usize) -> usize {
+    (budget_bytes / 16).clamp(MIN_CHUNK_BYTES, CHUNK_BYTES)
+}
+
+/// The records a sorter holds in memory, before a run is written.
+///
+/// OS idea: a million small allocations are a million `malloc`s, a
+/// million `free`s, and a million places in memory to fetch from. So the
+/// buffer is an *arena*: each record's bytes are copied to the end of a
+/// large chunk, one after another, and the record becomes a 32-byte entry
+/// (summaries of its key and value, and where its bytes are). The sort
+/// moves only the entries; writing a run reads the bytes where they lie.
+/// Memory is the chunks plus the entries: nothing per record beyond its
+/// bytes and its entry.
+struct SortBuffer {
+    chunks: Vec<Vec<u8>>,
+    /// The chunk being filled: those before it are full, those after it
+    /// empty (kept from an earlier run).
+    current: usize,
+    /// Capacity of a new chunk (a record larger than that gets its own).
+    chunk_bytes: usize,
+    /// Sum of `heap_bytes` of the capacities of the chunks before `current`.
+    full_heap: usize,
+    entries: Vec<Entry>,
+}
+
+/// A record in a `SortBuffer`: order-preserving summaries of its key and
+/// value (see `summary`), compared first, and where its bytes are: the key
+/// at `at` in chunk `chunk`, the value right after it.
+#[derive(Clone, Copy)]
+struct Entry {
+    key: u64,
+    value: u64,
+    chunk: u32,
+    at: u32,
+    /// `NO_KEY` for a plain line.
+    key_len: u32,
+    value_len: u32,
+}
+
+const NO_KEY: u32 = u32::MAX;
+
+impl SortBuffer {
+    fn new(chunk_bytes: usize) -> SortBuffer {
+        SortBuffer {
+            chunks: Vec::new(),
+            current: 0,
+            chunk_bytes,
+            full_heap: 0,
+            entries: Vec::new(),
+        }
+    }
+
+    /// What the buffer's records cost: the chunks up to the one being
+    /// filled and the entries, spare capacity included, each with the
+    /// allocator's overhead. Chunks kept empty after a run are not counted:
+    /// they are what the last run used, and are filled again before any
+    /// new one is made, so the buffer never holds more than its peak.
+    fn bytes(&self) -> usize {
+        let filling = self
+            .chunks
+            .get(self.current)
+            .map_or(0, |c| heap_bytes(c.capacity()));
+        self.full_heap + filling + heap_bytes(self.entries.capacity() * size_of::<Entry>())
+    }
+
+    fn push(&mut self, key: Option<&[u8]>, value: &[u8]) -> Result<(), String> {
+        let key_bytes = key.map_or(0, <[u8]>::len);
+        let need = key_bytes + value.len();
+        if need >= NO_KEY as usize {
+            return Err(format!("a record of {need} bytes is too large to sort"));
+        }
+        // The first chunk from `current` on with room, or a new one; an
+        // empty chunk too small for the record is replaced by one that
+        // holds it.
+        let fresh = self.chunk_bytes.max(need);
+        loop {
+            match self.chunks.get_mut(self.current) {
+                Some(c) if c.capacity() - c.len() >= need => break,
+                Some(c) if c.is_empty() => {
+                    *c = Vec::with_capacity(fresh);
+                    break;
+                }
+                Some(c) => {
+                    self.full_heap += heap_bytes(c.capacity());
+                    self.current += 1;
+                }
+                None => {
+                    self.chunks.push(Vec::with_capacity(fresh));
+                    break;
+                }
+            }
+        }
+        let chunk = &mut self.chunks[self.current];
+        let at = chunk.len();
+        chunk.extend_from_slice(key.unwrap_or_default());
+        chunk.extend_from_slice(value);
+        self.entries.push(Entry {
+            key: summary(key),
+            value: summary(Some(value)),
+            chunk: self.current as u32,
+            at: at as u32,
+            key_len: key.map_or(NO_KEY, |k| k.len() as u32),
+            value_len: value.len() as u32,
+        });
+        Ok(())
+    }
+
+    fn key(&self, e: &Entry) -> Option<&[u8]> {
+        if e.key_len == NO_KEY {
+            return None;
+        }
+        let at = e.at as usize;
+        Some(&self.chunks[e.chunk as usize][at..at + e.key_len as usize])
+    }
+
+    fn value(&self, e: &Entry) -> &[u8] {
+        let at = e.at as usize
+            + if e.key_len == NO_KEY {
+                0
+            } else {
+                e.key_len as usize
+            };
+        &self.chunks[e.chunk as usize][at..at + e.value_len as usize]
+    }
+
+    /// Asks the CPU to start loading a record's bytes into its cache now,
+    /// without waiting for them (the `prefetcht0` instruction, one per
+    /// cache line). Read in sorted order, the records lie all over the
+    /// chunks: a cache miss each, and on a virtual machine a TLB miss too.
+    /// Prefetched `PREFETCH_AHEAD` records before they are read, those
+    /// misses overlap instead of coming one after another: reading 1M
+    /// sorted 100-byte records went from ~350 ms to ~150 ms.
+    fn prefetch(&self, e: &Entry) {
+        let chunk = &self.chunks[e.chunk as usize];
+        let len = e.value_len as usize
+            + if e.key_len == NO_KEY {
+                0
+            } else {
+                e.key_len as usize
+            };
+        let end = (e.at as usize + len).min(chunk.len());
+        for at in (e.at as usize..end).step_by(CACHE_LINE_BYTES) {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: a prefetch is a hint: it reads nothing into the
+            // program and cannot fault; the address is inside `chunk`.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                    chunk[at..].as_ptr().cast::<i8>(),
+                )
+            };
+            #[cfg(not(target_arch = "x86_64"))]
+            let _ = at;
+        }
+    }
+
+    /// Puts the entries in (key, value) order, as `Record`'s `Ord` does.
+    /// Most comparisons look at two integers in one array; only summaries
+    /// that tie on 7 bytes or more read the bytes themselves.
+    fn sort(&mut self) {
+        let mut entries = std::mem::take(&mut self.entries);
+        entries.sort_unstable_by(|a, b| {
+            a.key.cmp(&b.key).then_with(|| {
+                if !exact(a.key) {
+                    let by_key = self.key(a).cmp(&self.key(b));
+                    return by_key.then_with(|| self.value(a).cmp(self.value(b)));
+                }
+                a.value.cmp(&b.value).then_with(|| {
+                    if exact(a.value) {
+                        Ordering::Equal
+                    } else {
+                        self.value(a).cmp(self.value(b))
+                    }
+                })
+            })
+        });
+        self.entries = entries;
+    }
+
+    /// Empties the buffer, keeping its memory for the next records.
+    fn clear(&mut self) {
+        for chunk in &mut self.chunks {
+            chunk.clear();
+        }
+        self.current = 0;
+        self.full_heap = 0;
+        // Keep the entries' allocation only if it is no bigger than this
+        // run needed: its spare capacity counts against the budget, and
+        // doubling may have overshot.
+        let n = self.entries.len();
+        if self.entries.capacity() > n {
+            self.entries = Vec::with_capacity(n);
+        } else {
+            self.entries.clear();
         }
     }
 }
@@ -245,8 +434,8 @@ pub struct Sorted {
 enum Source {
     /// The buffer, read in sorted order.
     Memory {
-        records: Vec<Record>,
-        order: std::vec::IntoIter<u32>,
+        buffer: SortBuffer,
+        order: std::vec::IntoIter<Entry>,
     },
     Merge {
         merge: Merge,
@@ -260,25 +449,24 @@ impl Iterator for Sorted {
 
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.inner {
-            Source::Memory { records, order } => order
-                .next()
-                .map(|i| Ok(std::mem::take(&mut records[i as usize]))),
+            Source::Memory { buffer, order } => order.next().map(|e| {
+                if let Some(ahead) = order.as_slice().get(PREFETCH_AHEAD) {
+                    buffer.prefetch(ahead);
+                }
+                Ok(Record {
+                    key: buffer.key(&e).map(SmallBytes::from),
+                    value: SmallBytes::from(buffer.value(&e)),
+                })
+            }),
             Source::Merge { merge, .. } => merge.next(),
         }
     }
 }
 
-/// Bytes per record of the index `sorted_order` sorts.
-const SORT_INDEX_BYTES: usize = size_of::<SortKey>();
-
-/// A record's place in the sort index: order-preserving summaries of its
-/// key and value (see `summary`) and its position in the buffer.
-#[derive(Clone, Copy)]
-struct SortKey {
-    key: u64,
-    value: u64,
-    at: u32,
-}
+/// How many records ahead a sorted buffer's reader prefetches (`SortBuffer::prefetch`).
+const PREFETCH_AHEAD: usize = 16;
+/// The unit the CPU caches memory in.
+const CACHE_LINE_BYTES: usize = 64;
 
 /// An order-preserving summary of a byte string, in a `u64`: its first 7
 /// bytes (zero-padded) in the high bytes and `min(len, 7) + 1` in the low
@@ -299,42 +487,6 @@ fn summary(bytes: Option<&[u8]>) -> u64 {
 #[inline]
 fn exact(summary: u64) -> bool {
     summary & 0xff < 8
-}
-
-/// The positions of `records` in (key, value) order, as `sort_unstable`
-/// would put them. It sorts a compact index of summaries, so most
-/// comparisons look at two integers in one array instead of following
-/// pointers into the records; the records themselves are not moved.
-pub fn sorted_order(records: &[Record]) -> Vec<u32> {
-    assert!(
-        records.len() <= u32::MAX as usize,
-        "a sort buffer holds at most 2^32 records"
-    );
-    let mut index: Vec<SortKey> = records
-        .iter()
-        .enumerate()
-        .map(|(i, r)| SortKey {
-            key: summary(r.key.as_deref()),
-            value: summary(Some(&r.value)),
-            at: i as u32,
-        })
-        .collect();
-    index.sort_unstable_by(|a, b| {
-        let (ra, rb) = (&records[a.at as usize], &records[b.at as usize]);
-        a.key.cmp(&b.key).then_with(|| {
-            if !exact(a.key) {
-                return ra.cmp(rb);
-            }
-            a.value.cmp(&b.value).then_with(|| {
-                if exact(a.value) {
-                    Ordering::Equal
-                } else {
-                    ra.value.cmp(&rb.value)
-                }
-            })
-        })
-    });
-    index.into_iter().map(|k| k.at).collect()
 }
 
 /// A k-way merge of sorted runs with a min-heap holding each run's next
@@ -434,15 +586,15 @@ impl Iterator for Merge {
 }
 
 #[cfg(test)]
-mod prefix_tests {
+mod buffer_tests {
     use super::*;
     use crate::rng::Rng;
 
     #[test]
-    fn sorted_order_agrees_with_sort_unstable() {
+    fn buffer_order_agrees_with_record_order() {
         let mut rng = Rng::new(21);
         for n in [0, 10, 63, 64, 65, 1000, 5000] {
-            let mut recs: Vec<Record> = (0..n)
+            let recs: Vec<Record> = (0..n)
                 .map(|_| {
                     // Short alphabets and lengths around the 7-byte summary
                     // make long shared prefixes and zero bytes common.
@@ -459,11 +611,50 @@ mod prefix_tests {
                 .collect();
             let mut expected = recs.clone();
             expected.sort();
-            let order = sorted_order(&recs);
-            let got: Vec<Record> = order.iter().map(|&i| recs[i as usize].clone()).collect();
+            // Tiny chunks: records spread over many of them.
+            let mut buffer = SortBuffer::new(16);
+            for r in &recs {
+                buffer.push(r.key.as_deref(), &r.value).unwrap();
+            }
+            buffer.sort();
+            let got: Vec<Record> = buffer
+                .entries
+                .iter()
+                .map(|e| Record {
+                    key: buffer.key(e).map(SmallBytes::from),
+                    value: SmallBytes::from(buffer.value(e)),
+                })
+                .collect();
             assert_eq!(got, expected, "n = {n}");
-            recs.clear();
         }
+    }
+
+    #[test]
+    fn buffer_counts_chunks_and_entries_and_reuses_them() {
+        let mut buffer = SortBuffer::new(1024);
+        assert_eq!(buffer.bytes(), 0);
+        buffer.push(Some(b"k"), b"v").unwrap();
+        let one = buffer.bytes();
+        assert_eq!(
+            one,
+            heap_bytes(1024) + heap_bytes(buffer.entries.capacity() * 32)
+        );
+        // A record larger than a chunk gets a chunk of its own.
+        buffer.push(None, &[b'x'; 5000]).unwrap();
+        assert_eq!(buffer.chunks.len(), 2);
+        assert_eq!(buffer.value(&buffer.entries[1]).len(), 5000);
+        assert_eq!(buffer.key(&buffer.entries[1]), None);
+        assert_eq!(
+            buffer.bytes(),
+            heap_bytes(1024) + heap_bytes(5000) + heap_bytes(buffer.entries.capacity() * 32)
+        );
+        buffer.clear();
+        for _ in 0..100 {
+            buffer.push(Some(b"key"), b"value").unwrap();
+        }
+        assert_eq!(buffer.chunks.len(), 2, "the chunks are reused");
+        // 800 bytes in the first chunk, 1024 with overhead counted.
+        assert_eq!(buffer.current, 0);
     }
 }
 
@@ -500,7 +691,7 @@ mod tests {
 
     #[test]
     fn sorts_with_many_runs_and_passes() {
-        for (fan_in, budget, n) in [(2, 4096, 5000), (3, 3000, 8000), (8, 16_384, 20_000)] {
+        for (fan_in, budget, n) in [(2, 4096, 5000), (3, 3000, 8000), (8, 4096, 20_000)] {
             let path = temp_path("sort");
             let spill = Arc::new(SpillDir::new(path.clone()).unwrap());
             let input = random_records(n, fan_in as u64);
@@ -586,7 +777,7 @@ mod tests {
     #[test]
     fn single_pass_counts_each_record_once() {
         let spill = Arc::new(SpillDir::new(temp_path("sort1")).unwrap());
-        let input = random_records(2000, 9);
+        let input = random_records(5000, 9);
         let mut sorter = ExternalSorter::new(64 * 1024, 64, Arc::clone(&spill));
         for rec in input.clone() {
             sorter.push(rec).unwrap();
@@ -628,20 +819,6 @@ mod tests {
     }
 
     #[test]
-    fn estimate_counts_struct_and_allocations() {
-        let record = size_of::<Record>();
-        assert_eq!(record, 64);
-        // Short keys and values live inside the record: no allocations.
-        assert_eq!(estimated_size(&Record::line(Vec::new())), record);
-        let rec = Record::pair(b"hello".to_vec(), b"1".to_vec());
-        assert_eq!(estimated_size(&rec), record);
-        assert!(estimated_size(&rec) > rec.size());
-        // A long value is a heap block, counted with its allocator overhead.
-        let long = Record::pair(b"k".to_vec(), vec![b'x'; 100]);
-        assert_eq!(estimated_size(&long), record + heap_bytes(100));
-    }
-
-    #[test]
     fn corrupt_run_is_an_error_not_a_panic() {
         for fan_in in [2, 64] {
             let spill = Arc::new(SpillDir::new(temp_path("sortbad")).unwrap());
@@ -664,6 +841,40 @@ mod tests {
             };
             assert!(err.contains("CRC mismatch"), "{err}");
             assert!(err.starts_with("spill file "), "{err}");
+        }
+    }
+
+    /// Rough speed of an in-memory sort of 100-byte records:
+    /// `cargo test --release --lib -- --ignored --nocapture speed`.
+    #[test]
+    #[ignore]
+    fn speed_of_sort_in_memory() {
+        use std::time::Instant;
+        let mut rng = Rng::new(5);
+        let input: Vec<Record> = (0..1_000_000)
+            .map(|_| {
+                let key: Vec<u8> = (0..10).map(|_| b'a' + rng.below(26) as u8).collect();
+                let value: Vec<u8> = (0..88).map(|_| b'a' + rng.below(26) as u8).collect();
+                Record::pair(key, value)
+            })
+            .collect();
+        for _ in 0..3 {
+            let spill = Arc::new(SpillDir::new(temp_path("sortspeedmem")).unwrap());
+            let mut sorter = ExternalSorter::new(1 << 30, 16, Arc::clone(&spill));
+            for rec in &input {
+                sorter.push_parts(rec.key.as_deref(), &rec.value).unwrap();
+            }
+            let start = Instant::now();
+            let sorted = sorter.finish().unwrap();
+            let sorting = start.elapsed();
+            let mut bytes = 0;
+            for r in sorted {
+                bytes += r.unwrap().value.len();
+            }
+            eprintln!(
+                "1M x 100 B: sort {sorting:?}, read {:?} ({bytes} B)",
+                start.elapsed() - sorting
+            );
         }
     }
 
