@@ -78,8 +78,23 @@ echo "\$ ./client submit jobs/pipe.job --wait      # pipe(\"tr a-z A-Z\"): a chi
 # Stop the traced processes (SIGTERM) and let strace write their last lines.
 ports=(--data-port "worker1=$(head -n1 "$cluster_dir/worker1.out")"
     --data-port "worker2=$(head -n1 "$cluster_dir/worker2.out")")
+# SIGTERM to each traced process, found again as its tracer's child (the
+# pid noted at start is killed too, by stop_cluster), then a bounded wait
+# for each strace to write its last lines and exit; a process still there
+# after 15 s gets SIGKILL.
+for t in "${strace_pids[@]}"; do pkill -TERM -P "$t" 2>/dev/null || true; done
+deadline=$((SECONDS + 15))
+for t in "${strace_pids[@]}"; do
+    while kill -0 "$t" 2>/dev/null; do
+        if [ $SECONDS -ge $deadline ]; then
+            echo "warning: a traced process ignored SIGTERM for 15 s; killing it" >&2
+            pkill -KILL -P "$t" 2>/dev/null || true
+            deadline=$((SECONDS + 5))
+        fi
+        sleep 0.05
+    done
+done
 stop_cluster
-for p in "${strace_pids[@]}"; do wait "$p" 2>/dev/null || true; done
 
 echo
 echo "== what the processes asked of the kernel. Per process, its system calls by purpose: how many,"
