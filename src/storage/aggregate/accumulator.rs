@@ -57,8 +57,8 @@ use crate::storage::sort::heap_bytes;
 
 /// One key's accumulator. Its variant always matches the aggregator.
 ///
-/// It is 32 bytes, so that with a 32-byte key a table slot is one cache
-/// line (`table.rs`): `sum` and `count`, the common aggregators, are
+/// It is 32 bytes, so that with a 32-byte key a table slot is 64 bytes,
+/// the size of a cache line: `sum` and `count`, the common aggregators, are
 /// inline; the larger ones are boxed (one heap block per key, none per
 /// value).
 #[derive(Debug, Clone)]
