@@ -78,19 +78,8 @@ if want wordcount || want join || want sort; then
     peers=$("$venv/bin/python" -c 'import duckdb, polars; print("DuckDB", duckdb.__version__ + ", Polars", polars.__version__)')
 fi
 if [ "$spark" = 1 ]; then
-    # As tools/spark-check.sh: PySpark needs a Java runtime of version 17 or later.
-    java_major() { java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1; }
-    if ! command -v java >/dev/null || [ "$(java_major)" -lt 17 ]; then
-        echo "bench: installing openjdk-17-jre-headless (PySpark needs Java 17 or later)" >&2
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get install -y openjdk-17-jre-headless >/dev/null 2>&1 ||
-            { apt-get update >/dev/null && apt-get install -y openjdk-17-jre-headless >/dev/null; }
-    fi
-    if ! "$spark_venv/bin/python" -c 'import pyspark' 2>/dev/null; then
-        echo "bench: installing pyspark into $spark_venv (pip)" >&2
-        python3 -m venv "$spark_venv"
-        "$spark_venv/bin/pip" install --quiet --disable-pip-version-check pyspark
-    fi
+    . tools/pyspark-env.sh
+    need_pyspark "$spark_venv" bench
     peers+="${peers:+, }PySpark $("$spark_venv/bin/python" -c 'import pyspark; print(pyspark.__version__)')"
 fi
 printf 'machine\t%s, %s cores; %s\n' "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" "$(nproc)" "$peers" >>$results

@@ -12,22 +12,7 @@ cd "$(dirname "$0")/.."
 
 venv=${SPARK_VENV:-data/spark-venv}
 
-java_major() {
-    # `openjdk version "17.0.15" ...` -> 17; `"1.8.0_392"` -> 1.
-    java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1
-}
-
-if ! command -v java >/dev/null || [ "$(java_major)" -lt 17 ]; then
-    echo "spark-check: installing openjdk-17-jre-headless (PySpark needs Java 17 or later)" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y openjdk-17-jre-headless >/dev/null 2>&1 ||
-        { apt-get update >/dev/null && apt-get install -y openjdk-17-jre-headless >/dev/null; }
-fi
-
-if ! "$venv/bin/python" -c 'import pyspark' 2>/dev/null; then
-    echo "spark-check: installing pyspark into $venv (pip)" >&2
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check pyspark
-fi
+. tools/pyspark-env.sh
+need_pyspark "$venv" spark-check
 
 exec "$venv/bin/python" tools/spark-check.py "$@"
