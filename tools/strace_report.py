@@ -96,7 +96,8 @@ ISSUERS["child"]["processes"] = ("not the engine: the job's command; its stdin a
 GROUP_OF = {name: g for g, names in GROUPS for name in names}
 FD_CALLS = {"read", "write", "close", "readv", "writev", "fstat", "fcntl", "lseek"}
 
-LINE = re.compile(r"^(\d+) (\d\d:\d\d:\d\d\.\d+) (.*)$")
+# strace pads the pid to a column: `1347  00:30:23...`, `31825 00:30:23...`.
+LINE = re.compile(r"^(\d+) +(\d\d:\d\d:\d\d\.\d+) (.*)$")
 CALL = re.compile(r"^([a-z0-9_]+)\((.*)")
 RESUMED = re.compile(r"^<\.\.\. ([a-z0-9_]+) resumed>(.*)")
 ELAPSED = re.compile(r"<(\d+\.\d+)>$")
