@@ -16,19 +16,16 @@
 //! right side arrives; the sort-merge join emits keys in byte order. Both
 //! emit the same lines; neither promises an order within a part file.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
 use std::iter::Peekable;
-use std::mem::size_of;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::exec::env::{Records, MERGE_FAN_IN};
+use crate::exec::join_table::{JoinTable, BATCH, END};
 use crate::record::{Record, SmallBytes};
-use crate::storage::{
-    hash_table_bytes, heap_bytes, sorted, FastBuildHasher, RunReader, RunWriter, SpillDir,
-};
+use crate::storage::{sorted, RunReader, RunWriter, SpillDir};
 
 /// Joins `left` with the records `right` fetches, on their keys, within
 /// `budget` bytes: `key<TAB>left<TAB>right` for every matching pair, and
@@ -44,16 +41,8 @@ pub fn join(
     budget: usize,
     spill: &Arc<SpillDir>,
 ) -> Result<Records, String> {
-    let left = match JoinTable::build(left, budget / 2)? {
-        Build::Table(table) => {
-            return Ok(Box::new(HashJoin {
-                table,
-                right: right()?,
-                outer,
-                pending: None,
-                unmatched: None,
-            }))
-        }
+    let left = match build(left, budget / 2)? {
+        Build::Table(table) => return Ok(Box::new(HashJoin::new(table, right()?, outer))),
         Build::TooBig(left) => left,
     };
     // An eighth of the budget holds the current key's left values. The left
@@ -80,191 +69,134 @@ fn key(r: &Record) -> &[u8] {
     r.key.as_deref().unwrap_or_default()
 }
 
-/// Marks the end of a key's chain of values.
-const END: u32 = u32::MAX;
-
-/// The left side by key. A key's first value is kept in its slot, so
-/// looking a key up reads one slot (one cache miss on a big table); its
-/// other values, if any, are a chain through `more`, one vector for all
-/// keys rather than one per key (most keys of a join's small side, like
-/// user ids, have one value).
-#[derive(Default)]
-struct JoinTable {
-    keys: HashMap<SmallBytes, Slot, FastBuildHasher>,
-    /// Second and later values of keys, each with the index of the next.
-    more: Vec<(SmallBytes, u32)>,
-    /// Heap blocks of keys and values too long to be inline.
-    heap: usize,
-}
-
-struct Slot {
-    first: SmallBytes,
-    /// The key's second value in `more` and its last one (`END`: none).
-    next: u32,
-    last: u32,
-    /// Has a right record matched this key? (For a left join.)
-    matched: bool,
-}
-
 enum Build {
     Table(JoinTable),
     /// Over budget: every left record (the table's, then the rest).
     TooBig(Records),
 }
 
-const KEY_SLOT_BYTES: usize = size_of::<(SmallBytes, Slot)>();
-const MORE_SLOT_BYTES: usize = size_of::<(SmallBytes, u32)>();
+/// Reads all of `left` into a table, unless it would need more than
+/// `budget` bytes.
+fn build(mut left: Records, budget: usize) -> Result<Build, String> {
+    let mut table = JoinTable::default();
+    while let Some(record) = left.next() {
+        let record = record?;
+        if table.bytes_after_insert(&record) > budget {
+            let held = table.into_records().into_iter().map(Ok);
+            return Ok(Build::TooBig(Box::new(
+                held.chain(std::iter::once(Ok(record))).chain(left),
+            )));
+        }
+        table.insert(record);
+    }
+    Ok(Build::Table(table))
+}
 
-impl JoinTable {
-    /// Reads all of `left` into a table, unless it would need more than
-    /// `budget` bytes.
-    fn build(mut left: Records, budget: usize) -> Result<Build, String> {
-        let mut table = JoinTable::default();
-        while let Some(record) = left.next() {
-            let record = record?;
-            if table.bytes_after_insert(&record) > budget {
-                let held = table.into_records().into_iter().map(Ok);
-                return Ok(Build::TooBig(Box::new(
-                    held.chain(std::iter::once(Ok(record))).chain(left),
-                )));
+/// The hash join: each right record, looked up in the left side's table,
+/// makes one output record per left value of its key. Right records are
+/// read and looked up `BATCH` at a time (`JoinTable::find_batch`).
+struct HashJoin {
+    table: JoinTable,
+    right: Records,
+    outer: bool,
+    /// Right records looked up together, the entry each one's key has in
+    /// the table, and how many have been joined.
+    batch: Vec<Record>,
+    found: Vec<Option<u32>>,
+    done: usize,
+    /// The last joined right record's next left value in the table's
+    /// chains (`END`: none).
+    pending: u32,
+    /// An error from the right side, returned once the records before it are.
+    error: Option<String>,
+    /// For a left join, once the right side is done: the unmatched left records.
+    unmatched: Option<std::vec::IntoIter<Record>>,
+}
+
+impl HashJoin {
+    fn new(table: JoinTable, right: Records, outer: bool) -> HashJoin {
+        HashJoin {
+            table,
+            right,
+            outer,
+            batch: Vec::with_capacity(BATCH),
+            found: Vec::with_capacity(BATCH),
+            done: 0,
+            pending: END,
+            error: None,
+            unmatched: None,
+        }
+    }
+
+    /// Reads the next batch of right records and looks them up; false at
+    /// the end of the right side.
+    fn next_batch(&mut self) -> bool {
+        self.batch.clear();
+        self.done = 0;
+        while self.batch.len() < BATCH {
+            match self.right.next() {
+                Some(Ok(record)) => self.batch.push(record),
+                Some(Err(e)) => {
+                    self.error = Some(e);
+                    break;
+                }
+                None => break,
             }
-            table.insert(record);
         }
-        Ok(Build::Table(table))
+        self.table.find_batch(&self.batch, &mut self.found);
+        !self.batch.is_empty()
     }
 
-    /// Memory held once `record` is in, counting a table or vector that
-    /// grows as both its old and new allocation (they coexist while it
-    /// moves).
-    fn bytes_after_insert(&self, record: &Record) -> usize {
-        let long = |b: &SmallBytes| match b.len() {
-            0..=crate::record::INLINE_BYTES => 0,
-            n => heap_bytes(n),
-        };
-        let (keys, more) = (self.keys.capacity(), self.more.capacity());
-        let mut bytes = hash_table_bytes(keys, KEY_SLOT_BYTES)
-            + heap_bytes(more * MORE_SLOT_BYTES)
-            + self.heap
-            + record.key.as_ref().map_or(0, long)
-            + long(&record.value);
-        if self.keys.len() == keys {
-            bytes += hash_table_bytes(keys * 2 + 1, KEY_SLOT_BYTES);
-        }
-        if self.more.len() == more {
-            bytes += heap_bytes((more * 2).max(4) * MORE_SLOT_BYTES);
-        }
-        // Chains index `more` with a u32.
-        if self.more.len() >= END as usize {
-            bytes = usize::MAX;
-        }
-        bytes
-    }
-
-    fn insert(&mut self, record: Record) {
-        self.heap +=
-            record.key.as_ref().map_or(0, SmallBytes::heap_capacity) + record.value.heap_capacity();
-        let key = record.key.unwrap_or_default();
-        let Some(slot) = self.keys.get_mut(&key[..]) else {
-            let slot = Slot {
-                first: record.value,
-                next: END,
-                last: END,
-                matched: false,
-            };
-            self.keys.insert(key, slot);
-            return;
-        };
-        let at = self.more.len() as u32;
-        self.more.push((record.value, END));
-        match slot.last {
-            END => slot.next = at,
-            last => self.more[last as usize].1 = at,
-        }
-        slot.last = at;
-    }
-
-    /// The values of a key, in the order they arrived.
-    fn values<'a>(&'a self, slot: &'a Slot) -> impl Iterator<Item = &'a SmallBytes> {
-        std::iter::once(&slot.first).chain(self.more_from(slot.next).map(|(v, _)| v))
-    }
-
-    /// The chain of values in `more` from index `at`.
-    fn more_from(&self, mut at: u32) -> impl Iterator<Item = (&SmallBytes, u32)> {
-        std::iter::from_fn(move || {
-            let (value, next) = self.more.get(at as usize)?;
-            at = *next;
-            Some((value, at))
-        })
-    }
-
-    /// The table's records, taken apart again.
-    fn into_records(self) -> Vec<Record> {
-        let mut out = Vec::with_capacity(self.keys.len() + self.more.len());
-        for (key, slot) in &self.keys {
-            for value in self.values(slot) {
-                out.push(Record::pair(key.clone(), value.clone()));
+    /// For a left join, the left records nothing matched.
+    fn unmatched(&self) -> Vec<Record> {
+        let mut out = Vec::new();
+        for entry in self.table.entries().filter(|e| !e.matched) {
+            for value in self.table.values(entry) {
+                out.push(joined(&entry.key, value, b""));
             }
         }
         out
     }
 }
 
-/// The hash join: each right record, looked up in the left side's table,
-/// makes one output record per left value of its key.
-struct HashJoin {
-    table: JoinTable,
-    right: Records,
-    outer: bool,
-    /// A right record whose key has more left values, and the next one's
-    /// index in `table.more`.
-    pending: Option<(Record, u32)>,
-    /// For a left join, once the right side is done: the unmatched left records.
-    unmatched: Option<std::vec::IntoIter<Record>>,
-}
-
 impl Iterator for HashJoin {
     type Item = Result<Record, String>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if let Some((right, at)) = self.pending.take() {
-            if let Some((left, next)) = self.table.more_from(at).next() {
-                let out = joined(key(&right), left, &right.value);
-                if next != END {
-                    self.pending = Some((right, next));
-                }
+        loop {
+            if self.pending != END {
+                let right = &self.batch[self.done - 1];
+                let (left, next) = self.table.more(self.pending);
+                let out = joined(key(right), left, &right.value);
+                self.pending = next;
                 return Some(Ok(out));
             }
-        }
-        if let Some(rest) = &mut self.unmatched {
-            return rest.next().map(Ok);
-        }
-        loop {
-            match self.right.next() {
-                Some(Ok(right)) => {
-                    let Some(slot) = self.table.keys.get_mut(key(&right)) else {
-                        continue;
-                    };
-                    slot.matched = true;
-                    let out = joined(key(&right), &slot.first, &right.value);
-                    if slot.next != END {
-                        self.pending = Some((right, slot.next));
-                    }
-                    return Some(Ok(out));
+            if let Some(found) = self.found.get(self.done) {
+                let right = &self.batch[self.done];
+                self.done += 1;
+                let Some(at) = *found else {
+                    continue;
+                };
+                let entry = self.table.entry_mut(at);
+                entry.matched = true;
+                self.pending = entry.next;
+                return Some(Ok(joined(key(right), &entry.first, &right.value)));
+            }
+            if let Some(e) = self.error.take() {
+                // Nothing after an error: no more batches, no unmatched records.
+                self.right = Box::new(std::iter::empty());
+                self.outer = false;
+                return Some(Err(e));
+            }
+            if let Some(rest) = &mut self.unmatched {
+                return rest.next().map(Ok);
+            }
+            if !self.next_batch() && self.error.is_none() {
+                if !self.outer {
+                    return None;
                 }
-                Some(Err(e)) => return Some(Err(e)),
-                None if self.outer => {
-                    let mut out = Vec::new();
-                    for (key, slot) in self.table.keys.iter().filter(|(_, s)| !s.matched) {
-                        for value in self.table.values(slot) {
-                            out.push(joined(key, value, b""));
-                        }
-                    }
-                    self.table = JoinTable::default();
-                    self.outer = false;
-                    self.unmatched = Some(out.into_iter());
-                    return self.next();
-                }
-                None => return None,
+                self.unmatched = Some(self.unmatched().into_iter());
+                self.table = JoinTable::default();
             }
         }
     }

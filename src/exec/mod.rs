@@ -13,7 +13,8 @@
 //!   `Counters`, `Failure`, the `Records` stream).
 //! * `chain`: the narrow operators fused into one push loop into a `Sink`.
 //! * `reducer`: the reduce side of wide operators over the fetched
-//!   partition; `join` is its hash and sort-merge join.
+//!   partition; `join` is its hash and sort-merge join, `join_table` the
+//!   hash join's table, looked up in batches.
 //! * `order`: both sides of a sort in another order than key bytes
 //!   (`sort_by_key(numeric, descending)`, `sort_by`): keys whose bytes
 //!   sort in that order.
@@ -29,6 +30,7 @@ mod env;
 pub mod executor;
 mod gather;
 mod join;
+mod join_table;
 mod order;
 mod pipe;
 mod reducer;

@@ -10,6 +10,7 @@
 //!
 //! Start reading at the bottom and go up:
 //!
+//! * `cacheline`: prefetching, for the loops that touch memory at random.
 //! * `runfile`: records as bytes in CRC-checked blocks, the one file
 //!   format of spills, map outputs and shuffle fetches.
 //! * `spill`: a task's spill directory, removed with the task.
@@ -29,6 +30,7 @@
 
 mod aggregate;
 mod cache;
+pub(crate) mod cacheline;
 mod hash;
 mod outputs;
 mod runfile;
