@@ -136,14 +136,49 @@ impl Expr {
         ctx: &RecordCtx,
         f: impl FnOnce(&[u8]) -> Result<R, String>,
     ) -> Result<R, String> {
-        // A bare `$0` of a line, `$value` or `$key` is the record's own bytes.
-        match (&self.root.kind, ctx.record.key) {
-            (Kind::Line, None) | (Kind::RecordValue, _) => return f(ctx.record.value),
-            (Kind::RecordKey, Some(key)) => return f(key),
-            _ => {}
+        // Expressions that only pick pieces of the record and join them
+        // (`$2`, `concat($1, "\t", $3)`) skip the `Env` and the `Val`s:
+        // the same bytes as `eval` gives, a fifth of the time (README).
+        if let Some(bytes) = piece(&self.root, ctx) {
+            return f(bytes);
+        }
+        if let Kind::Call(Func::Concat, args) = &self.root.kind {
+            let mut out = Vec::with_capacity(CONCAT_CAPACITY);
+            let all = args.iter().all(|arg| match piece(arg, ctx) {
+                Some(bytes) => {
+                    out.extend_from_slice(bytes);
+                    true
+                }
+                None => false,
+            });
+            // Past the limit, `eval` makes the error.
+            if all && out.len() <= MAX_VALUE_BYTES {
+                return f(&out);
+            }
         }
         let env = Env::new(self, ctx);
         f(&eval(&self.root, &env)?.into_bytes())
+    }
+}
+
+/// Bytes `concat` reserves before it knows how long its result is: room
+/// for the usual short result, so that building it takes one allocation,
+/// not one per doubling.
+const CONCAT_CAPACITY: usize = 64;
+
+/// The bytes of a node that is a piece of the record, found without an
+/// `Env`: `$0` of a line, `$key`, `$value`, `$n` of a line without quotes,
+/// or a string constant. `None` for any other node.
+fn piece<'a>(node: &'a Node, ctx: &RecordCtx<'a>) -> Option<&'a [u8]> {
+    match (&node.kind, ctx.record.key) {
+        (Kind::Line, None) | (Kind::RecordValue, _) => Some(ctx.record.value),
+        (Kind::RecordKey, Some(key)) => Some(key),
+        (Kind::Field(n @ 1..), None) if !ctx.sep.is_some_and(|s| s.quotes) => {
+            let line = ctx.record.value;
+            Some(&line[bytes::field(line, *n as usize, ctx.sep.map(|s| s.bytes))])
+        }
+        (Kind::Const(Value::Str(s)), _) => Some(s),
+        _ => None,
     }
 }
 
@@ -499,7 +534,7 @@ fn call<'e>(
             if args.len() == 1 {
                 return Ok(Val::Str(text(0)?));
             }
-            let mut out = Vec::new();
+            let mut out = Vec::with_capacity(CONCAT_CAPACITY);
             for i in 0..args.len() {
                 let piece = text(i)?;
                 env.fits(node, "concat", out.len().saturating_add(piece.len()))?;
