@@ -167,8 +167,9 @@ impl Expr {
 const CONCAT_CAPACITY: usize = 64;
 
 /// The bytes of a node that is a piece of the record, found without an
-/// `Env`: `$0` of a line, `$key`, `$value`, `$n` of a line without quotes,
-/// or a string constant. `None` for any other node.
+/// `Env`: `$0` of a line, `$key`, `$value`, `$n` of a line without quotes
+/// or of a pair split on tabs, or a string constant. `None` for any other
+/// node.
 fn piece<'a>(node: &'a Node, ctx: &RecordCtx<'a>) -> Option<&'a [u8]> {
     match (&node.kind, ctx.record.key) {
         (Kind::Line, None) | (Kind::RecordValue, _) => Some(ctx.record.value),
@@ -176,6 +177,15 @@ fn piece<'a>(node: &'a Node, ctx: &RecordCtx<'a>) -> Option<&'a [u8]> {
         (Kind::Field(n @ 1..), None) if !ctx.sep.is_some_and(|s| s.quotes) => {
             let line = ctx.record.value;
             Some(&line[bytes::field(line, *n as usize, ctx.sep.map(|s| s.bytes))])
+        }
+        // A pair split on tabs whose key holds none: `$1` is the key, `$n`
+        // the value's field n - 1 (as `Env::split_pair` reads them).
+        (Kind::Field(n @ 1..), Some(key)) if ctx.sep == Some(PAIR_SEP) && !key.contains(&b'\t') => {
+            let value = ctx.record.value;
+            Some(match n {
+                1 => key,
+                _ => &value[bytes::field(value, *n as usize - 1, Some(PAIR_SEP.bytes))],
+            })
         }
         (Kind::Const(Value::Str(s)), _) => Some(s),
         _ => None,

@@ -251,7 +251,12 @@ fn with_bytes_gives_the_bytes_of_eval() {
     for src in exprs {
         let expr = compile_str(src);
         for line in lines {
-            for record in [Record::line(line.to_vec()), Record::pair(&b"k,1"[..], line)] {
+            let records = [
+                Record::line(line.to_vec()),
+                Record::pair(&b"k,1"[..], line),
+                Record::pair(&b"k\t1"[..], line),
+            ];
+            for record in records {
                 for sep in seps {
                     let ctx = RecordCtx {
                         record: record.as_ref(),
