@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::exec::env::{Records, MERGE_FAN_IN};
-use crate::exec::join_table::{JoinTable, BATCH, END};
+use crate::exec::join_table::{JoinTable, END};
 use crate::record::{Record, SmallBytes};
 use crate::storage::{sorted, RunReader, RunWriter, SpillDir};
 
@@ -93,17 +93,22 @@ fn build(mut left: Records, budget: usize) -> Result<Build, String> {
 }
 
 /// The hash join: each right record, looked up in the left side's table,
-/// makes one output record per left value of its key. Right records are
-/// read and looked up `BATCH` at a time (`JoinTable::find_batch`).
+/// makes one output record per left value of its key. The right side is
+/// read `BATCH` records at a time, one batch ahead of the one being joined,
+/// so that the table's cache misses overlap (`join_table.rs`).
 struct HashJoin {
     table: JoinTable,
     right: Records,
     outer: bool,
-    /// Right records looked up together, the entry each one's key has in
-    /// the table, and how many have been joined.
+    /// The batch being joined, the entry each one's key has in the table,
+    /// and how many have been joined.
     batch: Vec<Record>,
     found: Vec<Option<u32>>,
     done: usize,
+    /// The next batch, with its keys' hashes: its slots and entries are on
+    /// their way into the cache.
+    ahead: Vec<Record>,
+    ahead_hashes: Vec<u64>,
     /// The last joined right record's next left value in the table's
     /// chains (`END`: none).
     pending: u32,
@@ -113,37 +118,61 @@ struct HashJoin {
     unmatched: Option<std::vec::IntoIter<Record>>,
 }
 
+/// Right records read ahead together: enough cache misses in flight to
+/// hide most of the memory's latency, few enough that their slots and
+/// entries stay in the L1 cache until they are looked up.
+const BATCH: usize = 16;
+
 impl HashJoin {
     fn new(table: JoinTable, right: Records, outer: bool) -> HashJoin {
-        HashJoin {
+        let mut join = HashJoin {
             table,
             right,
             outer,
             batch: Vec::with_capacity(BATCH),
             found: Vec::with_capacity(BATCH),
             done: 0,
+            ahead: Vec::with_capacity(BATCH),
+            ahead_hashes: Vec::with_capacity(BATCH),
             pending: END,
             error: None,
             unmatched: None,
-        }
+        };
+        join.read_ahead();
+        join
     }
 
-    /// Reads the next batch of right records and looks them up; false at
-    /// the end of the right side.
-    fn next_batch(&mut self) -> bool {
-        self.batch.clear();
-        self.done = 0;
-        while self.batch.len() < BATCH {
+    /// Reads the next batch of right records, starting their lookups
+    /// (steps 1 and 2).
+    fn read_ahead(&mut self) {
+        while self.ahead.len() < BATCH && self.error.is_none() {
             match self.right.next() {
-                Some(Ok(record)) => self.batch.push(record),
-                Some(Err(e)) => {
-                    self.error = Some(e);
-                    break;
+                Some(Ok(record)) => {
+                    self.ahead_hashes
+                        .push(self.table.start_lookup(key(&record)));
+                    self.ahead.push(record);
                 }
+                Some(Err(e)) => self.error = Some(e),
                 None => break,
             }
         }
-        self.table.find_batch(&self.batch, &mut self.found);
+        for &h in &self.ahead_hashes {
+            self.table.prefetch_entry(h);
+        }
+    }
+
+    /// Makes the batch read ahead the one to join, looking its records up
+    /// (step 3), and reads the next; false at the end of the right side.
+    fn next_batch(&mut self) -> bool {
+        std::mem::swap(&mut self.batch, &mut self.ahead);
+        self.found.clear();
+        for (record, &h) in self.batch.iter().zip(&self.ahead_hashes) {
+            self.found.push(self.table.find(key(record), h));
+        }
+        self.done = 0;
+        self.ahead.clear();
+        self.ahead_hashes.clear();
+        self.read_ahead();
         !self.batch.is_empty()
     }
 
@@ -182,16 +211,19 @@ impl Iterator for HashJoin {
                 self.pending = entry.next;
                 return Some(Ok(joined(key(right), &entry.first, &right.value)));
             }
-            if let Some(e) = self.error.take() {
-                // Nothing after an error: no more batches, no unmatched records.
-                self.right = Box::new(std::iter::empty());
-                self.outer = false;
-                return Some(Err(e));
+            if self.ahead.is_empty() {
+                if let Some(e) = self.error.take() {
+                    // Nothing after an error: no more batches, no
+                    // unmatched records.
+                    self.right = Box::new(std::iter::empty());
+                    self.outer = false;
+                    return Some(Err(e));
+                }
             }
             if let Some(rest) = &mut self.unmatched {
                 return rest.next().map(Ok);
             }
-            if !self.next_batch() && self.error.is_none() {
+            if !self.next_batch() {
                 if !self.outer {
                     return None;
                 }
