@@ -95,7 +95,7 @@ fn build(mut left: Records, budget: usize) -> Result<Build, String> {
 /// The hash join: each right record, looked up in the left side's table,
 /// makes one output record per left value of its key. The right side is
 /// read `BATCH` records at a time, one batch ahead of the one being joined,
-/// so that the table's cache misses overlap (`join_table.rs`).
+/// so that the table's cache misses overlap (`storage/keytable.rs`).
 struct HashJoin {
     table: JoinTable,
     right: Records,
@@ -103,7 +103,7 @@ struct HashJoin {
     /// The batch being joined, the entry each one's key has in the table,
     /// and how many have been joined.
     batch: Vec<Record>,
-    found: Vec<Option<u32>>,
+    found: Vec<Option<usize>>,
     done: usize,
     /// The next batch, with its keys' hashes: its slots and entries are on
     /// their way into the cache.
@@ -179,9 +179,9 @@ impl HashJoin {
     /// For a left join, the left records nothing matched.
     fn unmatched(&self) -> Vec<Record> {
         let mut out = Vec::new();
-        for entry in self.table.entries().filter(|e| !e.matched) {
-            for value in self.table.values(entry) {
-                out.push(joined(&entry.key, value, b""));
+        for (key, values) in self.table.entries().filter(|(_, v)| !v.matched) {
+            for value in self.table.values(values) {
+                out.push(joined(key, value, b""));
             }
         }
         out
@@ -206,10 +206,10 @@ impl Iterator for HashJoin {
                 let Some(at) = *found else {
                     continue;
                 };
-                let entry = self.table.entry_mut(at);
-                entry.matched = true;
-                self.pending = entry.next;
-                return Some(Ok(joined(key(right), &entry.first, &right.value)));
+                let values = self.table.values_mut(at);
+                values.matched = true;
+                self.pending = values.next;
+                return Some(Ok(joined(key(right), &values.first, &right.value)));
             }
             if self.ahead.is_empty() {
                 if let Some(e) = self.error.take() {

@@ -18,6 +18,8 @@
 //!   allocator-aware memory estimates the other budgets use.
 //! * `sortkey`: keys rewritten so that their byte order is a numeric or
 //!   descending order, for the sorts that compare only bytes.
+//! * `keytable`: the hash table of the aggregator and the hash join, whose
+//!   lookups start early so that their cache misses overlap.
 //! * `aggregate/`: the bounded-memory hash aggregator of `reduce_by_key`
 //!   and its map-side combiner, and of `distinct`'s map side (`hash` has
 //!   its table's hasher).
@@ -32,6 +34,7 @@ mod aggregate;
 mod cache;
 pub(crate) mod cacheline;
 mod hash;
+mod keytable;
 mod outputs;
 mod runfile;
 pub mod shuffle;
@@ -39,9 +42,10 @@ mod sort;
 pub(crate) mod sortkey;
 mod spill;
 
-pub use aggregate::{hash_table_bytes, DistinctSet, HashAggregator};
+pub use aggregate::{DistinctSet, HashAggregator};
 pub use cache::CacheStats;
 pub use hash::{partition_of, FastBuildHasher};
+pub use keytable::KeyTable;
 pub use outputs::{LocalMaps, Outputs};
 pub use runfile::{RunReader, RunWriter, BLOCK_BYTES, BLOCK_HEADER_BYTES};
 pub use shuffle::{fetch, FailureSlot, FetchLimits, FetchRequest, ShuffleWriter};

@@ -32,15 +32,13 @@ mod accumulator;
 mod distinct;
 mod partial;
 
-use std::collections::HashMap;
-use std::mem::size_of;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::job::{quote, Aggregator};
 use crate::record::{Record, SmallBytes};
-use crate::storage::hash::FastBuildHasher;
-use crate::storage::sort::{heap_bytes, merge_sorted_runs, Sorted, ALLOC_OVERHEAD_BYTES};
+use crate::storage::keytable::KeyTable;
+use crate::storage::sort::{heap_bytes, merge_sorted_runs, Sorted};
 use crate::storage::spill::SpillDir;
 use accumulator::Acc;
 pub use distinct::DistinctSet;
@@ -48,30 +46,14 @@ pub use distinct::DistinctSet;
 /// Records of results or partials, in key byte order.
 pub type Results = Box<dyn Iterator<Item = Result<Record, String>> + Send>;
 
-/// A table slot: the key (inline when short, see `SmallBytes`) and the
-/// accumulator: a lookup of a short key reads one slot, no heap block.
-const SLOT_BYTES: usize = size_of::<(SmallBytes, Acc)>();
-/// Control bytes the table keeps besides one per bucket (hashbrown's
-/// group width, so a probe can read 16 control bytes at once).
-const TABLE_EXTRA_CONTROL_BYTES: usize = 16;
-/// Per entry, for the `(&key, &acc)` index sorted when the table is spilled.
-const SORT_INDEX_BYTES: usize = size_of::<(&SmallBytes, &Acc)>();
+/// A table entry: the key (inline when short, see `SmallBytes`) and the
+/// accumulator: a lookup of a short key reads one entry, no heap block.
+#[cfg(test)]
+const ENTRY_BYTES: usize = std::mem::size_of::<(SmallBytes, Acc)>();
 
-/// Bytes a hash table of `capacity` entries of `slot_bytes` each occupies:
-/// one slot plus one control byte per bucket. hashbrown keeps buckets a
-/// power of two and fills at most 7/8 of them (all but one below 8).
-pub fn hash_table_bytes(capacity: usize, slot_bytes: usize) -> usize {
-    if capacity == 0 {
-        return 0;
-    }
-    let buckets = if capacity < 8 {
-        capacity + 1
-    } else {
-        capacity / 7 * 8
-    }
-    .next_power_of_two();
-    buckets * (slot_bytes + 1) + TABLE_EXTRA_CONTROL_BYTES + ALLOC_OVERHEAD_BYTES
-}
+/// Values `add` holds before it adds them, their lookups started: their
+/// table entries arrive in the cache together (`storage/keytable.rs`).
+const BATCH: usize = 16;
 
 /// Combines values per key within a memory budget (see the module comment).
 pub struct HashAggregator {
@@ -80,14 +62,11 @@ pub struct HashAggregator {
     budget_bytes: usize,
     fan_in: usize,
     spill: Arc<SpillDir>,
-    map: HashMap<SmallBytes, Acc, FastBuildHasher>,
-    /// Heap bytes of the keys and accumulators in `map`, plus each entry's
-    /// share of the spill-time sort index.
+    map: KeyTable<Acc>,
+    /// Heap bytes of the keys and accumulators in `map`.
     entry_bytes: usize,
-    /// `map.capacity()` when `table_bytes` was last computed.
-    capacity: usize,
-    /// What the table's own allocation costs at that capacity.
-    table_bytes: usize,
+    /// Values taken by `add` and not yet in the table.
+    pending: Pending,
     /// Does an accumulator's heap size change as values arrive? (min, max,
     /// first, concat.) If not, `add` skips measuring it.
     acc_grows: bool,
@@ -113,10 +92,9 @@ impl HashAggregator {
             budget_bytes,
             fan_in: fan_in.max(2),
             spill,
-            map: HashMap::default(),
+            map: KeyTable::default(),
             entry_bytes: 0,
-            capacity: 0,
-            table_bytes: 0,
+            pending: Pending::default(),
             runs: Vec::new(),
             scratch: Vec::new(),
         }
@@ -124,9 +102,37 @@ impl HashAggregator {
 
     /// A raw value (from a record). `ord` is its input order, for `first`.
     ///
-    /// One hash lookup, and no allocation, when the key is already there.
+    /// Values wait in a batch of `BATCH`, their lookups started, and go
+    /// into the table together, in the order they came: an error of one
+    /// (a value `sum` cannot read) comes from a later `add` or `finish`.
     pub fn add(&mut self, key: &[u8], value: &[u8], ord: u64) -> Result<(), String> {
-        if let Some(acc) = self.map.get_mut(key) {
+        let hash = self.map.start_lookup(key);
+        self.pending.push(key, hash, value, ord);
+        if self.pending.len() == BATCH {
+            return self.add_pending();
+        }
+        Ok(())
+    }
+
+    /// Adds the batch of waiting values, their entries prefetched first.
+    fn add_pending(&mut self) -> Result<(), String> {
+        for &hash in &self.pending.hashes {
+            self.map.prefetch_entry(hash);
+        }
+        let mut pending = std::mem::take(&mut self.pending);
+        let added = (0..pending.len()).try_for_each(|i| {
+            let (key, hash, value, ord) = pending.get(i);
+            self.add_one(key, hash, value, ord)
+        });
+        pending.clear();
+        self.pending = pending;
+        added
+    }
+
+    /// One hash lookup, and no allocation, when the key is already there.
+    fn add_one(&mut self, key: &[u8], hash: u64, value: &[u8], ord: u64) -> Result<(), String> {
+        if let Some(at) = self.map.find(key, hash) {
+            let acc = self.map.value_mut(at);
             if !self.acc_grows {
                 return acc
                     .add(value, ord)
@@ -139,21 +145,24 @@ impl HashAggregator {
             return self.check_budget();
         }
         let acc = Acc::new(&self.aggs, value, ord).map_err(|e| key_error(&self.aggs, key, e))?;
-        self.insert(key, acc)
+        self.insert(key, hash, acc)
     }
 
     /// A partial accumulator, as written by `finish_partial` on another task.
     pub fn merge_partial(&mut self, key: &[u8], partial: &[u8]) -> Result<(), String> {
+        self.add_pending()?;
         let other =
             partial::decode(&self.aggs, partial).map_err(|e| key_error(&self.aggs, key, e))?;
-        if let Some(acc) = self.map.get_mut(key) {
+        let hash = self.map.start_lookup(key);
+        if let Some(at) = self.map.find(key, hash) {
+            let acc = self.map.value_mut(at);
             let before = acc.heap_bytes();
             acc.merge(other)
                 .map_err(|e| key_error(&self.aggs, key, e))?;
             self.entry_bytes = self.entry_bytes + acc.heap_bytes() - before;
             return self.check_budget();
         }
-        self.insert(key, other)
+        self.insert(key, hash, other)
     }
 
     /// Final results: `Record::pair(key, result)` in key byte order.
@@ -167,32 +176,26 @@ impl HashAggregator {
         self.finish_as(Output::Partial)
     }
 
-    fn insert(&mut self, key: &[u8], acc: Acc) -> Result<(), String> {
+    fn insert(&mut self, key: &[u8], hash: u64, acc: Acc) -> Result<(), String> {
         // A full table grows by allocating one twice its size while the old
         // one is still alive: if both would not fit, spill first (then the
         // emptied table has room and does not grow).
-        if self.map.len() == self.map.capacity() {
-            let grown = hash_table_bytes(self.map.capacity() * 2 + 1, SLOT_BYTES);
-            if self.entry_bytes + self.table_bytes + grown > self.budget_bytes {
-                self.spill_table()?;
-            }
+        let grown = self.map.bytes_after_insert();
+        if grown > self.map.bytes() && self.entry_bytes.saturating_add(grown) > self.budget_bytes {
+            self.spill_table()?;
         }
         let key = SmallBytes::from(key);
         let key_heap = match key.heap_capacity() {
             0 => 0,
             n => heap_bytes(n),
         };
-        self.entry_bytes += key_heap + acc.heap_bytes() + SORT_INDEX_BYTES;
-        self.map.insert(key, acc);
-        if self.map.capacity() != self.capacity {
-            self.capacity = self.map.capacity();
-            self.table_bytes = hash_table_bytes(self.capacity, SLOT_BYTES);
-        }
+        self.entry_bytes += key_heap + acc.heap_bytes();
+        self.map.insert_new(key, hash, acc);
         self.check_budget()
     }
 
     fn check_budget(&mut self) -> Result<(), String> {
-        if self.entry_bytes + self.table_bytes > self.budget_bytes {
+        if self.entry_bytes + self.map.bytes() > self.budget_bytes {
             self.spill_table()?;
         }
         Ok(())
@@ -204,14 +207,18 @@ impl HashAggregator {
         if self.map.is_empty() {
             return Ok(());
         }
-        let mut entries: Vec<(&SmallBytes, &Acc)> = self.map.iter().collect();
-        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let estimate = self.entry_bytes + self.map.bytes();
+        let mut entries = self.map.take_entries();
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut run = self.spill.create_run()?;
-        for (key, acc) in entries {
+        for (key, acc) in &entries {
             self.scratch.clear();
             partial::encode(acc, &mut self.scratch);
             run.write_parts(Some(key), &self.scratch)?;
         }
+        // The vector's allocation goes back for the next round.
+        entries.clear();
+        self.map.give_back(entries);
         let (path, stats) = run.finish()?;
         crate::event!(
             Debug,
@@ -219,34 +226,27 @@ impl HashAggregator {
             "spill",
             keys = stats.records,
             bytes = stats.bytes,
-            estimate = self.entry_bytes + self.table_bytes
+            estimate = estimate
         );
         self.runs.push(path);
-        self.map.clear();
         self.entry_bytes = 0;
         // An empty table keeps its slots. Keep them for the next round
         // unless they alone would eat most of the budget.
-        if self.table_bytes > self.budget_bytes / 2 {
-            self.map = HashMap::default();
-            self.capacity = 0;
-            self.table_bytes = 0;
+        if self.map.bytes() > self.budget_bytes / 2 {
+            self.map = KeyTable::default();
         }
         Ok(())
     }
 
     fn finish_as(mut self, output: Output) -> Result<Results, String> {
+        self.add_pending()?;
         let aggs = self.aggs.clone();
-        // Sorting in memory copies the entries into a vector while the
-        // table still holds them; if that copy would not fit, spill instead.
-        let sort_bytes = self.map.len() * SLOT_BYTES;
-        if !self.runs.is_empty()
-            || self.entry_bytes + self.table_bytes + sort_bytes > self.budget_bytes
-        {
+        // The entries sort in place, in memory when nothing was spilled.
+        if !self.runs.is_empty() {
             self.spill_table()?;
         }
         if self.runs.is_empty() {
-            let mut entries: Vec<(SmallBytes, Acc)> =
-                std::mem::take(&mut self.map).into_iter().collect();
+            let mut entries = self.map.take_entries();
             entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             return Ok(Box::new(
                 entries
@@ -263,6 +263,46 @@ impl HashAggregator {
             output,
             done: false,
         }))
+    }
+}
+
+/// A batch of values waiting to go into the table, copied out of their
+/// records: keys, their hashes, values' bytes end to end, input orders.
+#[derive(Default)]
+struct Pending {
+    keys: Vec<SmallBytes>,
+    hashes: Vec<u64>,
+    values: Vec<u8>,
+    /// Where each value ends in `values`.
+    ends: Vec<usize>,
+    ords: Vec<u64>,
+}
+
+impl Pending {
+    fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    fn push(&mut self, key: &[u8], hash: u64, value: &[u8], ord: u64) {
+        self.keys.push(SmallBytes::from(key));
+        self.hashes.push(hash);
+        self.values.extend_from_slice(value);
+        self.ends.push(self.values.len());
+        self.ords.push(ord);
+    }
+
+    fn get(&self, i: usize) -> (&[u8], u64, &[u8], u64) {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        let value = &self.values[start..self.ends[i]];
+        (&self.keys[i], self.hashes[i], value, self.ords[i])
+    }
+
+    fn clear(&mut self) {
+        self.keys.clear();
+        self.hashes.clear();
+        self.values.clear();
+        self.ends.clear();
+        self.ords.clear();
     }
 }
 
