@@ -267,42 +267,54 @@ impl HashAggregator {
 }
 
 /// A batch of values waiting to go into the table, copied out of their
-/// records: keys, their hashes, values' bytes end to end, input orders.
+/// records: keys and values end to end in one buffer, with each one's
+/// hash, input order, and where its key and value end.
 #[derive(Default)]
 struct Pending {
-    keys: Vec<SmallBytes>,
+    bytes: Vec<u8>,
+    items: Vec<Item>,
     hashes: Vec<u64>,
-    values: Vec<u8>,
-    /// Where each value ends in `values`.
-    ends: Vec<usize>,
-    ords: Vec<u64>,
+}
+
+struct Item {
+    ord: u64,
+    key_end: usize,
+    value_end: usize,
 }
 
 impl Pending {
     fn len(&self) -> usize {
-        self.keys.len()
+        self.items.len()
     }
 
     fn push(&mut self, key: &[u8], hash: u64, value: &[u8], ord: u64) {
-        self.keys.push(SmallBytes::from(key));
+        self.bytes.extend_from_slice(key);
+        let key_end = self.bytes.len();
+        self.bytes.extend_from_slice(value);
+        self.items.push(Item {
+            ord,
+            key_end,
+            value_end: self.bytes.len(),
+        });
         self.hashes.push(hash);
-        self.values.extend_from_slice(value);
-        self.ends.push(self.values.len());
-        self.ords.push(ord);
     }
 
+    /// Item `i`'s key, hash, value and input order.
     fn get(&self, i: usize) -> (&[u8], u64, &[u8], u64) {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        let value = &self.values[start..self.ends[i]];
-        (&self.keys[i], self.hashes[i], value, self.ords[i])
+        let start = i.checked_sub(1).map_or(0, |p| self.items[p].value_end);
+        let item = &self.items[i];
+        (
+            &self.bytes[start..item.key_end],
+            self.hashes[i],
+            &self.bytes[item.key_end..item.value_end],
+            item.ord,
+        )
     }
 
     fn clear(&mut self) {
-        self.keys.clear();
+        self.bytes.clear();
+        self.items.clear();
         self.hashes.clear();
-        self.values.clear();
-        self.ends.clear();
-        self.ords.clear();
     }
 }
 
