@@ -76,20 +76,37 @@ enum Build {
 }
 
 /// Reads all of `left` into a table, unless it would need more than
-/// `budget` bytes.
+/// `budget` bytes. Records go in `BATCH` at a time, their lookups started
+/// together, as the right side's are (`HashJoin`).
 fn build(mut left: Records, budget: usize) -> Result<Build, String> {
     let mut table = JoinTable::default();
-    while let Some(record) = left.next() {
-        let record = record?;
-        if table.bytes_after_insert(&record) > budget {
-            let held = table.into_records().into_iter().map(Ok);
-            return Ok(Build::TooBig(Box::new(
-                held.chain(std::iter::once(Ok(record))).chain(left),
-            )));
+    let mut batch: Vec<(Record, u64)> = Vec::with_capacity(BATCH);
+    loop {
+        for record in left.by_ref().take(BATCH) {
+            let record = record?;
+            let hash = table.start_lookup(key(&record));
+            batch.push((record, hash));
         }
-        table.insert(record);
+        if batch.is_empty() {
+            return Ok(Build::Table(table));
+        }
+        for (_, hash) in &batch {
+            table.prefetch_entry(*hash);
+        }
+        let mut records = batch.drain(..);
+        while let Some((record, hash)) = records.next() {
+            if table.bytes_after_insert(&record) > budget {
+                let held = table.into_records().into_iter().map(Ok);
+                let rest: Vec<Record> = records.map(|(r, _)| r).collect();
+                return Ok(Build::TooBig(Box::new(
+                    held.chain(std::iter::once(Ok(record)))
+                        .chain(rest.into_iter().map(Ok))
+                        .chain(left),
+                )));
+            }
+            table.insert(record, hash);
+        }
     }
-    Ok(Build::Table(table))
 }
 
 /// The hash join: each right record, looked up in the left side's table,

@@ -61,13 +61,12 @@ impl JoinTable {
             .saturating_add(record.key.as_ref().map_or(0, long) + long(&record.value))
     }
 
-    /// Adds a left record: a new entry for a new key, else a value at the
-    /// end of its key's chain.
-    pub fn insert(&mut self, record: Record) {
+    /// Adds a left record, given its key's hash (`start_lookup`): a new
+    /// entry for a new key, else a value at the end of its key's chain.
+    pub fn insert(&mut self, record: Record, h: u64) {
         self.heap +=
             record.key.as_ref().map_or(0, SmallBytes::heap_capacity) + record.value.heap_capacity();
         let key = record.key.unwrap_or_default();
-        let h = self.keys.start_lookup(&key);
         let Some(found) = self.keys.find(&key, h) else {
             let values = Values {
                 first: record.value,
@@ -144,6 +143,11 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    fn insert(table: &mut JoinTable, record: Record) {
+        let h = table.start_lookup(record.key.as_deref().unwrap_or_default());
+        table.insert(record, h);
+    }
+
     fn pair(k: &str, v: &str) -> Record {
         Record::pair(k.as_bytes(), v.as_bytes())
     }
@@ -160,7 +164,7 @@ mod tests {
                 _ => (i * 7919 % 3000).to_string(),
             };
             let v = format!("v{i}");
-            table.insert(pair(&k, &v));
+            insert(&mut table, pair(&k, &v));
             want.entry(k).or_default().push(v);
         }
         assert_eq!(table.entries().count(), want.len());
@@ -186,7 +190,7 @@ mod tests {
     fn records_come_back_in_arrival_order_within_a_key() {
         let mut table = JoinTable::default();
         for (k, v) in [("b", "1"), ("a", "2"), ("b", "3"), ("b", "4"), ("a", "5")] {
-            table.insert(pair(k, v));
+            insert(&mut table, pair(k, v));
         }
         let lines: Vec<String> = table
             .into_records()
@@ -202,7 +206,7 @@ mod tests {
         for i in 0..1000 {
             let r = pair(&i.to_string(), "v");
             let before = table.bytes_after_insert(&r);
-            table.insert(r);
+            insert(&mut table, r);
             assert!(
                 before >= table.keys.bytes(),
                 "the estimate covers what the table holds"

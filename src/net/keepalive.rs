@@ -9,7 +9,7 @@
 //! probes before the connection is declared dead, and `read` returns
 //! `ETIMEDOUT`). The defaults (two hours of silence first) are far too long
 //! for a batch job, and std has no setter for them, so this file calls the
-//! C library's `setsockopt` itself: the one `unsafe` call of the crate,
+//! C library's `setsockopt` itself, in an `unsafe` block kept to the one call,
 //! on a file descriptor that the `TcpStream` it borrows keeps open.
 //!
 //! Keepalive finds a dead peer of an idle connection; a peer that is alive
