@@ -216,7 +216,6 @@ impl HashAggregator {
             partial::encode(acc, &mut self.scratch);
             run.write_parts(Some(key), &self.scratch)?;
         }
-        // The vector's allocation goes back for the next round.
         entries.clear();
         self.map.give_back(entries);
         let (path, stats) = run.finish()?;
@@ -230,11 +229,10 @@ impl HashAggregator {
         );
         self.runs.push(path);
         self.entry_bytes = 0;
-        // An empty table keeps its slots. Keep them for the next round
-        // unless they alone would eat most of the budget.
-        if self.map.bytes() > self.budget_bytes / 2 {
-            self.map = KeyTable::default();
-        }
+        // The emptied table keeps its slots and its entries' vector: they
+        // fitted the budget, and the next round fills them without growing
+        // them again from nothing (which left the allocator with freed
+        // blocks of every size on the way, and the worker's RSS higher).
         Ok(())
     }
 
