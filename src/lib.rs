@@ -23,8 +23,9 @@
 //! The loose files are the crate's common ground: `record` (the unit of data),
 //! `error`, `log`, `rng`, `size`; `submission` (what the client prepares and
 //! the master accepts), `client` (the client library), `local` (an embedded
-//! cluster), `cli` (flag plumbing for the binaries in `src/bin/`) and
-//! `terminal` (is stderr a terminal, and how wide: for the client). One
+//! cluster), `cli` (flag plumbing for the binaries in `src/bin/`),
+//! `terminal` (is stderr a terminal, and how wide: for the client) and
+//! `trim` (freed heap memory given back to the kernel: master and worker). One
 //! helper lives here, at the bottom of this file: `lock`, the one way the
 //! crate takes a mutex.
 //!
@@ -50,6 +51,7 @@ pub mod size;
 pub mod storage;
 pub mod submission;
 pub mod terminal;
+pub mod trim;
 pub mod view;
 pub mod worker;
 

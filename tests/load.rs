@@ -111,7 +111,7 @@ fn two_hundred_pollers_and_twenty_jobs_at_once() {
             .any(|l| l.starts_with("jobs 0 running"))
             .then_some(())
     });
-    // The master gives freed memory back every 2 s (`master/trim.rs`). What may
+    // The master gives freed memory back every 2 s (`src/trim.rs`). What may
     // stay: the 20 finished jobs it keeps, and what is left of the malloc
     // arenas the 400 connection threads used.
     let settled = Instant::now();

@@ -61,7 +61,7 @@ ISSUERS = {
         "synchronisation": "the master's state lock (src/master/session.rs, "
                            "src/master/scheduler/), the outboxes' mpsc channels "
                            "(src/net/connection.rs), src/net/semaphore.rs (the connection cap)",
-        "memory": "the allocator; thread stacks; src/master/trim.rs (malloc_trim: madvise)",
+        "memory": "the allocator; thread stacks; src/trim.rs (malloc_trim: madvise; the master on a timer, a worker after each task)",
         "time": "",
     },
     "worker": {

@@ -36,7 +36,6 @@ mod ring;
 mod scheduler;
 mod session;
 mod text_mode;
-mod trim;
 mod web;
 
 pub use journal::Journal;
@@ -189,10 +188,10 @@ fn timer(master: &Master, stop: &StopSignal) {
     while !stop.wait_timeout(tick) {
         let now = Instant::now();
         // Memory freed by finished connections and jobs goes back to the
-        // kernel (see `trim.rs`).
+        // kernel (see `src/trim.rs`).
         if now.duration_since(trimmed) >= TRIM_EVERY {
             trimmed = now;
-            crate::master::trim::release_free_memory();
+            crate::trim::release_free_memory();
         }
         let expired = {
             let mut guard = master.state();

@@ -330,6 +330,9 @@ impl Tasks {
                 .collect::<Vec<_>>(),
             spill_dir,
         );
+        // The task's tables and buffers are freed: their pages go back to
+        // the kernel now, before the next task's (see `src/trim.rs`).
+        crate::trim::release_free_memory();
         match fault {
             Fault::None => {}
             Fault::Crash { .. } => fault::crash(attempt),
