@@ -7,10 +7,8 @@
 //! for all keys rather than one per key (most keys of a join's small side,
 //! like user ids, have one value).
 
-use std::mem::size_of;
-
 use crate::record::{Record, SmallBytes, INLINE_BYTES};
-use crate::storage::{heap_bytes, KeyTable};
+use crate::storage::{bytes_after_push, heap_bytes, KeyTable};
 
 /// Marks the end of a key's chain of values in `more`.
 pub const END: u32 = u32::MAX;
@@ -35,8 +33,6 @@ pub struct Values {
     pub matched: bool,
 }
 
-const MORE_BYTES: usize = size_of::<(SmallBytes, u32)>();
-
 impl JoinTable {
     /// Memory held once `record` is in, counting a table or vector that
     /// grows as both its old and new allocation (they coexist while it
@@ -46,18 +42,13 @@ impl JoinTable {
             0..=INLINE_BYTES => 0,
             n => heap_bytes(n),
         };
-        let (len, capacity) = (self.more.len(), self.more.capacity());
-        let mut more = heap_bytes(capacity * MORE_BYTES);
-        if len == capacity {
-            more += heap_bytes((capacity * 2).max(4) * MORE_BYTES);
-        }
         // Chains index `more` with a u32.
-        if len >= END as usize {
+        if self.more.len() >= END as usize {
             return usize::MAX;
         }
         self.keys
             .bytes_after_insert()
-            .saturating_add(more + self.heap)
+            .saturating_add(bytes_after_push(&self.more) + self.heap)
             .saturating_add(record.key.as_ref().map_or(0, long) + long(&record.value))
     }
 
@@ -175,7 +166,7 @@ mod tests {
             let h = table.start_lookup(k.as_bytes());
             table.prefetch_entry(h);
             let got: Option<Vec<String>> = table.find(k.as_bytes(), h).map(|at| {
-                let (key, values) = table.keys.entry(at);
+                let (key, values) = &table.keys.entries()[at];
                 assert_eq!(key[..], *k.as_bytes());
                 table
                     .values(values)

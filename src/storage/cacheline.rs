@@ -11,7 +11,7 @@
 //! records ahead pays for many misses in the time of one.
 
 /// Bytes in a cache line on x86-64 (and most other CPUs of today).
-pub const CACHE_LINE_BYTES: usize = 64;
+const CACHE_LINE_BYTES: usize = 64;
 
 /// Prefetches every cache line of `bytes`.
 #[inline]

@@ -37,7 +37,7 @@ use std::mem::size_of;
 use crate::record::SmallBytes;
 use crate::storage::cacheline::prefetch_value;
 use crate::storage::hash::FastBuildHasher;
-use crate::storage::sort::heap_bytes;
+use crate::storage::sort::{bytes_after_push, heap_bytes};
 
 /// See the module comment.
 pub struct KeyTable<V> {
@@ -51,7 +51,7 @@ const FIRST_SLOTS: usize = 16;
 /// Entries a table may hold: a slot keeps an entry's index plus one in 32
 /// bits. A memory budget stops a table long before (at 64 bytes an entry,
 /// this is 256 GiB).
-pub const MAX_ENTRIES: usize = u32::MAX as usize - 1;
+const MAX_ENTRIES: usize = u32::MAX as usize - 1;
 
 impl<V> Default for KeyTable<V> {
     fn default() -> Self {
@@ -63,7 +63,7 @@ impl<V> Default for KeyTable<V> {
 }
 
 /// The table's hash of a key (`FastHasher`, never on the wire).
-pub fn hash(key: &[u8]) -> u64 {
+fn hash(key: &[u8]) -> u64 {
     FastBuildHasher::default().hash_one(key)
 }
 
@@ -138,10 +138,6 @@ impl<V> KeyTable<V> {
         index
     }
 
-    pub fn entry(&self, index: usize) -> &(SmallBytes, V) {
-        &self.entries[index]
-    }
-
     pub fn value_mut(&mut self, index: usize) -> &mut V {
         &mut self.entries[index].1
     }
@@ -180,13 +176,10 @@ impl<V> KeyTable<V> {
         if self.entries.len() >= MAX_ENTRIES {
             return usize::MAX;
         }
-        let mut bytes = self.bytes();
+        let mut bytes =
+            heap_bytes(self.slots.len() * size_of::<u64>()) + bytes_after_push(&self.entries);
         if self.needs_more_slots() {
             bytes += heap_bytes((self.slots.len() * 2).max(FIRST_SLOTS) * size_of::<u64>());
-        }
-        let capacity = self.entries.capacity();
-        if self.entries.len() == capacity {
-            bytes += heap_bytes((capacity * 2).max(4) * size_of::<(SmallBytes, V)>());
         }
         bytes
     }
@@ -258,7 +251,7 @@ mod tests {
             hashes.iter().for_each(|&h| table.prefetch_entry(h));
             for (k, &h) in batch.iter().zip(&hashes) {
                 let got = table.find(k, h).map(|at| {
-                    let (key, n) = table.entry(at);
+                    let (key, n) = &table.entries()[at];
                     assert_eq!(key[..], k[..]);
                     *n
                 });

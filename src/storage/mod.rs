@@ -49,5 +49,5 @@ pub use keytable::KeyTable;
 pub use outputs::{LocalMaps, Outputs};
 pub use runfile::{RunReader, RunWriter, BLOCK_BYTES, BLOCK_HEADER_BYTES};
 pub use shuffle::{fetch, FailureSlot, FetchLimits, FetchRequest, ShuffleWriter};
-pub use sort::{heap_bytes, sorted, Sorted};
+pub use sort::{bytes_after_push, heap_bytes, sorted, Sorted};
 pub use spill::SpillDir;

@@ -68,6 +68,19 @@ pub fn heap_bytes(capacity: usize) -> usize {
     }
 }
 
+/// Heap bytes `v` holds once one more element is pushed: a full vector
+/// grows to twice its capacity (at least 4), and the old and new blocks
+/// coexist while it moves.
+pub fn bytes_after_push<T>(v: &Vec<T>) -> usize {
+    let size = std::mem::size_of::<T>();
+    let now = heap_bytes(v.capacity() * size);
+    if v.len() == v.capacity() {
+        now + heap_bytes((v.capacity() * 2).max(4) * size)
+    } else {
+        now
+    }
+}
+
 /// Sorts any number of records in bounded memory (see the module comment).
 pub struct ExternalSorter {
     budget_bytes: usize,

@@ -116,6 +116,9 @@ impl HashAggregator {
 
     /// Adds the batch of waiting values, their entries prefetched first.
     fn add_pending(&mut self) -> Result<(), String> {
+        if self.pending.len() == 0 {
+            return Ok(());
+        }
         for &hash in &self.pending.hashes {
             self.map.prefetch_entry(hash);
         }
