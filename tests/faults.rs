@@ -513,6 +513,9 @@ fn fetches_from_a_silent_worker_time_out_and_the_job_finishes() {
 fn a_worker_back_after_its_job_ended_removes_the_jobs_files() {
     let m = master(&["--heartbeat-timeout-ms", "800"]);
     let work = temp_dir("returning-work");
+    // Each attempt on worker 0 sleeps 2 s once it has run, its files on
+    // disk: the job cannot end before the test sees them (a word count of
+    // 20,000 words takes a few milliseconds, less than one poll).
     let w0 = worker(
         &m.addr,
         &[
@@ -522,6 +525,10 @@ fn a_worker_back_after_its_job_ended_removes_the_jobs_files() {
             "100",
             "--reconnect-max-ms",
             "100",
+            "--slow-probability",
+            "1",
+            "--slow-ms",
+            "2000",
             "--work-dir",
             path(&work),
         ],
