@@ -29,7 +29,9 @@
 //! the entry's index plus one. Entries sit in one vector in the order their
 //! keys first arrived, so a table costs its entries plus 16 to 32 bytes of
 //! slots an entry, and they can be taken out and sorted in place when the
-//! table is spilled.
+//! table is spilled. Both vectors are allocated advised for huge pages
+//! (`hugepage.rs`), so that a big table's lookups do not also miss the
+//! TLB; the entries therefore grow by hand, doubling as `push` would.
 
 use std::hash::BuildHasher;
 use std::mem::size_of;
@@ -37,6 +39,7 @@ use std::mem::size_of;
 use crate::record::SmallBytes;
 use crate::storage::cacheline::prefetch_value;
 use crate::storage::hash::FastBuildHasher;
+use crate::storage::hugepage;
 use crate::storage::sort::{bytes_after_push, heap_bytes};
 
 /// See the module comment.
@@ -133,6 +136,12 @@ impl<V> KeyTable<V> {
             self.grow();
         }
         let index = self.entries.len();
+        if index == self.entries.capacity() {
+            // Doubling, as `push` would, but into a block advised first.
+            let mut grown = hugepage::with_capacity((index * 2).max(4));
+            grown.append(&mut self.entries);
+            self.entries = grown;
+        }
         self.entries.push((key, value));
         self.put_slot(hash, index);
         index
@@ -197,7 +206,8 @@ impl<V> KeyTable<V> {
     /// Doubles the slots and puts every entry back in its new place.
     fn grow(&mut self) {
         let len = (self.slots.len() * 2).max(FIRST_SLOTS);
-        self.slots = vec![0; len];
+        self.slots = hugepage::with_capacity(len);
+        self.slots.resize(len, 0);
         for index in 0..self.entries.len() {
             let h = hash(&self.entries[index].0);
             self.put_slot(h, index);

@@ -11,6 +11,7 @@
 //! Start reading at the bottom and go up:
 //!
 //! * `cacheline`: prefetching, for the loops that touch memory at random.
+//! * `hugepage`: vectors mapped with 2 MiB pages, for the big hash tables.
 //! * `runfile`: records as bytes in CRC-checked blocks, the one file
 //!   format of spills, map outputs and shuffle fetches.
 //! * `spill`: a task's spill directory, removed with the task.
@@ -34,6 +35,7 @@ mod aggregate;
 mod cache;
 pub(crate) mod cacheline;
 mod hash;
+mod hugepage;
 mod keytable;
 mod outputs;
 mod runfile;

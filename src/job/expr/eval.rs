@@ -76,17 +76,24 @@ impl Expr {
         ctx: &RecordCtx,
         mut each: impl FnMut(&[u8]) -> Result<(), String>,
     ) -> Result<(), String> {
-        let env = Env::new(self, ctx);
         // `flat_map(split(s))`, the usual one: each word goes to `each` as
         // a slice of `s` as it is found, with no list built and freed per
-        // record. The same pieces as `split` makes (`call`).
+        // record, and `s` itself borrowed from the record when it is a
+        // piece of it (`$0`). The same pieces as `split` makes (`call`).
         if let Kind::Call(Func::Split, args) = &self.root.kind {
             if let [text] = &args[..] {
+                let mut words = |s: &[u8]| {
+                    bytes::whitespace_fields(s).try_for_each(|r| each(s.get(r).unwrap_or(&[])))
+                };
+                if let Some(s) = piece(text, ctx) {
+                    return words(s);
+                }
+                let env = Env::new(self, ctx);
                 let s = eval(text, &env)?.into_bytes();
-                return bytes::whitespace_fields(&s)
-                    .try_for_each(|r| each(s.get(r).unwrap_or(&[])));
+                return words(&s);
             }
         }
+        let env = Env::new(self, ctx);
         match eval(&self.root, &env)? {
             Val::List(items) => items.into_iter().try_for_each(|v| each(&v.into_bytes())),
             other => each(&other.into_bytes()),
