@@ -1,5 +1,6 @@
-//! Huge pages for the big hash tables: asking the kernel to map a large
-//! vector with 2 MiB pages instead of 4 KiB ones.
+//! Huge pages for memory read at random (the hash tables of `keytable.rs`,
+//! the sort buffer's chunks in `sort.rs`): asking the kernel to map a
+//! large vector with 2 MiB pages instead of 4 KiB ones.
 //!
 //! OS idea: the TLB, and transparent huge pages. Every load turns a
 //! virtual address into a physical one, and the CPU caches those
@@ -22,7 +23,9 @@
 //! (`with_capacity`).
 //!
 //! Only whole 2 MiB pages inside the vector's block can be huge: a table
-//! smaller than 2 MiB gets no advice (its translations fit the TLB).
+//! smaller than 2 MiB gets no advice (its translations fit the TLB), and
+//! a sort chunk is 8 MiB so that at least three of its four 2 MiB spans
+//! are whole pages wherever `malloc` puts it.
 //!
 //! The call is Linux's; elsewhere `with_capacity` is `Vec::with_capacity`.
 

@@ -11,7 +11,8 @@
 //! Start reading at the bottom and go up:
 //!
 //! * `cacheline`: prefetching, for the loops that touch memory at random.
-//! * `hugepage`: vectors mapped with 2 MiB pages, for the big hash tables.
+//! * `hugepage`: vectors mapped with 2 MiB pages, for the big hash tables
+//!   and sort buffers.
 //! * `runfile`: records as bytes in CRC-checked blocks, the one file
 //!   format of spills, map outputs and shuffle fetches.
 //! * `spill`: a task's spill directory, removed with the task.

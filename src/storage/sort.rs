@@ -48,6 +48,7 @@ use std::sync::Arc;
 
 use crate::record::{Record, SmallBytes};
 use crate::storage::cacheline::prefetch_bytes;
+use crate::storage::hugepage;
 use crate::storage::runfile::{open_run, RunReader};
 use crate::storage::spill::SpillDir;
 
@@ -180,8 +181,10 @@ impl Drop for ExternalSorter {
 }
 
 /// Bytes of the chunks a sort buffer packs records into: large, so that
-/// there are few of them, but a small part of the budget.
-const CHUNK_BYTES: usize = 1 << 20;
+/// there are few of them, but a small part of the budget. 8 MiB holds at
+/// least three whole huge pages, wherever the allocator puts the block
+/// (`hugepage.rs`).
+const CHUNK_BYTES: usize = 8 << 20;
 const MIN_CHUNK_BYTES: usize = 256;
 
 fn chunk_bytes_for(budget_bytes: usize) -> usize {
@@ -264,7 +267,7 @@ impl SortBuffer {
             match self.chunks.get_mut(self.current) {
                 Some(c) if c.capacity() - c.len() >= need => break,
                 Some(c) if c.is_empty() => {
-                    *c = Vec::with_capacity(fresh);
+                    *c = hugepage::with_capacity(fresh);
                     break;
                 }
                 Some(c) => {
@@ -272,7 +275,7 @@ impl SortBuffer {
                     self.current += 1;
                 }
                 None => {
-                    self.chunks.push(Vec::with_capacity(fresh));
+                    self.chunks.push(hugepage::with_capacity(fresh));
                     break;
                 }
             }

@@ -175,8 +175,8 @@ const CONCAT_CAPACITY: usize = 64;
 
 /// The bytes of a node that is a piece of the record, found without an
 /// `Env`: `$0` of a line, `$key`, `$value`, `$n` of a line without quotes
-/// or of a pair split on tabs, or a string constant. `None` for any other
-/// node.
+/// or of a pair split on tabs, a string constant, or `before` / `after`
+/// of two pieces. `None` for any other node.
 fn piece<'a>(node: &'a Node, ctx: &RecordCtx<'a>) -> Option<&'a [u8]> {
     match (&node.kind, ctx.record.key) {
         (Kind::Line, None) | (Kind::RecordValue, _) => Some(ctx.record.value),
@@ -195,6 +195,19 @@ fn piece<'a>(node: &'a Node, ctx: &RecordCtx<'a>) -> Option<&'a [u8]> {
             })
         }
         (Kind::Const(Value::Str(s)), _) => Some(s),
+        // `before(s, sep)` and `after(s, sep)` of pieces are pieces of `s`
+        // (`sort.job`'s `before($0, "\t")`), as `call` cuts them.
+        (Kind::Call(func @ (Func::Before | Func::After), args), _) => {
+            let [s, sep] = &args[..] else {
+                return None;
+            };
+            let (s, sep) = (piece(s, ctx)?, piece(sep, ctx)?);
+            let found = bytes::find(s, sep);
+            Some(match func {
+                Func::Before => &s[..found.unwrap_or(s.len())],
+                _ => &s[found.map_or(s.len(), |at| at + sep.len())..],
+            })
+        }
         _ => None,
     }
 }

@@ -224,6 +224,15 @@ fn with_bytes_gives_the_bytes_of_eval() {
         "concat($1)",
         "concat($1, 1, 2.5)",
         "concat(lower($1), $2)",
+        "before($0, \"\\t\")",
+        "after($0, \"\\t\")",
+        "before($2, \",\")",
+        "after($key, \"\")",
+        "before($0, \"\")",
+        "after($value, \"v\")",
+        "concat(before($0, \",\"), \"|\", after($0, \",\"))",
+        "before(after($0, \",\"), \",\")",
+        "before(12, \"\")",
     ];
     let lines: [&[u8]; 6] = [
         b"",
