@@ -40,7 +40,7 @@ use crate::record::SmallBytes;
 use crate::storage::cacheline::prefetch_value;
 use crate::storage::hash::FastBuildHasher;
 use crate::storage::hugepage;
-use crate::storage::sort::{bytes_after_push, heap_bytes};
+use crate::storage::sort::{bytes_after_push, grown_capacity, heap_bytes};
 
 /// See the module comment.
 pub struct KeyTable<V> {
@@ -137,8 +137,9 @@ impl<V> KeyTable<V> {
         }
         let index = self.entries.len();
         if index == self.entries.capacity() {
-            // Doubling, as `push` would, but into a block advised first.
-            let mut grown = hugepage::with_capacity((index * 2).max(4));
+            // Growing as `push` would (and as `bytes_after_insert`
+            // estimates), but into a block advised first.
+            let mut grown = hugepage::with_capacity(grown_capacity(index));
             grown.append(&mut self.entries);
             self.entries = grown;
         }

@@ -69,14 +69,20 @@ pub fn heap_bytes(capacity: usize) -> usize {
     }
 }
 
+/// The capacity a full vector of `capacity` grows to when one more
+/// element is pushed: twice as much, at least 4, as `Vec::push` does.
+pub fn grown_capacity(capacity: usize) -> usize {
+    (capacity * 2).max(4)
+}
+
 /// Heap bytes `v` holds once one more element is pushed: a full vector
-/// grows to twice its capacity (at least 4), and the old and new blocks
-/// coexist while it moves.
+/// grows to `grown_capacity`, and the old and new blocks coexist while it
+/// moves.
 pub fn bytes_after_push<T>(v: &Vec<T>) -> usize {
     let size = std::mem::size_of::<T>();
     let now = heap_bytes(v.capacity() * size);
     if v.len() == v.capacity() {
-        now + heap_bytes((v.capacity() * 2).max(4) * size)
+        now + heap_bytes(grown_capacity(v.capacity()) * size)
     } else {
         now
     }
