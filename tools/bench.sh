@@ -30,7 +30,10 @@
 #
 # BENCH=grep,wordcount,...  the benchmarks to run (default: all)
 # BENCH_RUNS=N              runs of each short benchmark (default 5)
-# BENCH_LONG_RUNS=N         runs of the 10M ones and PySpark (default 1)
+# BENCH_LONG_RUNS=N         runs of the 10M ones, the memory ones and PySpark
+#                           (default 3: one run of a job that writes 2 GB is
+#                           at the mercy of the disk and the host; the ratios
+#                           need medians)
 # BENCH_SPARK=1             PySpark too (a JRE and pyspark are installed
 #                           if missing, as tools/spark-check.sh does)
 # BENCH_VENV=DIR            DuckDB and Polars' venv (default data/bench-venv)
@@ -43,7 +46,7 @@ cd "$(dirname "$0")/.."
 . tools/cluster.sh
 
 runs=${BENCH_RUNS:-5}
-long_runs=${BENCH_LONG_RUNS:-1}
+long_runs=${BENCH_LONG_RUNS:-3}
 only=${BENCH:-grep,wordcount,join,sort,memory,pagerank}
 for n in "$runs" "$long_runs"; do
     [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "error: BENCH_RUNS and BENCH_LONG_RUNS must be whole numbers of at least 1 (got \"$n\")" >&2; exit 2; }
