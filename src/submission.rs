@@ -33,10 +33,50 @@ pub struct Request<'a> {
     pub path: &'a Path,
     pub overrides: &'a BTreeMap<String, String>,
     pub overwrite: bool,
-    /// Task slots of the live workers: they decide how many splits an
-    /// input gets when the job does not say (`read_text(p, splits=N)`), and
-    /// twice as many reduce partitions when a wide operator does not say.
-    pub slots: u32,
+    /// How many tasks the live workers can run at once (`parallelism`):
+    /// it decides how many splits an input gets when the job does not say
+    /// (`read_text(p, splits=N)`), and twice as many reduce partitions when
+    /// a wide operator does not say.
+    pub parallelism: u32,
+}
+
+/// How many tasks the live `workers` (their data address and slots) can
+/// really run at once: the sum of their slots, except that the workers on
+/// this machine (`on_this_machine`) share its `cores` between them, as
+/// `client run --local N` divides them. Two workers with the default
+/// `--slots` on a 2-core laptop offer 4 slots, but 2 tasks at a time is
+/// what the cores run: 4 map tasks there would each build a combiner table
+/// and write a shuffle output, two at a time on a core, for nothing (issue
+/// 16: word count's workers used 15% more CPU). Remote workers count their
+/// slots, as Spark counts its executors' cores.
+pub fn parallelism(
+    workers: &[(&str, u32)],
+    cores: u32,
+    on_this_machine: impl Fn(&str) -> bool,
+) -> u32 {
+    let (mut here, mut elsewhere) = (0u32, 0u32);
+    for &(addr, slots) in workers {
+        match on_this_machine(addr) {
+            true => here = here.saturating_add(slots),
+            false => elsewhere = elsewhere.saturating_add(slots),
+        }
+    }
+    elsewhere.saturating_add(here.min(cores.max(1)))
+}
+
+/// Is `addr` (`host:port`, an IP address) one of this machine's? A
+/// loopback address is, and so is one a socket can be bound to (the
+/// kernel refuses `bind(2)` to an address no interface has). A name is
+/// not looked up (a DNS wait has no place here) and counts as elsewhere.
+pub fn on_this_machine(addr: &str) -> bool {
+    let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) if ip.is_loopback() => true,
+        Ok(ip) if ip.is_unspecified() => false,
+        Ok(ip) => std::net::UdpSocket::bind((ip, 0)).is_ok(),
+        Err(_) => false,
+    }
 }
 
 /// Why a submission could not be prepared. Both are the user's to fix
@@ -75,7 +115,7 @@ pub fn prepare(req: &Request<'_>) -> Result<Message, Refused> {
     let base = std::env::current_dir()
         .map_err(|e| Refused::Setup(format!("cannot read the working directory: {e}")))?;
     job.resolve_paths(&base);
-    plan(&job, 2 * req.slots.max(1))
+    plan(&job, 2 * req.parallelism.max(1))
         .map_err(|e| Refused::JobFile(format!("{name}: error: {e}")))?;
 
     let mut outputs: Vec<&str> = Vec::new();
@@ -101,7 +141,7 @@ pub fn prepare(req: &Request<'_>) -> Result<Message, Refused> {
         let files = list_input(Path::new(path)).map_err(Refused::Setup)?;
         check_headers(&dataset.op, &files, &name, &source)?;
         let total = files.iter().map(|(_, size)| size).sum();
-        let target = splits.map_or_else(|| default_splits(total, req.slots), |n| n as usize);
+        let target = splits.map_or_else(|| default_splits(total, req.parallelism), |n| n as usize);
         let splits = plan_splits(&files, target)
             .into_iter()
             .map(|s| SplitInfo {
@@ -128,7 +168,7 @@ pub fn prepare(req: &Request<'_>) -> Result<Message, Refused> {
             })
             .collect(),
         base_dir: base.display().to_string(),
-        parallelism: 2 * req.slots.max(1),
+        parallelism: 2 * req.parallelism.max(1),
         inputs,
     })
 }
@@ -323,4 +363,43 @@ pub fn accept(submitted: JobSource, inputs: Vec<SourceSplits>) -> Result<NewJob,
         plan,
         splits,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workers_on_this_machine_share_its_cores() {
+        let local = |addr: &str| addr.starts_with("127.");
+        // Two default workers on a 2-core machine: 2 tasks at a time.
+        let two = [("127.0.0.1:7001", 2), ("127.0.0.1:7002", 2)];
+        assert_eq!(parallelism(&two, 2, local), 2);
+        // Slots split by hand below the cores count as they are.
+        assert_eq!(
+            parallelism(&[("127.0.0.1:1", 1), ("127.0.0.1:2", 1)], 8, local),
+            2
+        );
+        // Remote workers count their slots; the local ones are capped.
+        let mixed = [
+            ("10.0.0.5:7001", 4),
+            ("10.0.0.6:7001", 4),
+            ("127.0.0.1:7001", 8),
+        ];
+        assert_eq!(parallelism(&mixed, 2, local), 10);
+        assert_eq!(parallelism(&[], 2, local), 0);
+        assert_eq!(parallelism(&[("127.0.0.1:1", 3)], 0, local), 1);
+    }
+
+    #[test]
+    fn loopback_and_own_addresses_are_this_machine() {
+        assert!(on_this_machine("127.0.0.1:7001"));
+        assert!(on_this_machine("127.0.1.1:7001"));
+        assert!(on_this_machine("[::1]:7001"));
+        // TEST-NET-3 (RFC 5737): no interface has it.
+        assert!(!on_this_machine("203.0.113.7:7001"));
+        assert!(!on_this_machine("0.0.0.0:7001"));
+        assert!(!on_this_machine("worker-3.example:7001"));
+        assert!(!on_this_machine("no port"));
+    }
 }

@@ -55,7 +55,7 @@ fn a_local_cluster_runs_a_job_then_stop_ends_its_threads_and_closes_its_ports() 
         path: Path::new(&job),
         overrides: &overrides,
         overwrite: false,
-        slots: 2,
+        parallelism: 2,
     })
     .unwrap_or_else(|_| panic!("preparing {job}"));
     let id = client.submit(&msg).unwrap();

@@ -255,10 +255,19 @@ fn text_of_jobs(addr: &str) -> String {
 
 #[test]
 fn the_timeline_has_one_bar_per_attempt() {
+    // One slot a worker: 2 map tasks on any machine of 2 cores or more, so
+    // the seeded faults fail the same attempts everywhere.
     let (m, _w) = cluster(
         2,
         &["--max-attempts", "5"],
-        &["--fail-probability", "0.5", "--fault-seed", "3"],
+        &[
+            "--slots",
+            "1",
+            "--fail-probability",
+            "0.5",
+            "--fault-seed",
+            "7",
+        ],
     );
     let (id, _, _) = wordcount(&m.addr, "timeline", 1000);
     let end = wait_end(&m.addr, &id, LIMIT);

@@ -292,19 +292,20 @@ fn submit(m: &Matches, addr: &str, dial: &Dial, file: &str, wait: bool) -> i32 {
     let mut conn = dial
         .client(addr)
         .unwrap_or_else(|e| cli::fatal(&e.to_string()));
-    let slots: u32 = conn
+    let workers = conn
         .workers()
-        .unwrap_or_else(|e| cli::fatal(&e.to_string()))
+        .unwrap_or_else(|e| cli::fatal(&e.to_string()));
+    let alive: Vec<(&str, u32)> = workers
         .iter()
         .filter(|w| w.state == minispark::protocol::WorkerState::Alive)
-        .map(|w| w.slots)
-        .sum();
+        .map(|w| (w.addr.as_str(), w.slots))
+        .collect();
     let overrides = params(m);
     let req = submission::Request {
         path: Path::new(file),
         overrides: &overrides,
         overwrite: m.opt_present("overwrite"),
-        slots,
+        parallelism: submission::parallelism(&alive, cli::cores(), submission::on_this_machine),
     };
     let msg = match submission::prepare(&req) {
         Ok(msg) => msg,

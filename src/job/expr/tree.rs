@@ -257,6 +257,11 @@ impl Expr {
         self.root.bind_columns(fields);
     }
 
+    /// Is the expression `$0`, the whole record as a line?
+    pub fn is_line(&self) -> bool {
+        matches!(self.root.kind, Kind::Line)
+    }
+
     /// The value, if the expression needs no record (it was folded).
     pub fn constant(&self) -> Option<&Value> {
         match &self.root.kind {
