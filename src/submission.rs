@@ -35,9 +35,13 @@ pub struct Request<'a> {
     pub overwrite: bool,
     /// How many tasks the live workers can run at once (`parallelism`):
     /// it decides how many splits an input gets when the job does not say
-    /// (`read_text(p, splits=N)`), and twice as many reduce partitions when
-    /// a wide operator does not say.
+    /// (`read_text(p, splits=N)`).
     pub parallelism: u32,
+    /// The live workers' task slots: twice as many reduce partitions as
+    /// there are slots when a wide operator does not say. Slots, not
+    /// `parallelism`, because a worker divides its `--memory` between its
+    /// slots: a reduce task holds its partition in one slot's share.
+    pub slots: u32,
 }
 
 /// How many tasks the live `workers` (their data address and slots) can
@@ -115,7 +119,7 @@ pub fn prepare(req: &Request<'_>) -> Result<Message, Refused> {
     let base = std::env::current_dir()
         .map_err(|e| Refused::Setup(format!("cannot read the working directory: {e}")))?;
     job.resolve_paths(&base);
-    plan(&job, 2 * req.parallelism.max(1))
+    plan(&job, 2 * req.slots.max(1))
         .map_err(|e| Refused::JobFile(format!("{name}: error: {e}")))?;
 
     let mut outputs: Vec<&str> = Vec::new();
@@ -168,7 +172,7 @@ pub fn prepare(req: &Request<'_>) -> Result<Message, Refused> {
             })
             .collect(),
         base_dir: base.display().to_string(),
-        parallelism: 2 * req.parallelism.max(1),
+        parallelism: 2 * req.slots.max(1),
         inputs,
     })
 }

@@ -56,6 +56,7 @@ fn a_local_cluster_runs_a_job_then_stop_ends_its_threads_and_closes_its_ports() 
         overrides: &overrides,
         overwrite: false,
         parallelism: 2,
+        slots: 2,
     })
     .unwrap_or_else(|_| panic!("preparing {job}"));
     let id = client.submit(&msg).unwrap();

@@ -306,6 +306,7 @@ fn submit(m: &Matches, addr: &str, dial: &Dial, file: &str, wait: bool) -> i32 {
         overrides: &overrides,
         overwrite: m.opt_present("overwrite"),
         parallelism: submission::parallelism(&alive, cli::cores(), submission::on_this_machine),
+        slots: alive.iter().map(|&(_, slots)| slots).sum(),
     };
     let msg = match submission::prepare(&req) {
         Ok(msg) => msg,

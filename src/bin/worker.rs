@@ -132,6 +132,8 @@ fn main() {
     if slots == 0 {
         cli::usage_error("--slots must be at least 1");
     }
+    // Before the worker's threads start: see `trim.rs`.
+    minispark::trim::limit_arenas(slots.saturating_mul(2));
     let config = worker::WorkerConfig {
         master: client::master_addr(m.opt_str("master")),
         slots,
