@@ -195,7 +195,7 @@ impl Chain {
         };
         match &step.op {
             StepOp::Filter(pred) => match pred.eval_bool(&ctx)? {
-                true => self.push_from(next, record_key, record_value, may_quote, sink),
+                true => self.hand_on(next, record_key, record_value, may_quote, sink),
                 false => Ok(()),
             },
             StepOp::Map {
@@ -208,7 +208,7 @@ impl Chain {
                     return self.push_pair(next, record_value, bytes, may_quote, sink);
                 }
                 let mut with_value = |value: &[u8]| match key {
-                    None => self.push_from(next, None, value, may_quote, sink),
+                    None => self.hand_on(next, None, value, may_quote, sink),
                     Some(key) => key.with_bytes(&ctx, |key| {
                         self.push_pair(next, key, value, may_quote, sink)
                     }),
@@ -218,9 +218,9 @@ impl Chain {
                     None => value.with_bytes(&ctx, with_value),
                 }
             }
-            StepOp::FlatMap(expr) => expr.for_each_item(&ctx, |item| {
-                self.push_from(next, None, item, may_quote, sink)
-            }),
+            StepOp::FlatMap(expr) => {
+                expr.for_each_item(&ctx, |item| self.hand_on(next, None, item, may_quote, sink))
+            }
             StepOp::FlatMapPairs {
                 keys,
                 value,
@@ -229,6 +229,24 @@ impl Chain {
                 self.push_pair(next, key, value, may_quote, sink)
             }),
         }
+    }
+
+    /// Hands a record to step `at`, or after the last step to the sink,
+    /// directly: a call of `push_from` less per record (issue 16: 3% of
+    /// word count's instructions).
+    #[inline]
+    fn hand_on(
+        &self,
+        at: usize,
+        key: Option<&[u8]>,
+        value: &[u8],
+        may_quote: bool,
+        sink: &mut dyn Sink,
+    ) -> Result<(), String> {
+        if at == self.steps.len() {
+            return sink.push(RecordRef { key, value });
+        }
+        self.push_from(at, key, value, may_quote, sink)
     }
 
     /// Hands the pair `key`, `value` to step `at`.
@@ -240,7 +258,7 @@ impl Chain {
         may_quote: bool,
         sink: &mut dyn Sink,
     ) -> Result<(), String> {
-        self.push_from(at, Some(key), value, may_quote, sink)
+        self.hand_on(at, Some(key), value, may_quote, sink)
     }
 
     /// The chain as an iterator of owned records over `input`, for a

@@ -70,6 +70,26 @@ fn hash(key: &[u8]) -> u64 {
     FastBuildHasher::default().hash_one(key)
 }
 
+/// `a == b`, without a call to `memcmp` for the short keys tables mostly
+/// hold: up to 16 bytes are compared as two words that may overlap (issue
+/// 16: the call was 2% of a word count's instructions).
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word4 = |s: &[u8], at: usize| s[at..at + 4].try_into().map_or(0, u32::from_ne_bytes);
+    let word8 = |s: &[u8], at: usize| s[at..at + 8].try_into().map_or(0, u64::from_ne_bytes);
+    match n {
+        0 => true,
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..=7 => word4(a, 0) == word4(b, 0) && word4(a, n - 4) == word4(b, n - 4),
+        8..=16 => word8(a, 0) == word8(b, 0) && word8(a, n - 8) == word8(b, n - 8),
+        _ => a == b,
+    }
+}
+
 fn tag(hash: u64) -> u64 {
     hash >> 32
 }
@@ -120,7 +140,7 @@ impl<V> KeyTable<V> {
             }
             if slot >> 32 == tag(hash) {
                 let index = (slot as u32 - 1) as usize;
-                if self.entries[index].0[..] == *key {
+                if same_bytes(&self.entries[index].0, key) {
                     return Some(index);
                 }
             }
@@ -268,6 +288,22 @@ mod tests {
                 });
                 assert_eq!(got.as_ref(), want.get(k), "key {k:?}");
             }
+        }
+    }
+
+    #[test]
+    fn same_bytes_is_equality() {
+        for n in 0..40usize {
+            let a: Vec<u8> = (0..n as u8).map(|i| i.wrapping_mul(37)).collect();
+            assert!(same_bytes(&a, &a.clone()), "length {n}");
+            for at in 0..n {
+                let mut b = a.clone();
+                b[at] ^= 0x40;
+                assert!(!same_bytes(&a, &b), "length {n}, differing at {at}");
+            }
+            let mut longer = a.clone();
+            longer.push(0);
+            assert!(!same_bytes(&a, &longer), "lengths {n} and {}", n + 1);
         }
     }
 
