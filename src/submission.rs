@@ -68,18 +68,17 @@ pub fn parallelism(
     elsewhere.saturating_add(here.min(cores.max(1)))
 }
 
-/// Is `addr` (`host:port`, an IP address) one of this machine's? A
-/// loopback address is, and so is one a socket can be bound to (the
-/// kernel refuses `bind(2)` to an address no interface has). A name is
-/// not looked up (a DNS wait has no place here) and counts as elsewhere.
+/// Is `addr` (`host:port`) one of this machine's? A loopback address is
+/// (and `localhost`, as the master's `is_loopback_addr` reads it), and so
+/// is one a socket can be bound to (the kernel refuses `bind(2)` to an
+/// address no interface has). Another name is not looked up (a DNS wait
+/// has no place here) and counts as elsewhere.
 pub fn on_this_machine(addr: &str) -> bool {
-    let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    match host.parse::<std::net::IpAddr>() {
-        Ok(ip) if ip.is_loopback() => true,
-        Ok(ip) if ip.is_unspecified() => false,
-        Ok(ip) => std::net::UdpSocket::bind((ip, 0)).is_ok(),
-        Err(_) => false,
+    match addr.parse::<std::net::SocketAddr>() {
+        Ok(a) if a.ip().is_loopback() => true,
+        Ok(a) if a.ip().is_unspecified() => false,
+        Ok(a) => std::net::UdpSocket::bind((a.ip(), 0)).is_ok(),
+        Err(_) => addr.starts_with("localhost:"),
     }
 }
 
@@ -400,6 +399,7 @@ mod tests {
         assert!(on_this_machine("127.0.0.1:7001"));
         assert!(on_this_machine("127.0.1.1:7001"));
         assert!(on_this_machine("[::1]:7001"));
+        assert!(on_this_machine("localhost:7001"));
         // TEST-NET-3 (RFC 5737): no interface has it.
         assert!(!on_this_machine("203.0.113.7:7001"));
         assert!(!on_this_machine("0.0.0.0:7001"));

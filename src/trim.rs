@@ -77,15 +77,9 @@ mod tests {
     #[test]
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     fn the_allocator_takes_an_arena_limit() {
-        // Generous enough not to slow the other tests of this process.
+        // Generous enough not to slow the other tests of this process; a
+        // wrong `M_ARENA_MAX` would be refused.
         assert!(super::limit_arenas(64));
-        let spread: Vec<Vec<u8>> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..4)
-                .map(|i| s.spawn(move || vec![i as u8; 1 << 16]))
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
-        });
-        assert_eq!(spread[3][100], 3);
     }
 
     #[test]

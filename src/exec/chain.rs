@@ -342,7 +342,7 @@ mod tests {
     fn a_whole_line_key_is_the_line_of_a_pair_too() {
         let (_, chain) =
             chain_of(r#"read_text("x").map($0, 1).map($0, 2).map($key, "v").save("o")"#);
-        assert_eq!(run(&chain, &["a b"]).unwrap(), ["a b	1	v"]);
+        assert_eq!(run(&chain, &["a b"]).unwrap(), ["a b\t1\tv"]);
     }
 
     #[test]
