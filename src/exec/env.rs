@@ -10,9 +10,11 @@
 //! counters (atomics, because the fetch threads of a reduce task update
 //! them too), and the cancel flag its loops poll every
 //! `CANCEL_CHECK_EVERY` records (a thread cannot be killed from outside;
-//! it has to notice).
+//! it has to notice). A loop counts into a `Tally` of its own and adds it
+//! to the shared counters at those same checks: an atomic add is a locked
+//! instruction, too dear to pay for every record.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -57,6 +59,59 @@ pub struct Counters {
     pub fetch_failure: FailureSlot,
 }
 
+/// The records and bytes one loop has read, not yet in the shared
+/// `Counters`: added to them, and the cancel flag checked, every
+/// `CANCEL_CHECK_EVERY` records, and the rest added when the tally is
+/// dropped (with the loop's iterator, before the task reads its counters).
+pub struct Tally {
+    counters: Arc<Counters>,
+    cancel: Arc<AtomicBool>,
+    records: u64,
+    bytes: u64,
+}
+
+impl Tally {
+    pub fn new(counters: &Arc<Counters>, cancel: &Arc<AtomicBool>) -> Tally {
+        Tally {
+            counters: Arc::clone(counters),
+            cancel: Arc::clone(cancel),
+            records: 0,
+            bytes: 0,
+        }
+    }
+
+    /// Counts one record of `bytes` bytes.
+    ///
+    /// # Errors
+    /// "cancelled", when this is a check and the task was cancelled.
+    #[inline]
+    pub fn add(&mut self, bytes: u64) -> Result<(), String> {
+        self.records += 1;
+        self.bytes += bytes;
+        if self.records < CANCEL_CHECK_EVERY {
+            return Ok(());
+        }
+        self.flush();
+        match self.cancel.load(Ordering::Relaxed) {
+            true => Err("cancelled".into()),
+            false => Ok(()),
+        }
+    }
+
+    fn flush(&mut self) {
+        let c = &self.counters;
+        c.records_in.fetch_add(self.records, Ordering::Relaxed);
+        c.bytes_in.fetch_add(self.bytes, Ordering::Relaxed);
+        (self.records, self.bytes) = (0, 0);
+    }
+}
+
+impl Drop for Tally {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
 /// Why an attempt failed: its error, and the map output it could not
 /// fetch when that was the cause (the master then re-runs that map task
 /// instead of counting a failure against this one).
@@ -69,5 +124,47 @@ pub struct Failure {
 impl From<String> for Failure {
     fn from(error: String) -> Failure {
         Failure { error, fetch: None }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tally_reaches_the_counters_at_each_check_and_when_dropped() {
+        let counters = Arc::new(Counters::default());
+        let cancel = Arc::new(AtomicBool::new(false));
+        let mut tally = Tally::new(&counters, &cancel);
+        for _ in 0..CANCEL_CHECK_EVERY - 1 {
+            tally.add(10).unwrap();
+        }
+        assert_eq!(counters.records_in.load(Ordering::Relaxed), 0);
+        tally.add(10).unwrap();
+        assert_eq!(
+            counters.records_in.load(Ordering::Relaxed),
+            CANCEL_CHECK_EVERY
+        );
+        tally.add(3).unwrap();
+        drop(tally);
+        assert_eq!(
+            counters.records_in.load(Ordering::Relaxed),
+            CANCEL_CHECK_EVERY + 1
+        );
+        assert_eq!(
+            counters.bytes_in.load(Ordering::Relaxed),
+            10 * CANCEL_CHECK_EVERY + 3
+        );
+    }
+
+    #[test]
+    fn a_tally_notices_a_cancel_within_one_check() {
+        let counters = Arc::new(Counters::default());
+        let cancel = Arc::new(AtomicBool::new(false));
+        let mut tally = Tally::new(&counters, &cancel);
+        tally.add(1).unwrap();
+        cancel.store(true, Ordering::Relaxed);
+        let stopped = (0..CANCEL_CHECK_EVERY).position(|_| tally.add(1).is_err());
+        assert_eq!(stopped, Some(CANCEL_CHECK_EVERY as usize - 2));
     }
 }

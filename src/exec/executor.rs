@@ -31,7 +31,7 @@ use std::time::Instant;
 
 use crate::exec::chain::{Chain, Sink};
 use crate::exec::digest::Digest;
-use crate::exec::env::{Counters, Failure, Records, TaskEnv, CANCEL_CHECK_EVERY, MERGE_FAN_IN};
+use crate::exec::env::{Counters, Failure, Records, Tally, TaskEnv, MERGE_FAN_IN};
 use crate::exec::gather::{Counter, First};
 use crate::exec::order::{self, SortKeys};
 use crate::exec::pipe::Pipe;
@@ -872,8 +872,7 @@ fn source(
         skip_header,
         quoted,
         columns: None,
-        counters: Arc::clone(counters),
-        cancel: Arc::clone(cancel),
+        tally: Tally::new(counters, cancel),
     };
     if !columns.is_empty() {
         // The first line of the split's file, read here or, mid-file, apart.
@@ -908,8 +907,7 @@ struct Source {
     /// The field number in this file's header of each column the job
     /// names (`$age`), for the chain to bind (`Chain::bind_columns`).
     columns: Option<Vec<u32>>,
-    counters: Arc<Counters>,
-    cancel: Arc<AtomicBool>,
+    tally: Tally,
 }
 
 impl Source {
@@ -931,10 +929,6 @@ impl Source {
     /// The next line, borrowed from the reader's buffer, and whether it
     /// holds a `"` that a CSV separator's fields must handle.
     fn next_line(&mut self) -> Result<Option<(&[u8], bool)>, String> {
-        let n = self.counters.records_in.load(Ordering::Relaxed);
-        if n.is_multiple_of(CANCEL_CHECK_EVERY) && self.cancel.load(Ordering::Relaxed) {
-            return Err("cancelled".into());
-        }
         if self.skip_header {
             self.skip_header = false;
             if self.next_line()?.is_none() {
@@ -945,7 +939,8 @@ impl Source {
         let Some((line, has_quote)) = self.reader.next_line_watched()? else {
             return Ok(None);
         };
-        count(&self.counters, line.len());
+        // The line and its newline, counted (a CSV header too: it was input).
+        self.tally.add(line.len() as u64 + 1)?;
         if let (true, Some(sep)) = (has_quote, &self.quoted) {
             if let Err(bad) = check_quotes(line, sep) {
                 return Err(bad_line(&self.path, offset, &bad));
@@ -965,14 +960,6 @@ fn bad_line(path: &str, offset: u64, bad: &BadQuote) -> String {
             "read_csv: {path}: the line at byte {offset}: {bad} (its number is unknown: {e})"
         ),
     }
-}
-
-/// Counts a line read (a CSV header too: it was input).
-fn count(counters: &Counters, len: usize) {
-    counters.records_in.fetch_add(1, Ordering::Relaxed);
-    counters
-        .bytes_in
-        .fetch_add(len as u64 + 1, Ordering::Relaxed);
 }
 
 /// A split's lines as owned records, for a consumer that pulls.

@@ -16,10 +16,10 @@
 //! spill to disk and stream back through a k-way merge.
 
 use std::iter::Peekable;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use crate::exec::env::{Counters, Records, TaskEnv, CANCEL_CHECK_EVERY, MERGE_FAN_IN};
+use crate::exec::env::{Counters, Records, Tally, TaskEnv, MERGE_FAN_IN};
 use crate::exec::join::join;
 use crate::exec::{gather, order};
 use crate::job::{DatasetId, Job, Op, Plan};
@@ -158,12 +158,10 @@ fn fetch_partition(
         Arc::clone(&counters.fetch_failure),
         env.secret.clone(),
     );
-    let (counters, cancel) = (Arc::clone(counters), Arc::clone(cancel));
+    // Their bytes are counted as fetched, by the fetch threads.
+    let mut tally = Tally::new(counters, cancel);
     Ok(Box::new(fetched.map(move |r| {
-        let n = counters.records_in.fetch_add(1, Ordering::Relaxed);
-        if n % CANCEL_CHECK_EVERY == 0 && cancel.load(Ordering::Relaxed) {
-            return Err("cancelled".to_string());
-        }
+        tally.add(0)?;
         r
     })))
 }
