@@ -163,12 +163,30 @@ fn a_lost_map_output_is_recomputed_after_a_fetch_failure() {
     let dir = temp_dir("fetchfail");
     let (input, want) = words(&dir, 3000);
     let out = dir.join("out");
-    let params = [
-        ("input", path(&input)),
-        ("output", path(&out)),
-        ("partitions", "6"),
-    ];
-    let id = start(&m.addr, "wordcount.job", &params);
+    // Three splits, one per single-slot worker, so that the victim holds
+    // one map output: left to the client, the splits follow this
+    // machine's cores, and on two cores the victim might hold none.
+    let job = dir.join("wordcount3.job");
+    fs::write(
+        &job,
+        "param input\nparam output\n\
+         read_text(input, splits=3).flat_map(split($0))\n  .map($0, 1).reduce_by_key(sum, 6).save(output)\n",
+    )
+    .unwrap();
+    let params = [("input", path(&input)), ("output", path(&out))];
+    let submitted = submit(&m.addr, path(&job), &params, &[]);
+    assert_eq!(
+        submitted.status.code(),
+        Some(0),
+        "submit: {}",
+        stderr(&submitted)
+    );
+    let id = stdout(&submitted)
+        .lines()
+        .next()
+        .unwrap()
+        .trim()
+        .to_string();
     // Once every map output is committed, delete the victim's.
     wait_for(Duration::from_secs(30), "the map stage to finish", || {
         let rows = status(&m.addr, &id).rows;
