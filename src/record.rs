@@ -69,6 +69,29 @@ impl SmallBytes {
     }
 }
 
+impl SmallBytes {
+    /// The `len` bytes at `at` of `bytes` (which must hold them). When
+    /// they fit inline and `bytes` goes on for a whole inline buffer from
+    /// `at`, the buffer is filled with one copy of a fixed size, a few
+    /// register moves, instead of a call to `memcpy` for `len` bytes; the
+    /// bytes past `len` are then whatever followed in `bytes`, and nothing
+    /// reads them (every use goes through `Deref`, which stops at `len`).
+    #[inline]
+    pub fn from_window(bytes: &[u8], at: usize, len: usize) -> SmallBytes {
+        if len <= INLINE_BYTES {
+            if let Some(window) = bytes.get(at..at + INLINE_BYTES) {
+                let mut buf = [0; INLINE_BYTES];
+                buf.copy_from_slice(window);
+                return SmallBytes::Inline {
+                    len: len as u8,
+                    buf,
+                };
+            }
+        }
+        SmallBytes::from(&bytes[at..at + len])
+    }
+}
+
 impl Default for SmallBytes {
     fn default() -> SmallBytes {
         SmallBytes::new()
@@ -260,6 +283,18 @@ impl<'a> RecordRef<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_window_gives_the_bytes_of_its_slice() {
+        let bytes: Vec<u8> = (0..100u8).collect();
+        for at in [0, 1, 50, 69, 70, 71, 99, 100] {
+            for len in 0..=(100 - at).min(40) {
+                let small = SmallBytes::from_window(&bytes, at, len);
+                assert_eq!(&*small, &bytes[at..at + len], "at {at} len {len}");
+                assert_eq!(small, SmallBytes::from(&bytes[at..at + len]));
+            }
+        }
+    }
 
     #[test]
     fn lines_and_pairs_print() {

@@ -301,8 +301,27 @@ impl<R: Read> RunReader<R> {
         Ok(true)
     }
 
-    /// Decodes the record at `pos` in the (checked) payload.
+    /// Decodes the record at `pos` in the (checked) payload. `record_at`
+    /// finds it; a record that does not fit is taken apart again, field
+    /// by field, to say which of its lengths is wrong.
+    #[inline]
     fn next_record(&mut self) -> Result<Record, String> {
+        let Some((key, (value_at, value_len), end)) = record_at(&self.payload, self.pos) else {
+            return self.explain_record();
+        };
+        let payload = &self.payload;
+        let record = Record {
+            key: key.map(|(at, len)| SmallBytes::from_window(payload, at, len)),
+            value: SmallBytes::from_window(payload, value_at, value_len),
+        };
+        self.pos = end;
+        Ok(record)
+    }
+
+    /// The record at `pos`, decoded one field at a time: the error that
+    /// names the field that overruns the payload.
+    #[cold]
+    fn explain_record(&mut self) -> Result<Record, String> {
         let start = self.pos;
         let key = match self.take_len(start, "key")? {
             None => None,
@@ -390,6 +409,35 @@ pub fn open_run(path: &Path, kind: &str) -> Result<RunReader<File>, String> {
     let source = format!("{kind} {}", path.display());
     let file = File::open(path).map_err(|e| format!("{source}: cannot open: {e}"))?;
     Ok(RunReader::new(file, source))
+}
+
+/// Where the record at `pos` of `payload` lies: its key (where it starts
+/// and how long it is; `None` for a line), its value, and where the next
+/// record starts. `None` when a length is `NO_KEY` for the value or runs
+/// past the payload.
+#[inline]
+fn record_at(
+    payload: &[u8],
+    pos: usize,
+) -> Option<(Option<(usize, usize)>, (usize, usize), usize)> {
+    let len_at = |at: usize| {
+        let field = payload.get(at..at.checked_add(LEN_FIELD_BYTES)?)?;
+        Some(u32::from_be_bytes(field.try_into().ok()?))
+    };
+    let key_len = len_at(pos)?;
+    let mut at = pos + LEN_FIELD_BYTES;
+    let key = match key_len {
+        NO_KEY => None,
+        n => {
+            let key = (at, n as usize);
+            at = at.checked_add(n as usize)?;
+            Some(key)
+        }
+    };
+    let value_len = len_at(at).filter(|&n| n != NO_KEY)? as usize;
+    let value_at = at + LEN_FIELD_BYTES;
+    let end = value_at.checked_add(value_len)?;
+    (end <= payload.len()).then_some((key, (value_at, value_len), end))
 }
 
 /// Four bytes at `offset`; the caller has checked they are there.
@@ -597,6 +645,7 @@ mod tests {
             vec![0, 0],                                           // key length cut off
             vec![0, 0, 0, 0, 0, 0, 0],                            // value length cut off
             vec![0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], // value_len = NO_KEY
+            vec![0xff, 0xff, 0xff, 0xff, 0, 0, 0, 2, b'v'],       // value overruns
         ] {
             let mut bytes = Vec::new();
             bytes.extend_from_slice(&(payload.len() as u32).to_be_bytes());

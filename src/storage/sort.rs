@@ -319,6 +319,25 @@ impl SortBuffer {
         &self.chunks[e.chunk as usize][at..at + e.value_len as usize]
     }
 
+    /// The record of `e`, copied out of its chunk (`SmallBytes::from_window`:
+    /// the chunk goes on past the record, so a short key or value is one
+    /// fixed-size copy).
+    fn record(&self, e: &Entry) -> Record {
+        let chunk = &self.chunks[e.chunk as usize];
+        let at = e.at as usize;
+        let value_len = e.value_len as usize;
+        match e.key_len {
+            NO_KEY => Record {
+                key: None,
+                value: SmallBytes::from_window(chunk, at, value_len),
+            },
+            key_len => Record {
+                key: Some(SmallBytes::from_window(chunk, at, key_len as usize)),
+                value: SmallBytes::from_window(chunk, at + key_len as usize, value_len),
+            },
+        }
+    }
+
     /// Starts loading a record's bytes into the cache now, without waiting
     /// for them (`cacheline::prefetch`). Read in sorted order, the records
     /// lie all over the chunks: a cache miss each, and on a virtual machine
@@ -464,10 +483,7 @@ impl Iterator for Sorted {
                 if let Some(ahead) = order.as_slice().get(PREFETCH_AHEAD) {
                     buffer.prefetch(ahead);
                 }
-                Ok(Record {
-                    key: buffer.key(&e).map(SmallBytes::from),
-                    value: SmallBytes::from(buffer.value(&e)),
-                })
+                Ok(buffer.record(&e))
             }),
             Source::Merge { merge, .. } => merge.next(),
         }
@@ -626,14 +642,7 @@ mod buffer_tests {
                 buffer.push(r.key.as_deref(), &r.value).unwrap();
             }
             buffer.sort();
-            let got: Vec<Record> = buffer
-                .entries
-                .iter()
-                .map(|e| Record {
-                    key: buffer.key(e).map(SmallBytes::from),
-                    value: SmallBytes::from(buffer.value(e)),
-                })
-                .collect();
+            let got: Vec<Record> = buffer.entries.iter().map(|e| buffer.record(e)).collect();
             assert_eq!(got, expected, "n = {n}");
         }
     }
