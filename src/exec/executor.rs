@@ -164,7 +164,7 @@ fn run_stage(
         Input::Source(d) => {
             let mut source = source(&spec.split, job, d, counters, cancel)?;
             columns = source.columns.take();
-            (TaskInput::Split(source), spec.split.path.clone())
+            (TaskInput::Split(Box::new(source)), spec.split.path.clone())
         }
         Input::Shuffle(w) => (
             TaskInput::Records(reducer::reduce(
@@ -525,7 +525,7 @@ fn run_output(
 /// Where a task's records come from.
 enum TaskInput {
     /// The lines of its split, each handed on straight from the read buffer.
-    Split(Source),
+    Split(Box<Source>),
     /// The lines of several windows of its split, one after another (a
     /// sample task's, `sample_windows`).
     Windows(Vec<Source>),
@@ -559,7 +559,7 @@ impl TaskInput {
     /// The records as an iterator, for a consumer that pulls.
     fn into_records(self) -> Records {
         match self {
-            TaskInput::Split(source) => Box::new(SourceIter(source)),
+            TaskInput::Split(source) => Box::new(SourceIter(*source)),
             TaskInput::Windows(sources) => Box::new(sources.into_iter().flat_map(SourceIter)),
             TaskInput::Records(records) => records,
         }

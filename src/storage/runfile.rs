@@ -411,15 +411,15 @@ pub fn open_run(path: &Path, kind: &str) -> Result<RunReader<File>, String> {
     Ok(RunReader::new(file, source))
 }
 
-/// Where the record at `pos` of `payload` lies: its key (where it starts
-/// and how long it is; `None` for a line), its value, and where the next
-/// record starts. `None` when a length is `NO_KEY` for the value or runs
-/// past the payload.
+/// Where a field of a record lies in its payload: its first byte, and how
+/// many bytes it has.
+type Span = (usize, usize);
+
+/// Where the record at `pos` of `payload` lies: its key (`None` for a
+/// line), its value, and where the next record starts. `None` when a
+/// length is `NO_KEY` for the value or runs past the payload.
 #[inline]
-fn record_at(
-    payload: &[u8],
-    pos: usize,
-) -> Option<(Option<(usize, usize)>, (usize, usize), usize)> {
+fn record_at(payload: &[u8], pos: usize) -> Option<(Option<Span>, Span, usize)> {
     let len_at = |at: usize| {
         let field = payload.get(at..at.checked_add(LEN_FIELD_BYTES)?)?;
         Some(u32::from_be_bytes(field.try_into().ok()?))
