@@ -61,8 +61,14 @@ pub fn join(
     )))
 }
 
-fn joined(key: &[u8], left: &[u8], right: &[u8]) -> Record {
+fn joined(key: impl Into<SmallBytes>, left: &[u8], right: &[u8]) -> Record {
     Record::pair(key, SmallBytes::concat(&[left, b"\t", right]))
+}
+
+/// A right record's key, as the joined record's: a copy of its
+/// `SmallBytes`, a fixed-size move when it is inline.
+fn right_key(r: &Record) -> SmallBytes {
+    r.key.clone().unwrap_or_default()
 }
 
 fn key(r: &Record) -> &[u8] {
@@ -198,7 +204,7 @@ impl HashJoin {
         let mut out = Vec::new();
         for (key, values) in self.table.entries().filter(|(_, v)| !v.matched) {
             for value in self.table.values(values) {
-                out.push(joined(key, value, b""));
+                out.push(joined(key.clone(), value, b""));
             }
         }
         out
@@ -213,7 +219,7 @@ impl Iterator for HashJoin {
             if self.pending != END {
                 let right = &self.batch[self.done - 1];
                 let (left, next) = self.table.more(self.pending);
-                let out = joined(key(right), left, &right.value);
+                let out = joined(right_key(right), left, &right.value);
                 self.pending = next;
                 return Some(Ok(out));
             }
@@ -226,7 +232,7 @@ impl Iterator for HashJoin {
                 let values = self.table.values_mut(at);
                 values.matched = true;
                 self.pending = values.next;
-                return Some(Ok(joined(key(right), &values.first, &right.value)));
+                return Some(Ok(joined(right_key(right), &values.first, &right.value)));
             }
             if self.ahead.is_empty() {
                 if let Some(e) = self.error.take() {
@@ -321,7 +327,7 @@ impl MergeJoin {
                     _ => None,
                 };
                 match left {
-                    Some(left) => return Ok(Some(joined(key, &left, right))),
+                    Some(left) => return Ok(Some(joined(&key[..], &left, right))),
                     None => self.pass = None,
                 }
                 continue;
