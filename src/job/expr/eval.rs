@@ -150,17 +150,30 @@ impl Expr {
             return f(bytes);
         }
         if let Kind::Call(Func::Concat, args) = &self.root.kind {
-            let mut out = Vec::with_capacity(CONCAT_CAPACITY);
+            // The usual short result is built on the stack, with no
+            // allocation to make and free per record; a longer one in a
+            // `Vec`.
+            let mut stack = [0u8; CONCAT_STACK_BYTES];
+            let mut len = 0;
+            let mut heap: Option<Vec<u8>> = None;
             let all = args.iter().all(|arg| match piece(arg, ctx) {
                 Some(bytes) => {
-                    out.extend_from_slice(bytes);
+                    match &mut heap {
+                        Some(out) => out.extend_from_slice(bytes),
+                        None if len + bytes.len() <= CONCAT_STACK_BYTES => {
+                            stack[len..len + bytes.len()].copy_from_slice(bytes);
+                            len += bytes.len();
+                        }
+                        None => heap = Some([&stack[..len], bytes].concat()),
+                    }
                     true
                 }
                 None => false,
             });
+            let out = heap.as_deref().unwrap_or(&stack[..len]);
             // Past the limit, `eval` makes the error.
             if all && out.len() <= MAX_VALUE_BYTES {
-                return f(&out);
+                return f(out);
             }
         }
         let env = Env::new(self, ctx);
@@ -172,6 +185,10 @@ impl Expr {
 /// for the usual short result, so that building it takes one allocation,
 /// not one per doubling.
 const CONCAT_CAPACITY: usize = 64;
+
+/// The longest result of a `concat` of pieces that `with_bytes` builds on
+/// the stack: room for the usual short one.
+const CONCAT_STACK_BYTES: usize = 128;
 
 /// The bytes of a node that is a piece of the record, found without an
 /// `Env`: `$0` of a line, `$key`, `$value`, `$n` of a line without quotes

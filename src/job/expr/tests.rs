@@ -233,14 +233,19 @@ fn with_bytes_gives_the_bytes_of_eval() {
         "concat(before($0, \",\"), \"|\", after($0, \",\"))",
         "before(after($0, \",\"), \",\")",
         "before(12, \"\")",
+        // Past `with_bytes`' stack buffer of 128 bytes: on the heap.
+        "concat($0, $0, $0, $0, $0, $0, $0, $0, $0, $0, $0, $0)",
+        "concat($0, \"-\", $0)",
     ];
-    let lines: [&[u8]; 6] = [
+    let long = [b'x'; 100];
+    let lines: [&[u8]; 7] = [
         b"",
         b"a,b,c",
         b"1,\"x,y\",3",
         b"  two  words ",
         b"k\tv1\tv2",
         b",,\xff,",
+        &long,
     ];
     let seps = [
         None,
