@@ -8,7 +8,8 @@
 # the worker logged (the `spill` and `merge_pass` events of
 # src/storage/aggregate/mod.rs and src/storage/sort.rs), and checks the
 # output against the same job on a worker with the default 512M budget.
-# Exits 1 if no run file appeared or the outputs differ.
+# Exits 1 if the budgeted worker spilled nothing (its log and the job's
+# status say) or the outputs differ.
 #   DEMO_SMALL=1   300,000 keys instead of 1,000,000 (for CI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -126,7 +127,13 @@ echo "   run files seen: $free_files; spills logged: $(grep -c ' aggregate spill
 
 echo
 [ "$spills" -gt 0 ] || fail "the budgeted worker logged no spill"
-[ "$max_files" -gt 0 ] || fail "no spill run file appeared in the work directory"
+grep -q '^spilled [1-9]' "$cluster_dir/budget.status" || fail "the job's status shows nothing spilled to disk"
+if [ "$max_files" -eq 0 ]; then
+    # The log and the status are the record; the samples only catch the run
+    # files that live longer than a sample takes (a small input's job is
+    # over in a quarter of a second).
+    echo "== the run files came and went between samples; run without DEMO_SMALL=1 to watch them pile up"
+fi
 if cmp -s <(sort out/demo/spill-budget/part-*) <(sort out/demo/spill-free/part-*); then
     echo "== the output with --memory 8M equals the unbudgeted output ($(cat out/demo/spill-free/part-* | wc -l) keys)"
     echo "   peak RSS: ${peak[budget]} MiB with --memory 8M, ${peak[free]} MiB with 512M"
