@@ -67,9 +67,7 @@ impl SmallBytes {
             SmallBytes::Heap(v) => v.capacity(),
         }
     }
-}
 
-impl SmallBytes {
     /// The `len` bytes at `at` of `bytes` (which must hold them). When
     /// they fit inline and `bytes` goes on for a whole inline buffer from
     /// `at`, the buffer is filled with one copy of a fixed size, a few

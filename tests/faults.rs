@@ -174,19 +174,7 @@ fn a_lost_map_output_is_recomputed_after_a_fetch_failure() {
     )
     .unwrap();
     let params = [("input", path(&input)), ("output", path(&out))];
-    let submitted = submit(&m.addr, path(&job), &params, &[]);
-    assert_eq!(
-        submitted.status.code(),
-        Some(0),
-        "submit: {}",
-        stderr(&submitted)
-    );
-    let id = stdout(&submitted)
-        .lines()
-        .next()
-        .unwrap()
-        .trim()
-        .to_string();
+    let id = start_file(&m.addr, path(&job), &params);
     // Once every map output is committed, delete the victim's.
     wait_for(Duration::from_secs(30), "the map stage to finish", || {
         let rows = status(&m.addr, &id).rows;

@@ -449,7 +449,12 @@ pub fn word_counts(lines: &[String]) -> Vec<String> {
 
 /// Submits repository job `job` without waiting; returns the job id.
 pub fn start(addr: &str, job: &str, params: &[(&str, &str)]) -> String {
-    let out = submit(addr, &job_file(job), params, &[]);
+    start_file(addr, &job_file(job), params)
+}
+
+/// Submits the job file at `path` without waiting; returns the job id.
+pub fn start_file(addr: &str, path: &str, params: &[(&str, &str)]) -> String {
+    let out = submit(addr, path, params, &[]);
     assert_eq!(out.status.code(), Some(0), "submit: {}", stderr(&out));
     stdout(&out).lines().next().unwrap().trim().to_string()
 }
