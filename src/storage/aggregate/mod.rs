@@ -53,7 +53,9 @@ const ENTRY_BYTES: usize = std::mem::size_of::<(SmallBytes, Acc)>();
 
 /// Values `add` holds before it adds them, their lookups started: their
 /// table entries arrive in the cache together (`storage/keytable.rs`).
-const BATCH: usize = 16;
+/// With 16, the last values' slots were still on their way when their
+/// entries were asked for; 64 gave word count 7% less CPU (128: more).
+const BATCH: usize = 64;
 
 /// Combines values per key within a memory budget (see the module comment).
 pub struct HashAggregator {
