@@ -12,11 +12,11 @@
 //! index: | off[0]=0 u64 | off[1] u64 | ... | off[R] u64 | crc32 u32 |
 //! ```
 //!
-//! Records are appended to an in-memory buffer per partition (its closed
-//! blocks, kept as a list: a buffer grown by doubling would copy the
-//! partition at each doubling and touch twice its size in fresh pages, which
-//! the kernel must zero first; with 10M records that was a fifth of the sort's
-//! CPU); when the buffers pass the task's memory share they are written out as one spill
+//! Records are appended to an in-memory buffer per partition: the list of
+//! its closed blocks (`Blocks`). One buffer grown by doubling would copy
+//! the partition at each doubling, into fresh pages the kernel must zero
+//! first; with 10M records that was a fifth of the sort's CPU. When the
+//! buffers pass the task's memory share they are written out as one spill
 //! file in the same layout, and `finish` concatenates each partition's
 //! pieces (spills first, then memory) into the data file: memory stays
 //! bounded whatever the map output's size, and every byte is written to its
@@ -175,7 +175,8 @@ impl ShuffleWriter {
 }
 
 /// A partition's closed blocks, each kept as it was handed over: a list,
-/// so that a growing partition is never copied to a larger buffer.
+/// so that a growing partition is never copied to a larger buffer. Its
+/// `RunWriter` writes whole blocks only, so each `write` is one block.
 #[derive(Default)]
 struct Blocks(Vec<Vec<u8>>);
 
