@@ -481,7 +481,19 @@ fn fetches_from_a_silent_worker_time_out_and_the_job_finishes() {
         "--heartbeat-timeout-ms",
         "120000",
     ];
-    let worker_flags = ["--slots", "1", "--fetch-timeout-ms", "500"];
+    // Every attempt sleeps 300 ms once its output is on disk, so the reduce
+    // stage (24 tasks, 3 slots) lasts seconds and the freeze lands inside
+    // it: without the sleeps the whole job takes 30 ms, less than a poll.
+    let worker_flags = [
+        "--slots",
+        "1",
+        "--fetch-timeout-ms",
+        "500",
+        "--slow-probability",
+        "1",
+        "--slow-ms",
+        "300",
+    ];
     let (m, w) = cluster(3, &master_flags, &worker_flags);
     let dir = temp_dir("silent");
     let (input, want) = words(&dir, 20_000);
@@ -502,11 +514,22 @@ fn fetches_from_a_silent_worker_time_out_and_the_job_finishes() {
         (rows.len() == 2 && rows[0].done == rows[0].total && rows[1].done < rows[1].total)
             .then_some(())
     });
-    w[0].signal("STOP");
+    // The worker frozen is one that holds a map output, so that reducers
+    // have something to fetch from it.
+    let mapped = format!("task_finished job={id} stage=0 ");
+    let frozen = (0..w.len())
+        .find(|&i| w[i].log_text().contains(&mapped))
+        .expect("a worker that ran a map task");
+    w[frozen].signal("STOP");
     let s = wait_end(&m.addr, &id, Duration::from_secs(60));
     assert_eq!(s.state, "SUCCEEDED", "{}\n{}", s.error, s.text);
     assert_eq!(sorted(output_lines(&out)), want);
-    w[0].signal("CONT");
+    assert!(
+        m.log_text().contains("fetch_failed"),
+        "no fetch from the frozen worker timed out:\n{}",
+        m.log_text()
+    );
+    w[frozen].signal("CONT");
 }
 
 /// A worker cut off (frozen) while its job runs: once the master declares
