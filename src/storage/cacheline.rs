@@ -27,6 +27,13 @@ pub fn prefetch_bytes(bytes: &[u8]) {
 #[inline]
 pub fn prefetch_value<T>(value: &T) {
     let start = (value as *const T).cast::<u8>();
+    // A value no larger than its alignment (a `u64`: 8 bytes, 8-aligned)
+    // never crosses a line: one prefetch, with nothing to compute (issue
+    // 16: the count below was a tenth of the aggregator's `add`).
+    if std::mem::size_of::<T>() <= std::mem::align_of::<T>() {
+        prefetch_line(start);
+        return;
+    }
     let offset = start as usize % CACHE_LINE_BYTES;
     let lines = (offset + std::mem::size_of::<T>()).div_ceil(CACHE_LINE_BYTES);
     for line in 0..lines {

@@ -692,3 +692,17 @@ fn the_table_never_holds_more_than_its_budget() {
         );
     }
 }
+
+#[test]
+fn push_bytes_appends_every_length_exactly() {
+    let source: Vec<u8> = (1..=40).collect();
+    for start in 0..3 {
+        let mut out = vec![0xee; start];
+        let mut want = out.clone();
+        for n in 0..=source.len() {
+            push_bytes(&mut out, &source[..n]);
+            want.extend_from_slice(&source[..n]);
+            assert_eq!(out, want, "after {n} bytes");
+        }
+    }
+}
