@@ -24,6 +24,7 @@
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
@@ -35,7 +36,7 @@ use crate::exec::env::{Counters, Failure, Records, Tally, TaskEnv, MERGE_FAN_IN}
 use crate::exec::gather::{Counter, First};
 use crate::exec::order::{self, SortKeys};
 use crate::exec::pipe::Pipe;
-use crate::exec::reducer;
+use crate::exec::reducer::{self, Reduced};
 use crate::exec::split::{first_line, line_number, Split, SplitReader};
 use crate::job::{
     check_quotes, find_columns, BadQuote, Column, Combine, DatasetId, Input, Job, Op, Output,
@@ -45,7 +46,7 @@ use crate::lock;
 use crate::protocol::{Bytes, Pair, TaskMetrics, TaskSpec};
 use crate::record::{Record, RecordRef};
 use crate::rng::Rng;
-use crate::storage::{partition_of, DistinctSet, HashAggregator, ShuffleWriter, SpillDir};
+use crate::storage::{partition_of, DistinctSet, HashAggregator, ShuffleWriter, Sorted, SpillDir};
 
 /// Where an attempt writes; chosen by the worker from the stage's output.
 #[derive(Debug, Clone)]
@@ -167,9 +168,10 @@ fn run_stage(
             (TaskInput::Split(Box::new(source)), spec.split.path.clone())
         }
         Input::Shuffle(w) => (
-            TaskInput::Records(reducer::reduce(
-                job, plan, w, spec, env, spill, counters, cancel,
-            )?),
+            match reducer::reduce(job, plan, w, spec, env, spill, counters, cancel)? {
+                Reduced::Records(records) => TaskInput::Records(records),
+                Reduced::Sorted(sorted) => TaskInput::Sorted(sorted),
+            },
             String::new(),
         ),
         Input::Cache(d) => (
@@ -531,6 +533,8 @@ enum TaskInput {
     Windows(Vec<Source>),
     /// Records made by something else: the reducer, or a pipe's child.
     Records(Records),
+    /// A sort's records, lent from its buffer (`reducer::Reduced`).
+    Sorted(Sorted),
 }
 
 impl TaskInput {
@@ -552,6 +556,12 @@ impl TaskInput {
                     chain.push(record?.as_ref(), sink)?;
                 }
             }
+            TaskInput::Sorted(sorted) => sorted.try_for_each_ref(|record| {
+                if sink.full() {
+                    return Ok(ControlFlow::Break(()));
+                }
+                chain.push(record, sink).map(ControlFlow::Continue)
+            })?,
         }
         Ok(())
     }
@@ -562,6 +572,7 @@ impl TaskInput {
             TaskInput::Split(source) => Box::new(SourceIter(*source)),
             TaskInput::Windows(sources) => Box::new(sources.into_iter().flat_map(SourceIter)),
             TaskInput::Records(records) => records,
+            TaskInput::Sorted(sorted) => Box::new(sorted),
         }
     }
 }

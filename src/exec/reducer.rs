@@ -22,10 +22,18 @@ use std::sync::Arc;
 use crate::exec::env::{Counters, Records, Tally, TaskEnv, MERGE_FAN_IN};
 use crate::exec::join::join;
 use crate::exec::{gather, order};
-use crate::job::{DatasetId, Job, Op, Plan};
+use crate::job::{DatasetId, Job, Op, Plan, SortOrder};
 use crate::protocol::TaskSpec;
 use crate::record::Record;
 use crate::storage::{fetch, sorted, FetchLimits, FetchRequest, HashAggregator, Sorted, SpillDir};
+
+/// A reduce partition's records: made one at a time, or a sort's in the
+/// order and form they lie in its buffer (`sort_by_key()` ascending), to
+/// be lent from it rather than copied out (`Sorted::try_for_each_ref`).
+pub enum Reduced {
+    Records(Records),
+    Sorted(Sorted),
+}
 
 /// Computes reduce partition `spec.index` of wide operator `wide`.
 #[allow(clippy::too_many_arguments)]
@@ -38,7 +46,7 @@ pub fn reduce(
     spill: &Arc<SpillDir>,
     counters: &Arc<Counters>,
     cancel: &Arc<AtomicBool>,
-) -> Result<Records, String> {
+) -> Result<Reduced, String> {
     let shuffles = plan.shuffles_of(wide);
     let fetch_side = |side: usize| -> Result<Records, String> {
         let shuffle = shuffles
@@ -59,7 +67,7 @@ pub fn reduce(
         .get(wide)
         .ok_or_else(|| format!("no dataset {wide}"))?
         .op;
-    Ok(match op {
+    Ok(Reduced::Records(match op {
         Op::ReduceByKey { aggs, .. } => {
             let mut table =
                 HashAggregator::new(aggs.clone(), budget, MERGE_FAN_IN, Arc::clone(spill));
@@ -91,6 +99,9 @@ pub fn reduce(
         }
         Op::SortByKey { order, .. } => {
             let records = sorted(fetch_side(0)?, budget, MERGE_FAN_IN, spill)?.0;
+            if *order == SortOrder::default() {
+                return Ok(Reduced::Sorted(records));
+            }
             order::unsort_keys(*order, records)
         }
         Op::SortBy { order, .. } => {
@@ -104,7 +115,7 @@ pub fn reduce(
             join(fetch_side(0)?, || fetch_side(1), outer, budget, spill)?
         }
         other => return Err(format!("`{}` is not computed from a shuffle", other.name())),
-    })
+    }))
 }
 
 /// Partition `spec.index` of cached dataset `cached`: the records the task
