@@ -498,12 +498,9 @@ impl Iterator for Sorted {
 
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.inner {
-            Source::Memory { buffer, order } => order.next().map(|e| {
-                if let Some(ahead) = order.as_slice().get(PREFETCH_AHEAD) {
-                    buffer.prefetch(ahead);
-                }
-                Ok(buffer.record(&e))
-            }),
+            Source::Memory { buffer, order } => {
+                next_entry(buffer, order).map(|e| Ok(buffer.record(&e)))
+            }
             Source::Merge { merge, .. } => merge.next(),
         }
     }
@@ -523,10 +520,7 @@ impl Sorted {
     ) -> Result<(), String> {
         match &mut self.inner {
             Source::Memory { buffer, order } => {
-                while let Some(e) = order.next() {
-                    if let Some(ahead) = order.as_slice().get(PREFETCH_AHEAD) {
-                        buffer.prefetch(ahead);
-                    }
+                while let Some(e) = next_entry(buffer, order) {
                     if each(buffer.record_ref(&e))?.is_break() {
                         break;
                     }
@@ -546,6 +540,16 @@ impl Sorted {
 
 /// How many records ahead a sorted buffer's reader prefetches (`SortBuffer::prefetch`).
 const PREFETCH_AHEAD: usize = 16;
+
+/// The next entry in sorted order, the record `PREFETCH_AHEAD` entries on
+/// asked for from memory first.
+fn next_entry(buffer: &SortBuffer, order: &mut std::vec::IntoIter<Entry>) -> Option<Entry> {
+    let e = order.next()?;
+    if let Some(ahead) = order.as_slice().get(PREFETCH_AHEAD) {
+        buffer.prefetch(ahead);
+    }
+    Some(e)
+}
 
 /// An order-preserving summary of a byte string, in a `u64`: its first 7
 /// bytes (zero-padded) in the high bytes and `min(len, 7) + 1` in the low
